@@ -1,0 +1,8 @@
+"""Linli's bots: domain rules, one module per bot. `ALL_BOTS` is how the bridge knows them."""
+
+from __future__ import annotations
+
+from bots.help import HelpBot
+from bridge.dispatch import Bot
+
+ALL_BOTS: list[type[Bot]] = [HelpBot]

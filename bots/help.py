@@ -1,0 +1,27 @@
+"""`!help` (`!帮助`): the commands the sender's roles allow, in the compound's language."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from bridge.commands import CommandTable
+from bridge.dispatch import Bot, EventContext
+
+
+class HelpBot(Bot):
+    commands: ClassVar[CommandTable] = CommandTable()
+
+    @commands.command("help", aliases=["帮助", "?", "？"])
+    async def show_help(self, ctx: EventContext) -> None:
+        lines = [ctx.text("help.header")]
+        for spec in self.dispatcher.command_specs:
+            if self.dispatcher.allowed(spec, ctx.roles):
+                lines.append(
+                    ctx.text(
+                        "help.line",
+                        usage=ctx.text(f"{spec.key}.usage"),
+                        summary=ctx.text(f"{spec.key}.summary"),
+                    )
+                )
+        lines.append(ctx.text("help.footer"))
+        await ctx.reply_text("\n".join(lines))

@@ -1,0 +1,1 @@
+"""Linli's plumbing: appservice, homeserver client, store, scheduler, provisioning."""

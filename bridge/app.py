@@ -1,0 +1,100 @@
+"""The running bridge: store, homeserver client, appservice server, dispatcher and inbox worker.
+
+Every task it starts is kept, cancelled and awaited at shutdown, and its failure logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Sequence
+from typing import Any
+from uuid import uuid4
+
+from bridge.appservice import AppserviceServer
+from bridge.clock import Clock, SystemClock
+from bridge.config import BridgeConfig, RoomsConfig
+from bridge.dispatch import Bot, Dispatcher, InboxWorker, Services
+from bridge.i18n import Catalogue, default_catalogue
+from bridge.matrix import MatrixClient
+from bridge.provision.reconcile import Provisioner
+from bridge.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Bridge:
+    def __init__(
+        self,
+        config: BridgeConfig,
+        rooms: RoomsConfig,
+        bots: Sequence[type[Bot]],
+        *,
+        clock: Clock | None = None,
+        catalogue: Catalogue | None = None,
+        client: MatrixClient | None = None,
+        process_inbox: bool = True,
+    ) -> None:
+        self.config = config
+        self.rooms = rooms
+        self.bot_classes = bots
+        self.clock = clock or SystemClock()
+        self.catalogue = catalogue or default_catalogue()
+        self.client = client or MatrixClient(
+            config.homeserver.url, config.appservice.as_token, config.bot_user_id
+        )
+        self.process_inbox = process_inbox
+        self._tasks: list[asyncio.Task[None]] = []
+        self.store: Store
+        self.worker: InboxWorker
+        self.server: AppserviceServer
+        self.dispatcher: Dispatcher
+
+    async def open(self) -> None:
+        """Connect to the database (migrating it) and wire the pieces; no network yet."""
+        self.store = await Store.open(self.config.database.url)
+        services = Services(
+            self.config, self.rooms, self.store, self.client, self.clock, self.catalogue
+        )
+        self.dispatcher = Dispatcher(services, self.bot_classes)
+        self.worker = InboxWorker(self.store, self.dispatcher, self.clock)
+        self.server = AppserviceServer(
+            self.config, self.store, self.clock, self.worker.wake.set, self._is_bot_user
+        )
+        self.provisioner = Provisioner(
+            self.config, self.rooms, self.store, self.client, self.clock, self.catalogue
+        )
+
+    def _is_bot_user(self, user_id: str) -> bool:
+        return user_id == self.config.bot_user_id
+
+    async def start(self, *, apply: bool = True) -> None:
+        await self.open()
+        await self.client.register_user(self.config.bots.main)
+        if apply:
+            await self.provisioner.apply()
+        await self.server.start()
+        if self.process_inbox:
+            self._spawn(self.worker.run(), "inbox worker")
+        # A ping makes the homeserver retry at once a transaction it failed to deliver while
+        # Linli was down, instead of waiting out its backoff (up to 512 s).
+        await self.client.ping(self.config.appservice.id, f"linli-start-{uuid4().hex}")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(_log_failure)
+        self._tasks.append(task)
+
+    async def stop(self) -> None:
+        await self.server.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.client.close()
+        await self.store.close()
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task %s failed", task.get_name(), exc_info=task.exception())

@@ -1,0 +1,130 @@
+"""HTTP in: the application service API the homeserver calls (spec: Application Service API).
+
+Only parsing, authentication and the durable write happen here: a transaction's events go into
+the inbox in one database transaction, and only then does the homeserver get its 200.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from bridge.clock import Clock
+from bridge.config import BridgeConfig
+from bridge.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def _error(status: int, errcode: str, error: str) -> web.Response:
+    return web.json_response({"errcode": errcode, "error": error}, status=status)
+
+
+class AppserviceServer:
+    def __init__(
+        self,
+        config: BridgeConfig,
+        store: Store,
+        clock: Clock,
+        on_stored: Callable[[], None],
+        is_bot_user: Callable[[str], bool],
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.on_stored = on_stored
+        self.is_bot_user = is_bot_user
+        self.pings = 0
+        self.app = web.Application(
+            client_max_size=config.appservice.max_body_bytes, middlewares=[self._auth]
+        )
+        self.app.router.add_put("/_matrix/app/v1/transactions/{txn_id}", self.transaction)
+        self.app.router.add_get("/_matrix/app/v1/users/{user_id}", self.query_user)
+        self.app.router.add_get("/_matrix/app/v1/rooms/{alias}", self.query_alias)
+        self.app.router.add_post("/_matrix/app/v1/ping", self.ping)
+        self._runner: web.AppRunner | None = None
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if not request.path.startswith("/_matrix/app/"):
+            return _error(404, "M_UNRECOGNIZED", "Unrecognized request")
+        token = None
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            token = header[len("Bearer ") :]
+        elif "access_token" in request.query:
+            token = request.query["access_token"]  # legacy homeservers (spec before v1.4)
+        if token is None:
+            return _error(401, "M_UNAUTHORIZED", "Missing hs_token")
+        expected = self.config.appservice.hs_token
+        if not hmac.compare_digest(token.encode(), expected.encode()):
+            log.warning("refused a request to %s with a wrong hs_token", request.path)
+            return _error(403, "M_FORBIDDEN", "Wrong hs_token")
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    async def transaction(self, request: web.Request) -> web.Response:
+        txn_id = request.match_info["txn_id"]
+        try:
+            body = await request.json(loads=json.loads)
+        except web.HTTPRequestEntityTooLarge:
+            return _error(413, "M_TOO_LARGE", "Transaction too large")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _error(400, "M_NOT_JSON", "Body is not JSON")
+        events = body.get("events") if isinstance(body, dict) else None
+        if not isinstance(events, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("event_id"), str) for e in events
+        ):
+            return _error(400, "M_BAD_JSON", "events must be a list of events with event_id")
+        ephemeral = body.get("ephemeral", body.get("de.sorunome.msc2409.ephemeral", []))
+        if not isinstance(ephemeral, list):
+            return _error(400, "M_BAD_JSON", "ephemeral must be a list")
+        entries = list(events) + [
+            _ephemeral_entry(txn_id, i, e) for i, e in enumerate(ephemeral) if isinstance(e, dict)
+        ]
+        stored = await self.store.inbox.store_transaction(txn_id, entries, self.clock.now())
+        if stored:
+            self.on_stored()
+        else:
+            log.info("transaction %s was already stored; acknowledging again", txn_id)
+        return web.json_response({})
+
+    async def query_user(self, request: web.Request) -> web.Response:
+        user_id = request.match_info["user_id"]
+        if self.is_bot_user(user_id):
+            return web.json_response({})
+        return _error(404, "M_NOT_FOUND", "No such user")
+
+    async def query_alias(self, request: web.Request) -> web.Response:
+        # Linli creates its aliases when it applies the config; it makes none on demand.
+        return _error(404, "M_NOT_FOUND", "No such room")
+
+    async def ping(self, request: web.Request) -> web.Response:
+        self.pings += 1
+        return web.json_response({})
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(
+            self._runner, self.config.appservice.listen_host, self.config.appservice.listen_port
+        )
+        await site.start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+def _ephemeral_entry(txn_id: str, index: int, event: dict[str, Any]) -> dict[str, Any]:
+    # Ephemeral events have no ID; this one is stable for the transaction, so a resent
+    # transaction does not store them twice.
+    digest = hashlib.sha256(f"{txn_id}/{index}".encode()).hexdigest()[:32]
+    return {**event, "event_id": f"ephemeral:{digest}", "linli.ephemeral": True}

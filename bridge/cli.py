@@ -1,0 +1,138 @@
+"""`linli`: the one entry point (init, registration, plan, apply, run, demo)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from bridge.clock import SystemClock
+from bridge.config import (
+    BridgeConfig,
+    ConfigError,
+    RoomsConfig,
+    load_bridge_config,
+    load_rooms_config,
+)
+from bridge.i18n import default_catalogue
+from bridge.matrix import MatrixClient
+from bridge.provision.reconcile import Provisioner
+from bridge.registration import bridge_yaml_text, write_registration
+from bridge.store import Store
+
+log = logging.getLogger("linli")
+
+
+def load_all(config_path: Path) -> tuple[BridgeConfig, RoomsConfig]:
+    config = load_bridge_config(config_path)
+    return config, load_rooms_config(config.rooms_config, config.locale)
+
+
+async def wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def _plan_or_apply(config_path: Path, apply: bool) -> int:
+    config, rooms = load_all(config_path)
+    store = await Store.open(config.database.url)
+    client = MatrixClient(config.homeserver.url, config.appservice.as_token, config.bot_user_id)
+    try:
+        provisioner = Provisioner(config, rooms, store, client, SystemClock(), default_catalogue())
+        if not apply:
+            lines = (await provisioner.plan()).describe()
+            print("\n".join(lines) if lines else "No changes: the homeserver matches the config.")
+            return 0
+        await client.register_user(config.bots.main)
+        report = await provisioner.apply()
+        print("\n".join(report.done) if report.done else "No changes.")
+        print(f"Homeserver requests: {dict(client.requests)}")
+        return 0
+    finally:
+        await client.close()
+        await store.close()
+
+
+async def _run(config_path: Path) -> int:
+    from bots import ALL_BOTS
+    from bridge.app import Bridge
+
+    config, rooms = load_all(config_path)
+    bridge = Bridge(config, rooms, ALL_BOTS)
+    await bridge.start()
+    log.info(
+        "Linli is running on %s:%s", config.appservice.listen_host, config.appservice.listen_port
+    )
+    try:
+        await wait_for_signal()
+    finally:
+        await bridge.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="linli", description="Linli (邻里) bridge and bots")
+    parser.add_argument("-c", "--config", type=Path, default=Path("bridge.yaml"))
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init", help="write a bridge.yaml with fresh random tokens")
+    init.add_argument("--force", action="store_true")
+    init.add_argument("--server-name", default="linli.localhost")
+    init.add_argument("--homeserver-url", default="http://127.0.0.1:8008")
+    reg = sub.add_parser("registration", help="write the homeserver's registration file")
+    reg.add_argument("-o", "--output", type=Path, default=Path("linli-registration.yaml"))
+    sub.add_parser("plan", help="print what apply would change; touch nothing")
+    sub.add_parser("apply", help="make the homeserver match rooms_config/")
+    sub.add_parser("run", help="run the bridge and the bots")
+    demo = sub.add_parser("demo", help="a local Synapse, the example compounds and the bots")
+    demo.add_argument("--data", type=Path, default=Path("data"))
+    demo.add_argument("--rooms-config", type=Path, default=Path("rooms_config"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+    try:
+        if args.command == "init":
+            if args.config.exists() and not args.force:
+                print(f"{args.config} exists; use --force to overwrite it", file=sys.stderr)
+                return 1
+            args.config.write_text(
+                bridge_yaml_text(homeserver_url=args.homeserver_url, server_name=args.server_name),
+                encoding="utf-8",
+            )
+            print(f"wrote {args.config}")
+            return 0
+        if args.command == "registration":
+            config, rooms = load_all(args.config)
+            print(f"wrote {write_registration(config, rooms, args.output)}")
+            return 0
+        runners: dict[str, Callable[[], Coroutine[Any, Any, int]]] = {
+            "plan": lambda: _plan_or_apply(args.config, apply=False),
+            "apply": lambda: _plan_or_apply(args.config, apply=True),
+            "run": lambda: _run(args.config),
+        }
+        if args.command == "demo":
+            from bridge.demo import run_demo
+
+            return asyncio.run(run_demo(args.data, args.rooms_config))
+        return asyncio.run(runners[args.command]())
+    except ConfigError as e:
+        print("Configuration error:", file=sys.stderr)
+        for issue in e.issues:
+            print(f"  {issue}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Declared commands: name, Chinese aliases, typed arguments and who may run them, in one place.
+
+A bot declares each command with `CommandTable.command(...)` beside its handler; the dispatcher
+parses a message once, checks the sender's roles once, and calls the handler with typed values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from bridge.roles import Role
+
+# Chinese input methods type a full-width "！" as often as "!".
+COMMAND_PREFIXES = ("!", "！")
+USER_ID_TOKEN = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
+
+
+class ArgKind(Enum):
+    WORD = "word"
+    INT = "int"
+    USER = "user"  # a Matrix user ID, or the next pill (mention) of the message
+    REST = "rest"  # everything left, as typed
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    kind: ArgKind = ArgKind.WORD
+    optional: bool = False
+    choices: tuple[str, ...] = ()
+
+
+Handler = Callable[..., Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    aliases: tuple[str, ...]
+    args: tuple[Arg, ...]
+    # None: anyone may run it; otherwise the sender needs one of these roles in the compound.
+    roles: frozenset[Role] | None
+    handler: Handler
+    # Message keys: "<key>.usage" and "<key>.summary" in the locale catalogues.
+    key: str
+
+    @property
+    def words(self) -> list[tuple[str, ...]]:
+        return [tuple(n.split()) for n in (self.name, *self.aliases)]
+
+
+@dataclass
+class CommandTable:
+    specs: list[CommandSpec] = field(default_factory=list)
+
+    def command(
+        self,
+        name: str,
+        *,
+        aliases: Sequence[str] = (),
+        args: Sequence[Arg] = (),
+        roles: Iterable[Role] | None = None,
+        key: str | None = None,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.specs.append(
+                CommandSpec(
+                    name=name,
+                    aliases=tuple(aliases),
+                    args=tuple(args),
+                    roles=frozenset(roles) if roles is not None else None,
+                    handler=handler,
+                    key=key or "cmd." + name.replace(" ", "."),
+                )
+            )
+            return handler
+
+        return register
+
+
+@dataclass(frozen=True)
+class CommandCall:
+    """A message that starts with the command prefix, split into words."""
+
+    words: tuple[str, ...]
+    raw_rest: str  # the text after the command word(s), for REST arguments
+
+    @property
+    def name(self) -> str:
+        return self.words[0] if self.words else ""
+
+
+class UsageError(Exception):
+    """The arguments do not fit the command: the dispatcher answers with its usage line."""
+
+
+class CommandError(Exception):
+    """A failure the user must read: a message key and arguments, apart from the log text."""
+
+    def __init__(self, key: str, **args: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.args_ = args
+
+
+def split_command(body: str) -> CommandCall | None:
+    text = body.strip()
+    if not text.startswith(COMMAND_PREFIXES):
+        return None
+    words = tuple(text[1:].split())
+    if not words:
+        return None
+    return CommandCall(words, text[1:])
+
+
+def find_command(
+    call: CommandCall, specs: Iterable[CommandSpec]
+) -> tuple[CommandSpec, list[str], str] | None:
+    """The spec whose name (or alias) matches the most leading words, its argument words and
+    the raw text after the name."""
+    best: tuple[int, CommandSpec] | None = None
+    for spec in specs:
+        for words in spec.words:
+            n = len(words)
+            lowered = tuple(w.lower() for w in call.words[:n])
+            if lowered == tuple(w.lower() for w in words) and (best is None or n > best[0]):
+                best = (n, spec)
+    if best is None:
+        return None
+    n, spec = best
+    rest = call.raw_rest.strip()
+    for _ in range(n):
+        rest = rest.split(None, 1)[1] if len(rest.split(None, 1)) > 1 else ""
+    return spec, list(call.words[n:]), rest
+
+
+def parse_args(
+    spec: CommandSpec, words: list[str], rest: str, mentioned: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Typed values for the spec's arguments; UsageError if they do not fit."""
+    values: dict[str, Any] = {}
+    pills = [m for m in mentioned]
+    index = 0
+    remaining = rest
+    for arg in spec.args:
+        if arg.kind is ArgKind.REST:
+            values[arg.name] = remaining.strip() if remaining.strip() else None
+            if values[arg.name] is None and not arg.optional:
+                raise UsageError(arg.name)
+            return values
+        if index >= len(words):
+            if arg.optional:
+                values[arg.name] = None
+                continue
+            raise UsageError(arg.name)
+        word = words[index]
+        index += 1
+        parts = remaining.strip().split(None, 1)
+        remaining = parts[1] if len(parts) > 1 else ""
+        values[arg.name] = _convert(arg, word, pills)
+    if index < len(words):
+        raise UsageError("too many arguments")
+    return values
+
+
+def _convert(arg: Arg, word: str, pills: list[str]) -> Any:
+    if arg.choices and word.lower() not in arg.choices:
+        raise UsageError(arg.name)
+    if arg.kind is ArgKind.INT:
+        digits = word.lstrip("#")
+        if not digits.isdigit():
+            raise UsageError(arg.name)
+        return int(digits)
+    if arg.kind is ArgKind.USER:
+        if USER_ID_TOKEN.match(word):
+            return word
+        # Clients put a display name in the body and the user ID only in the pill.
+        if pills:
+            return pills.pop(0)
+        raise UsageError(arg.name)
+    return word.lower() if arg.choices else word

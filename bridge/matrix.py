@@ -1,0 +1,269 @@
+"""The homeserver client: nio's request builders, one aiohttp session, the as_token.
+
+It acts as any of Linli's users (`?user_id=`, the appservice's identity assertion), retries 429
+(honouring `retry_after_ms`) and 5xx with backoff, and never retries another 4xx. Error codes
+become typed exceptions, so callers catch what they mean (`RoomInUse`), not status numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+import aiohttp
+from nio.api import Api
+
+log = logging.getLogger(__name__)
+
+# nio's builders put a token in the query string; the client moves auth into a header instead.
+_NIO_TOKEN = "NIO_PLACEHOLDER"
+
+
+class MatrixError(Exception):
+    def __init__(self, status: int, errcode: str, error: str, method: str, path: str) -> None:
+        super().__init__(f"{method} {path}: {status} {errcode}: {error}")
+        self.status = status
+        self.errcode = errcode
+        self.error = error
+
+
+class Forbidden(MatrixError):
+    pass
+
+
+class NotFound(MatrixError):
+    pass
+
+
+class RoomInUse(MatrixError):
+    pass
+
+
+class UserInUse(MatrixError):
+    pass
+
+
+class Unavailable(MatrixError):
+    """The homeserver kept failing (5xx, 429 or connection errors) after every retry."""
+
+
+_BY_ERRCODE: dict[str, type[MatrixError]] = {
+    "M_FORBIDDEN": Forbidden,
+    "M_NOT_FOUND": NotFound,
+    "M_ROOM_IN_USE": RoomInUse,
+    "M_USER_IN_USE": UserInUse,
+}
+
+
+def derived_txn_id(source_event_id: str, purpose: str) -> str:
+    """A transaction ID fixed by the event that caused a message: a repeat posts nothing new."""
+    digest = hashlib.sha256(f"{source_event_id}\0{purpose}".encode()).hexdigest()
+    return f"linli.{digest[:40]}"
+
+
+class MatrixClient:
+    def __init__(
+        self,
+        base_url: str,
+        as_token: str,
+        default_user: str,
+        *,
+        max_attempts: int = 6,
+        backoff_base: float = 0.5,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.as_token = as_token
+        self.default_user = default_user
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self._sleep = sleep
+        self._session: aiohttp.ClientSession | None = None
+        # Requests sent, by HTTP method: tests and benchmarks count the homeserver's work.
+        self.requests: Counter[str] = Counter()
+
+    @property
+    def writes(self) -> int:
+        return sum(n for method, n in self.requests.items() if method != "GET")
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        as_user: str | None = None,
+        query: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        params = dict(query or {})
+        params["user_id"] = as_user or self.default_user
+        url = f"{self.base_url}{path}?{urlencode(params)}"
+        headers = {"Authorization": f"Bearer {self.as_token}"}
+        data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        for attempt in range(1, self.max_attempts + 1):
+            self.requests[method] += 1
+            try:
+                async with self._http().request(method, url, data=data, headers=headers) as resp:
+                    text = await resp.text()
+                    status = resp.status
+            except (aiohttp.ClientError, TimeoutError) as e:
+                if attempt == self.max_attempts:
+                    raise Unavailable(0, "M_UNAVAILABLE", str(e), method, path) from e
+                await self._sleep(self.backoff_base * 2 ** (attempt - 1))
+                continue
+            payload = _json_or_empty(text)
+            if status < 300:
+                return payload
+            errcode = str(payload.get("errcode", "M_UNKNOWN"))
+            error = str(payload.get("error", text[:200]))
+            retryable = status == 429 or status >= 500
+            if not retryable or attempt == self.max_attempts:
+                cls = Unavailable if retryable else _BY_ERRCODE.get(errcode, MatrixError)
+                raise cls(status, errcode, error, method, path)
+            delay = self.backoff_base * 2 ** (attempt - 1)
+            if status == 429 and isinstance(payload.get("retry_after_ms"), int):
+                delay = payload["retry_after_ms"] / 1000
+            log.info("homeserver said %s to %s %s; retrying in %.1fs", status, method, path, delay)
+            await self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _nio(
+        self, built: tuple[str, ...], *, as_user: str | None = None, body: Any = None
+    ) -> dict[str, Any]:
+        method, url = built[0], built[1]
+        parts = urlsplit(url)
+        query = {k: v for k, v in parse_qsl(parts.query) if k != "access_token"}
+        if body is None and len(built) > 2:
+            body = json.loads(built[2])
+        return await self.request(method, parts.path, body, as_user=as_user, query=query)
+
+    # ------------------------------------------------------------ users
+
+    async def register_user(self, localpart: str) -> None:
+        """Register one of Linli's own users; already registered is fine."""
+        try:
+            await self.request(
+                "POST",
+                "/_matrix/client/v3/register",
+                {
+                    "type": "m.login.application_service",
+                    "username": localpart,
+                    "inhibit_login": True,
+                },
+            )
+        except UserInUse:
+            pass
+
+    async def set_displayname(self, user_id: str, name: str) -> None:
+        await self.request(
+            "PUT",
+            f"/_matrix/client/v3/profile/{quote(user_id, safe='')}/displayname",
+            {"displayname": name},
+            as_user=user_id,
+        )
+
+    # ------------------------------------------------------------ rooms
+
+    async def create_room(
+        self,
+        *,
+        name: str,
+        topic: str,
+        alias_localpart: str | None,
+        initial_state: Sequence[dict[str, Any]],
+        power_levels: dict[str, Any],
+        invite: Sequence[str] = (),
+        space: bool = False,
+        as_user: str | None = None,
+    ) -> str:
+        built = Api.room_create(
+            _NIO_TOKEN,
+            alias=alias_localpart,
+            name=name,
+            topic=topic,
+            initial_state=list(initial_state),
+            power_level_override=power_levels,
+            invite=list(invite),
+            space=space,
+        )
+        return str((await self._nio(built, as_user=as_user))["room_id"])
+
+    async def put_state(
+        self,
+        room_id: str,
+        event_type: str,
+        content: dict[str, Any],
+        state_key: str = "",
+        *,
+        as_user: str | None = None,
+    ) -> str:
+        built = Api.room_put_state(_NIO_TOKEN, room_id, event_type, content, state_key)
+        return str((await self._nio(built, as_user=as_user)).get("event_id", ""))
+
+    async def get_state(
+        self, room_id: str, event_type: str, state_key: str = "", *, as_user: str | None = None
+    ) -> dict[str, Any]:
+        built = Api.room_get_state_event(_NIO_TOKEN, room_id, event_type, state_key)
+        return await self._nio(built, as_user=as_user)
+
+    async def send(
+        self,
+        room_id: str,
+        content: dict[str, Any],
+        txn_id: str,
+        *,
+        event_type: str = "m.room.message",
+        as_user: str | None = None,
+    ) -> str:
+        built = Api.room_send(_NIO_TOKEN, room_id, event_type, content, txn_id)
+        return str((await self._nio(built, as_user=as_user))["event_id"])
+
+    async def invite(self, room_id: str, user_id: str, *, as_user: str | None = None) -> None:
+        await self._nio(Api.room_invite(_NIO_TOKEN, room_id, user_id), as_user=as_user)
+
+    async def kick(
+        self, room_id: str, user_id: str, reason: str, *, as_user: str | None = None
+    ) -> None:
+        await self._nio(Api.room_kick(_NIO_TOKEN, room_id, user_id, reason), as_user=as_user)
+
+    async def join(self, room_id_or_alias: str, *, as_user: str | None = None) -> str:
+        result = await self._nio(Api.join(_NIO_TOKEN, room_id_or_alias), as_user=as_user, body={})
+        return str(result["room_id"])
+
+    async def resolve_alias(self, alias: str) -> str:
+        result = await self._nio(Api.room_resolve_alias(alias))
+        return str(result["room_id"])
+
+    async def ping(self, appservice_id: str, txn_id: str) -> None:
+        """Ask the homeserver to call us back; it also retries a backlog at once."""
+        await self.request(
+            "POST",
+            f"/_matrix/client/v1/appservice/{quote(appservice_id, safe='')}/ping",
+            {"transaction_id": txn_id},
+        )
+
+
+def _json_or_empty(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,1 @@
+"""Provisioning: reconcile the homeserver to rooms_config/ (desired → plan → apply)."""

@@ -1,0 +1,223 @@
+"""Carry out a plan against the homeserver, recording each step in the database as it lands.
+
+Each action is recorded right after it succeeds, so an apply cut short resumes where it stopped.
+A room created just before a crash (alias taken, ID unrecorded) is adopted, not duplicated.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.clock import Clock
+from bridge.matrix import MatrixClient, MatrixError, RoomInUse
+from bridge.provision.desired import RoomSpec
+from bridge.provision.plan import (
+    STATE_FACETS,
+    Action,
+    Archive,
+    CreateRoom,
+    Invite,
+    Remove,
+    SetChild,
+    SetFacet,
+)
+from bridge.store.rooms import RoomStore
+
+log = logging.getLogger(__name__)
+
+# Room versions in which the creator is not "infinitely" powerful and must be in `users`.
+_LEGACY_VERSIONS = {str(v) for v in range(1, 12)}
+
+
+@dataclass
+class ApplyReport:
+    done: list[str] = field(default_factory=list)
+
+
+class Applier:
+    def __init__(
+        self,
+        client: MatrixClient,
+        rooms: RoomStore,
+        clock: Clock,
+        server_name: str,
+        bot_user_id: str,
+        removal_reason: Callable[[str], str],
+    ) -> None:
+        self.client = client
+        self.rooms = rooms
+        self.clock = clock
+        self.server_name = server_name
+        self.bot_user_id = bot_user_id
+        self.removal_reason = removal_reason
+        self._legacy_creator: bool | None = None
+
+    async def apply(self, actions: list[Action]) -> ApplyReport:
+        report = ApplyReport()
+        if not actions:
+            return report
+        records = await self.rooms.all()
+        self._ids = {key: r.room_id for key, r in records.items()}
+        self._state = {key: dict(r.state) for key, r in records.items()}
+        self._compound = {key: r.compound for key, r in records.items()}
+        for action in actions:
+            await self._do(action)
+            report.done.append(action.describe())
+        return report
+
+    async def _do(self, action: Action) -> None:
+        if isinstance(action, CreateRoom):
+            await self._create(action.spec)
+        elif isinstance(action, SetFacet):
+            room_id = self._ids[action.key]
+            rendered = await self._render(action.facet, action.value)
+            await self.client.put_state(room_id, STATE_FACETS[action.facet], rendered)
+            self._state[action.key][action.facet] = action.value
+            await self._save(action.key)
+        elif isinstance(action, SetChild):
+            parent_id, child_id = self._ids[action.parent], self._ids[action.child]
+            content: dict[str, Any] = {}
+            if action.content is not None:
+                content = {"via": [self.server_name], **action.content}
+            await self.client.put_state(parent_id, "m.space.child", content, child_id)
+            children = dict(self._state[action.parent].get("children", {}))
+            if action.content is None:
+                children.pop(action.child, None)
+            else:
+                children[action.child] = action.content
+            self._state[action.parent]["children"] = children
+            await self._save(action.parent)
+        elif isinstance(action, Invite):
+            await self._invite(action.key, action.user_id)
+        elif isinstance(action, Remove):
+            await self.client.kick(
+                self._ids[action.key], action.user_id, self.removal_reason(action.key)
+            )
+            self._set_member(action.key, action.user_id, present=False)
+            await self._save(action.key)
+        elif isinstance(action, Archive):
+            await self.client.put_state(
+                self._ids[action.key], "m.room.topic", {"topic": action.topic}
+            )
+            self._state[action.key]["topic"] = action.topic
+            await self._save(action.key, archived=True)
+
+    async def _invite(self, key: str, user_id: str) -> None:
+        try:
+            await self.client.invite(self._ids[key], user_id)
+        except MatrixError as e:
+            # Inviting someone already joined is refused, yet leaves them where we want them.
+            already = e.status == 403 and "already in the room" in e.error
+            if not already:
+                if e.status not in (403, 404):
+                    raise
+                log.warning("could not invite a user to %s: %s", key, e.errcode)
+                return
+        self._set_member(key, user_id, present=True)
+        await self._save(key)
+
+    def _set_member(self, key: str, user_id: str, *, present: bool) -> None:
+        members = set(self._state[key].get("members", []))
+        if present:
+            members.add(user_id)
+        else:
+            members.discard(user_id)
+        self._state[key]["members"] = sorted(members)
+
+    async def _create(self, spec: RoomSpec) -> None:
+        state = spec.state
+        initial_state = [
+            {
+                "type": "m.room.join_rules",
+                "state_key": "",
+                "content": await self._render("join_rules", state["join_rules"]),
+            },
+            {
+                "type": "m.room.history_visibility",
+                "state_key": "",
+                "content": {"history_visibility": state["history_visibility"]},
+            },
+            {
+                "type": "m.room.guest_access",
+                "state_key": "",
+                "content": {"guest_access": "forbidden"},
+            },
+        ]
+        if spec.parent is not None:
+            initial_state.append(
+                {
+                    "type": "m.space.parent",
+                    "state_key": self._ids[spec.parent],
+                    "content": {"via": [self.server_name], "canonical": True},
+                }
+            )
+        power_levels = await self._render("power_levels", state["power_levels"])
+        try:
+            room_id = await self.client.create_room(
+                name=state["name"],
+                topic=state["topic"],
+                alias_localpart=spec.alias,
+                initial_state=initial_state,
+                power_levels=power_levels,
+                space=spec.space,
+            )
+        except RoomInUse:
+            # The alias exists: a room created before a crash, or a database restored from an
+            # older backup. Adopt it and send every facet again rather than make a twin.
+            room_id = await self.client.resolve_alias(f"#{spec.alias}:{self.server_name}")
+            log.warning("adopting existing room %s for %s", room_id, spec.key)
+            await self.client.join(room_id)
+            for facet, event_type in STATE_FACETS.items():
+                content = await self._render(facet, state[facet])
+                await self.client.put_state(room_id, event_type, content)
+        self._ids[spec.key] = room_id
+        self._state[spec.key] = {k: v for k, v in state.items() if k not in ("children", "members")}
+        self._compound[spec.key] = spec.compound
+        await self._save(spec.key)
+        # One invite at a time, recorded as each lands: a listed user without an account yet
+        # must not block the room, and is invited by a later apply.
+        for user in state["members"]:
+            await self._invite(spec.key, user)
+
+    async def _render(self, facet: str, value: Any) -> dict[str, Any]:
+        """Symbolic state (rooms by key) to event content (rooms by ID)."""
+        if facet == "join_rules":
+            content = {"join_rule": value["join_rule"]}
+            if "allow_spaces" in value:
+                content["allow"] = [
+                    {"type": "m.room_membership", "room_id": self._ids[k]}
+                    for k in value["allow_spaces"]
+                ]
+            return content
+        if facet == "power_levels":
+            content = dict(value)
+            if await self._creator_needs_listing():
+                content["users"] = {**content["users"], self.bot_user_id: 100}
+            return content
+        if facet in ("name", "topic", "history_visibility"):
+            return {facet: value}
+        raise ValueError(f"unknown facet {facet}")
+
+    async def _creator_needs_listing(self) -> bool:
+        # Room version 12 (Synapse's default since 1.15x) forbids listing the creator; older
+        # versions need it at 100 or Linli would lock itself out.
+        if self._legacy_creator is None:
+            caps = await self.client.request("GET", "/_matrix/client/v3/capabilities")
+            default = str(
+                caps.get("capabilities", {}).get("m.room_versions", {}).get("default", "12")
+            )
+            self._legacy_creator = default in _LEGACY_VERSIONS
+        return self._legacy_creator
+
+    async def _save(self, key: str, archived: bool = False) -> None:
+        await self.rooms.save(
+            key,
+            self._ids[key],
+            self._compound.get(key),
+            self._state[key],
+            self.clock.now(),
+            archived,
+        )

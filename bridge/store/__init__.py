@@ -1,0 +1,33 @@
+"""The store: one Database and a repository per domain, with methods named by intent."""
+
+from __future__ import annotations
+
+from bridge.store.database import Database
+from bridge.store.inbox import InboxStore
+from bridge.store.people import PeopleStore
+from bridge.store.rooms import RoomStore
+
+
+class Store:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.inbox = InboxStore(db)
+        self.rooms = RoomStore(db)
+        self.people = PeopleStore(db)
+
+    @classmethod
+    async def open(cls, url: str) -> Store:
+        """Connect and bring the schema to this code's revision (refusing a newer database)."""
+        db = Database(url)
+        try:
+            await db.migrate()
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+__all__ = ["Database", "Store"]
