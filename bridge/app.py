@@ -18,6 +18,7 @@ from bridge.dispatch import Bot, Dispatcher, InboxWorker, Services
 from bridge.i18n import Catalogue, default_catalogue
 from bridge.matrix import MatrixClient
 from bridge.provision.reconcile import Provisioner
+from bridge.scheduler import Scheduler
 from bridge.store import Store
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class Bridge:
             config.homeserver.url, config.appservice.as_token, config.bot_user_id
         )
         self.process_inbox = process_inbox
+        self._opened = False
         self._tasks: list[asyncio.Task[None]] = []
         self.store: Store
         self.worker: InboxWorker
@@ -53,8 +55,16 @@ class Bridge:
     async def open(self) -> None:
         """Connect to the database (migrating it) and wire the pieces; no network yet."""
         self.store = await Store.open(self.config.database.url)
+        self._opened = True
+        self.scheduler = Scheduler(self.store.jobs, self.clock)
         services = Services(
-            self.config, self.rooms, self.store, self.client, self.clock, self.catalogue
+            self.config,
+            self.rooms,
+            self.store,
+            self.client,
+            self.clock,
+            self.catalogue,
+            self.scheduler,
         )
         self.dispatcher = Dispatcher(services, self.bot_classes)
         self.worker = InboxWorker(self.store, self.dispatcher, self.clock)
@@ -69,13 +79,15 @@ class Bridge:
         return user_id == self.config.bot_user_id
 
     async def start(self, *, apply: bool = True) -> None:
-        await self.open()
+        if not self._opened:
+            await self.open()
         await self.client.register_user(self.config.bots.main)
         if apply:
             await self.provisioner.apply()
         await self.server.start()
         if self.process_inbox:
             self._spawn(self.worker.run(), "inbox worker")
+            self._spawn(self.scheduler.run(), "scheduler")
         # A ping makes the homeserver retry at once a transaction it failed to deliver while
         # Linli was down, instead of waiting out its backoff (up to 512 s).
         await self.client.ping(self.config.appservice.id, f"linli-start-{uuid4().hex}")
@@ -86,6 +98,9 @@ class Bridge:
         self._tasks.append(task)
 
     async def stop(self) -> None:
+        if not self._opened:
+            return
+        self._opened = False
         await self.server.stop()
         for task in self._tasks:
             task.cancel()

@@ -29,6 +29,7 @@ from bridge.i18n import Catalogue
 from bridge.matrix import MatrixClient, MatrixError, derived_txn_id
 from bridge.provision.desired import RoleTable, role_table
 from bridge.roles import Role
+from bridge.scheduler import Scheduler
 from bridge.store import Store
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class Services:
     client: MatrixClient
     clock: Clock
     catalogue: Catalogue
+    scheduler: Scheduler
 
 
 @dataclass
@@ -220,25 +222,24 @@ class InboxWorker:
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
         self.wake = asyncio.Event()
-        self.idle = asyncio.Event()
+        # One drainer at a time: the loop and an explicit drain() never handle an entry twice.
+        self._lock = asyncio.Lock()
 
     async def run(self) -> None:
         while True:
             self.wake.clear()
-            entries = await self.store.inbox.pending()
-            if not entries:
-                self.idle.set()
+            if not await self.drain():
                 await self.wake.wait()
-                continue
-            self.idle.clear()
-            for entry in entries:
-                await self._process(entry.seq, entry.event_id, entry.body, entry.attempts)
 
-    async def drain(self) -> None:
-        """Process everything pending now (used by tests, benchmarks and the CLI)."""
-        while entries := await self.store.inbox.pending():
-            for entry in entries:
-                await self._process(entry.seq, entry.event_id, entry.body, entry.attempts)
+    async def drain(self) -> int:
+        """Process everything pending now; returns how many entries were handled."""
+        handled = 0
+        async with self._lock:
+            while entries := await self.store.inbox.pending():
+                for entry in entries:
+                    await self._process(entry.seq, entry.event_id, entry.body, entry.attempts)
+                handled += len(entries)
+        return handled
 
     async def _process(self, seq: int, event_id: str, body: dict[str, Any], attempts: int) -> None:
         try:

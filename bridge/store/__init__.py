@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bridge.store.database import Database
 from bridge.store.inbox import InboxStore
+from bridge.store.jobs import JobStore
 from bridge.store.people import PeopleStore
 from bridge.store.rooms import RoomStore
 
@@ -14,6 +15,7 @@ class Store:
         self.inbox = InboxStore(db)
         self.rooms = RoomStore(db)
         self.people = PeopleStore(db)
+        self.jobs = JobStore(db)
 
     @classmethod
     async def open(cls, url: str) -> Store:

@@ -82,3 +82,21 @@ class RoleGrant(Base):
     granted_at: Mapped[datetime]
 
     __table_args__ = (UniqueConstraint("compound", "user_id", "role"),)
+
+
+class ScheduledJob(Base):
+    """Something due at a time (an SLA reminder, an escalation, a poll closing), fired once."""
+
+    __tablename__ = "scheduled_jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Unique name, e.g. "ticket:12:first_response:remind": scheduling it again moves it.
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]]
+    # pending → done | cancelled | failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    done_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (Index("ix_scheduled_jobs_status_due", "status", "due_at"),)

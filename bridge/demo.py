@@ -1,0 +1,148 @@
+"""`linli demo`: a local Synapse on SQLite under ./data, Linli registered with it, the example
+compounds applied, demo accounts created, and both running until Ctrl-C.
+
+Running it again reuses ./data: same tokens, same accounts and passwords, no duplicate rooms.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bots import ALL_BOTS
+from bridge.app import Bridge
+from bridge.cli import load_all, wait_for_signal
+from bridge.local_synapse import LocalSynapse, SynapseSettings
+from bridge.registration import bridge_yaml_text, write_registration
+from bridge.roles import Role
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    user_id: str
+    password: str
+    role: str
+    compound: str | None
+    household: str | None
+
+
+# Residents of the example compounds: (localpart, compound, building, unit, room).
+DEMO_RESIDENTS = [
+    ("zhang_san", "heping", "1", "1", "101"),
+    ("li_si", "heping", "3", "2", "1101"),
+    ("wang_wu", "xingfu", "5", "1", "302"),
+]
+UNVERIFIED = "xin_lai"
+
+
+async def run_demo(data: Path, rooms_config: Path) -> int:
+    data.mkdir(parents=True, exist_ok=True)
+    hs_port = int(os.environ.get("LINLI_DEMO_HS_PORT", "8008"))
+    as_port = int(os.environ.get("LINLI_DEMO_AS_PORT", "29330"))
+    config_path = data / "bridge.yaml"
+    if not config_path.exists():
+        rel_rooms = os.path.relpath(rooms_config.resolve(), data.resolve())
+        config_path.write_text(
+            bridge_yaml_text(
+                homeserver_url=f"http://127.0.0.1:{hs_port}",
+                listen_port=as_port,
+                rooms_config=rel_rooms,
+            ),
+            encoding="utf-8",
+        )
+    config, rooms = load_all(config_path)
+    registration = write_registration(config, rooms, data / "linli-registration.yaml")
+    synapse = LocalSynapse(
+        SynapseSettings(
+            data_dir=data / "synapse",
+            server_name=config.homeserver.server_name,
+            port=hs_port,
+            app_service_config_files=[registration.resolve()],
+        )
+    )
+    synapse.write_config()
+    print("Starting Synapse …", flush=True)
+    await synapse.start()
+    bridge = Bridge(config, rooms, ALL_BOTS)
+    try:
+        accounts = await _accounts(synapse, data, config.homeserver.server_name, rooms)
+        await bridge.open()
+        for localpart, compound, building, unit, room in DEMO_RESIDENTS:
+            user_id = f"@{localpart}:{config.homeserver.server_name}"
+            await bridge.store.people.bind_household(
+                compound, user_id, building, unit, room, bridge.clock.now()
+            )
+        await bridge.start()
+        community = await bridge.store.rooms.by_key(f"community:{next(iter(rooms.communities))}")
+        summary: dict[str, Any] = {
+            "homeserver": synapse.base_url,
+            "server_name": config.homeserver.server_name,
+            "community_space": community.room_id if community else None,
+            "accounts": [asdict(a) for a in accounts],
+        }
+        (data / "demo.json").write_text(
+            json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+        _print_summary(summary)
+        await wait_for_signal()
+        print("\nStopping …", flush=True)
+    finally:
+        await bridge.stop()
+        await synapse.stop()
+    return 0
+
+
+async def _accounts(
+    synapse: LocalSynapse, data: Path, server: str, rooms: Any
+) -> list[DemoAccount]:
+    """Register every demo account once; passwords are kept in data/ and reused."""
+    secrets_path = data / "demo-passwords.json"
+    passwords: dict[str, str] = {}
+    if secrets_path.exists():
+        passwords = json.loads(secrets_path.read_text(encoding="utf-8"))
+    wanted: dict[str, tuple[str, str | None, str | None]] = {}
+    for compound in rooms.compounds.values():
+        for role, users in compound.config.staff.items():
+            for user in users:
+                wanted.setdefault(user, (role.value, compound.key, None))
+    for community in rooms.communities.values():
+        for user in community.observers:
+            wanted.setdefault(user, (Role.OBSERVER.value, None, None))
+    for localpart, compound_key, building, unit, room in DEMO_RESIDENTS:
+        wanted[f"@{localpart}:{server}"] = (
+            Role.RESIDENT.value,
+            compound_key,
+            f"{building}-{unit}-{room}",
+        )
+    wanted[f"@{UNVERIFIED}:{server}"] = ("unverified", None, None)
+    accounts = []
+    for user_id, (role, compound_key, household) in wanted.items():
+        if not user_id.endswith(f":{server}"):
+            continue  # staff on another homeserver: not ours to create
+        password = passwords.setdefault(user_id, secrets.token_urlsafe(9))
+        await synapse.register_user(user_id[1:].split(":")[0], password)
+        accounts.append(DemoAccount(user_id, password, role, compound_key, household))
+    secrets_path.write_text(json.dumps(passwords, indent=2), encoding="utf-8")
+    secrets_path.chmod(0o600)
+    return accounts
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    print("\nLinli demo is running. Press Ctrl-C to stop.\n")
+    print(f"  Homeserver:  {summary['homeserver']}  (server name {summary['server_name']})")
+    print(f"  Community space: {summary['community_space']}")
+    print("  Log in with any Matrix client (e.g. app.element.io → Sign in → Edit homeserver →")
+    print(f"  {summary['homeserver']}) as one of these:\n")
+    for account in summary["accounts"]:
+        where = account["compound"] or ""
+        if account["household"]:
+            where += f" {account['household']}"
+        print(f"    {account['user_id']:36} {account['password']:14} {account['role']:20} {where}")
+    print("\n  The same is in data/demo.json.", flush=True)

@@ -1,0 +1,93 @@
+"""One loop for everything due at a time: it sleeps until the next due time read from the
+database, fires each due job, and marks it done.
+
+Exactly once: a job is marked done only after its handler returned; a crash in between fires it
+again on the next start, and handlers send with transaction IDs derived from the job's key (the
+homeserver drops the repeat) and make their database changes idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from bridge.clock import Clock
+from bridge.matrix import MatrixError
+from bridge.store.jobs import Job, JobStore
+
+log = logging.getLogger(__name__)
+
+JobHandler = Callable[[Job], Awaitable[None]]
+# With nothing scheduled, look again after this long (a job added by another process).
+IDLE_RECHECK = timedelta(hours=1)
+
+
+class Scheduler:
+    def __init__(self, jobs: JobStore, clock: Clock, *, max_attempts: int = 5) -> None:
+        self.jobs = jobs
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.handlers: dict[str, JobHandler] = {}
+        self.wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    def register(self, kind: str, handler: JobHandler) -> None:
+        if kind in self.handlers:
+            raise ValueError(f"a handler for {kind!r} is already registered")
+        self.handlers[kind] = handler
+
+    async def schedule(
+        self, key: str, kind: str, due_at: datetime, payload: dict[str, Any]
+    ) -> None:
+        if kind not in self.handlers:
+            raise ValueError(f"no handler for job kind {kind!r}")
+        await self.jobs.schedule(key, kind, due_at, payload)
+        self.wake.set()
+
+    async def cancel(self, *keys: str) -> None:
+        await self.jobs.cancel(*keys)
+
+    async def run(self) -> None:
+        while True:
+            self.wake.clear()
+            await self.run_due()
+            next_due = await self.jobs.next_due()
+            now = self.clock.now()
+            await self.clock.sleep_until(next_due or now + IDLE_RECHECK, self.wake)
+
+    async def run_due(self) -> int:
+        """Fire every job due now, oldest first; returns how many fired."""
+        fired = 0
+        async with self._lock:
+            while due := await self.jobs.due(self.clock.now()):
+                for job in due:
+                    await self._fire(job)
+                    fired += 1
+        return fired
+
+    async def _fire(self, job: Job) -> None:
+        handler = self.handlers.get(job.kind)
+        if handler is None:
+            log.error("job %s has kind %s with no handler; marking it failed", job.key, job.kind)
+            await self.jobs.finish(job.id, self.clock.now(), failed=True)
+            return
+        try:
+            await handler(job)
+        except (MatrixError, OSError, TimeoutError) as e:
+            attempts = await self.jobs.record_attempt(job.id)
+            if attempts >= self.max_attempts:
+                log.error("job %s failed %d times, giving up: %s", job.key, attempts, e)
+                await self.jobs.finish(job.id, self.clock.now(), failed=True)
+            else:
+                retry = self.clock.now() + timedelta(seconds=5 * 2**attempts)
+                log.warning("job %s failed (%s); retrying at %s", job.key, e, retry.isoformat())
+                await self.jobs.schedule(job.key, job.kind, retry, job.payload)
+            return
+        except Exception:
+            log.exception("job %s failed in its handler", job.key)
+            await self.jobs.finish(job.id, self.clock.now(), failed=True)
+            return
+        await self.jobs.finish(job.id, self.clock.now())

@@ -1,0 +1,141 @@
+"""Scheduled jobs: the scheduler's only source of truth for what is due and when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from bridge.store.database import Database
+from bridge.store.models import ScheduledJob
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    key: str
+    kind: str
+    due_at: datetime
+    payload: dict[str, Any]
+    attempts: int
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything Linli stores is UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _job(row: ScheduledJob) -> Job:
+    return Job(row.id, row.key, row.kind, _aware(row.due_at), dict(row.payload), row.attempts)
+
+
+class JobStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def schedule(
+        self, key: str, kind: str, due_at: datetime, payload: dict[str, Any]
+    ) -> None:
+        """Create the job, or move it if it is still pending; a job already done stays done."""
+        async with self.db.transaction() as session:
+            row = (
+                await session.execute(select(ScheduledJob).where(ScheduledJob.key == key))
+            ).scalar_one_or_none()
+            if row is None:
+                session.add(
+                    ScheduledJob(
+                        key=key,
+                        kind=kind,
+                        due_at=due_at.astimezone(UTC),
+                        payload=payload,
+                        status="pending",
+                        attempts=0,
+                    )
+                )
+            elif row.status in ("pending", "cancelled"):
+                row.due_at = due_at.astimezone(UTC)
+                row.payload = payload
+                row.status = "pending"
+
+    async def cancel(self, *keys: str) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(ScheduledJob)
+                .where(ScheduledJob.key.in_(keys), ScheduledJob.status == "pending")
+                .values(status="cancelled")
+            )
+
+    async def cancel_prefix(self, prefix: str) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(ScheduledJob)
+                .where(ScheduledJob.key.startswith(prefix), ScheduledJob.status == "pending")
+                .values(status="cancelled")
+            )
+
+    async def next_due(self) -> datetime | None:
+        async with self.db.sessions() as session:
+            value = (
+                await session.execute(
+                    select(func.min(ScheduledJob.due_at)).where(ScheduledJob.status == "pending")
+                )
+            ).scalar()
+            return _aware(value) if value is not None else None
+
+    async def due(self, now: datetime, limit: int = 100) -> list[Job]:
+        async with self.db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(ScheduledJob)
+                    .where(
+                        ScheduledJob.status == "pending", ScheduledJob.due_at <= now.astimezone(UTC)
+                    )
+                    .order_by(ScheduledJob.due_at, ScheduledJob.id)
+                    .limit(limit)
+                )
+            ).scalars()
+            return [_job(r) for r in rows]
+
+    async def get(self, key: str) -> Job | None:
+        async with self.db.sessions() as session:
+            row = (
+                await session.execute(select(ScheduledJob).where(ScheduledJob.key == key))
+            ).scalar_one_or_none()
+            return _job(row) if row is not None else None
+
+    async def status(self, key: str) -> str | None:
+        async with self.db.sessions() as session:
+            return (
+                await session.execute(select(ScheduledJob.status).where(ScheduledJob.key == key))
+            ).scalar_one_or_none()
+
+    async def finish(self, job_id: int, now: datetime, *, failed: bool = False) -> bool:
+        """Mark a pending job done (or failed); False if someone else already finished it."""
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(ScheduledJob)
+                .where(ScheduledJob.id == job_id, ScheduledJob.status == "pending")
+                .values(
+                    status="failed" if failed else "done",
+                    done_at=now,
+                    attempts=ScheduledJob.attempts + 1,
+                )
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    async def record_attempt(self, job_id: int) -> int:
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(ScheduledJob)
+                .where(ScheduledJob.id == job_id)
+                .values(attempts=ScheduledJob.attempts + 1)
+            )
+            return int(
+                (
+                    await session.execute(
+                        select(ScheduledJob.attempts).where(ScheduledJob.id == job_id)
+                    )
+                ).scalar_one()
+            )

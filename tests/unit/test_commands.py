@@ -1,0 +1,92 @@
+"""Command parsing: names and Chinese aliases, typed arguments, usage errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.commands import (
+    Arg,
+    ArgKind,
+    CommandTable,
+    UsageError,
+    find_command,
+    parse_args,
+    split_command,
+)
+
+table = CommandTable()
+
+
+async def _noop(*_: object, **__: object) -> None:
+    return None
+
+
+table.command("help", aliases=["帮助"])(_noop)
+table.command("ticket ack", aliases=["工单 确认"], args=[Arg("n", ArgKind.INT)])(_noop)
+table.command(
+    "ticket", aliases=["工单"], args=[Arg("what", choices=("open", "mine"), optional=True)]
+)(_noop)
+table.command(
+    "ticket assign",
+    args=[
+        Arg("n", ArgKind.INT),
+        Arg("user", ArgKind.USER),
+        Arg("note", ArgKind.REST, optional=True),
+    ],
+)(_noop)
+
+
+def parse(body: str, mentions: tuple[str, ...] = ()) -> tuple[str, dict[str, object]]:
+    call = split_command(body)
+    assert call is not None
+    found = find_command(call, table.specs)
+    assert found is not None
+    spec, words, rest = found
+    return spec.name, parse_args(spec, words, rest, mentions)
+
+
+def test_plain_text_is_not_a_command() -> None:
+    assert split_command("@物业 3号楼电梯坏了") is None
+    assert split_command("!") is None
+
+
+def test_chinese_alias_and_full_width_prefix_find_the_command() -> None:
+    assert parse("！帮助") == ("help", {})
+    assert parse("!工单 确认 12") == ("ticket ack", {"n": 12})
+
+
+def test_longest_name_wins() -> None:
+    assert parse("!ticket ack #7") == ("ticket ack", {"n": 7})
+    assert parse("!ticket mine") == ("ticket", {"what": "mine"})
+    assert parse("!ticket") == ("ticket", {"what": None})
+
+
+def test_rest_argument_keeps_the_text_as_typed() -> None:
+    assert parse("!ticket assign 3 @wang:example.org 请  尽快") == (
+        "ticket assign",
+        {"n": 3, "user": "@wang:example.org", "note": "请  尽快"},
+    )
+
+
+def test_user_argument_falls_back_to_the_mention_pill() -> None:
+    assert parse("!ticket assign 3 Wang", ("@wang:example.org",))[1]["user"] == "@wang:example.org"
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["!ticket ack", "!ticket ack seven", "!ticket everything", "!help me", "!ticket assign 3 Wang"],
+)
+def test_wrong_arguments_raise_usage_error(body: str) -> None:
+    call = split_command(body)
+    assert call is not None
+    found = find_command(call, table.specs)
+    assert found is not None
+    spec, words, rest = found
+    with pytest.raises(UsageError):
+        parse_args(spec, words, rest)
+
+
+def test_unknown_command_finds_nothing() -> None:
+    call = split_command("!frobnicate")
+    assert call is not None
+    assert find_command(call, table.specs) is None

@@ -1,0 +1,116 @@
+"""The scheduler on a real SQLite database and a fake clock: each job fires once, on time."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bridge.clock import FakeClock
+from bridge.matrix import Unavailable
+from bridge.scheduler import Scheduler
+from bridge.store import Store
+from bridge.store.jobs import Job
+
+START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+async def open_store(tmp_path: Path) -> Store:
+    return await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'linli.db'}")
+
+
+async def test_job_fires_when_the_clock_reaches_it_and_only_once(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    clock = FakeClock(START)
+    scheduler = Scheduler(store.jobs, clock)
+    fired: list[tuple[str, datetime]] = []
+
+    async def remind(job: Job) -> None:
+        fired.append((job.key, clock.now()))
+
+    scheduler.register("remind", remind)
+    await scheduler.schedule("t:1", "remind", START + timedelta(minutes=30), {})
+    loop = asyncio.create_task(scheduler.run())
+    await asyncio.sleep(0.05)
+    assert fired == []
+    clock.advance(timedelta(minutes=29))
+    await asyncio.sleep(0.05)
+    assert fired == []
+    clock.advance(timedelta(minutes=1))
+    for _ in range(50):
+        if fired:
+            break
+        await asyncio.sleep(0.01)
+    assert fired == [("t:1", START + timedelta(minutes=30))]
+    clock.advance(timedelta(hours=2))
+    await asyncio.sleep(0.05)
+    assert len(fired) == 1
+    loop.cancel()
+    await asyncio.gather(loop, return_exceptions=True)
+    await store.close()
+
+
+async def test_a_job_due_during_downtime_fires_once_after_restart(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    await store.jobs.schedule("t:2", "remind", START + timedelta(minutes=5), {"n": 2})
+    await store.close()
+
+    store = await open_store(tmp_path)
+    clock = FakeClock(START + timedelta(hours=1))
+    seen: list[dict[str, object]] = []
+
+    async def remind(job: Job) -> None:
+        seen.append(job.payload)
+
+    scheduler = Scheduler(store.jobs, clock)
+    scheduler.register("remind", remind)
+    assert await scheduler.run_due() == 1
+    assert await scheduler.run_due() == 0
+    assert seen == [{"n": 2}]
+    assert await store.jobs.status("t:2") == "done"
+    await store.close()
+
+
+async def test_rescheduling_moves_a_pending_job_and_cancel_stops_it(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    clock = FakeClock(START)
+    scheduler = Scheduler(store.jobs, clock)
+    seen: list[str] = []
+
+    async def remind(job: Job) -> None:
+        seen.append(job.key)
+
+    scheduler.register("remind", remind)
+    await scheduler.schedule("a", "remind", START + timedelta(minutes=1), {})
+    await scheduler.schedule("a", "remind", START + timedelta(minutes=10), {})
+    await scheduler.schedule("b", "remind", START + timedelta(minutes=2), {})
+    await scheduler.cancel("b")
+    clock.advance(timedelta(minutes=5))
+    assert await scheduler.run_due() == 0
+    clock.advance(timedelta(minutes=5))
+    assert await scheduler.run_due() == 1
+    assert seen == ["a"]
+    await store.close()
+
+
+async def test_homeserver_failure_retries_later_without_losing_the_job(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    clock = FakeClock(START)
+    scheduler = Scheduler(store.jobs, clock)
+    calls = 0
+
+    async def flaky(job: Job) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise Unavailable(502, "M_UNAVAILABLE", "down", "PUT", "/x")
+
+    scheduler.register("flaky", flaky)
+    await scheduler.schedule("f", "flaky", START, {})
+    assert await scheduler.run_due() == 1
+    assert await store.jobs.status("f") == "pending"
+    clock.advance(timedelta(minutes=1))
+    assert await scheduler.run_due() == 1
+    assert calls == 2
+    assert await store.jobs.status("f") == "done"
+    await store.close()
