@@ -19,6 +19,7 @@ from bridge.i18n import Catalogue, default_catalogue
 from bridge.matrix import MatrixClient
 from bridge.provision.reconcile import Provisioner
 from bridge.scheduler import Scheduler
+from bridge.webhooks import Webhooks
 from bridge.store import Store
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class Bridge:
         self.store = await Store.open(self.config.database.url)
         self._opened = True
         self.scheduler = Scheduler(self.store.jobs, self.clock)
+        self.webhooks = Webhooks(self.store.db, self.scheduler, self.clock, self.config.webhooks)
         services = Services(
             self.config,
             self.rooms,
@@ -65,11 +67,17 @@ class Bridge:
             self.clock,
             self.catalogue,
             self.scheduler,
+            self.webhooks,
         )
         self.dispatcher = Dispatcher(services, self.bot_classes)
         self.worker = InboxWorker(self.store, self.dispatcher, self.clock)
         self.server = AppserviceServer(
-            self.config, self.store, self.clock, self.worker.wake.set, self._is_bot_user
+            self.config,
+            self.store,
+            self.clock,
+            self.worker.wake.set,
+            self._is_bot_user,
+            self.webhooks.handle_inbound,
         )
         self.provisioner = Provisioner(
             self.config, self.rooms, self.store, self.client, self.clock, self.catalogue
@@ -107,6 +115,7 @@ class Bridge:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await self.client.close()
+        await self.webhooks.close()
         await self.store.close()
 
 

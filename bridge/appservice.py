@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -34,6 +34,7 @@ class AppserviceServer:
         clock: Clock,
         on_stored: Callable[[], None],
         is_bot_user: Callable[[str], bool],
+        webhook_handler: Callable[[web.Request], Awaitable[web.Response]] | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -48,10 +49,16 @@ class AppserviceServer:
         self.app.router.add_get("/_matrix/app/v1/users/{user_id}", self.query_user)
         self.app.router.add_get("/_matrix/app/v1/rooms/{alias}", self.query_alias)
         self.app.router.add_post("/_matrix/app/v1/ping", self.ping)
+        if webhook_handler is not None:
+            # Signed with HMAC and a timestamp instead of the hs_token (bridge/webhooks.py).
+            self.app.router.add_post("/linli/webhooks/{target}", webhook_handler)
         self._runner: web.AppRunner | None = None
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith("/linli/webhooks/"):
+            webhook: web.StreamResponse = await handler(request)
+            return webhook
         if not request.path.startswith("/_matrix/app/"):
             return _error(404, "M_UNRECOGNIZED", "Unrecognized request")
         token = None

@@ -19,6 +19,7 @@ from bridge.config import (
     load_bridge_config,
     load_rooms_config,
 )
+from bridge.dispatch import config_sections
 from bridge.i18n import default_catalogue
 from bridge.matrix import MatrixClient
 from bridge.provision.reconcile import Provisioner
@@ -29,8 +30,11 @@ log = logging.getLogger("linli")
 
 
 def load_all(config_path: Path) -> tuple[BridgeConfig, RoomsConfig]:
+    from bots import ALL_BOTS
+
     config = load_bridge_config(config_path)
-    return config, load_rooms_config(config.rooms_config, config.locale)
+    sections = config_sections(ALL_BOTS)
+    return config, load_rooms_config(config.rooms_config, config.locale, sections)
 
 
 async def wait_for_signal() -> None:

@@ -8,7 +8,7 @@ homeserver.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    create_model,
     field_validator,
 )
 
@@ -31,6 +32,7 @@ from bridge.yaml_source import Loc, YamlSource, YamlSyntaxError, load_yaml
 USER_ID_RE = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$")]
 Locale = Literal["zh", "en"]
+M = TypeVar("M", bound=BaseModel)
 
 
 def _check_user_id(value: str) -> str:
@@ -88,6 +90,14 @@ class JoinConfig(Strict):
     client_url: str | None = None
 
 
+class WebhookTarget(Strict):
+    """An outside system Linli exchanges signed webhooks with (e.g. the grid platform)."""
+
+    url: str
+    secret: str = Field(min_length=16)  # signs what Linli sends
+    inbound_secret: str | None = Field(default=None, min_length=16)  # checks what it receives
+
+
 class BridgeConfig(Strict):
     homeserver: HomeserverConfig = HomeserverConfig()
     appservice: AppserviceConfig
@@ -99,6 +109,7 @@ class BridgeConfig(Strict):
     locale: Locale = "zh"
     timezone: Annotated[str, AfterValidator(_check_timezone)] = "Asia/Shanghai"
     join: JoinConfig = JoinConfig()
+    webhooks: dict[str, WebhookTarget] = {}
 
     @property
     def bot_user_id(self) -> str:
@@ -219,6 +230,15 @@ class CompoundFile(Strict):
     compound: CompoundConfig
 
 
+def _compound_file_model(sections: Mapping[str, type[BaseModel]]) -> type[BaseModel]:
+    """CompoundFile with the bots' sections added to the compound's keys."""
+    if not sections:
+        return CompoundFile
+    fields: dict[str, Any] = {name: (model, model()) for name, model in sections.items()}
+    compound = create_model("CompoundConfig", __base__=CompoundConfig, **fields)
+    return create_model("CompoundFile", __base__=Strict, compound=(compound, ...))
+
+
 # ---------------------------------------------------------------- resolved view
 
 
@@ -249,6 +269,11 @@ class Compound:
     @property
     def key(self) -> str:
         return self.config.key
+
+    def section(self, name: str, model: type[M]) -> M:
+        """A bot's own settings for this compound (its defaults when the file has none)."""
+        value = getattr(self.config, name, None)
+        return value if isinstance(value, model) else model()
 
     def staff_roles_of(self, user_id: str) -> frozenset[Role]:
         return frozenset(role for role, users in self.config.staff.items() if user_id in users)
@@ -298,8 +323,6 @@ def _issues_from_validation(source: YamlSource, error: ValidationError) -> list[
     return issues
 
 
-M = TypeVar("M", bound=BaseModel)
-
 # pydantic names union members in `loc` (e.g. "list[str]", "RoomOverride"); skip them.
 _UNION_TAGS = {"RoomOverride", "list[str]", "str"}
 
@@ -340,8 +363,17 @@ def load_bridge_config(path: Path) -> BridgeConfig:
     return config.model_copy(update=updates)
 
 
-def load_rooms_config(folder: Path, default_locale: Locale = "zh") -> RoomsConfig:
-    """Load every *.yaml under `folder`: templates, communities and compounds."""
+def load_rooms_config(
+    folder: Path,
+    default_locale: Locale = "zh",
+    sections: Mapping[str, type[BaseModel]] | None = None,
+) -> RoomsConfig:
+    """Load every *.yaml under `folder`: templates, communities and compounds.
+
+    `sections` are the bots' own keys in a compound file (e.g. `tickets:`), each a pydantic
+    model whose fields all have defaults; they are validated like the rest, with file and line.
+    """
+    compound_file = _compound_file_model(sections or {})
     if not folder.is_dir():
         raise ConfigError([ConfigIssue(folder, 1, "", "rooms_config folder not found")])
     issues: list[ConfigIssue] = []
@@ -370,7 +402,7 @@ def load_rooms_config(folder: Path, default_locale: Locale = "zh") -> RoomsConfi
                 _no_duplicate(communities, community.key, source, ("community", "key"), "community")
                 communities[community.key] = (community, source)
             else:
-                compound = _validate(CompoundFile, source).compound
+                compound = _validate(compound_file, source).compound  # type: ignore[attr-defined]
                 _no_duplicate(compounds, compound.key, source, ("compound", "key"), "compound")
                 compounds[compound.key] = (compound, source)
         except ConfigError as e:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from bridge.clock import Clock
 from bridge.commands import (
     CommandError,
@@ -30,6 +32,7 @@ from bridge.matrix import MatrixClient, MatrixError, derived_txn_id
 from bridge.provision.desired import RoleTable, role_table
 from bridge.roles import Role
 from bridge.scheduler import Scheduler
+from bridge.webhooks import Webhooks
 from bridge.store import Store
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,7 @@ class Services:
     clock: Clock
     catalogue: Catalogue
     scheduler: Scheduler
+    webhooks: Webhooks
 
 
 @dataclass
@@ -106,6 +110,8 @@ class Bot:
     """A bot: domain rules only. Override the hooks it needs; declare commands in `commands`."""
 
     commands: ClassVar[CommandTable] = CommandTable()
+    # This bot's keys in a compound's YAML file, e.g. {"tickets": TicketSettings}.
+    config_sections: ClassVar[dict[str, type[BaseModel]]] = {}
 
     def __init__(self, services: Services, dispatcher: Dispatcher) -> None:
         self.services = services
@@ -119,6 +125,16 @@ class Bot:
 
     async def on_reaction(self, ctx: EventContext, reaction: Reaction) -> None:
         pass
+
+
+def config_sections(bots: Sequence[type[Bot]]) -> dict[str, type[BaseModel]]:
+    sections: dict[str, type[BaseModel]] = {}
+    for bot in bots:
+        for name, model in bot.config_sections.items():
+            if name in sections:
+                raise ValueError(f"two bots claim the config section {name!r}")
+            sections[name] = model
+    return sections
 
 
 class Dispatcher:

@@ -21,6 +21,17 @@ from bridge.store.jobs import Job, JobStore
 log = logging.getLogger(__name__)
 
 JobHandler = Callable[[Job], Awaitable[None]]
+
+
+class RetryLater(Exception):
+    """Raised by a handler whose work must wait (a webhook receiver is down): fire it again at
+    `at`, without counting a failure."""
+
+    def __init__(self, at: datetime, reason: str) -> None:
+        super().__init__(reason)
+        self.at = at
+
+
 # With nothing scheduled, look again after this long (a job added by another process).
 IDLE_RECHECK = timedelta(hours=1)
 
@@ -76,6 +87,10 @@ class Scheduler:
             return
         try:
             await handler(job)
+        except RetryLater as later:
+            log.info("job %s postponed to %s: %s", job.key, later.at.isoformat(), later)
+            await self.jobs.schedule(job.key, job.kind, later.at, job.payload)
+            return
         except (MatrixError, OSError, TimeoutError) as e:
             attempts = await self.jobs.record_attempt(job.id)
             if attempts >= self.max_attempts:

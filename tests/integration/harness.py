@@ -23,7 +23,7 @@ from bridge.config import (
     RoomsConfig,
     load_rooms_config,
 )
-from bridge.dispatch import Bot
+from bridge.dispatch import Bot, config_sections
 from bridge.matrix import MatrixClient
 
 EXAMPLES = Path(__file__).parents[2] / "rooms_config"
@@ -62,7 +62,7 @@ class Harness:
         )
 
     def rooms(self) -> RoomsConfig:
-        return load_rooms_config(self.rooms_dir)
+        return load_rooms_config(self.rooms_dir, "zh", config_sections(ALL_BOTS))
 
     def alias(self, key: str) -> str:
         return f"#{self.prefix}{key}:{self.server_name}"

@@ -1,0 +1,1 @@
+"""Tickets: a resident's @mention of property staff, its category and its SLA deadlines."""

@@ -1,0 +1,224 @@
+"""Tickets and their log: queries named by what the tickets bot asks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+
+from bridge.store.database import Database
+from bridge.store.models import Ticket, TicketLog
+
+OPEN_STATES = ("open", "waiting")
+
+
+@dataclass(frozen=True)
+class TicketRecord:
+    id: int
+    compound: str
+    number: int
+    room_id: str
+    source_event_id: str
+    reply_event_id: str | None
+    reporter: str | None
+    text: str
+    category: str
+    urgent: bool
+    building: str | None
+    team: str
+    status: str
+    assignee: str | None
+    opened_at: datetime
+    first_response_due: datetime
+    resolution_due: datetime
+    first_response_at: datetime | None
+    first_responder: str | None
+    waiting_since: datetime | None
+    done_at: datetime | None
+    done_by: str | None
+    closed_at: datetime | None
+    close_reason: str | None
+    confirm_event_id: str | None
+    rating: int | None
+    escalation_level: int
+    reopened: int
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATES
+
+
+_FIELDS = [f.name for f in fields(TicketRecord)]
+
+
+def _utc(value: Any) -> Any:
+    # SQLite returns naive datetimes; Linli stores UTC only.
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _record(row: Ticket) -> TicketRecord:
+    return TicketRecord(**{name: _utc(getattr(row, name)) for name in _FIELDS})
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    compound: str
+    room_id: str
+    source_event_id: str
+    reporter: str
+    text: str
+    category: str
+    urgent: bool
+    building: str | None
+    team: str
+    opened_at: datetime
+    first_response_due: datetime
+    resolution_due: datetime
+
+
+class TicketStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def open(self, new: NewTicket) -> tuple[TicketRecord, bool]:
+        """Open a ticket for a message, or return the one it already opened (reprocessing)."""
+        async with self.db.transaction() as session:
+            existing = (
+                await session.execute(
+                    select(Ticket).where(Ticket.source_event_id == new.source_event_id)
+                )
+            ).scalar_one_or_none()
+            if existing is not None:
+                return _record(existing), False
+            number = (
+                await session.execute(
+                    select(func.coalesce(func.max(Ticket.number), 0)).where(
+                        Ticket.compound == new.compound
+                    )
+                )
+            ).scalar_one() + 1
+            row = Ticket(
+                **{k: getattr(new, k) for k in new.__dataclass_fields__},
+                number=number,
+                status="open",
+                escalation_level=0,
+                reopened=0,
+            )
+            session.add(row)
+            await session.flush()
+            session.add(
+                TicketLog(
+                    ticket_id=row.id,
+                    at=new.opened_at,
+                    actor=new.reporter,
+                    action="opened",
+                    detail={"category": new.category, "urgent": new.urgent},
+                )
+            )
+            await session.flush()
+            return _record(row), True
+
+    async def get(self, compound: str, number: int) -> TicketRecord | None:
+        async with self.db.sessions() as session:
+            row = (
+                await session.execute(
+                    select(Ticket).where(Ticket.compound == compound, Ticket.number == number)
+                )
+            ).scalar_one_or_none()
+            return _record(row) if row is not None else None
+
+    async def by_id(self, ticket_id: int) -> TicketRecord | None:
+        async with self.db.sessions() as session:
+            row = await session.get(Ticket, ticket_id)
+            return _record(row) if row is not None else None
+
+    async def by_thread(self, root_event_id: str) -> TicketRecord | None:
+        """The ticket whose thread hangs off this event (the resident's message)."""
+        async with self.db.sessions() as session:
+            row = (
+                await session.execute(select(Ticket).where(Ticket.source_event_id == root_event_id))
+            ).scalar_one_or_none()
+            return _record(row) if row is not None else None
+
+    async def by_confirm_question(self, event_id: str) -> TicketRecord | None:
+        async with self.db.sessions() as session:
+            row = (
+                await session.execute(select(Ticket).where(Ticket.confirm_event_id == event_id))
+            ).scalar_one_or_none()
+            return _record(row) if row is not None else None
+
+    async def update(
+        self,
+        ticket_id: int,
+        at: datetime,
+        actor: str | None,
+        action: str,
+        detail: dict[str, Any] | None = None,
+        **changes: Any,
+    ) -> TicketRecord:
+        """Change a ticket and log why, in one transaction."""
+        async with self.db.transaction() as session:
+            if changes:
+                await session.execute(
+                    update(Ticket).where(Ticket.id == ticket_id).values(**changes)
+                )
+            session.add(
+                TicketLog(
+                    ticket_id=ticket_id, at=at, actor=actor, action=action, detail=detail or {}
+                )
+            )
+            row = await session.get(Ticket, ticket_id, populate_existing=True)
+            assert row is not None
+            return _record(row)
+
+    async def listing(
+        self,
+        compound: str,
+        *,
+        statuses: Sequence[str] = OPEN_STATES,
+        assignee: str | None = None,
+        overdue_at: datetime | None = None,
+        limit: int = 20,
+    ) -> list[TicketRecord]:
+        query = select(Ticket).where(Ticket.compound == compound, Ticket.status.in_(statuses))
+        if assignee is not None:
+            query = query.where(Ticket.assignee == assignee)
+        if overdue_at is not None:
+            query = query.where(
+                or_(
+                    (Ticket.first_response_at.is_(None) & (Ticket.first_response_due < overdue_at)),
+                    Ticket.resolution_due < overdue_at,
+                )
+            )
+        async with self.db.sessions() as session:
+            rows = (await session.execute(query.order_by(Ticket.number).limit(limit))).scalars()
+            return [_record(r) for r in rows]
+
+    async def since(self, compound: str, since: datetime) -> list[TicketRecord]:
+        """Tickets opened or closed since a time: the material of statistics and reports."""
+        async with self.db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Ticket)
+                    .where(
+                        Ticket.compound == compound,
+                        or_(Ticket.opened_at >= since, Ticket.closed_at >= since),
+                    )
+                    .order_by(Ticket.number)
+                )
+            ).scalars()
+            return [_record(r) for r in rows]
+
+    async def log_of(self, ticket_id: int) -> list[tuple[str, str | None, dict[str, Any]]]:
+        async with self.db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(TicketLog).where(TicketLog.ticket_id == ticket_id).order_by(TicketLog.id)
+                )
+            ).scalars()
+            return [(r.action, r.actor, dict(r.detail)) for r in rows]
