@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bots.help import HelpBot
+from bots.tickets.bot import TicketBot
 from bridge.dispatch import Bot
 
-ALL_BOTS: list[type[Bot]] = [HelpBot]
+ALL_BOTS: list[type[Bot]] = [HelpBot, TicketBot]

@@ -19,8 +19,8 @@ from bridge.i18n import Catalogue, default_catalogue
 from bridge.matrix import MatrixClient
 from bridge.provision.reconcile import Provisioner
 from bridge.scheduler import Scheduler
-from bridge.webhooks import Webhooks
 from bridge.store import Store
+from bridge.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,8 @@ class Bridge:
         await self.client.register_user(self.config.bots.main)
         if apply:
             await self.provisioner.apply()
+        for bot in self.dispatcher.bots:
+            await bot.on_start()
         await self.server.start()
         if self.process_inbox:
             self._spawn(self.worker.run(), "inbox worker")

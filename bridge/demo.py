@@ -126,7 +126,8 @@ async def _accounts(
     for user_id, (role, compound_key, household) in wanted.items():
         if not user_id.endswith(f":{server}"):
             continue  # staff on another homeserver: not ours to create
-        password = passwords.setdefault(user_id, secrets.token_urlsafe(9))
+        password = passwords.get(user_id) or secrets.token_urlsafe(9)
+        passwords[user_id] = password
         await synapse.register_user(user_id[1:].split(":")[0], password)
         accounts.append(DemoAccount(user_id, password, role, compound_key, household))
     secrets_path.write_text(json.dumps(passwords, indent=2), encoding="utf-8")

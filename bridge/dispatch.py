@@ -32,8 +32,8 @@ from bridge.matrix import MatrixClient, MatrixError, derived_txn_id
 from bridge.provision.desired import RoleTable, role_table
 from bridge.roles import Role
 from bridge.scheduler import Scheduler
-from bridge.webhooks import Webhooks
 from bridge.store import Store
+from bridge.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,9 @@ class Bot:
     def __init__(self, services: Services, dispatcher: Dispatcher) -> None:
         self.services = services
         self.dispatcher = dispatcher
+
+    async def on_start(self) -> None:
+        """Called once the bridge is up (rooms applied): schedule recurring work here."""
 
     async def on_message(self, ctx: EventContext, message: Message) -> None:
         """A message that is not a command."""

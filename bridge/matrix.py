@@ -110,14 +110,18 @@ class MatrixClient:
         *,
         as_user: str | None = None,
         query: dict[str, str] | None = None,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
     ) -> dict[str, Any]:
         params = dict(query or {})
         params["user_id"] = as_user or self.default_user
         url = f"{self.base_url}{path}?{urlencode(params)}"
         headers = {"Authorization": f"Bearer {self.as_token}"}
-        data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+        data = raw if raw is not None else None
+        if body is not None:
+            data = json.dumps(body, ensure_ascii=False).encode()
         if data is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         for attempt in range(1, self.max_attempts + 1):
             self.requests[method] += 1
             try:
@@ -251,6 +255,22 @@ class MatrixClient:
     async def resolve_alias(self, alias: str) -> str:
         result = await self._nio(Api.room_resolve_alias(alias))
         return str(result["room_id"])
+
+    async def upload(self, data: bytes, content_type: str, filename: str) -> str | None:
+        """Upload media; None when the homeserver has no media repository."""
+        try:
+            result = await self.request(
+                "POST",
+                "/_matrix/media/v3/upload",
+                raw=data,
+                content_type=content_type,
+                query={"filename": filename},
+            )
+        except MatrixError as e:
+            if e.status in (404, 405) or e.errcode == "M_UNRECOGNIZED":
+                return None
+            raise
+        return str(result["content_uri"])
 
     async def ping(self, appservice_id: str, txn_id: str) -> None:
         """Ask the homeserver to call us back; it also retries a backlog at once."""

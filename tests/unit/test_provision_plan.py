@@ -115,7 +115,7 @@ def test_removed_room_is_unlinked_and_archived() -> None:
     s["compound:heping"] = replace(space, state={**space.state, "children": children})
     actions = plan(list(s.values()), recorded)
     assert SetChild("compound:heping", "heping:dance", None) in actions
-    assert [a for a in actions if isinstance(a, Archive)][0].key == "heping:dance"
+    assert next(a for a in actions if isinstance(a, Archive)).key == "heping:dance"
     assert len(actions) == 2
 
 
