@@ -117,7 +117,8 @@ def plan(desired: list[RoomSpec], recorded: Mapping[str, RoomRecord]) -> list[Ac
         if key not in wanted and not record.archived:
             topic = str(record.state.get("topic", ""))
             actions.append(Archive(key, ARCHIVED_MARK + topic.removeprefix(ARCHIVED_MARK)))
-    return actions
+    # Every room exists before a space links to it (a stable sort keeps parents first).
+    return sorted(actions, key=lambda a: not isinstance(a, CreateRoom))
 
 
 def _pl_change(old: Any, new: Any) -> str:

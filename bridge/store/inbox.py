@@ -81,6 +81,14 @@ class InboxStore:
                 )
             )
 
+    async def status_of(self, event_id: str) -> str | None:
+        async with self.db.sessions() as session:
+            return (
+                await session.execute(
+                    select(InboxEvent.status).where(InboxEvent.event_id == event_id)
+                )
+            ).scalar_one_or_none()
+
     async def counts(self) -> dict[str, int]:
         async with self.db.sessions() as session:
             result = await session.execute(

@@ -61,6 +61,12 @@ class Harness:
             alias_prefix=self.prefix,
         )
 
+    def only(self, *compounds: str) -> None:
+        """Keep only these example compounds (a smaller apply for tests that need one)."""
+        for path in (self.rooms_dir / "compounds").glob("*.yaml"):
+            if path.stem not in compounds:
+                path.unlink()
+
     def rooms(self) -> RoomsConfig:
         return load_rooms_config(self.rooms_dir, "zh", config_sections(ALL_BOTS))
 

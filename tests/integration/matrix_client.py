@@ -1,0 +1,189 @@
+"""A deliberately plain client-server API client: what a resident's Matrix client does, and
+nothing of Linli's own code. Tests use it to act and to look, as a person would."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+_txn = itertools.count()
+
+
+class MatrixHTTPError(Exception):
+    def __init__(self, status: int, errcode: str, error: str) -> None:
+        super().__init__(f"{status} {errcode}: {error}")
+        self.status = status
+        self.errcode = errcode
+        self.error = error
+
+
+def q(value: str) -> str:
+    return quote(value, safe="")
+
+
+class ResidentClient:
+    def __init__(self, base_url: str, user_id: str, access_token: str) -> None:
+        self.base_url = base_url
+        self.user_id = user_id
+        self.token = access_token
+        self.http = aiohttp.ClientSession()
+        self._since: str | None = None
+
+    @classmethod
+    async def login(cls, base_url: str, user_id: str, password: str) -> ResidentClient:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                f"{base_url}/_matrix/client/v3/login",
+                json={
+                    "type": "m.login.password",
+                    "identifier": {"type": "m.id.user", "user": user_id},
+                    "password": password,
+                },
+            ) as resp:
+                body = await resp.json()
+                if resp.status != 200:
+                    raise MatrixHTTPError(
+                        resp.status, body.get("errcode", ""), body.get("error", "")
+                    )
+        return cls(base_url, body["user_id"], body["access_token"])
+
+    async def close(self) -> None:
+        await self.http.close()
+
+    async def call(
+        self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        async with self.http.request(
+            method,
+            f"{self.base_url}{path}",
+            json=body,
+            params=params,
+            headers={"Authorization": f"Bearer {self.token}"},
+        ) as resp:
+            payload = await resp.json(content_type=None) if resp.content_length != 0 else {}
+            if resp.status >= 300:
+                payload = payload or {}
+                raise MatrixHTTPError(
+                    resp.status, payload.get("errcode", ""), payload.get("error", "")
+                )
+            return payload or {}
+
+    async def join(self, room: str) -> str:
+        return str((await self.call("POST", f"/_matrix/client/v3/join/{q(room)}", {}))["room_id"])
+
+    async def leave(self, room_id: str) -> None:
+        await self.call("POST", f"/_matrix/client/v3/rooms/{q(room_id)}/leave", {})
+
+    async def send_event(self, room_id: str, event_type: str, content: dict[str, Any]) -> str:
+        txn = f"t{next(_txn)}-{id(self)}"
+        path = f"/_matrix/client/v3/rooms/{q(room_id)}/send/{q(event_type)}/{txn}"
+        return str((await self.call("PUT", path, content))["event_id"])
+
+    async def send_text(
+        self,
+        room_id: str,
+        body: str,
+        *,
+        mentions: list[str] | None = None,
+        formatted_body: str | None = None,
+        relates_to: dict[str, Any] | None = None,
+        msgtype: str = "m.text",
+    ) -> str:
+        content: dict[str, Any] = {"msgtype": msgtype, "body": body}
+        if mentions is not None:
+            content["m.mentions"] = {"user_ids": mentions}
+        if formatted_body is not None:
+            content["format"] = "org.matrix.custom.html"
+            content["formatted_body"] = formatted_body
+        if relates_to is not None:
+            content["m.relates_to"] = relates_to
+        return await self.send_event(room_id, "m.room.message", content)
+
+    async def reply_in_thread(self, room_id: str, root: str, body: str) -> str:
+        return await self.send_text(
+            room_id,
+            body,
+            relates_to={
+                "rel_type": "m.thread",
+                "event_id": root,
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": root},
+            },
+        )
+
+    async def react(self, room_id: str, event_id: str, key: str) -> str:
+        return await self.send_event(
+            room_id,
+            "m.reaction",
+            {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}},
+        )
+
+    async def send_state(
+        self, room_id: str, event_type: str, state_key: str, content: dict[str, Any]
+    ) -> None:
+        path = f"/_matrix/client/v3/rooms/{q(room_id)}/state/{q(event_type)}/{q(state_key)}"
+        await self.call("PUT", path, content)
+
+    async def get_state(self, room_id: str, event_type: str, state_key: str = "") -> dict[str, Any]:
+        path = f"/_matrix/client/v3/rooms/{q(room_id)}/state/{q(event_type)}/{q(state_key)}"
+        return await self.call("GET", path)
+
+    async def hierarchy(self, room_id: str) -> list[dict[str, Any]]:
+        rooms: list[dict[str, Any]] = []
+        params: dict[str, str] = {"limit": "100"}
+        while True:
+            page = await self.call(
+                "GET", f"/_matrix/client/v1/rooms/{q(room_id)}/hierarchy", params=params
+            )
+            rooms += page.get("rooms", [])
+            if not page.get("next_batch"):
+                return rooms
+            params["from"] = page["next_batch"]
+
+    async def joined_rooms(self) -> list[str]:
+        return list((await self.call("GET", "/_matrix/client/v3/joined_rooms"))["joined_rooms"])
+
+    async def resolve_alias(self, alias: str) -> str:
+        return str(
+            (await self.call("GET", f"/_matrix/client/v3/directory/room/{q(alias)}"))["room_id"]
+        )
+
+    async def messages(self, room_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The room's latest events, oldest first."""
+        page = await self.call(
+            "GET",
+            f"/_matrix/client/v3/rooms/{q(room_id)}/messages",
+            params={"dir": "b", "limit": str(limit)},
+        )
+        return list(reversed(page.get("chunk", [])))
+
+    async def wait_for_event(
+        self,
+        room_id: str,
+        predicate: Callable[[dict[str, Any]], bool],
+        within: float = 20,
+    ) -> dict[str, Any]:
+        """The first event of the room, already there or arriving, that matches."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        seen: set[str] = set()
+        while True:
+            for event in await self.messages(room_id, limit=100):
+                if event["event_id"] in seen:
+                    continue
+                seen.add(event["event_id"])
+                if predicate(event):
+                    return event
+            if loop.time() > deadline:
+                raise TimeoutError(f"no matching event in {room_id} after {within}s")
+            await asyncio.sleep(0.1)
+
+    async def send_read_receipt(self, room_id: str, event_id: str) -> None:
+        await self.call(
+            "POST", f"/_matrix/client/v3/rooms/{q(room_id)}/receipt/m.read/{q(event_id)}", {}
+        )
