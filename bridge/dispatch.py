@@ -33,6 +33,7 @@ from bridge.provision.desired import RoleTable, role_table
 from bridge.roles import Role
 from bridge.scheduler import Scheduler
 from bridge.store import Store
+from bridge.store.rooms import RoomRecord
 from bridge.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
@@ -144,9 +145,17 @@ class Dispatcher:
     def __init__(self, services: Services, bot_classes: Sequence[type[Bot]]) -> None:
         self.services = services
         self.bots = [cls(services, self) for cls in bot_classes]
+        self._cached_at = -1
+        self._rooms_by_id: dict[str, RoomRecord] = {}
+        self._tables: dict[str, RoleTable] = {}
         self._owners: list[tuple[CommandSpec, Bot]] = [
             (spec, bot) for bot in self.bots for spec in type(bot).commands.specs
         ]
+
+    @property
+    def effects(self) -> tuple[int, int]:
+        """Database write transactions and homeserver writes so far: unchanged means no effect."""
+        return self.services.store.db.writes, self.services.client.writes
 
     @property
     def command_specs(self) -> list[CommandSpec]:
@@ -177,8 +186,18 @@ class Dispatcher:
             for bot in self.bots:
                 await bot.on_reaction(ctx, event)
 
+    async def _fresh(self) -> None:
+        # Rooms and roles change only by writes through this process's store: while no write
+        # happened, the cached copies are exact (one process per database, as DESIGN.md says).
+        if self._cached_at != self.services.store.db.writes:
+            rooms = await self.services.store.rooms.all()
+            self._rooms_by_id = {r.room_id: r for r in rooms.values()}
+            self._tables = {}
+            self._cached_at = self.services.store.db.writes
+
     async def _context(self, event: RoomEvent) -> EventContext:
-        record = await self.services.store.rooms.by_room_id(event.room_id)
+        await self._fresh()
+        record = self._rooms_by_id.get(event.room_id)
         compound = None
         room_key = None
         table = None
@@ -192,6 +211,13 @@ class Dispatcher:
         return EventContext(self.services, event, compound, room_key, roles, table)
 
     async def role_table(self, compound: Compound) -> RoleTable:
+        await self._fresh()
+        table = self._tables.get(compound.key)
+        if table is None:
+            table = self._tables[compound.key] = await self._load_role_table(compound)
+        return table
+
+    async def _load_role_table(self, compound: Compound) -> RoleTable:
         people = self.services.store.people
         residents = {r.user_id: r.building for r in await people.residents(compound.key)}
         return role_table(
@@ -255,12 +281,25 @@ class InboxWorker:
         handled = 0
         async with self._lock:
             while entries := await self.store.inbox.pending():
+                # Entries whose handling changed nothing (chatter) are marked done together at
+                # the end of the batch: repeating them after a crash is harmless. An entry that
+                # sent a message or wrote to the database is marked done at once.
+                quiet: list[int] = []
                 for entry in entries:
-                    await self._process(entry.seq, entry.event_id, entry.body, entry.attempts)
+                    before = self.dispatcher.effects
+                    ok = await self._process(entry.seq, entry.event_id, entry.body, entry.attempts)
+                    if not ok:
+                        continue
+                    if self.dispatcher.effects == before:
+                        quiet.append(entry.seq)
+                    else:
+                        await self.store.inbox.mark_done([*quiet, entry.seq], self.clock.now())
+                        quiet = []
+                await self.store.inbox.mark_done(quiet, self.clock.now())
                 handled += len(entries)
         return handled
 
-    async def _process(self, seq: int, event_id: str, body: dict[str, Any], attempts: int) -> None:
+    async def _process(self, seq: int, event_id: str, body: dict[str, Any], attempts: int) -> bool:
         try:
             if body.get("linli.ephemeral"):
                 pass  # receipts and typing: stored for the notices bot, nothing to do yet
@@ -273,10 +312,10 @@ class InboxWorker:
             await self.store.inbox.mark_attempt_failed(seq, repr(e), give_up, self.clock.now())
             if not give_up:
                 await asyncio.sleep(self.retry_delay * (attempts + 1))
-            return
+            return False
         except Exception as e:
             # A bug in a handler: one bad event must not block the others. Kept as failed.
             log.exception("event %s failed in a handler", event_id)
             await self.store.inbox.mark_attempt_failed(seq, repr(e), True, self.clock.now())
-            return
-        await self.store.inbox.mark_done(seq, self.clock.now())
+            return False
+        return True

@@ -42,10 +42,14 @@ class Database:
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Counts write transactions: the inbox worker uses it to see whether handling an event
+        # changed anything, and caches use it to know when to reload.
+        self.writes = 0
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: committed when the block ends, rolled back if it raises."""
+        self.writes += 1
         async with self.sessions() as session, session.begin():
             yield session
 

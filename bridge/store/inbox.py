@@ -60,11 +60,13 @@ class InboxStore:
             )
             return [InboxEntry(*row) for row in result.all()]
 
-    async def mark_done(self, seq: int, now: datetime) -> None:
+    async def mark_done(self, seqs: Sequence[int], now: datetime) -> None:
+        if not seqs:
+            return
         async with self.db.transaction() as session:
             await session.execute(
                 update(InboxEvent)
-                .where(InboxEvent.seq == seq)
+                .where(InboxEvent.seq.in_(seqs))
                 .values(status="done", done_at=now, attempts=InboxEvent.attempts + 1)
             )
 

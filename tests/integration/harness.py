@@ -21,6 +21,7 @@ from bridge.config import (
     DatabaseConfig,
     HomeserverConfig,
     RoomsConfig,
+    WebhookTarget,
     load_rooms_config,
 )
 from bridge.dispatch import Bot, config_sections
@@ -40,6 +41,7 @@ class Harness:
     workdir: Path
     prefix: str = field(default_factory=lambda: f"t{next(_prefixes)}_")
     bridges: list[Bridge] = field(default_factory=list)
+    webhooks: dict[str, WebhookTarget] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rooms_dir = self.workdir / "rooms_config"
@@ -59,6 +61,7 @@ class Harness:
             database=DatabaseConfig(url=f"sqlite+aiosqlite:///{self.workdir / 'linli.db'}"),
             rooms_config=self.rooms_dir,
             alias_prefix=self.prefix,
+            webhooks=self.webhooks,
         )
 
     def only(self, *compounds: str) -> None:

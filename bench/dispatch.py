@@ -1,0 +1,132 @@
+"""Dispatch throughput: recorded transactions through the appservice endpoint and the bots,
+against a floor that only parses and acknowledges them. The homeserver is a counter."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bench.counting_client import CountingClient
+from bots import ALL_BOTS
+from bridge.app import Bridge
+from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig, load_rooms_config
+from bridge.dispatch import config_sections
+
+EXAMPLES = Path(__file__).parents[1] / "rooms_config"
+CHATTER = ["大家好", "今天停水吗", "谁家的猫丢了", "明天几点倒垃圾", "谢谢物业", "早上好"]
+
+
+def transactions(
+    rooms: list[str], residents: list[str], count: int, size: int
+) -> list[list[dict[str, Any]]]:
+    rng = random.Random(7)
+    txns = []
+    n = 0
+    for _ in range(count):
+        events = []
+        for _ in range(size):
+            n += 1
+            body = "!帮助" if rng.random() < 0.05 else rng.choice(CHATTER)
+            if rng.random() < 0.05:
+                body = "@物业 3号楼电梯坏了"
+            events.append(
+                {
+                    "event_id": f"$bench-{n}",
+                    "room_id": rng.choice(rooms),
+                    "sender": rng.choice(residents),
+                    "type": "m.room.message",
+                    "origin_server_ts": 1,
+                    "content": {"msgtype": "m.text", "body": body},
+                }
+            )
+        txns.append(events)
+    return txns
+
+
+async def _push(port: int, token: str, txns: list[list[dict[str, Any]]]) -> float:
+    start = time.perf_counter()
+    async with aiohttp.ClientSession() as http:
+        for i, events in enumerate(txns):
+            async with http.put(
+                f"http://127.0.0.1:{port}/_matrix/app/v1/transactions/{i}",
+                json={"events": events},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as resp:
+                assert resp.status == 200
+    return time.perf_counter() - start
+
+
+async def floor(txns: list[list[dict[str, Any]]], port: int) -> float:
+    async def handler(request: web.Request) -> web.Response:
+        body = await request.json()
+        assert isinstance(body["events"], list)
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_put("/_matrix/app/v1/transactions/{txn}", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        return await _push(port, "x", txns)
+    finally:
+        await runner.cleanup()
+
+
+async def linli(
+    txns: list[list[dict[str, Any]]] | None, port: int, count: int, size: int
+) -> tuple[float, CountingClient, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        token = secrets.token_hex(16)
+        config = BridgeConfig(
+            appservice=AppserviceConfig(as_token=token, hs_token=token, listen_port=port),
+            database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp}/bench.db"),
+        )
+        rooms = load_rooms_config(EXAMPLES, "zh", config_sections(ALL_BOTS))
+        client = CountingClient(config.bot_user_id)
+        bridge = Bridge(config, rooms, ALL_BOTS, client=client)
+        await bridge.open()
+        residents = [f"@r{i}:linli.localhost" for i in range(200)]
+        for i, user in enumerate(residents):
+            await bridge.store.people.bind_household(
+                "heping", user, str(1 + i % 3), "1", str(100 + i), bridge.clock.now()
+            )
+        await bridge.start()
+        records = await bridge.store.rooms.all()
+        rooms_ids = [records[f"heping:{k}"].room_id for k in ("neighbours", "hall", "building_1")]
+        txns = transactions(rooms_ids, residents, count, size)
+        client.requests.clear()
+        start = time.perf_counter()
+        await _push(port, token, txns)
+        await bridge.worker.drain()
+        elapsed = time.perf_counter() - start
+        writes = client.writes
+        await bridge.stop()
+        return elapsed, client, writes
+
+
+async def run(count: int = 40, size: int = 50) -> None:
+    port = 29399
+    events = count * size
+    linli_time, client, writes = await linli(None, port, count, size)
+    txns = transactions(["!a", "!b"], ["@a:x"], count, size)
+    floor_time = await floor(txns, port)
+    print("dispatch throughput (homeserver replaced by a counter)")
+    print(f"  {count} transactions × {size} events = {events} events (≈5% commands, ≈5% @物业)")
+    print(f"  floor (parse + 200):  {events / floor_time:10.0f} events/s")
+    print(f"  Linli (inbox + bots): {events / linli_time:10.0f} events/s")
+    print(
+        f"  ratio floor/Linli:    {floor_time and linli_time / floor_time:10.2f}×  ({writes} homeserver writes)"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(run())
