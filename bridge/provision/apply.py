@@ -6,6 +6,7 @@ A room created just before a crash (alias taken, ID unrecorded) is adopted, not 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ class Applier:
         server_name: str,
         bot_user_id: str,
         removal_reason: Callable[[str], str],
+        concurrency: int = 4,
     ) -> None:
         self.client = client
         self.rooms = rooms
@@ -54,6 +56,7 @@ class Applier:
         self.bot_user_id = bot_user_id
         self.removal_reason = removal_reason
         self._legacy_creator: bool | None = None
+        self.concurrency = concurrency
 
     async def apply(self, actions: list[Action]) -> ApplyReport:
         report = ApplyReport()
@@ -63,10 +66,31 @@ class Applier:
         self._ids = {key: r.room_id for key, r in records.items()}
         self._state = {key: dict(r.state) for key, r in records.items()}
         self._compound = {key: r.compound for key, r in records.items()}
-        for action in actions:
-            await self._do(action)
-            report.done.append(action.describe())
+        creates = [a for a in actions if isinstance(a, CreateRoom)]
+        rest = [a for a in actions if not isinstance(a, CreateRoom)]
+        # Rooms are created in waves (a room once its parent space exists); everything else is
+        # independent. Within a wave a few requests run at once: Synapse spends most of a
+        # createRoom on its own work, and a second core can take another.
+        while creates:
+            wave = [a for a in creates if a.spec.parent is None or a.spec.parent in self._ids]
+            if not wave:
+                raise ValueError(f"no parent for {[a.spec.key for a in creates]}")
+            await self._run_all(wave, report)
+            creates = [a for a in creates if a not in wave]
+        await self._run_all(rest, report)
         return report
+
+    async def _run_all(self, actions: list[Action], report: ApplyReport) -> None:
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def run(action: Action) -> None:
+            async with limit:
+                await self._do(action)
+                report.done.append(action.describe())
+
+        async with asyncio.TaskGroup() as group:
+            for action in actions:
+                group.create_task(run(action))
 
     async def _do(self, action: Action) -> None:
         if isinstance(action, CreateRoom):

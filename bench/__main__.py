@@ -1,0 +1,18 @@
+"""`make bench`: every benchmark, each printed beside its same-run baseline."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from bench import dispatch, provision
+
+
+async def main(quick: bool) -> None:
+    await dispatch.run()
+    print()
+    await provision.run((3,) if quick else (10, 50))
+
+
+if __name__ == "__main__":
+    asyncio.run(main("--quick" in sys.argv))
