@@ -124,7 +124,8 @@ async def run(count: int = 40, size: int = 50) -> None:
     print(f"  floor (parse + 200):  {events / floor_time:10.0f} events/s")
     print(f"  Linli (inbox + bots): {events / linli_time:10.0f} events/s")
     print(
-        f"  Linli takes {linli_time / floor_time:.1f}× the floor's time ({writes} homeserver writes)"
+        f"  Linli takes {linli_time / floor_time:.1f}× the floor's time"
+        f" ({writes} homeserver writes)"
     )
 
 
