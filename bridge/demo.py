@@ -90,7 +90,7 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
         (data / "demo.json").write_text(
             json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
         )
-        _print_summary(summary)
+        _print_summary({**summary, "path": str(data / "demo.json")})
         await wait_for_signal()
         print("\nStopping …", flush=True)
     finally:
@@ -123,13 +123,13 @@ async def _accounts(
         )
     wanted[f"@{UNVERIFIED}:{server}"] = ("unverified", None, None)
     accounts = []
-    for user_id, (role, compound_key, household) in wanted.items():
+    for user_id, (role, home, household) in wanted.items():
         if not user_id.endswith(f":{server}"):
             continue  # staff on another homeserver: not ours to create
         password = passwords.get(user_id) or secrets.token_urlsafe(9)
         passwords[user_id] = password
         await synapse.register_user(user_id[1:].split(":")[0], password)
-        accounts.append(DemoAccount(user_id, password, role, compound_key, household))
+        accounts.append(DemoAccount(user_id, password, role, home, household))
     secrets_path.write_text(json.dumps(passwords, indent=2), encoding="utf-8")
     secrets_path.chmod(0o600)
     return accounts
@@ -146,4 +146,4 @@ def _print_summary(summary: dict[str, Any]) -> None:
         if account["household"]:
             where += f" {account['household']}"
         print(f"    {account['user_id']:36} {account['password']:14} {account['role']:20} {where}")
-    print("\n  The same is in data/demo.json.", flush=True)
+    print(f"\n  The same is in {summary['path']}.", flush=True)

@@ -363,6 +363,8 @@ class TicketBot(Bot):
     async def wait(self, ctx: EventContext, number: int, reason: str) -> None:
         ticket = await self._open_ticket(ctx, number)
         now = self.services.clock.now()
+        if ticket.first_response_at is None:
+            ticket = await self._record_first_response(ctx, ticket, now, announce=False)
         if ticket.status != "waiting":
             ticket = await self.services.store.tickets.update(
                 ticket.id,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +80,7 @@ class Applier:
         await self._run_all(rest, report)
         return report
 
-    async def _run_all(self, actions: list[Action], report: ApplyReport) -> None:
+    async def _run_all(self, actions: Sequence[Action], report: ApplyReport) -> None:
         limit = asyncio.Semaphore(self.concurrency)
 
         async def run(action: Action) -> None:

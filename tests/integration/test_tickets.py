@@ -1,0 +1,321 @@
+"""Tickets through the real Synapse: residents and staff act with their own clients; the clock
+is a FakeClock the test moves, so deadlines are exact and nothing sleeps."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+
+from bridge.app import Bridge
+from bridge.clock import FakeClock
+from bridge.config import WebhookTarget
+from bridge.webhooks import SIGNATURE_HEADER, signature_header, verify
+from tests.integration.harness import Harness
+from tests.integration.matrix_client import ResidentClient
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# Monday 23 November 2026, 10:00 in Shanghai: an ordinary workday.
+MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
+BOT = "@linli:linli.localhost"
+STAFF = "@wuye_wang:linli.localhost"
+
+
+def from_bot(predicate: Callable[[str], bool]) -> Callable[[dict[str, Any]], bool]:
+    return lambda e: e["sender"] == BOT and predicate(e["content"].get("body", ""))
+
+
+def in_thread(root: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda e: e["content"].get("m.relates_to", {}).get("event_id") == root
+
+
+@dataclass
+class World:
+    harness: Harness
+    bridge: Bridge
+    clock: FakeClock
+    resident: ResidentClient
+    staff: ResidentClient
+    manager: ResidentClient
+    neighbours: str
+
+    async def sync_point(self) -> None:
+        """Everything sent before this has been processed: the bot answers in order."""
+        marker = await self.resident.send_text(self.neighbours, "!帮助")
+        await self.resident.wait_for_event(
+            self.neighbours,
+            lambda e: (
+                (
+                    e["sender"] == BOT
+                    and e["content"]
+                    .get("m.relates_to", {})
+                    .get("m.in_reply_to", {})
+                    .get("event_id")
+                    == marker
+                )
+                or (e["sender"] == BOT and e["content"].get("body", "").startswith("你可以用"))
+            ),
+        )
+        await self.bridge.worker.drain()
+
+    async def reply_to(self, event_id: str, predicate: Callable[[str], bool]) -> dict[str, Any]:
+        return await self.resident.wait_for_event(
+            self.neighbours, lambda e: from_bot(predicate)(e) and in_thread(event_id)(e)
+        )
+
+    async def restart(self) -> None:
+        await self.harness.stop_bridge(self.bridge)
+        self.bridge = await self.harness.start_bridge(apply=False, clock=self.clock)
+
+
+@pytest.fixture
+def make_world(harness: Harness, make_user, staff_client) -> Callable[[], Awaitable[World]]:
+    async def make() -> World:
+        return await _world(harness, make_user, staff_client)
+
+    return make
+
+
+@pytest.fixture
+async def w(make_world: Callable[[], Awaitable[World]]) -> World:
+    return await make_world()
+
+
+async def _world(harness: Harness, make_user, staff_client) -> World:
+    harness.only("heping")
+    clock = FakeClock(MONDAY_10)
+    resident: ResidentClient = await make_user()
+    bridge = await harness.start_bridge(apply=False, clock=clock)
+    await bridge.store.people.bind_household(
+        "heping", resident.user_id, "3", "2", "1101", clock.now()
+    )
+    await bridge.provisioner.apply()
+    staff = await staff_client("wuye_wang")
+    manager = await staff_client("wuye_jingli")
+    neighbours = await resident.join(harness.alias("heping-neighbours"))
+    await staff.join(neighbours)
+    await manager.join(neighbours)
+    return World(harness, bridge, clock, resident, staff, manager, neighbours)
+
+
+async def open_ticket(
+    w: World, body: str = "@物业 3号楼电梯坏了", **kwargs: Any
+) -> tuple[str, int]:
+    event_id = await w.resident.send_text(w.neighbours, body, **kwargs)
+    reply = await w.reply_to(event_id, lambda b: "工单 #" in b)
+    number = int(reply["content"]["body"].split("工单 #")[1].split("（")[0])
+    return event_id, number
+
+
+async def test_plain_alias_and_real_mentions_open_tickets_and_nothing_else_does(w: World) -> None:
+    event_id = await w.resident.send_text(w.neighbours, "@物业 3号楼电梯坏了")
+    reply = await w.reply_to(event_id, lambda b: "工单 #1" in b)
+    body = reply["content"]["body"]
+    assert "（维修）" in body and "@wuye_wang:linli.localhost" in body
+    # Monday 10:00 + 30 business minutes. Resolution: 16 business hours of 7.5 a day
+    # (08:30-12:00, 13:30-17:30): 6 h on Monday, 7.5 h on Tuesday, 2.5 h on Wednesday.
+    assert "首次回复：11月23日 10:30前" in body
+    assert "解决：11月25日 11:00前" in body
+    assert reply["content"]["m.mentions"]["user_ids"] == ["@wuye_wang:linli.localhost"]
+
+    mention = await w.resident.send_text(
+        w.neighbours, "小王 楼道灯不亮", mentions=["@wuye_wang:linli.localhost"]
+    )
+    await w.reply_to(mention, lambda b: "工单 #2" in b)
+    pill = await w.resident.send_text(
+        w.neighbours,
+        "小王: 垃圾没人收",
+        formatted_body=f'<a href="https://matrix.to/#/{STAFF}">小王</a>: 垃圾没人收',
+    )
+    await w.reply_to(pill, lambda b: "工单 #3" in b and "环境卫生" in b)
+
+    # None of these opens a ticket: staff chatter, an edit, a reply in a ticket's thread.
+    await w.manager.send_text(w.neighbours, "@物业 下午开会")
+    await w.resident.send_text(
+        w.neighbours,
+        "* @物业 3号楼电梯坏了！",
+        relates_to={"rel_type": "m.replace", "event_id": event_id},
+    )
+    await w.resident.reply_in_thread(w.neighbours, event_id, "@物业 还没人来吗")
+    await w.sync_point()
+    tickets = await w.bridge.store.tickets.listing("heping")
+    assert [t.number for t in tickets] == [1, 2, 3]
+
+
+async def test_first_response_done_confirm_rate_reopen_and_auto_close(w: World) -> None:
+    event_id, number = await open_ticket(w)
+    w.clock.advance(timedelta(minutes=12))
+    await w.staff.reply_in_thread(w.neighbours, event_id, "马上到")
+    await w.sync_point()
+    ticket = await w.bridge.store.tickets.get("heping", number)
+    assert ticket is not None and ticket.first_response_at == w.clock.now()
+    assert ticket.first_responder == "@wuye_wang:linli.localhost"
+
+    w.clock.advance(timedelta(minutes=48))
+    await w.staff.send_text(w.neighbours, f"!工单 完成 {number} 已更换电机")
+    question = await w.reply_to(event_id, lambda b: "请确认" in b)
+    assert "已更换电机" in question["content"]["body"]
+    await w.resident.react(w.neighbours, question["event_id"], "✅")
+    await w.reply_to(event_id, lambda b: "已关闭" in b)
+    await w.resident.react(w.neighbours, question["event_id"], "5️⃣")
+    await w.reply_to(event_id, lambda b: "5 分" in b)
+    ticket = await w.bridge.store.tickets.get("heping", number)
+    assert ticket is not None
+    assert (ticket.status, ticket.close_reason, ticket.rating) == ("closed", "confirmed", 5)
+
+    await w.resident.send_text(w.neighbours, f"!工单 重开 {number}")
+    await w.reply_to(event_id, lambda b: "重新打开" in b)
+    assert (await w.bridge.store.tickets.get("heping", number)).status == "open"  # type: ignore[union-attr]
+
+    # Done again, and nobody answers: closed by itself three days later, once.
+    await w.staff.send_text(w.neighbours, f"!工单 完成 {number}")
+    await w.sync_point()
+    w.clock.advance(timedelta(days=3, minutes=1))
+    await w.reply_to(event_id, lambda b: "自动关闭" in b)
+    await w.bridge.scheduler.run_due()
+    ticket = await w.bridge.store.tickets.get("heping", number)
+    assert ticket is not None and (ticket.status, ticket.close_reason) == ("closed", "auto")
+    closes = [
+        e
+        for e in await w.resident.messages(w.neighbours, 100)
+        if "自动关闭" in e["content"].get("body", "")
+    ]
+    assert len(closes) == 1
+
+
+async def test_resident_cannot_run_staff_commands_and_nothing_changes(w: World) -> None:
+    _, number = await open_ticket(w)
+    command = await w.resident.send_text(w.neighbours, f"!工单 完成 {number}")
+    refusal = await w.resident.wait_for_event(
+        w.neighbours, from_bot(lambda b: b.startswith("只有"))
+    )
+    assert "物业" in refusal["content"]["body"]
+    assert command
+    ticket = await w.bridge.store.tickets.get("heping", number)
+    assert ticket is not None and ticket.status == "open" and ticket.done_at is None
+    # and another resident's ticket cannot be confirmed by a stranger: usage errors are explained
+    await w.resident.send_text(w.neighbours, "!工单 确认 abc")
+    await w.resident.wait_for_event(w.neighbours, from_bot(lambda b: b == "用法：!工单 确认 编号"))
+
+
+async def test_wait_pauses_the_clock_and_the_residents_reply_resumes_it(w: World) -> None:
+    event_id, number = await open_ticket(w)
+    await w.staff.send_text(w.neighbours, f"!工单 等待 {number} 等配件")
+    await w.reply_to(event_id, lambda b: "暂停计时：等配件" in b)
+    before = await w.bridge.store.tickets.get("heping", number)
+    assert before is not None and before.status == "waiting"
+    w.clock.advance(timedelta(hours=2))  # 10:00 → 12:00: two business hours paused
+    await w.resident.reply_in_thread(w.neighbours, event_id, "我下午在家")
+    await w.reply_to(event_id, lambda b: "继续计时，解决期限" in b)
+    after = await w.bridge.store.tickets.get("heping", number)
+    assert after is not None and after.status == "open"
+    # Wednesday 11:00 moves by two business hours, across the lunch break, to 14:30.
+    assert before.resolution_due == datetime(2026, 11, 25, 11, 0, tzinfo=SHANGHAI)
+    assert after.resolution_due == datetime(2026, 11, 25, 14, 30, tzinfo=SHANGHAI)
+    # Telling the resident why it waits is a first response: no escalation for it.
+    assert after.first_response_at is not None and after.escalation_level == 0
+
+
+async def test_urgent_keyword_runs_around_the_clock(w: World) -> None:
+    w.clock.set(datetime(2026, 11, 28, 22, 0, tzinfo=SHANGHAI))  # Saturday night
+    event_id = await w.resident.send_text(w.neighbours, "@物业 5楼漏水了，快来人")
+    reply = await w.reply_to(event_id, lambda b: "紧急" in b)
+    assert "11月28日 22:10 前回复" in reply["content"]["body"]
+
+
+@pytest.fixture
+async def grid(unused_tcp_port_factory: Callable[[], int]) -> Any:
+    """A local stand-in for the grid platform that refuses the first two deliveries."""
+    received: list[tuple[dict[str, Any], str, bytes]] = []
+    refusals = {"left": 2}
+
+    async def handle(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        body = await request.read()
+        if refusals["left"] > 0:
+            refusals["left"] -= 1
+            return aiohttp.web.Response(status=503)
+        received.append((json.loads(body), request.headers[SIGNATURE_HEADER], body))
+        return aiohttp.web.json_response({"ok": True})
+
+    app = aiohttp.web.Application()
+    app.router.add_post("/orders", handle)
+    runner = aiohttp.web.AppRunner(app)
+    await runner.setup()
+    port = unused_tcp_port_factory()
+    await aiohttp.web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}/orders", received
+    await runner.cleanup()
+
+
+OUT_SECRET = "grid-outbound-secret-0123456789"
+IN_SECRET = "grid-inbound-secret-0123456789a"
+
+
+async def post_status(
+    w: World, payload: dict[str, Any], *, secret: str = IN_SECRET, at: datetime | None = None
+) -> int:
+    body = json.dumps(payload).encode()
+    ts = int((at or w.clock.now()).timestamp())
+    url = f"http://127.0.0.1:{w.harness.port}/linli/webhooks/grid"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            url, data=body, headers={SIGNATURE_HEADER: signature_header(secret, ts, body)}
+        ) as resp:
+            return resp.status
+
+
+async def test_reminder_and_escalation_fire_once_across_a_restart_and_reach_the_grid(
+    harness: Harness, make_world: Callable[[], Awaitable[World]], staff_client, grid: Any
+) -> None:
+    url, received = grid
+    harness.webhooks = {"grid": WebhookTarget(url=url, secret=OUT_SECRET, inbound_secret=IN_SECRET)}
+    w = await make_world()
+    event_id, number = await open_ticket(w)
+
+    w.clock.advance(timedelta(minutes=15))  # 10:15: 15 minutes before the first-response deadline
+    await w.reply_to(event_id, lambda b: b.startswith("提醒"))
+    # The bridge goes down just before the deadline and comes back after it.
+    w.clock.advance(timedelta(minutes=14))
+    await harness.stop_bridge(w.bridge)
+    w.clock.advance(timedelta(minutes=2))  # 10:31
+    w.bridge = await harness.start_bridge(apply=False, clock=w.clock)
+    await w.reply_to(event_id, lambda b: "超时" in b and "@wuye_jingli:linli.localhost" in b)
+
+    five = await (await staff_client("wuye_jingli")).join(harness.alias("heping-five_in_one"))
+    manager = w.manager
+    w.clock.advance(timedelta(minutes=30))
+    await manager.wait_for_event(five, from_bot(lambda b: f"超时工单 #{number}" in b))
+
+    w.clock.advance(timedelta(hours=2))
+    await w.reply_to(event_id, lambda b: "网格化管理平台" in b)
+    # The platform refused twice; the outbox retries with backoff until it accepts.
+    for _ in range(4):
+        w.clock.advance(timedelta(minutes=1))
+        await w.bridge.scheduler.run_due()
+    assert len(received) == 1
+    order, header, raw = received[0]
+    verify(OUT_SECRET, header, raw, w.clock.now())
+    assert order["reference"] == f"linli:heping:{number}" and order["building"] == "3"
+
+    # Everything fired once, restart included.
+    thread = [e for e in await w.resident.messages(w.neighbours, 100) if in_thread(event_id)(e)]
+    bodies = [e["content"]["body"] for e in thread if e["sender"] == BOT]
+    assert sum(b.startswith("提醒") for b in bodies) == 1
+    assert sum("@wuye_jingli" in b for b in bodies) == 1
+    assert sum("网格化管理平台" in b for b in bodies) == 1
+
+    # Status updates: a genuine one appears in the thread; forged, stale, replayed are refused.
+    status = {"reference": f"linli:heping:{number}", "status": "dispatched", "note": "已派维修工"}
+    assert await post_status(w, status, secret="wrong-secret-0123456789") == 401
+    assert await post_status(w, status, at=w.clock.now() - timedelta(hours=1)) == 401
+    assert await post_status(w, {"reference": "linli:heping:999", "status": "resolved"}) == 404
+    at = w.clock.now()
+    assert await post_status(w, status, at=at) == 200
+    assert await post_status(w, status, at=at) == 409
+    await w.reply_to(event_id, lambda b: b == "网格平台更新：已派单：已派维修工")
