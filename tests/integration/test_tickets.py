@@ -319,3 +319,64 @@ async def test_reminder_and_escalation_fire_once_across_a_restart_and_reach_the_
     assert await post_status(w, status, at=at) == 200
     assert await post_status(w, status, at=at) == 409
     await w.reply_to(event_id, lambda b: b == "网格平台更新：已派单：已派维修工")
+
+
+async def test_stats_and_the_weekly_report_from_known_times(w: World) -> None:
+    event_id, number = await open_ticket(w)
+    w.clock.advance(timedelta(minutes=12))
+    await w.staff.reply_in_thread(w.neighbours, event_id, "收到，马上去看")
+    await w.sync_point()
+    w.clock.advance(timedelta(minutes=48))
+    await w.staff.send_text(w.neighbours, f"!工单 完成 {number}")
+    question = await w.reply_to(event_id, lambda b: "请确认" in b)
+    await w.resident.react(w.neighbours, question["event_id"], "4️⃣")
+    await w.reply_to(event_id, lambda b: "已关闭" in b)
+
+    w.clock.advance(timedelta(minutes=5))
+    await w.staff.send_text(w.neighbours, "!工单 统计")
+    stats = await w.staff.wait_for_event(w.neighbours, from_bot(lambda b: b.startswith("工单统计")))
+    lines = stats["content"]["body"].split("\n")
+    assert lines[0] == (
+        "工单统计（近7天）：新开 1，关闭 1；首次回复 中位 12分钟，90% 12分钟；"
+        "解决 中位 1小时，90% 1小时；按时 100%；满意度 4.0"
+    )
+    assert lines[1] == f"{STAFF}：处理 1，按时 100%，首次回复中位 12分钟，满意度 4.0"
+
+    # The weekly report: next Monday 09:00, in the five-in-one room, with a chart.
+    five = await w.manager.join(w.harness.alias("heping-five_in_one"))
+    w.clock.set(datetime(2026, 11, 30, 9, 0, tzinfo=SHANGHAI))
+    report = await w.manager.wait_for_event(five, from_bot(lambda b: "周报" in b))
+    body = report["content"]["body"]
+    assert body.startswith("本周工单周报（2026-11-23 – 2026-11-29）")
+    assert f"1. {STAFF} — 按时 100%，首次回复中位 12分钟，处理 1" in body
+    assert "热点问题：维修 1" in body and "热点楼栋：3号楼 1" in body
+    image = await w.manager.wait_for_event(
+        five, lambda e: e["sender"] == BOT and e["content"].get("msgtype") == "m.image"
+    )
+    assert image["content"]["url"].startswith("mxc://")
+    assert image["content"]["info"]["mimetype"] == "image/png"
+    # and the next one is already scheduled, a week later
+    job = await w.bridge.store.jobs.get("tickets:weekly:heping:2026-12-07")
+    assert job is not None and job.due_at == datetime(2026, 12, 7, 9, 0, tzinfo=SHANGHAI)
+
+
+async def test_staff_assign_note_category_and_list(w: World) -> None:
+    event_id, number = await open_ticket(w, "@物业 楼下有人乱停车")
+    await w.manager.send_text(w.neighbours, f"!工单 指派 {number} {STAFF}")
+    assigned = await w.reply_to(event_id, lambda b: "指派给" in b)
+    assert assigned["content"]["m.mentions"]["user_ids"] == [STAFF]
+    await w.staff.send_text(w.neighbours, f"!工单 分类 {number} 噪音")
+    await w.reply_to(event_id, lambda b: "分类改为：噪音" in b)
+    await w.staff.send_text(w.neighbours, f"!工单 分类 {number} 天气")
+    await w.staff.wait_for_event(w.neighbours, from_bot(lambda b: "没有“天气”这个分类" in b))
+    await w.staff.send_text(w.neighbours, f"!工单 备注 {number} 已联系车主")
+    await w.reply_to(event_id, lambda b: "备注" in b and "已联系车主" in b)
+    await w.staff.send_text(w.neighbours, "!工单 我的")
+    listing = await w.staff.wait_for_event(w.neighbours, from_bot(lambda b: "工单（我的）" in b))
+    assert f"#{number} 处理中 噪音" in listing["content"]["body"]
+    ticket = await w.bridge.store.tickets.get("heping", number)
+    assert ticket is not None and (ticket.assignee, ticket.category) == (STAFF, "noise")
+    # assigning to a resident is refused and changes nothing
+    await w.manager.send_text(w.neighbours, f"!工单 指派 {number} {w.resident.user_id}")
+    await w.manager.wait_for_event(w.neighbours, from_bot(lambda b: "不是物业人员" in b))
+    assert (await w.bridge.store.tickets.get("heping", number)).assignee == STAFF  # type: ignore[union-attr]
