@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import dispatch, provision
+from bench import dispatch, provision, tickets
 
 
 async def main(quick: bool) -> None:
     await dispatch.run()
     print()
     await provision.run((3,) if quick else (10, 50))
+    print()
+    await tickets.run(30 if quick else 200)
 
 
 if __name__ == "__main__":

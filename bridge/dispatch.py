@@ -145,7 +145,7 @@ class Dispatcher:
     def __init__(self, services: Services, bot_classes: Sequence[type[Bot]]) -> None:
         self.services = services
         self.bots = [cls(services, self) for cls in bot_classes]
-        self._cached_at = -1
+        self._cached_at = (-1, -1)
         self._rooms_by_id: dict[str, RoomRecord] = {}
         self._tables: dict[str, RoleTable] = {}
         self._owners: list[tuple[CommandSpec, Bot]] = [
@@ -187,13 +187,15 @@ class Dispatcher:
                 await bot.on_reaction(ctx, event)
 
     async def _fresh(self) -> None:
-        # Rooms and roles change only by writes through this process's store: while no write
-        # happened, the cached copies are exact (one process per database, as DESIGN.md says).
-        if self._cached_at != self.services.store.db.writes:
+        # Rooms and roles change only through this process's store, which counts its writes to
+        # them: the cached copies are exact (one process per database, as DESIGN.md says).
+        generations = self.services.store.db.generations
+        now_at = (generations["rooms"], generations["people"])
+        if self._cached_at != now_at:
             rooms = await self.services.store.rooms.all()
             self._rooms_by_id = {r.room_id: r for r in rooms.values()}
             self._tables = {}
-            self._cached_at = self.services.store.db.writes
+            self._cached_at = now_at
 
     async def _context(self, event: RoomEvent) -> EventContext:
         await self._fresh()

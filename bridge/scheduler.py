@@ -58,6 +58,13 @@ class Scheduler:
         await self.jobs.schedule(key, kind, due_at, payload)
         self.wake.set()
 
+    async def schedule_many(self, jobs: list[tuple[str, str, datetime, dict[str, Any]]]) -> None:
+        for _, kind, _, _ in jobs:
+            if kind not in self.handlers:
+                raise ValueError(f"no handler for job kind {kind!r}")
+        await self.jobs.schedule_many(jobs)
+        self.wake.set()
+
     async def cancel(self, *keys: str) -> None:
         await self.jobs.cancel(*keys)
 

@@ -108,8 +108,10 @@ class TicketBot(Bot):
                 opened_at=now,
                 first_response_due=deadlines.first_response_due,
                 resolution_due=deadlines.resolution_due,
-            )
+            ),
+            lambda record: self.clock.deadline_jobs(record, settings),
         )
+        self.services.scheduler.wake.set()
         if ticket.reply_event_id is not None:
             return  # processed before a crash, reply already sent
         on_duty = self.clock.people_on(ctx.role_table, ticket)
@@ -131,7 +133,6 @@ class TicketBot(Bot):
         await self.services.store.tickets.update(
             ticket.id, now, None, "replied", reply_event_id=reply
         )
-        await self.clock.schedule_deadlines(ticket, settings)
 
     # ------------------------------------------------------------ in the thread
 

@@ -19,7 +19,7 @@ from bridge.dispatch import Dispatcher, EventContext, Services
 from bridge.matrix import derived_txn_id
 from bridge.provision.desired import RoleTable, room_key
 from bridge.roles import PROPERTY_ROLES, Role
-from bridge.store.jobs import Job
+from bridge.store.jobs import Job, JobSpec
 from bridge.store.tickets import TicketRecord
 
 REMIND = "ticket.remind"
@@ -47,39 +47,43 @@ class TicketClock:
 
     # ------------------------------------------------------------ scheduling
 
-    async def schedule_deadlines(self, ticket: TicketRecord, settings: TicketSettings) -> None:
-        await self._schedule(ticket, settings, FIRST, ticket.first_response_due)
-        await self._schedule(ticket, settings, RESOLUTION, ticket.resolution_due)
+    def deadline_jobs(self, ticket: TicketRecord, settings: TicketSettings) -> list[JobSpec]:
+        """A new ticket's reminders and escalation steps (stored with the ticket itself)."""
+        return self._jobs(ticket, settings, FIRST, ticket.first_response_due) + self._jobs(
+            ticket, settings, RESOLUTION, ticket.resolution_due
+        )
 
     async def schedule_resolution(self, ticket: TicketRecord, settings: TicketSettings) -> None:
         await self._cancel(ticket, RESOLUTION, settings)
-        await self._schedule(ticket, settings, RESOLUTION, ticket.resolution_due, renew=True)
+        await self.services.scheduler.schedule_many(
+            self._jobs(ticket, settings, RESOLUTION, ticket.resolution_due, renew=True)
+        )
 
-    async def _schedule(
+    def _jobs(
         self,
         ticket: TicketRecord,
         settings: TicketSettings,
         which: str,
         due: datetime,
         renew: bool = False,
-    ) -> None:
-        scheduler = self.services.scheduler
+    ) -> list[JobSpec]:
         # A renewed clock (resumed, reopened) gets fresh keys: the old steps are done or
         # cancelled and must stay so.
         round_ = f"r{ticket.reopened}-{int(due.timestamp())}" if renew else "r0"
         payload = {"ticket": ticket.id, "which": which, "due": due.isoformat(), "round": round_}
-        remind_at = due - settings.remind_before
-        if remind_at > self.services.clock.now():  # no reminder for a target shorter than it
-            await scheduler.schedule(
-                _key(ticket.id, which, round_, "remind"), REMIND, remind_at, payload
-            )
-        for step, rung in enumerate(settings.escalation):
-            await scheduler.schedule(
+        jobs = [
+            (
                 _key(ticket.id, which, round_, "escalate", step),
                 ESCALATE,
                 due + rung.after,
                 {**payload, "step": step},
             )
+            for step, rung in enumerate(settings.escalation)
+        ]
+        remind_at = due - settings.remind_before
+        if remind_at > self.services.clock.now():  # no reminder for a target shorter than it
+            jobs.append((_key(ticket.id, which, round_, "remind"), REMIND, remind_at, payload))
+        return jobs
 
     async def _cancel(self, ticket: TicketRecord, which: str, settings: TicketSettings) -> None:
         await self.services.store.jobs.cancel_prefix(_key(ticket.id, which) + ":")

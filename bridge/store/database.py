@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -45,6 +46,8 @@ class Database:
         # Counts write transactions: the inbox worker uses it to see whether handling an event
         # changed anything, and caches use it to know when to reload.
         self.writes = 0
+        # Bumped by the repositories whose tables the dispatcher caches (rooms, people).
+        self.generations: Counter[str] = Counter()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

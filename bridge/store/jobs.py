@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.store.database import Database
 from bridge.store.models import ScheduledJob
@@ -31,6 +32,38 @@ def _job(row: ScheduledJob) -> Job:
     return Job(row.id, row.key, row.kind, _aware(row.due_at), dict(row.payload), row.attempts)
 
 
+JobSpec = tuple[str, str, datetime, dict[str, Any]]  # key, kind, due at, payload
+
+
+async def add_jobs(session: AsyncSession, jobs: list[JobSpec]) -> None:
+    """Schedule jobs inside a caller's transaction, so a record and its clock commit together."""
+    if not jobs:
+        return
+    rows = (
+        await session.execute(
+            select(ScheduledJob).where(ScheduledJob.key.in_([j[0] for j in jobs]))
+        )
+    ).scalars()
+    existing = {row.key: row for row in rows}
+    for key, kind, due_at, payload in jobs:
+        row = existing.get(key)
+        if row is None:
+            session.add(
+                ScheduledJob(
+                    key=key,
+                    kind=kind,
+                    due_at=due_at.astimezone(UTC),
+                    payload=payload,
+                    status="pending",
+                    attempts=0,
+                )
+            )
+        elif row.status in ("pending", "cancelled"):
+            row.due_at = due_at.astimezone(UTC)
+            row.payload = payload
+            row.status = "pending"
+
+
 class JobStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -39,25 +72,14 @@ class JobStore:
         self, key: str, kind: str, due_at: datetime, payload: dict[str, Any]
     ) -> None:
         """Create the job, or move it if it is still pending; a job already done stays done."""
+        await self.schedule_many([(key, kind, due_at, payload)])
+
+    async def schedule_many(self, jobs: list[JobSpec]) -> None:
+        """Several jobs in one transaction (a ticket's reminders and escalation steps)."""
+        if not jobs:
+            return
         async with self.db.transaction() as session:
-            row = (
-                await session.execute(select(ScheduledJob).where(ScheduledJob.key == key))
-            ).scalar_one_or_none()
-            if row is None:
-                session.add(
-                    ScheduledJob(
-                        key=key,
-                        kind=kind,
-                        due_at=due_at.astimezone(UTC),
-                        payload=payload,
-                        status="pending",
-                        attempts=0,
-                    )
-                )
-            elif row.status in ("pending", "cancelled"):
-                row.due_at = due_at.astimezone(UTC)
-                row.payload = payload
-                row.status = "pending"
+            await add_jobs(session, jobs)
 
     async def cancel(self, *keys: str) -> None:
         async with self.db.transaction() as session:

@@ -28,6 +28,7 @@ class PeopleStore:
     async def bind_household(
         self, compound: str, user_id: str, building: str, unit: str, room: str, now: datetime
     ) -> None:
+        self.db.generations["people"] += 1
         async with self.db.transaction() as session:
             row = (
                 await session.execute(
@@ -73,6 +74,7 @@ class PeopleStore:
         self, compound: str, user_id: str, role: Role, granted_by: str, now: datetime
     ) -> bool:
         """Grant a role; False if the user already had it."""
+        self.db.generations["people"] += 1
         async with self.db.transaction() as session:
             existing = await session.execute(
                 select(RoleGrant.id).where(
@@ -95,6 +97,7 @@ class PeopleStore:
             return True
 
     async def revoke(self, compound: str, user_id: str, role: Role) -> bool:
+        self.db.generations["people"] += 1
         async with self.db.transaction() as session:
             result = await session.execute(
                 delete(RoleGrant).where(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 
 from bridge.store.database import Database
+from bridge.store.jobs import JobSpec, add_jobs
 from bridge.store.models import Ticket, TicketLog
 
 OPEN_STATES = ("open", "waiting")
@@ -85,8 +86,13 @@ class TicketStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def open(self, new: NewTicket) -> tuple[TicketRecord, bool]:
-        """Open a ticket for a message, or return the one it already opened (reprocessing)."""
+    async def open(
+        self, new: NewTicket, clock: Callable[[TicketRecord], list[JobSpec]]
+    ) -> tuple[TicketRecord, bool]:
+        """Open a ticket for a message, or return the one it already opened (reprocessing).
+
+        `clock` gives the ticket's scheduled jobs; they commit with the ticket, so no crash can
+        leave a ticket without its reminders and escalation."""
         async with self.db.transaction() as session:
             existing = (
                 await session.execute(
@@ -121,7 +127,9 @@ class TicketStore:
                 )
             )
             await session.flush()
-            return _record(row), True
+            record = _record(row)
+            await add_jobs(session, clock(record))
+            return record, True
 
     async def get(self, compound: str, number: int) -> TicketRecord | None:
         async with self.db.sessions() as session:

@@ -1,0 +1,338 @@
+"""Ticket latency through a real Synapse: a resident's "@物业 …" sent → the bot's thread reply
+received, p50 and p99, beside a minimal echo appservice on the same homeserver in the same run.
+Also new tickets per second through the dispatch path with the homeserver replaced by a counter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import secrets
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import yaml
+from aiohttp import web
+
+from bench.counting_client import CountingClient
+from bots import ALL_BOTS
+from bridge.app import Bridge
+from bridge.config import (
+    AppserviceConfig,
+    BridgeConfig,
+    DatabaseConfig,
+    HomeserverConfig,
+    load_rooms_config,
+)
+from bridge.dispatch import config_sections
+from bridge.local_synapse import LocalSynapse, SynapseSettings
+from bridge.registration import write_registration
+
+EXAMPLES = Path(__file__).parents[1] / "rooms_config"
+SERVER = "linli.localhost"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class EchoAppservice:
+    """Answers every message with a notice, nothing else: the floor for a bot's round trip."""
+
+    def __init__(self, hs_url: str, as_token: str, hs_token: str, port: int) -> None:
+        self.hs_url, self.as_token, self.hs_token, self.port = hs_url, as_token, hs_token, port
+        self.user = f"@echo:{SERVER}"
+        self.http: aiohttp.ClientSession | None = None
+        self.runner: web.AppRunner | None = None
+
+    async def _call(self, method: str, path: str, body: Any) -> None:
+        assert self.http is not None
+        async with self.http.request(
+            method,
+            f"{self.hs_url}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {self.as_token}"},
+        ) as resp:
+            await resp.read()
+
+    async def transaction(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        for event in body.get("events", []):
+            room = quote(event["room_id"], safe="")
+            if event["type"] == "m.room.member" and event.get("state_key") == self.user:
+                if event["content"].get("membership") == "invite":
+                    await self._call("POST", f"/_matrix/client/v3/join/{room}", {})
+            elif event["type"] == "m.room.message" and event["sender"] != self.user:
+                txn = hashlib.sha256(event["event_id"].encode()).hexdigest()[:32]
+                await self._call(
+                    "PUT",
+                    f"/_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}",
+                    {"msgtype": "m.notice", "body": "echo"},
+                )
+        return web.json_response({})
+
+    async def start(self) -> None:
+        self.http = aiohttp.ClientSession()
+        app = web.Application()
+        app.router.add_put("/_matrix/app/v1/transactions/{txn}", self.transaction)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self.runner:
+            await self.runner.cleanup()
+        if self.http:
+            await self.http.close()
+
+    def registration(self, path: Path) -> Path:
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "id": "echo",
+                    "url": f"http://127.0.0.1:{self.port}",
+                    "as_token": self.as_token,
+                    "hs_token": self.hs_token,
+                    "sender_localpart": "echo",
+                    "namespaces": {"users": [{"exclusive": True, "regex": f"@echo:{SERVER}"}]},
+                    "rate_limited": False,
+                }
+            ),
+            encoding="utf-8",
+        )
+        return path
+
+
+class Resident:
+    def __init__(self, base: str, token: str) -> None:
+        self.base = base
+        self.token = token
+        self.http = aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"})
+        self.since: str | None = None
+        self._n = 0
+
+    async def call(self, method: str, path: str, body: Any = None, **params: str) -> Any:
+        async with self.http.request(method, f"{self.base}{path}", json=body, params=params) as r:
+            return await r.json()
+
+    async def sync(self, timeout_ms: int = 10000) -> dict[str, Any]:
+        params = {"timeout": str(timeout_ms)}
+        if self.since:
+            params["since"] = self.since
+        result: dict[str, Any] = await self.call("GET", "/_matrix/client/v3/sync", **params)
+        self.since = result["next_batch"]
+        return result
+
+    async def send(self, room: str, body: str) -> str:
+        self._n += 1
+        path = f"/_matrix/client/v3/rooms/{quote(room, safe='')}/send/m.room.message/b{self._n}"
+        return str((await self.call("PUT", path, {"msgtype": "m.text", "body": body}))["event_id"])
+
+    async def round_trip(
+        self, room: str, body: str, matches: Callable[[dict[str, Any], str], bool]
+    ) -> float:
+        start = time.perf_counter()
+        event_id = await self.send(room, body)
+        while True:
+            result = await self.sync()
+            timeline = result.get("rooms", {}).get("join", {}).get(room, {}).get("timeline", {})
+            if any(matches(e, event_id) for e in timeline.get("events", [])):
+                return time.perf_counter() - start
+
+
+def _pct(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    # nearest rank, as in bots/tickets/stats.py
+    return ordered[max(0, min(len(ordered), math.ceil(pct / 100 * len(ordered))) - 1)]
+
+
+async def latency(n: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        hs_port, linli_port, echo_port = free_port(), free_port(), free_port()
+        hs_url = f"http://127.0.0.1:{hs_port}"
+        token = secrets.token_hex(16)
+        config = BridgeConfig(
+            homeserver=HomeserverConfig(url=hs_url, server_name=SERVER),
+            appservice=AppserviceConfig(
+                as_token=token,
+                hs_token=secrets.token_hex(16),
+                listen_port=linli_port,
+                url=f"http://127.0.0.1:{linli_port}",
+            ),
+            database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp}/linli.db"),
+            rooms_config=tmp / "rooms",
+        )
+        echo = EchoAppservice(hs_url, secrets.token_hex(16), secrets.token_hex(16), echo_port)
+        registrations = [
+            write_registration(config, None, tmp / "linli.yaml"),
+            echo.registration(tmp / "echo.yaml"),
+        ]
+        synapse = LocalSynapse(
+            SynapseSettings(
+                data_dir=tmp / "hs",
+                server_name=SERVER,
+                port=hs_port,
+                app_service_config_files=registrations,
+            )
+        )
+        await synapse.start()
+        await echo.start()
+        import shutil
+
+        shutil.copytree(EXAMPLES, tmp / "rooms")
+        for path in (tmp / "rooms" / "compounds").glob("*.yaml"):
+            if path.stem != "heping":
+                path.unlink()
+        for localpart in (
+            "wuye_wang",
+            "wuye_jingli",
+            "juwei_chen",
+            "dang_li",
+            "yewei_zhao",
+            "jingguan_sun",
+            "jiedao_zhou",
+        ):
+            await synapse.register_user(localpart, "pw")
+        user = await synapse.register_user("resident", "pw")
+        rooms = load_rooms_config(tmp / "rooms", "zh", config_sections(ALL_BOTS))
+        bridge = Bridge(config, rooms, ALL_BOTS)
+        await bridge.open()
+        await bridge.store.people.bind_household(
+            "heping", user, "3", "1", "101", bridge.clock.now()
+        )
+        await bridge.start()
+        resident = Resident(hs_url, await synapse.login(user, "pw"))
+        try:
+            record = await bridge.store.rooms.by_key("heping:neighbours")
+            assert record is not None
+            neighbours = record.room_id
+            await resident.call("POST", f"/_matrix/client/v3/join/{quote(neighbours, safe='')}", {})
+            echo_room = (
+                await resident.call(
+                    "POST",
+                    "/_matrix/client/v3/createRoom",
+                    {
+                        "invite": [echo.user],
+                        "preset": "private_chat",
+                    },
+                )
+            )["room_id"]
+            await resident.sync(0)
+            while echo.user not in str(  # noqa: ASYNC110 - waiting on another process
+                await resident.call(
+                    "GET", f"/_matrix/client/v3/rooms/{quote(echo_room, safe='')}/joined_members"
+                )
+            ):
+                await asyncio.sleep(0.1)
+            await resident.sync(0)
+
+            def echoed(e: dict[str, Any], _: str) -> bool:
+                return e["sender"] == echo.user
+
+            def threaded(e: dict[str, Any], source: str) -> bool:
+                rel = e.get("content", {}).get("m.relates_to", {})
+                return e["sender"] == config.bot_user_id and rel.get("event_id") == source
+
+            echo_times, linli_times = [], []
+            for i in range(n):
+                # Interleaved, so both see the same homeserver load over the run.
+                echo_times.append(await resident.round_trip(echo_room, f"hello {i}", echoed))
+                linli_times.append(
+                    await resident.round_trip(
+                        neighbours, f"@物业 {i % 6 + 1}号楼灯坏了 #{i}", threaded
+                    )
+                )
+        finally:
+            await resident.http.close()
+            await bridge.stop()
+            await echo.stop()
+            await synapse.stop()
+    e50, e99 = _pct(echo_times, 50), _pct(echo_times, 99)
+    l50, l99 = _pct(linli_times, 50), _pct(linli_times, 99)
+    print(f"ticket round trip through Synapse ({n} mentions, interleaved with {n} echoes)")
+    print(f"  echo appservice:  p50 {e50 * 1000:6.1f} ms   p99 {e99 * 1000:6.1f} ms")
+    print(f"  Linli ticket:     p50 {l50 * 1000:6.1f} ms   p99 {l99 * 1000:6.1f} ms")
+    print(
+        f"  ratio Linli/echo: p50 {l50 / e50:6.2f}×      p99 {l99 / e99:6.2f}×   (goal p50 ≤ 1.1×)"
+    )
+    print(
+        f"  mean {statistics.mean(linli_times) * 1000:.1f} ms"
+        f" vs {statistics.mean(echo_times) * 1000:.1f} ms"
+    )
+
+
+async def tickets_per_second(count: int = 500) -> None:
+    """Every event a resident's mention: the dispatch path alone, homeserver a counter."""
+    with tempfile.TemporaryDirectory() as tmp:
+        token = secrets.token_hex(16)
+        port = free_port()
+        config = BridgeConfig(
+            appservice=AppserviceConfig(as_token=token, hs_token=token, listen_port=port),
+            database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp}/bench.db"),
+        )
+        rooms = load_rooms_config(EXAMPLES, "zh", config_sections(ALL_BOTS))
+        client = CountingClient(config.bot_user_id)
+        bridge = Bridge(config, rooms, ALL_BOTS, client=client, process_inbox=False)
+        await bridge.open()
+        await bridge.store.people.bind_household(
+            "heping", "@r:linli.localhost", "3", "1", "1", bridge.clock.now()
+        )
+        await bridge.start()
+        neighbours = await bridge.store.rooms.by_key("heping:neighbours")
+        assert neighbours is not None
+        events = [
+            {
+                "event_id": f"$t{i}",
+                "room_id": neighbours.room_id,
+                "sender": "@r:linli.localhost",
+                "type": "m.room.message",
+                "origin_server_ts": 1,
+                "content": {"msgtype": "m.text", "body": f"@物业 3号楼电梯坏了 {i}"},
+            }
+            for i in range(count)
+        ]
+        await bridge.store.inbox.store_transaction("t", events, bridge.clock.now())
+        start = time.perf_counter()
+        await bridge.worker.drain()
+        elapsed = time.perf_counter() - start
+        opened = len(await bridge.store.tickets.listing("heping", limit=count + 1))
+        await bridge.stop()
+    # Baseline: the same number of bare inserts into the inbox table, one transaction each.
+    with tempfile.TemporaryDirectory() as tmp:
+        from bridge.store import Store
+
+        store = await Store.open(f"sqlite+aiosqlite:///{tmp}/floor.db")
+        start = time.perf_counter()
+        for i in range(count):
+            await store.inbox.store_transaction(f"f{i}", [events[i]], bridge.clock.now())
+        floor = time.perf_counter() - start
+        await store.close()
+    print(f"new tickets through dispatch (homeserver a counter): {opened} tickets")
+    print(
+        f"  {opened / elapsed:7.0f} tickets/s; one-row commit floor {count / floor:7.0f}/s"
+        f" → {elapsed / floor:.1f}× the floor's time"
+    )
+
+
+async def run(n: int = 200) -> None:
+    await tickets_per_second()
+    print()
+    await latency(n)
+
+
+if __name__ == "__main__":
+    import sys
+
+    asyncio.run(run(int(sys.argv[1]) if len(sys.argv) > 1 else 200))
