@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bots.help import HelpBot
+from bots.onboarding.bot import OnboardingBot
 from bots.tickets.bot import TicketBot
 from bridge.dispatch import Bot
 
-ALL_BOTS: list[type[Bot]] = [HelpBot, TicketBot]
+ALL_BOTS: list[type[Bot]] = [HelpBot, OnboardingBot, TicketBot]

@@ -59,6 +59,9 @@ class Bridge:
         self._opened = True
         self.scheduler = Scheduler(self.store.jobs, self.clock)
         self.webhooks = Webhooks(self.store.db, self.scheduler, self.clock, self.config.webhooks)
+        self.provisioner = Provisioner(
+            self.config, self.rooms, self.store, self.client, self.clock, self.catalogue
+        )
         services = Services(
             self.config,
             self.rooms,
@@ -68,6 +71,7 @@ class Bridge:
             self.catalogue,
             self.scheduler,
             self.webhooks,
+            self.provisioner,
         )
         self.dispatcher = Dispatcher(services, self.bot_classes)
         self.worker = InboxWorker(self.store, self.dispatcher, self.clock)
@@ -78,9 +82,6 @@ class Bridge:
             self.worker.wake.set,
             self._is_bot_user,
             self.webhooks.handle_inbound,
-        )
-        self.provisioner = Provisioner(
-            self.config, self.rooms, self.store, self.client, self.clock, self.catalogue
         )
 
     def _is_bot_user(self, user_id: str) -> bool:

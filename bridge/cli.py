@@ -21,6 +21,7 @@ from bridge.config import (
 )
 from bridge.dispatch import config_sections
 from bridge.i18n import default_catalogue
+from bridge.join_link import lobby_link, write_qr_png
 from bridge.matrix import MatrixClient
 from bridge.provision.reconcile import Provisioner
 from bridge.registration import bridge_yaml_text, write_registration
@@ -82,6 +83,63 @@ async def _run(config_path: Path) -> int:
     return 0
 
 
+def _qr(config_path: Path, compound: str, output: Path | None) -> int:
+    config, rooms = load_all(config_path)
+    if compound not in rooms.compounds:
+        print(
+            f"no compound {compound!r} (known: {', '.join(sorted(rooms.compounds))})",
+            file=sys.stderr,
+        )
+        return 2
+    alias = f"#{config.alias_prefix}{compound}-lobby:{config.homeserver.server_name}"
+    link = lobby_link(alias, config.join.client_url)
+    path = write_qr_png(link, output or Path(f"{compound}-lobby-qr.png"))
+    print(link)
+    print(f"wrote {path}")
+    return 0
+
+
+async def _roster_import(config_path: Path, compound: str, file: Path) -> int:
+    from bots.onboarding.roster import parse_roster
+
+    config, rooms = load_all(config_path)
+    found = rooms.compounds.get(compound)
+    if found is None:
+        print(f"no compound {compound!r}", file=sys.stderr)
+        return 2
+    catalogue = default_catalogue()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        print(f"{file}: cannot read: {e}", file=sys.stderr)
+        return 2
+    result = parse_roster(text, frozenset(found.config.buildings) or None)
+    for error in result.errors:
+        # Line and reason only: a roster row holds names, never echoed to a terminal or log.
+        print(f"{file}:{error.line}: {catalogue.text(found.locale, error.key)}", file=sys.stderr)
+    store = await Store.open(config.database.url)
+    try:
+        count = await store.people.import_roster(
+            compound,
+            [
+                (
+                    r.household.building,
+                    r.household.unit,
+                    r.household.room,
+                    str(r.floor_area),
+                    list(r.owners),
+                    list(r.phone_hashes),
+                )
+                for r in result.rows
+            ],
+            SystemClock().now(),
+        )
+    finally:
+        await store.close()
+    print(f"imported {count} households, {len(result.errors)} bad lines")
+    return 1 if result.errors else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="linli", description="Linli (邻里) bridge and bots")
     parser.add_argument("-c", "--config", type=Path, default=Path("bridge.yaml"))
@@ -96,6 +154,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("plan", help="print what apply would change; touch nothing")
     sub.add_parser("apply", help="make the homeserver match rooms_config/")
     sub.add_parser("run", help="run the bridge and the bots")
+    qr = sub.add_parser("qr", help="the join link of a compound's lobby, and its QR code (PNG)")
+    qr.add_argument("compound")
+    qr.add_argument("-o", "--output", type=Path)
+    roster = sub.add_parser("roster", help="the household roster")
+    roster_sub = roster.add_subparsers(dest="roster_command", required=True)
+    roster_import = roster_sub.add_parser("import", help="import a roster CSV")
+    roster_import.add_argument("compound")
+    roster_import.add_argument("file", type=Path)
     demo = sub.add_parser("demo", help="a local Synapse, the example compounds and the bots")
     demo.add_argument("--data", type=Path, default=Path("data"))
     demo.add_argument("--rooms-config", type=Path, default=Path("rooms_config"))
@@ -126,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
             "apply": lambda: _plan_or_apply(args.config, apply=True),
             "run": lambda: _run(args.config),
         }
+        if args.command == "qr":
+            return _qr(args.config, args.compound, args.output)
+        if args.command == "roster":
+            return asyncio.run(_roster_import(args.config, args.compound, args.file))
         if args.command == "demo":
             from bridge.demo import run_demo
 

@@ -30,6 +30,7 @@ from bridge.events import MalformedEvent, Membership, Message, Reaction, RoomEve
 from bridge.i18n import Catalogue
 from bridge.matrix import MatrixClient, MatrixError, derived_txn_id
 from bridge.provision.desired import RoleTable, role_table
+from bridge.provision.reconcile import Provisioner
 from bridge.roles import Role
 from bridge.scheduler import Scheduler
 from bridge.store import Store
@@ -51,6 +52,7 @@ class Services:
     catalogue: Catalogue
     scheduler: Scheduler
     webhooks: Webhooks
+    provisioner: Provisioner
 
 
 @dataclass

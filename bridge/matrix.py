@@ -256,6 +256,15 @@ class MatrixClient:
         result = await self._nio(Api.room_resolve_alias(alias))
         return str(result["room_id"])
 
+    async def create_direct_room(self, user_id: str) -> str:
+        """A private room with one person, marked as a direct message for their client."""
+        result = await self.request(
+            "POST",
+            "/_matrix/client/v3/createRoom",
+            {"is_direct": True, "invite": [user_id], "preset": "trusted_private_chat"},
+        )
+        return str(result["room_id"])
+
     async def upload(self, data: bytes, content_type: str, filename: str) -> str | None:
         """Upload media; None when the homeserver has no media repository."""
         try:

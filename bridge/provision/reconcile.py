@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from bridge.clock import Clock
@@ -39,6 +40,8 @@ class Provisioner:
         self.client = client
         self.clock = clock
         self.catalogue = catalogue
+        # One apply at a time: a bot's reconcile and the start-up apply must not interleave.
+        self._lock = asyncio.Lock()
 
     async def role_tables(self) -> dict[str, RoleTable]:
         tables = {}
@@ -53,6 +56,10 @@ class Provisioner:
         return Plan(specs, plan(specs, await self.store.rooms.all()))
 
     async def apply(self) -> ApplyReport:
+        async with self._lock:
+            return await self._apply()
+
+    async def _apply(self) -> ApplyReport:
         return await Applier(
             self.client,
             self.store.rooms,

@@ -97,6 +97,9 @@ class Resident(Base):
     unit: Mapped[str] = mapped_column(String(16))
     room: Mapped[str] = mapped_column(String(16))
     verified_at: Mapped[datetime]
+    # Personal data: kept because verification needs it, erased by `!me forget`.
+    name: Mapped[str | None] = mapped_column(Text, default=None)
+    is_owner: Mapped[bool] = mapped_column(default=False)
 
     __table_args__ = (UniqueConstraint("compound", "user_id"),)
 
@@ -111,6 +114,8 @@ class RoleGrant(Base):
     role: Mapped[str] = mapped_column(String(32))
     granted_by: Mapped[str] = mapped_column(String(255))
     granted_at: Mapped[datetime]
+    # A party member who chose to show the role (党员亮身份) is listed by `!who`.
+    shown: Mapped[bool] = mapped_column(default=False)
 
     __table_args__ = (UniqueConstraint("compound", "user_id", "role"),)
 
@@ -208,3 +213,40 @@ class WebhookSeen(Base):
     __tablename__ = "webhook_seen"
     signature: Mapped[str] = mapped_column(String(128), primary_key=True)
     received_at: Mapped[datetime]
+
+
+class RosterHousehold(Base):
+    """One household of the committee's roster: the truth verification requests match."""
+
+    __tablename__ = "roster_households"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    compound: Mapped[str] = mapped_column(String(64))
+    building: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str] = mapped_column(String(16))
+    room: Mapped[str] = mapped_column(String(16))
+    floor_area: Mapped[str] = mapped_column(String(16))  # Decimal as text, exact
+    owners: Mapped[list[str]] = mapped_column(JSON)
+    phone_hashes: Mapped[list[str]] = mapped_column(JSON)
+    imported_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("compound", "building", "unit", "room"),)
+
+
+class VerificationRequest(Base):
+    """A newcomer's request to be bound to a household, decided by the residents' committee."""
+
+    __tablename__ = "verification_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    compound: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(255))
+    building: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str] = mapped_column(String(16))
+    room: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # pending → approved | rejected
+    source_event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    lobby_room_id: Mapped[str] = mapped_column(String(255))
+    requested_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(255), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 
 from bridge.roles import Role
 from bridge.store.database import Database
-from bridge.store.models import Resident, RoleGrant
+from bridge.store.models import Resident, RoleGrant, RosterHousehold, VerificationRequest
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,16 @@ class PeopleStore:
         self.db = db
 
     async def bind_household(
-        self, compound: str, user_id: str, building: str, unit: str, room: str, now: datetime
+        self,
+        compound: str,
+        user_id: str,
+        building: str,
+        unit: str,
+        room: str,
+        now: datetime,
+        *,
+        name: str | None = None,
+        is_owner: bool = False,
     ) -> None:
         self.db.generations["people"] += 1
         async with self.db.transaction() as session:
@@ -46,10 +56,13 @@ class PeopleStore:
                         unit=unit,
                         room=room,
                         verified_at=now,
+                        name=name,
+                        is_owner=is_owner,
                     )
                 )
             else:
                 row.building, row.unit, row.room = building, unit, room
+                row.name, row.is_owner, row.verified_at = name, is_owner, now
 
     async def residents(self, compound: str) -> list[ResidentRecord]:
         async with self.db.sessions() as session:
@@ -107,3 +120,270 @@ class PeopleStore:
                 )
             )
             return bool(getattr(result, "rowcount", 0))
+
+    async def resident(self, compound: str, user_id: str) -> ResidentRecord | None:
+        async with self.db.sessions() as session:
+            row = (
+                await session.execute(
+                    select(Resident).where(
+                        Resident.compound == compound, Resident.user_id == user_id
+                    )
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                return None
+            return ResidentRecord(row.compound, row.user_id, row.building, row.unit, row.room)
+
+    async def unbind(self, compound: str, user_id: str) -> bool:
+        """Move a resident out: the household binding and resident roles go."""
+        self.db.generations["people"] += 1
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                delete(Resident).where(Resident.compound == compound, Resident.user_id == user_id)
+            )
+            await session.execute(
+                delete(RoleGrant).where(
+                    RoleGrant.compound == compound, RoleGrant.user_id == user_id
+                )
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    async def show_role(self, compound: str, user_id: str, role: Role, shown: bool) -> bool:
+        self.db.generations["people"] += 1
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(RoleGrant)
+                .where(
+                    RoleGrant.compound == compound,
+                    RoleGrant.user_id == user_id,
+                    RoleGrant.role == role.value,
+                )
+                .values(shown=shown)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    async def shown(self, compound: str, role: Role) -> list[str]:
+        async with self.db.sessions() as session:
+            rows = await session.execute(
+                select(RoleGrant.user_id).where(
+                    RoleGrant.compound == compound,
+                    RoleGrant.role == role.value,
+                    RoleGrant.shown.is_(True),
+                )
+            )
+            return sorted(r[0] for r in rows.all())
+
+    # ------------------------------------------------------------ roster
+
+    async def import_roster(
+        self,
+        compound: str,
+        rows: list[tuple[str, str, str, str, list[str], list[str]]],
+        now: datetime,
+    ) -> int:
+        """Insert or update roster households (building, unit, room, area, owners, hashes)."""
+        async with self.db.transaction() as session:
+            existing = {
+                (r.building, r.unit, r.room): r
+                for r in (
+                    await session.execute(
+                        select(RosterHousehold).where(RosterHousehold.compound == compound)
+                    )
+                ).scalars()
+            }
+            for building, unit, room, area, owners, hashes in rows:
+                row = existing.get((building, unit, room))
+                if row is None:
+                    session.add(
+                        RosterHousehold(
+                            compound=compound,
+                            building=building,
+                            unit=unit,
+                            room=room,
+                            floor_area=area,
+                            owners=owners,
+                            phone_hashes=hashes,
+                            imported_at=now,
+                        )
+                    )
+                else:
+                    row.floor_area, row.owners, row.phone_hashes = area, owners, hashes
+                    row.imported_at = now
+        return len(rows)
+
+    async def roster_size(self, compound: str) -> int:
+        async with self.db.sessions() as session:
+            return int(
+                (
+                    await session.execute(
+                        select(func.count()).where(RosterHousehold.compound == compound)
+                    )
+                ).scalar_one()
+            )
+
+    async def roster_owners(
+        self, compound: str, building: str, unit: str, room: str
+    ) -> list[str] | None:
+        """The household's owners' names, or None when the roster has no such household."""
+        async with self.db.sessions() as session:
+            row = (
+                await session.execute(
+                    select(RosterHousehold).where(
+                        RosterHousehold.compound == compound,
+                        RosterHousehold.building == building,
+                        RosterHousehold.unit == unit,
+                        RosterHousehold.room == room,
+                    )
+                )
+            ).scalar_one_or_none()
+            return list(row.owners) if row is not None else None
+
+    # ------------------------------------------------------------ verification requests
+
+    async def request_verification(
+        self,
+        compound: str,
+        user_id: str,
+        household: tuple[str, str, str],
+        name: str,
+        source_event_id: str,
+        lobby_room_id: str,
+        now: datetime,
+    ) -> tuple[VerificationRecord, bool]:
+        """A new pending request, or the one this event already made (reprocessing)."""
+        async with self.db.transaction() as session:
+            row = (
+                await session.execute(
+                    select(VerificationRequest).where(
+                        VerificationRequest.source_event_id == source_event_id
+                    )
+                )
+            ).scalar_one_or_none()
+            if row is not None:
+                return _request(row), False
+            building, unit, room = household
+            row = VerificationRequest(
+                compound=compound,
+                user_id=user_id,
+                building=building,
+                unit=unit,
+                room=room,
+                name=name,
+                status="pending",
+                source_event_id=source_event_id,
+                lobby_room_id=lobby_room_id,
+                requested_at=now,
+            )
+            session.add(row)
+            await session.flush()
+            return _request(row), True
+
+    async def pending_request_of(self, compound: str, user_id: str) -> VerificationRecord | None:
+        async with self.db.sessions() as session:
+            row = (
+                await session.execute(
+                    select(VerificationRequest).where(
+                        VerificationRequest.compound == compound,
+                        VerificationRequest.user_id == user_id,
+                        VerificationRequest.status == "pending",
+                    )
+                )
+            ).scalar_one_or_none()
+            return _request(row) if row is not None else None
+
+    async def verification(self, compound: str, request_id: int) -> VerificationRecord | None:
+        async with self.db.sessions() as session:
+            row = await session.get(VerificationRequest, request_id)
+            return _request(row) if row is not None and row.compound == compound else None
+
+    async def decide(
+        self, request_id: int, status: str, by: str, now: datetime, reason: str | None = None
+    ) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(VerificationRequest)
+                .where(VerificationRequest.id == request_id)
+                .values(status=status, decided_by=by, decided_at=now, reason=reason)
+            )
+
+    # ------------------------------------------------------------ personal data
+
+    async def export(self, user_id: str) -> dict[str, Any]:
+        """Everything stored about a person, by compound (for `!me` and `!me export`)."""
+        async with self.db.sessions() as session:
+            residents = (
+                await session.execute(select(Resident).where(Resident.user_id == user_id))
+            ).scalars()
+            grants = (
+                await session.execute(select(RoleGrant).where(RoleGrant.user_id == user_id))
+            ).scalars()
+            requests = (
+                await session.execute(
+                    select(VerificationRequest).where(VerificationRequest.user_id == user_id)
+                )
+            ).scalars()
+            return {
+                "user_id": user_id,
+                "households": [
+                    {
+                        "compound": r.compound,
+                        "household": f"{r.building}-{r.unit}-{r.room}",
+                        "name": r.name,
+                        "owner": r.is_owner,
+                        "verified_at": r.verified_at.isoformat(),
+                    }
+                    for r in residents
+                ],
+                "roles": [
+                    {"compound": g.compound, "role": g.role, "shown": g.shown} for g in grants
+                ],
+                "verification_requests": [
+                    {
+                        "compound": q.compound,
+                        "household": f"{q.building}-{q.unit}-{q.room}",
+                        "name": q.name,
+                        "status": q.status,
+                        "requested_at": q.requested_at.isoformat(),
+                    }
+                    for q in requests
+                ],
+            }
+
+    async def forget(self, user_id: str) -> None:
+        """Erase a person's name, households, roles and requests everywhere."""
+        self.db.generations["people"] += 1
+        async with self.db.transaction() as session:
+            await session.execute(delete(Resident).where(Resident.user_id == user_id))
+            await session.execute(delete(RoleGrant).where(RoleGrant.user_id == user_id))
+            await session.execute(
+                delete(VerificationRequest).where(VerificationRequest.user_id == user_id)
+            )
+
+
+@dataclass(frozen=True)
+class VerificationRecord:
+    id: int
+    compound: str
+    user_id: str
+    building: str
+    unit: str
+    room: str
+    name: str | None
+    status: str
+    lobby_room_id: str
+    source_event_id: str
+
+
+def _request(row: VerificationRequest) -> VerificationRecord:
+    return VerificationRecord(
+        row.id,
+        row.compound,
+        row.user_id,
+        row.building,
+        row.unit,
+        row.room,
+        row.name,
+        row.status,
+        row.lobby_room_id,
+        row.source_event_id,
+    )

@@ -222,6 +222,33 @@ class TicketStore:
             ).scalars()
             return [_record(r) for r in rows]
 
+    async def reported_by(self, user_id: str) -> list[dict[str, Any]]:
+        """A resident's own tickets, for `!me export`."""
+        async with self.db.sessions() as session:
+            rows = (
+                await session.execute(select(Ticket).where(Ticket.reporter == user_id))
+            ).scalars()
+            return [
+                {
+                    "compound": r.compound,
+                    "number": r.number,
+                    "text": r.text,
+                    "status": r.status,
+                    "opened_at": _utc(r.opened_at).isoformat(),
+                }
+                for r in rows
+            ]
+
+    async def anonymise_reporter(self, user_id: str) -> None:
+        """The tickets stay (statistics, history); who reported them goes."""
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(Ticket).where(Ticket.reporter == user_id).values(reporter=None)
+            )
+            await session.execute(
+                update(TicketLog).where(TicketLog.actor == user_id).values(actor=None)
+            )
+
     async def log_of(self, ticket_id: int) -> list[tuple[str, str | None, dict[str, Any]]]:
         async with self.db.sessions() as session:
             rows = (

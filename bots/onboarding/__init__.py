@@ -1,0 +1,1 @@
+"""Onboarding: newcomers verified into households, resident roles, personal data on request."""

@@ -1,0 +1,336 @@
+"""Onboarding: a newcomer in the lobby asks to be verified, the residents' committee decides,
+and Linli binds them to a household and lets them in. Roles granted by the committee, `!who`,
+and a resident's own data (`!me`, export, forget).
+
+Every change to who lives where or holds which role ends with a reconcile: invites, removals
+and power levels follow the role table in every room of the compound.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+from bots.onboarding.address import AddressError, parse_address
+from bridge.commands import Arg, ArgKind, CommandError, CommandTable
+from bridge.config import Compound
+from bridge.dispatch import Bot, EventContext
+from bridge.events import Membership
+from bridge.matrix import derived_txn_id
+from bridge.provision.desired import room_key
+from bridge.roles import GRANTABLE_ROLES, STAFF_ROLES, Role
+from bridge.store.people import VerificationRecord
+
+COMMITTEE = frozenset({Role.RESIDENTS_COMMITTEE})
+# Who may move a resident out: the committee, and the property manager who hands over keys.
+HOUSING_STAFF = frozenset({Role.RESIDENTS_COMMITTEE, Role.PROPERTY_MANAGER})
+ROLE_WORDS = {
+    "党员": Role.PARTY_MEMBER,
+    "志愿者": Role.VOLUNTEER,
+    "楼长": Role.BUILDING_CONTACT,
+    "party": Role.PARTY_MEMBER,
+}
+
+
+class OnboardingBot(Bot):
+    commands: ClassVar[CommandTable] = CommandTable()
+
+    # ------------------------------------------------------------ lobby
+
+    async def on_membership(self, ctx: EventContext, membership: Membership) -> None:
+        if ctx.compound is None or ctx.room_key != "lobby" or membership.membership != "join":
+            return
+        if membership.previous == "join" or ctx.roles:
+            return  # a profile change, or someone Linli already knows
+        await ctx.send_notice(
+            membership.room_id,
+            ctx.text("onboarding.welcome", compound=ctx.compound.config.name),
+            extra={"m.mentions": {"user_ids": [membership.user_id]}},
+        )
+
+    def _compound(self, ctx: EventContext) -> Compound:
+        if ctx.compound is None:
+            raise CommandError("error.not_in_compound")
+        return ctx.compound
+
+    @commands.command(
+        "verify", aliases=["认证"], args=[Arg("address"), Arg("name", ArgKind.REST)], roles=None
+    )
+    async def request_verification(self, ctx: EventContext, address: str, name: str) -> None:
+        compound = self._compound(ctx)
+        people = self.services.store.people
+        if Role.RESIDENT in ctx.roles:
+            raise CommandError("onboarding.already_verified")
+        buildings = frozenset(compound.config.buildings) or None
+        try:
+            household = parse_address(address, buildings)
+        except AddressError as e:
+            raise CommandError(e.key) from None
+        where = str(household)
+        owners: list[str] | None = None
+        if await people.roster_size(compound.key):
+            owners = await people.roster_owners(compound.key, *_parts(where))
+            if owners is None:
+                raise CommandError("onboarding.not_in_roster", household=where)
+        pending = await people.pending_request_of(compound.key, ctx.event.sender)
+        if pending is not None and pending.source_event_id != ctx.event.event_id:
+            # A second request while one waits: the first stands (it may be mid-review).
+            raise CommandError("onboarding.already_pending")
+        request, _ = await people.request_verification(
+            compound.key,
+            ctx.event.sender,
+            _parts(where),
+            name.strip()[:64],
+            ctx.event.event_id,
+            ctx.event.room_id,
+            self.services.clock.now(),
+        )
+        committee_room = await self.services.store.rooms.by_key(room_key(compound.key, "committee"))
+        if committee_room is not None:
+            owner = ctx.text("onboarding.owner_match") if owners and name.strip() in owners else ""
+            await ctx.send_notice(
+                committee_room.room_id,
+                ctx.text(
+                    "onboarding.request",
+                    id=request.id,
+                    user=ctx.event.sender,
+                    household=where,
+                    name=request.name,
+                    owner=owner,
+                ),
+            )
+        await ctx.reply("onboarding.submitted")
+
+    @commands.command(
+        "verify approve",
+        aliases=["认证 同意", "同意", "approve"],
+        args=[Arg("number", ArgKind.INT)],
+        roles=COMMITTEE,
+    )
+    async def approve(self, ctx: EventContext, number: int) -> None:
+        compound = self._compound(ctx)
+        request = await self._pending(ctx, compound, number)
+        people = self.services.store.people
+        now = self.services.clock.now()
+        owners = await people.roster_owners(
+            compound.key, request.building, request.unit, request.room
+        )
+        await people.bind_household(
+            compound.key,
+            request.user_id,
+            request.building,
+            request.unit,
+            request.room,
+            now,
+            name=request.name,
+            is_owner=bool(owners and request.name in owners),
+        )
+        await people.decide(request.id, "approved", ctx.event.sender, now)
+        await self.services.provisioner.apply()
+        await ctx.send_notice(
+            request.lobby_room_id,
+            ctx.text("onboarding.approved", user=request.user_id, compound=compound.config.name),
+            extra={"m.mentions": {"user_ids": [request.user_id]}},
+        )
+        await ctx.reply("onboarding.approved_staff", id=number)
+
+    @commands.command(
+        "verify reject",
+        aliases=["认证 拒绝", "拒绝", "reject"],
+        args=[Arg("number", ArgKind.INT), Arg("reason", ArgKind.REST)],
+        roles=COMMITTEE,
+    )
+    async def reject(self, ctx: EventContext, number: int, reason: str) -> None:
+        compound = self._compound(ctx)
+        request = await self._pending(ctx, compound, number)
+        await self.services.store.people.decide(
+            request.id, "rejected", ctx.event.sender, self.services.clock.now(), reason[:500]
+        )
+        await ctx.send_notice(
+            request.lobby_room_id,
+            ctx.text("onboarding.rejected", user=request.user_id, reason=reason),
+            extra={"m.mentions": {"user_ids": [request.user_id]}},
+        )
+        await ctx.reply("onboarding.rejected_staff", id=number)
+
+    async def _pending(
+        self, ctx: EventContext, compound: Compound, number: int
+    ) -> VerificationRecord:
+        request = await self.services.store.people.verification(compound.key, number)
+        if request is None:
+            raise CommandError("onboarding.no_request", id=number)
+        if request.status != "pending":
+            raise CommandError("onboarding.request_decided", id=number)
+        if request.user_id == ctx.event.sender:
+            raise CommandError("onboarding.not_yourself")
+        return request
+
+    # ------------------------------------------------------------ residents and roles
+
+    @commands.command(
+        "resident remove",
+        aliases=["住户 移除"],
+        args=[Arg("user", ArgKind.USER)],
+        roles=HOUSING_STAFF,
+    )
+    async def remove_resident(self, ctx: EventContext, user: str) -> None:
+        compound = self._compound(ctx)
+        if not await self.services.store.people.unbind(compound.key, user):
+            raise CommandError("onboarding.not_resident", user=user)
+        await self.services.provisioner.apply()
+        await ctx.reply("onboarding.removed", user=user)
+
+    @commands.command("me leave", aliases=["我 搬走"], roles=[Role.RESIDENT])
+    async def move_out(self, ctx: EventContext) -> None:
+        compound = self._compound(ctx)
+        await ctx.reply("onboarding.left")
+        await self.services.store.people.unbind(compound.key, ctx.event.sender)
+        await self.services.provisioner.apply()
+
+    def _role(self, ctx: EventContext, name: str) -> Role:
+        role = ROLE_WORDS.get(name)
+        if role is None:
+            try:
+                role = Role(name)
+            except ValueError:
+                role = None
+        if role is None or role not in GRANTABLE_ROLES:
+            names = ctx.text("roles.separator").join(
+                ctx.text(f"roles.{r.value}") for r in sorted(GRANTABLE_ROLES)
+            )
+            raise CommandError("onboarding.role_unknown", name=name, names=names)
+        return role
+
+    @commands.command(
+        "role grant",
+        aliases=["角色 授予"],
+        args=[Arg("user", ArgKind.USER), Arg("role")],
+        roles=COMMITTEE | {Role.PARTY_BRANCH},
+    )
+    async def grant_role(self, ctx: EventContext, user: str, role: str) -> None:
+        compound = self._compound(ctx)
+        granted = self._role(ctx, role)
+        assert ctx.role_table is not None
+        if user not in ctx.role_table.residents:
+            raise CommandError("onboarding.not_resident", user=user)
+        name = ctx.text(f"roles.{granted.value}")
+        people = self.services.store.people
+        if not await people.grant(
+            compound.key, user, granted, ctx.event.sender, self.services.clock.now()
+        ):
+            raise CommandError("onboarding.role_already", user=user, role=name)
+        await self.services.provisioner.apply()
+        await ctx.reply("onboarding.role_granted", user=user, role=name)
+
+    @commands.command(
+        "role revoke",
+        aliases=["角色 取消"],
+        args=[Arg("user", ArgKind.USER), Arg("role")],
+        roles=COMMITTEE | {Role.PARTY_BRANCH},
+    )
+    async def revoke_role(self, ctx: EventContext, user: str, role: str) -> None:
+        compound = self._compound(ctx)
+        revoked = self._role(ctx, role)
+        name = ctx.text(f"roles.{revoked.value}")
+        if not await self.services.store.people.revoke(compound.key, user, revoked):
+            raise CommandError("onboarding.role_missing", user=user, role=name)
+        await self.services.provisioner.apply()
+        await ctx.reply("onboarding.role_revoked", user=user, role=name)
+
+    @commands.command("who", aliases=["谁"])
+    async def who(self, ctx: EventContext) -> None:
+        compound = self._compound(ctx)
+        assert ctx.role_table is not None
+        sep = ctx.text("roles.separator")
+        lines = [ctx.text("onboarding.who_header", compound=compound.config.name)]
+        for role in sorted(STAFF_ROLES):
+            users = sorted(u for u, roles in ctx.role_table.staff.items() if role in roles)
+            if users:
+                lines.append(
+                    ctx.text(
+                        "onboarding.who_line",
+                        role=ctx.text(f"roles.{role.value}"),
+                        users=sep.join(users),
+                    )
+                )
+        shown = await self.services.store.people.shown(compound.key, Role.PARTY_MEMBER)
+        if shown:
+            lines.append(ctx.text("onboarding.who_party", users=sep.join(shown)))
+        await ctx.reply_text("\n".join(lines))
+
+    @commands.command("whois", aliases=["查"], args=[Arg("user", ArgKind.USER)])
+    async def whois(self, ctx: EventContext, user: str) -> None:
+        self._compound(ctx)
+        assert ctx.role_table is not None
+        roles = ctx.role_table.staff.get(user, frozenset()) & STAFF_ROLES
+        if roles:
+            await ctx.reply("onboarding.whois_staff", user=user, roles=ctx.role_names(roles))
+        else:
+            await ctx.reply("onboarding.whois_not_staff", user=user)
+
+    # ------------------------------------------------------------ personal data
+
+    @commands.command("me", aliases=["我"])
+    async def show_me(self, ctx: EventContext) -> None:
+        data = await self.services.store.people.export(ctx.event.sender)
+        if not data["households"] and not data["verification_requests"]:
+            await ctx.reply("onboarding.me_nothing")
+            return
+        details = ctx.text("roles.separator").join(
+            ctx.text(
+                "onboarding.me_household",
+                compound=h["compound"],
+                household=h["household"],
+                name=h["name"] or "—",
+            )
+            for h in data["households"] + data["verification_requests"]
+        )
+        await ctx.reply("onboarding.me", details=details)
+
+    @commands.command("me export", aliases=["我 导出"])
+    async def export_me(self, ctx: EventContext) -> None:
+        data = await self.services.store.people.export(ctx.event.sender)
+        tickets = await self.services.store.tickets.reported_by(ctx.event.sender)
+        data["tickets"] = tickets
+        payload = json.dumps(data, ensure_ascii=False, indent=2).encode()
+        client = self.services.client
+        room = await client.create_direct_room(ctx.event.sender)
+        uri = await client.upload(payload, "application/json", "linli-my-data.json")
+        content = {
+            "msgtype": "m.file",
+            "body": "linli-my-data.json",
+            "filename": "linli-my-data.json",
+            "info": {"mimetype": "application/json", "size": len(payload)},
+        }
+        if uri is None:  # no media repository: the data goes as text
+            content = {"msgtype": "m.notice", "body": payload.decode()}
+        else:
+            content["url"] = uri
+        await client.send(
+            room,
+            {"msgtype": "m.notice", "body": ctx.text("onboarding.export_file")},
+            derived_txn_id(ctx.event.event_id, "export-note"),
+        )
+        await client.send(room, content, derived_txn_id(ctx.event.event_id, "export-file"))
+        await ctx.reply("onboarding.exported")
+
+    @commands.command("me forget", aliases=["我 删除"])
+    async def forget_me(self, ctx: EventContext) -> None:
+        await ctx.reply("onboarding.forgotten")
+        await self.services.store.people.forget(ctx.event.sender)
+        await self.services.store.tickets.anonymise_reporter(ctx.event.sender)
+        await self.services.provisioner.apply()
+
+    @commands.command("me show", aliases=["我 亮身份", "me show-party"], roles=[Role.PARTY_MEMBER])
+    async def show_party(self, ctx: EventContext) -> None:
+        compound = self._compound(ctx)
+        if not await self.services.store.people.show_role(
+            compound.key, ctx.event.sender, Role.PARTY_MEMBER, True
+        ):
+            raise CommandError("onboarding.not_party")
+        await ctx.reply("onboarding.shown")
+
+
+def _parts(where: str) -> tuple[str, str, str]:
+    building, unit, room = where.split("-")
+    return building, unit, room

@@ -1,0 +1,242 @@
+"""Onboarding through the real Synapse: the lobby, verification by the committee, roles and
+their power, a resident's own data."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from bridge.app import Bridge
+from bridge.cli import main as linli
+from tests.integration.harness import Harness
+from tests.integration.matrix_client import MatrixHTTPError, ResidentClient
+
+BOT = "@linli:linli.localhost"
+COMMITTEE = "juwei_chen"
+
+
+def from_bot(predicate: Callable[[str], bool]) -> Callable[[dict[str, Any]], bool]:
+    return lambda e: e["sender"] == BOT and predicate(e["content"].get("body", ""))
+
+
+async def started(harness: Harness) -> Bridge:
+    harness.only("heping")
+    return await harness.start_bridge()
+
+
+async def test_newcomer_is_greeted_verified_and_let_into_their_building_only(
+    harness: Harness, make_user, staff_client
+) -> None:
+    await started(harness)
+    newcomer: ResidentClient = await make_user()
+    # The QR code's link names the lobby's alias; a client resolves and joins it.
+    lobby = await newcomer.join(harness.alias("heping-lobby"))
+    await newcomer.wait_for_event(lobby, from_bot(lambda b: b.startswith("欢迎来到和平里小区")))
+    with pytest.raises(MatrixHTTPError) as before:
+        await newcomer.join(harness.alias("heping-hall"))
+    assert before.value.status == 403
+
+    await newcomer.send_text(lobby, "!认证 3-2-1101 张三")
+    await newcomer.wait_for_event(
+        lobby, from_bot(lambda b: b == "已收到认证申请，请等居委会审核。")
+    )
+    committee = await staff_client(COMMITTEE)
+    work_room = await committee.join(harness.alias("heping-committee"))
+    request = await committee.wait_for_event(
+        work_room, from_bot(lambda b: newcomer.user_id in b and "3-2-1101" in b)
+    )
+    number = request["content"]["body"].split("#")[1].split("：")[0]
+    await committee.send_text(work_room, f"!认证 同意 {number}")
+    await newcomer.wait_for_event(lobby, from_bot(lambda b: "认证通过" in b))
+
+    await newcomer.join(harness.alias("heping"))
+    await newcomer.join(harness.alias("heping-hall"))
+    await newcomer.join(harness.alias("heping-building_3"))
+    with pytest.raises(MatrixHTTPError) as other:
+        await newcomer.join(harness.alias("heping-building_1"))
+    assert other.value.status == 403
+
+
+async def test_bad_requests_are_answered_and_a_rejected_user_stays_out(
+    harness: Harness, make_user, staff_client
+) -> None:
+    await started(harness)
+    newcomer: ResidentClient = await make_user()
+    lobby = await newcomer.join(harness.alias("heping-lobby"))
+    answers = [
+        ("!认证 三楼 李四", "地址格式不对，请写成 楼号-单元-室号，例如 3-2-1101。"),
+        ("!认证 9-1-101 李四", "本小区没有这栋楼，请核对楼号。"),
+        ("!认证 1-1-101", "用法：!认证 楼号-单元-室号 姓名"),
+        ("!认证 同意 1", "只有居委会可以用这个命令。"),
+    ]
+    for command, answer in answers:
+        await newcomer.send_text(lobby, command)
+        await newcomer.wait_for_event(lobby, from_bot(lambda b, a=answer: b == a))
+    await newcomer.send_text(lobby, "!认证 1-1-101 李四")
+    await newcomer.wait_for_event(lobby, from_bot(lambda b: b.startswith("已收到")))
+    await newcomer.send_text(lobby, "!认证 1-1-102 李四")
+    await newcomer.wait_for_event(lobby, from_bot(lambda b: b == "您已经提交过申请，请等审核。"))
+
+    committee = await staff_client(COMMITTEE)
+    work_room = await committee.join(harness.alias("heping-committee"))
+    request = await committee.wait_for_event(work_room, from_bot(lambda b: newcomer.user_id in b))
+    number = request["content"]["body"].split("#")[1].split("：")[0]
+    await committee.send_text(work_room, f"!认证 拒绝 {number} 花名册上查不到这户")
+    await newcomer.wait_for_event(lobby, from_bot(lambda b: "没有通过：花名册上查不到这户" in b))
+    await committee.send_text(work_room, f"!认证 同意 {number}")
+    await committee.wait_for_event(work_room, from_bot(lambda b: "已经处理过了" in b))
+    with pytest.raises(MatrixHTTPError) as refused:
+        await newcomer.join(harness.alias("heping-neighbours"))
+    assert refused.value.status == 403
+
+
+async def test_granted_role_gets_power_in_the_compound_and_revoking_takes_it_away(
+    harness: Harness, make_user, staff_client
+) -> None:
+    bridge = await started(harness)
+    resident: ResidentClient = await make_user()
+    await bridge.store.people.bind_household(
+        "heping", resident.user_id, "1", "1", "101", bridge.clock.now()
+    )
+    await bridge.provisioner.apply()
+    announcements = await resident.join(harness.alias("heping-announcements"))
+    with pytest.raises(MatrixHTTPError):
+        await resident.send_text(announcements, "明天停电")
+
+    committee = await staff_client(COMMITTEE)
+    work_room = await committee.join(harness.alias("heping-committee"))
+    await committee.send_text(work_room, f"!角色 授予 {resident.user_id} 楼长")
+    await committee.wait_for_event(work_room, from_bot(lambda b: b.endswith("“楼长”。")))
+    levels = await resident.get_state(announcements, "m.room.power_levels")
+    assert levels["users"][resident.user_id] == 10
+    await resident.send_text(announcements, "明天停电")
+
+    await committee.send_text(work_room, f"!角色 授予 {resident.user_id} 党员")
+    await committee.wait_for_event(work_room, from_bot(lambda b: "党员" in b and "加上" in b))
+    await resident.join(harness.alias("heping-party"))  # invited now
+
+    await committee.send_text(work_room, f"!角色 取消 {resident.user_id} 楼长")
+    await committee.wait_for_event(work_room, from_bot(lambda b: b.startswith("已取消")))
+    levels = await resident.get_state(announcements, "m.room.power_levels")
+    assert resident.user_id not in levels["users"]
+    with pytest.raises(MatrixHTTPError) as e:
+        await resident.send_text(announcements, "再说一句")
+    assert e.value.status == 403
+
+    await committee.send_text(work_room, f"!角色 授予 {resident.user_id} 国王")
+    await committee.wait_for_event(work_room, from_bot(lambda b: "没有“国王”这个身份" in b))
+    neighbours = await resident.join(harness.alias("heping-neighbours"))
+    await resident.send_text(neighbours, "!谁")
+    who = await resident.wait_for_event(neighbours, from_bot(lambda b: "工作人员：" in b))
+    assert "物业：@wuye_wang:linli.localhost" in who["content"]["body"]
+
+
+async def test_me_export_sends_the_data_and_forget_erases_it(harness: Harness, make_user) -> None:
+    bridge = await started(harness)
+    resident: ResidentClient = await make_user()
+    await bridge.store.people.bind_household(
+        "heping", resident.user_id, "2", "1", "501", bridge.clock.now(), name="王小明"
+    )
+    await bridge.provisioner.apply()
+    neighbours = await resident.join(harness.alias("heping-neighbours"))
+    await resident.send_text(neighbours, "!我")
+    mine = await resident.wait_for_event(
+        neighbours, from_bot(lambda b: b.startswith("我们为您保存"))
+    )
+    assert "2-1-501" in mine["content"]["body"] and "王小明" in mine["content"]["body"]
+
+    await resident.send_text(neighbours, "!我 导出")
+    await resident.wait_for_event(neighbours, from_bot(lambda b: "私信" in b))
+    dm = await _invited_dm(resident)
+    await resident.join(dm)
+    file_event = await resident.wait_for_event(
+        dm, lambda e: e["content"].get("msgtype") == "m.file"
+    )
+    data = json.loads(await _download(resident, file_event["content"]["url"]))
+    assert data["user_id"] == resident.user_id
+    assert data["households"][0]["household"] == "2-1-501"
+    assert data["households"][0]["name"] == "王小明"
+
+    await resident.send_text(neighbours, "!我 删除")
+    await resident.wait_for_event(neighbours, from_bot(lambda b: b.startswith("已删除")))
+    await bridge.worker.drain()
+    assert await bridge.store.people.export(resident.user_id) == {
+        "user_id": resident.user_id,
+        "households": [],
+        "roles": [],
+        "verification_requests": [],
+    }
+    db_path = bridge.config.database.url.split("///", 1)[1]
+    with sqlite3.connect(db_path) as db:
+        dump = "\n".join(db.iterdump())
+    assert "王小明" not in dump
+    # no longer a resident: taken out of the resident rooms
+    with pytest.raises(MatrixHTTPError):
+        await resident.send_text(neighbours, "还在吗")
+
+
+async def _invited_dm(client: ResidentClient) -> str:
+    for _ in range(100):
+        sync = await client.call("GET", "/_matrix/client/v3/sync", params={"timeout": "0"})
+        invites = sync.get("rooms", {}).get("invite", {})
+        for room_id, room in invites.items():
+            events = room.get("invite_state", {}).get("events", [])
+            if any(e.get("content", {}).get("is_direct") for e in events):
+                return str(room_id)
+        await asyncio.sleep(0.1)
+    raise AssertionError("no direct-message invitation")
+
+
+async def _download(client: ResidentClient, mxc: str) -> bytes:
+    parts = urlsplit(mxc)
+    url = f"{client.base_url}/_matrix/client/v1/media/download/{parts.netloc}{parts.path}"
+    async with client.http.get(url, headers={"Authorization": f"Bearer {client.token}"}) as resp:
+        assert resp.status == 200
+        return await resp.read()
+
+
+async def test_roster_import_reports_bad_lines_and_requests_must_match_it(
+    harness: Harness, make_user, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bridge = await started(harness)
+    good_hash = "a" * 64
+    roster = harness.workdir / "roster.csv"
+    roster.write_text(
+        "building,unit,room,floor_area,owners,phone_hashes\n"
+        f"3,2,1101,89.5,张三;李梅,{good_hash}\n"
+        "3,2,1102,76,王五,13812345678\n"
+        "1,1,101,120.25,赵六,\n",
+        encoding="utf-8",
+    )
+    config = harness.workdir / "bridge.yaml"
+    config.write_text(
+        f"""homeserver: {{url: "{harness.homeserver_url}", server_name: {harness.server_name}}}
+appservice: {{as_token: {harness.as_token}, hs_token: {harness.hs_token}}}
+database: {{url: "sqlite+aiosqlite:///linli.db"}}
+rooms_config: rooms_config
+alias_prefix: {harness.prefix}
+""",
+        encoding="utf-8",
+    )
+    code = await asyncio.to_thread(
+        linli, ["-c", str(config), "roster", "import", "heping", str(roster)]
+    )
+    out = capsys.readouterr()
+    assert code == 1
+    assert f"{roster}:3: 不能写手机号，请写手机号的哈希值" in out.err
+    assert "13812345678" not in out.err + out.out and "王五" not in out.err + out.out
+    assert "imported 2 households, 1 bad lines" in out.out
+    assert await bridge.store.people.roster_owners("heping", "3", "2", "1101") == ["张三", "李梅"]
+
+    newcomer: ResidentClient = await make_user()
+    lobby = await newcomer.join(harness.alias("heping-lobby"))
+    await newcomer.send_text(lobby, "!认证 3-2-1102 王五")
+    await newcomer.wait_for_event(lobby, from_bot(lambda b: "花名册里没有 3-2-1102" in b))
+    await newcomer.send_text(lobby, "!认证 3-2-1101 张三")
+    await newcomer.wait_for_event(lobby, from_bot(lambda b: b.startswith("已收到")))
