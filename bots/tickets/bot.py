@@ -30,7 +30,7 @@ CONFIRM_KEYS = {"✅", "✔️", "👍"}
 # "3号楼", "3栋", "3幢", "3#楼", "building 3"
 _BUILDING = re.compile(r"(\d{1,3})\s*(?:号楼|栋|幢|#楼|#)|building\s*(\d{1,3})", re.IGNORECASE)
 # Rooms where a mention opens nothing: newcomers, notices, and the staff's own rooms.
-NO_TICKET_ROOMS = {"lobby", "announcements", "five_in_one", "party", "committee"}
+NO_TICKET_ROOMS = {"lobby", "announcements", "five_in_one", "party", "committee", "observers"}
 
 
 def settings_of(compound: Compound) -> TicketSettings:

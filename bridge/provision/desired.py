@@ -221,7 +221,8 @@ def room_power_levels(room: RoomDef, table: RoleTable) -> dict[str, Any]:
     for user in sorted(_members(room, table) | set(table.observers)):
         roles = table.roles_of(user)
         if Role.OBSERVER in roles and not roles & STAFF_ROLES:
-            users[user] = OBSERVER_LEVEL
+            may_post = room.post_roles is not None and Role.OBSERVER in room.post_roles
+            users[user] = POSTER_LEVEL if may_post else OBSERVER_LEVEL
         elif roles & STAFF_ROLES:
             users[user] = STAFF_LEVEL
         elif room.post_roles is not None and roles & room.post_roles:

@@ -89,6 +89,10 @@ async def test_malformed_transaction_is_refused_and_stores_nothing(harness: Harn
     assert await bridge.store.inbox.counts() == before
     # and the same txnId with a good body is then accepted
     assert await put_transaction(harness, "bad-1", []) == 200
+    # a body over the configured limit is refused before it is read
+    huge = [{"event_id": "$big", "content": {"body": "x" * (5 * 1024 * 1024)}}]
+    assert await put_transaction(harness, "big-1", huge) == 413
+    assert await bridge.store.inbox.status_of("$big") is None
 
 
 async def test_help_from_a_resident_is_answered_in_the_room(harness: Harness, make_user) -> None:

@@ -240,3 +240,18 @@ alias_prefix: {harness.prefix}
     await newcomer.wait_for_event(lobby, from_bot(lambda b: "花名册里没有 3-2-1102" in b))
     await newcomer.send_text(lobby, "!认证 3-2-1101 张三")
     await newcomer.wait_for_event(lobby, from_bot(lambda b: b.startswith("已收到")))
+
+
+async def test_observer_asks_for_figures_in_their_own_room_only(
+    harness: Harness, staff_client
+) -> None:
+    await started(harness)
+    observer = await staff_client("jiedao_zhou")
+    own = await observer.join(harness.alias("heping-observers"))
+    await observer.send_text(own, "!工单 统计")
+    answer = await observer.wait_for_event(own, from_bot(lambda b: b.startswith("工单统计")))
+    assert "新开 0" in answer["content"]["body"]
+    hall = await observer.join(harness.alias("heping-hall"))
+    with pytest.raises(MatrixHTTPError) as e:
+        await observer.send_text(hall, "!工单 统计")
+    assert e.value.status == 403

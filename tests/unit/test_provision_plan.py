@@ -125,3 +125,11 @@ def test_new_resident_is_invited_and_moved_out_one_removed() -> None:
     actions = plan(list(after.values()), applied(before))
     assert Invite("heping:building_1", "@new:linli.localhost") in actions
     assert Remove("heping:building_1", RESIDENT) in actions
+
+
+def test_observers_speak_only_in_their_own_room() -> None:
+    s = specs()
+    own = s["heping:observers"].state["power_levels"]
+    assert own["users"][OBSERVER] == POSTER_LEVEL >= own["events_default"]
+    assert s["heping:observers"].state["join_rules"] == {"join_rule": "invite"}
+    assert OBSERVER in s["heping:observers"].state["members"]
