@@ -25,7 +25,7 @@ test: lint
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) data

@@ -15,6 +15,7 @@ import aiohttp
 from aiohttp import web
 
 from bench.counting_client import CountingClient
+from bench.tickets import free_port
 from bots import ALL_BOTS
 from bridge.app import Bridge
 from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig, load_rooms_config
@@ -81,9 +82,7 @@ async def floor(txns: list[list[dict[str, Any]]], port: int) -> float:
         await runner.cleanup()
 
 
-async def linli(
-    txns: list[list[dict[str, Any]]] | None, port: int, count: int, size: int
-) -> tuple[float, CountingClient, int]:
+async def linli(port: int, count: int, size: int) -> tuple[float, CountingClient, int]:
     with tempfile.TemporaryDirectory() as tmp:
         token = secrets.token_hex(16)
         config = BridgeConfig(
@@ -114,7 +113,7 @@ async def linli(
 
 
 async def run(count: int = 40, size: int = 50) -> None:
-    port = 29399
+    port = free_port()
     events = count * size
     linli_time, _, writes = await linli(port, count, size)
     txns = transactions(["!a", "!b"], ["@a:x"], count, size)
