@@ -14,8 +14,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bench.common import free_port
 from bench.counting_client import CountingClient
-from bench.tickets import free_port
 from bots import ALL_BOTS
 from bridge.app import Bridge
 from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig, load_rooms_config

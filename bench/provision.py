@@ -5,38 +5,27 @@ request per room, no state, no invites) on the same homeserver in the same run."
 from __future__ import annotations
 
 import asyncio
-import secrets
 import shutil
-import socket
 import tempfile
 import time
 from pathlib import Path
 
+from bench.common import SERVER, bench_config, bench_synapse
 from bots import ALL_BOTS
 from bridge.clock import SystemClock
 from bridge.config import (
-    AppserviceConfig,
     BridgeConfig,
     DatabaseConfig,
-    HomeserverConfig,
     load_rooms_config,
 )
 from bridge.dispatch import config_sections
 from bridge.i18n import default_catalogue
-from bridge.local_synapse import LocalSynapse, SynapseSettings
+from bridge.local_synapse import LocalSynapse
 from bridge.matrix import MatrixClient
 from bridge.provision.reconcile import Provisioner
-from bridge.registration import write_registration
 from bridge.store import Store
 
 EXAMPLES = Path(__file__).parents[1] / "rooms_config"
-SERVER = "linli.localhost"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def generate(folder: Path, compounds: int) -> None:
@@ -118,27 +107,8 @@ async def measure(synapse: LocalSynapse, config: BridgeConfig, tmp: Path, n: int
 async def run(sizes: tuple[int, ...] = (10, 50)) -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        port = free_port()
-        token = secrets.token_hex(16)
-        hs_port = free_port()
-        config = BridgeConfig(
-            homeserver=HomeserverConfig(url=f"http://127.0.0.1:{hs_port}", server_name=SERVER),
-            appservice=AppserviceConfig(
-                as_token=token,
-                hs_token=secrets.token_hex(16),
-                listen_port=port,
-                url=f"http://127.0.0.1:{port}",
-            ),
-        )
-        registration = write_registration(config, None, tmp / "registration.yaml")
-        synapse = LocalSynapse(
-            SynapseSettings(
-                data_dir=tmp / "synapse",
-                server_name=SERVER,
-                port=hs_port,
-                app_service_config_files=[registration],
-            )
-        )
+        config = bench_config(tmp)
+        synapse = bench_synapse(tmp, config)
         await synapse.start()
         print("provisioning against a real Synapse (SQLite, loopback)")
         try:

@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import math
 import secrets
+import shutil
 import statistics
 import tempfile
 import time
@@ -21,6 +22,7 @@ import aiohttp
 import yaml
 from aiohttp import web
 
+from bench.common import SERVER, bench_config, bench_synapse, free_port
 from bench.counting_client import CountingClient
 from bots import ALL_BOTS
 from bridge.app import Bridge
@@ -28,23 +30,11 @@ from bridge.config import (
     AppserviceConfig,
     BridgeConfig,
     DatabaseConfig,
-    HomeserverConfig,
     load_rooms_config,
 )
 from bridge.dispatch import config_sections
-from bridge.local_synapse import LocalSynapse, SynapseSettings
-from bridge.registration import write_registration
 
 EXAMPLES = Path(__file__).parents[1] / "rooms_config"
-SERVER = "linli.localhost"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class EchoAppservice:
@@ -160,37 +150,12 @@ def _pct(values: list[float], pct: float) -> float:
 async def latency(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        hs_port, linli_port, echo_port = free_port(), free_port(), free_port()
-        hs_url = f"http://127.0.0.1:{hs_port}"
-        token = secrets.token_hex(16)
-        config = BridgeConfig(
-            homeserver=HomeserverConfig(url=hs_url, server_name=SERVER),
-            appservice=AppserviceConfig(
-                as_token=token,
-                hs_token=secrets.token_hex(16),
-                listen_port=linli_port,
-                url=f"http://127.0.0.1:{linli_port}",
-            ),
-            database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp}/linli.db"),
-            rooms_config=tmp / "rooms",
-        )
-        echo = EchoAppservice(hs_url, secrets.token_hex(16), secrets.token_hex(16), echo_port)
-        registrations = [
-            write_registration(config, None, tmp / "linli.yaml"),
-            echo.registration(tmp / "echo.yaml"),
-        ]
-        synapse = LocalSynapse(
-            SynapseSettings(
-                data_dir=tmp / "hs",
-                server_name=SERVER,
-                port=hs_port,
-                app_service_config_files=registrations,
-            )
-        )
+        config = bench_config(tmp)
+        hs_url = config.homeserver.url
+        echo = EchoAppservice(hs_url, secrets.token_hex(16), secrets.token_hex(16), free_port())
+        synapse = bench_synapse(tmp, config, [echo.registration(tmp / "echo.yaml")])
         await synapse.start()
         await echo.start()
-        import shutil
-
         shutil.copytree(EXAMPLES, tmp / "rooms")
         for path in (tmp / "rooms" / "compounds").glob("*.yaml"):
             if path.stem != "heping":

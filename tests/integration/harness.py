@@ -64,6 +64,20 @@ class Harness:
             webhooks=self.webhooks,
         )
 
+    def write_bridge_yaml(self) -> Path:
+        """A bridge.yaml for this test, for driving the `linli` command line."""
+        path = self.workdir / "bridge.yaml"
+        path.write_text(
+            f"""homeserver: {{url: "{self.homeserver_url}", server_name: {self.server_name}}}
+appservice: {{as_token: {self.as_token}, hs_token: {self.hs_token}}}
+database: {{url: "sqlite+aiosqlite:///linli.db"}}
+rooms_config: rooms_config
+alias_prefix: {self.prefix}
+""",
+            encoding="utf-8",
+        )
+        return path
+
     def only(self, *compounds: str) -> None:
         """Keep only these example compounds (a smaller apply for tests that need one)."""
         for path in (self.rooms_dir / "compounds").glob("*.yaml"):

@@ -214,16 +214,7 @@ async def test_roster_import_reports_bad_lines_and_requests_must_match_it(
         "1,1,101,120.25,赵六,\n",
         encoding="utf-8",
     )
-    config = harness.workdir / "bridge.yaml"
-    config.write_text(
-        f"""homeserver: {{url: "{harness.homeserver_url}", server_name: {harness.server_name}}}
-appservice: {{as_token: {harness.as_token}, hs_token: {harness.hs_token}}}
-database: {{url: "sqlite+aiosqlite:///linli.db"}}
-rooms_config: rooms_config
-alias_prefix: {harness.prefix}
-""",
-        encoding="utf-8",
-    )
+    config = harness.write_bridge_yaml()
     code = await asyncio.to_thread(
         linli, ["-c", str(config), "roster", "import", "heping", str(roster)]
     )

@@ -133,16 +133,7 @@ async def test_broken_yaml_names_file_line_and_key_and_sends_nothing(
     harness: Harness, make_user, capsys: pytest.CaptureFixture[str]
 ) -> None:
     harness.edit_compound("heping", "  buildings:", "  colour: red\n  buildings:")
-    config = harness.workdir / "bridge.yaml"
-    config.write_text(
-        f"""homeserver: {{url: "{harness.homeserver_url}", server_name: {harness.server_name}}}
-appservice: {{as_token: {harness.as_token}, hs_token: {harness.hs_token}}}
-database: {{url: "sqlite+aiosqlite:///linli.db"}}
-rooms_config: rooms_config
-alias_prefix: {harness.prefix}
-""",
-        encoding="utf-8",
-    )
+    config = harness.write_bridge_yaml()
     # The CLI runs its own event loop: give it a thread, as a shell would give it a process.
     assert await asyncio.to_thread(linli, ["-c", str(config), "apply"]) == 2
     err = capsys.readouterr().err
