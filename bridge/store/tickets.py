@@ -222,6 +222,20 @@ class TicketStore:
             ).scalars()
             return [_record(r) for r in rows]
 
+    async def open_count(self, compound: str, reporter: str) -> int:
+        async with self.db.sessions() as session:
+            return int(
+                (
+                    await session.execute(
+                        select(func.count()).where(
+                            Ticket.compound == compound,
+                            Ticket.reporter == reporter,
+                            Ticket.status.in_(OPEN_STATES),
+                        )
+                    )
+                ).scalar_one()
+            )
+
     async def reported_by(self, user_id: str) -> list[dict[str, Any]]:
         """A resident's own tickets, for `!me export`."""
         async with self.db.sessions() as session:

@@ -380,3 +380,17 @@ async def test_staff_assign_note_category_and_list(w: World) -> None:
     await w.manager.send_text(w.neighbours, f"!工单 指派 {number} {w.resident.user_id}")
     await w.manager.wait_for_event(w.neighbours, from_bot(lambda b: "不是物业人员" in b))
     assert (await w.bridge.store.tickets.get("heping", number)).assignee == STAFF  # type: ignore[union-attr]
+
+
+async def test_a_flood_of_mentions_stops_at_the_open_ticket_limit(
+    harness: Harness, make_world: Callable[[], Awaitable[World]]
+) -> None:
+    harness.edit_compound(
+        "heping", "  buildings:", "  tickets:\n    max_open_per_resident: 2\n  buildings:"
+    )
+    w = await make_world()
+    for _ in range(2):
+        await open_ticket(w)
+    await w.resident.send_text(w.neighbours, "@物业 又坏了")
+    await w.resident.wait_for_event(w.neighbours, from_bot(lambda b: "已有 2 个未完成的工单" in b))
+    assert len(await w.bridge.store.tickets.listing("heping")) == 2
