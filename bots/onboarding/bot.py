@@ -177,6 +177,7 @@ class OnboardingBot(Bot):
         compound = self._compound(ctx)
         if not await self.services.store.people.unbind(compound.key, user):
             raise CommandError("onboarding.not_resident", user=user)
+        await self.services.store.tickets.anonymise_reporter(user, compound.key)
         await self.services.provisioner.apply()
         await ctx.reply("onboarding.removed", user=user)
 
@@ -185,6 +186,7 @@ class OnboardingBot(Bot):
         compound = self._compound(ctx)
         await ctx.reply("onboarding.left")
         await self.services.store.people.unbind(compound.key, ctx.event.sender)
+        await self.services.store.tickets.anonymise_reporter(ctx.event.sender, compound.key)
         await self.services.provisioner.apply()
 
     def _role(self, ctx: EventContext, name: str) -> Role:

@@ -253,12 +253,13 @@ class TicketStore:
                 for r in rows
             ]
 
-    async def anonymise_reporter(self, user_id: str) -> None:
+    async def anonymise_reporter(self, user_id: str, compound: str | None = None) -> None:
         """The tickets stay (statistics, history); who reported them goes."""
+        mine = Ticket.reporter == user_id
+        if compound is not None:
+            mine = mine & (Ticket.compound == compound)
         async with self.db.transaction() as session:
-            await session.execute(
-                update(Ticket).where(Ticket.reporter == user_id).values(reporter=None)
-            )
+            await session.execute(update(Ticket).where(mine).values(reporter=None))
             await session.execute(
                 update(TicketLog).where(TicketLog.actor == user_id).values(actor=None)
             )

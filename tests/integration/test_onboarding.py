@@ -246,3 +246,54 @@ async def test_observer_asks_for_figures_in_their_own_room_only(
     with pytest.raises(MatrixHTTPError) as e:
         await observer.send_text(hall, "!工单 统计")
     assert e.value.status == 403
+
+
+async def test_moving_out_removes_from_resident_rooms_and_keeps_tickets_anonymised(
+    harness: Harness, make_user, staff_client
+) -> None:
+    bridge = await started(harness)
+    resident: ResidentClient = await make_user()
+    await bridge.store.people.bind_household(
+        "heping", resident.user_id, "1", "1", "101", bridge.clock.now()
+    )
+    await bridge.provisioner.apply()
+    neighbours = await resident.join(harness.alias("heping-neighbours"))
+    opened = await resident.send_text(neighbours, "@物业 楼道灯坏了")
+    await resident.wait_for_event(neighbours, from_bot(lambda b: "工单 #1" in b))
+
+    committee = await staff_client(COMMITTEE)
+    work_room = await committee.join(harness.alias("heping-committee"))
+    await committee.send_text(work_room, f"!住户 移除 {resident.user_id}")
+    await committee.wait_for_event(work_room, from_bot(lambda b: "已移出" in b))
+    kick = await resident.wait_for_event(
+        neighbours,
+        lambda e: (
+            e["type"] == "m.room.member"
+            and e.get("state_key") == resident.user_id
+            and e["content"].get("membership") == "leave"
+        ),
+    )
+    assert kick["content"]["reason"]  # told why
+    ticket = await bridge.store.tickets.by_thread(opened)
+    assert ticket is not None and ticket.reporter is None and ticket.number == 1
+    await committee.send_text(work_room, f"!住户 移除 {resident.user_id}")
+    await committee.wait_for_event(work_room, from_bot(lambda b: "不是本小区认证住户" in b))
+
+
+async def test_committee_member_cannot_approve_their_own_request(
+    harness: Harness, staff_client
+) -> None:
+    await started(harness)
+    committee = await staff_client(COMMITTEE)
+    lobby = await committee.join(harness.alias("heping-lobby"))
+    await committee.send_text(lobby, "!认证 1-1-101 陈")
+    await committee.wait_for_event(lobby, from_bot(lambda b: b.startswith("已收到")))
+    work_room = await committee.join(harness.alias("heping-committee"))
+    request = await committee.wait_for_event(work_room, from_bot(lambda b: "1-1-101" in b))
+    number = request["content"]["body"].split("#")[1].split("：")[0]
+    await committee.send_text(work_room, f"!认证 同意 {number}")
+    await committee.wait_for_event(work_room, from_bot(lambda b: b == "不能审核自己的申请。"))
+    await committee.send_text(work_room, f"!查 {committee.user_id}")
+    await committee.wait_for_event(
+        work_room, from_bot(lambda b: b == f"{committee.user_id} 是本小区工作人员：居委会。")
+    )
