@@ -18,8 +18,9 @@ from bench.common import free_port
 from bench.counting_client import CountingClient
 from bots import ALL_BOTS
 from bridge.app import Bridge
-from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig, load_rooms_config
+from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig
 from bridge.dispatch import config_sections
+from bridge.rooms_config import load_rooms_config
 
 EXAMPLES = Path(__file__).parents[1] / "rooms_config"
 CHATTER = ["大家好", "今天停水吗", "谁家的猫丢了", "明天几点倒垃圾", "谢谢物业", "早上好"]

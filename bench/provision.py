@@ -13,16 +13,13 @@ from pathlib import Path
 from bench.common import SERVER, bench_config, bench_synapse
 from bots import ALL_BOTS
 from bridge.clock import SystemClock
-from bridge.config import (
-    BridgeConfig,
-    DatabaseConfig,
-    load_rooms_config,
-)
+from bridge.config import BridgeConfig, DatabaseConfig
 from bridge.dispatch import config_sections
 from bridge.i18n import default_catalogue
 from bridge.local_synapse import LocalSynapse
 from bridge.matrix import MatrixClient
 from bridge.provision.reconcile import Provisioner
+from bridge.rooms_config import load_rooms_config
 from bridge.store import Store
 
 EXAMPLES = Path(__file__).parents[1] / "rooms_config"

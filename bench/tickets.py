@@ -26,13 +26,9 @@ from bench.common import SERVER, bench_config, bench_synapse, free_port
 from bench.counting_client import CountingClient
 from bots import ALL_BOTS
 from bridge.app import Bridge
-from bridge.config import (
-    AppserviceConfig,
-    BridgeConfig,
-    DatabaseConfig,
-    load_rooms_config,
-)
+from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig
 from bridge.dispatch import config_sections
+from bridge.rooms_config import load_rooms_config
 
 EXAMPLES = Path(__file__).parents[1] / "rooms_config"
 

@@ -13,11 +13,12 @@ from uuid import uuid4
 
 from bridge.appservice import AppserviceServer
 from bridge.clock import Clock, SystemClock
-from bridge.config import BridgeConfig, RoomsConfig
+from bridge.config import BridgeConfig
 from bridge.dispatch import Bot, Dispatcher, InboxWorker, Services
 from bridge.i18n import Catalogue, default_catalogue
 from bridge.matrix import MatrixClient
 from bridge.provision.reconcile import Provisioner
+from bridge.rooms_config import RoomsConfig
 from bridge.scheduler import Scheduler
 from bridge.store import Store
 from bridge.webhooks import Webhooks

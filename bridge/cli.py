@@ -12,19 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from bridge.clock import SystemClock
-from bridge.config import (
-    BridgeConfig,
-    ConfigError,
-    RoomsConfig,
-    load_bridge_config,
-    load_rooms_config,
-)
+from bridge.config import BridgeConfig, ConfigError, load_bridge_config
 from bridge.dispatch import config_sections
 from bridge.i18n import default_catalogue
 from bridge.join_link import lobby_link, write_qr_png
 from bridge.matrix import MatrixClient
 from bridge.provision.reconcile import Provisioner
 from bridge.registration import bridge_yaml_text, write_registration
+from bridge.rooms_config import RoomsConfig, load_rooms_config
 from bridge.store import Store
 
 log = logging.getLogger("linli")

@@ -25,13 +25,14 @@ from bridge.commands import (
     parse_args,
     split_command,
 )
-from bridge.config import BridgeConfig, Compound, RoomsConfig
+from bridge.config import BridgeConfig
 from bridge.events import MalformedEvent, Membership, Message, Reaction, RoomEvent, parse_event
 from bridge.i18n import Catalogue
 from bridge.matrix import MatrixClient, MatrixError, derived_txn_id
 from bridge.provision.desired import RoleTable, role_table
 from bridge.provision.reconcile import Provisioner
 from bridge.roles import Role
+from bridge.rooms_config import Compound, RoomsConfig
 from bridge.scheduler import Scheduler
 from bridge.store import Store
 from bridge.store.rooms import RoomRecord

@@ -9,7 +9,8 @@ from typing import Any
 
 import yaml
 
-from bridge.config import BridgeConfig, RoomsConfig
+from bridge.config import BridgeConfig
+from bridge.rooms_config import RoomsConfig
 
 
 def registration(config: BridgeConfig, rooms: RoomsConfig | None) -> dict[str, Any]:

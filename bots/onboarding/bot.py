@@ -13,12 +13,12 @@ from typing import ClassVar
 
 from bots.onboarding.address import AddressError, parse_address
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable
-from bridge.config import Compound
 from bridge.dispatch import Bot, EventContext
 from bridge.events import Membership
 from bridge.matrix import derived_txn_id
 from bridge.provision.desired import room_key
 from bridge.roles import GRANTABLE_ROLES, STAFF_ROLES, Role
+from bridge.rooms_config import Compound
 from bridge.store.people import VerificationRecord
 
 COMMITTEE = frozenset({Role.RESIDENTS_COMMITTEE})

@@ -11,9 +11,9 @@ from pydantic import BaseModel
 from bots.tickets.settings import TicketSettings
 from bots.tickets.ticket_clock import TicketClock
 from bridge.commands import CommandError, CommandTable
-from bridge.config import Compound
 from bridge.dispatch import Bot, Dispatcher, EventContext, Services
 from bridge.roles import COMMITTEE_ROLES, PROPERTY_ROLES
+from bridge.rooms_config import Compound
 from bridge.store.tickets import TicketRecord
 
 TICKET_COMMANDS = CommandTable()

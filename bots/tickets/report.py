@@ -19,10 +19,10 @@ from bots.tickets.stats import (
     ranking,
     summarize,
 )
-from bridge.config import Compound
 from bridge.dispatch import Dispatcher, EventContext, Services
 from bridge.matrix import derived_txn_id
 from bridge.provision.desired import room_key
+from bridge.rooms_config import Compound
 from bridge.store.jobs import Job
 from bridge.store.tickets import TicketRecord
 

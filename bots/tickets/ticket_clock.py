@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 
 from bots.tickets.report import TicketReport
 from bots.tickets.settings import TicketSettings
-from bridge.config import Compound
 from bridge.dispatch import Dispatcher, EventContext, Services
 from bridge.matrix import derived_txn_id
 from bridge.provision.desired import RoleTable, room_key
 from bridge.roles import PROPERTY_ROLES, Role
+from bridge.rooms_config import Compound
 from bridge.store.jobs import Job, JobSpec
 from bridge.store.tickets import TicketRecord
 

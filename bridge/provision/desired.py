@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.config import BridgeConfig, Compound, RoomDef, RoomsConfig
+from bridge.config import BridgeConfig
 from bridge.roles import STAFF_ROLES, Role
+from bridge.rooms_config import Compound, RoomDef, RoomsConfig
 
 STAFF_LEVEL = 50
 POSTER_LEVEL = 10

@@ -6,12 +6,13 @@ import asyncio
 from dataclasses import dataclass
 
 from bridge.clock import Clock
-from bridge.config import BridgeConfig, RoomsConfig
+from bridge.config import BridgeConfig
 from bridge.i18n import Catalogue
 from bridge.matrix import MatrixClient
 from bridge.provision.apply import Applier, ApplyReport
 from bridge.provision.desired import RoleTable, RoomSpec, desired_rooms, role_table
 from bridge.provision.plan import Action, plan
+from bridge.rooms_config import RoomsConfig
 from bridge.store import Store
 
 

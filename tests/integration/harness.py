@@ -20,12 +20,11 @@ from bridge.config import (
     BridgeConfig,
     DatabaseConfig,
     HomeserverConfig,
-    RoomsConfig,
     WebhookTarget,
-    load_rooms_config,
 )
 from bridge.dispatch import Bot, config_sections
 from bridge.matrix import MatrixClient
+from bridge.rooms_config import RoomsConfig, load_rooms_config
 
 EXAMPLES = Path(__file__).parents[2] / "rooms_config"
 _prefixes = itertools.count(1)

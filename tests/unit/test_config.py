@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import ConfigError, load_bridge_config, load_rooms_config
+from bridge.config import ConfigError, load_bridge_config
 from bridge.roles import Role
+from bridge.rooms_config import load_rooms_config
 
 EXAMPLES = Path(__file__).parents[2] / "rooms_config"
 

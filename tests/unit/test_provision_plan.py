@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from bridge.config import AppserviceConfig, BridgeConfig, load_rooms_config
+from bridge.config import AppserviceConfig, BridgeConfig
 from bridge.provision.desired import (
     OBSERVER_LEVEL,
     POSTER_LEVEL,
@@ -15,6 +15,7 @@ from bridge.provision.desired import (
 )
 from bridge.provision.plan import Archive, CreateRoom, Invite, Remove, SetChild, SetFacet, plan
 from bridge.roles import Role
+from bridge.rooms_config import load_rooms_config
 from bridge.store.rooms import RoomRecord
 
 EXAMPLES = Path(__file__).parents[2] / "rooms_config"
