@@ -69,14 +69,6 @@ class TicketBot(ClosingFlow, StaffCommands):
     ) -> None:
         assert ctx.compound is not None and ctx.role_table is not None
         now = self.services.clock.now()
-        tickets = self.services.store.tickets
-        if await tickets.by_thread(message.event_id) is None and (
-            await tickets.open_count(ctx.compound.key, message.sender)
-            >= settings.max_open_per_resident
-        ):
-            # A flood guard: the resident hears why, nothing is opened.
-            await ctx.reply("tickets.too_many", limit=settings.max_open_per_resident)
-            return
         category = guess_category(message.body, settings.category_words())
         urgent = is_urgent(message.body, settings.urgent_words(ctx.locale))
         policy = settings.policy(self.services.config.timezone)
@@ -97,7 +89,12 @@ class TicketBot(ClosingFlow, StaffCommands):
                 resolution_due=deadlines.resolution_due,
             ),
             lambda record: self.clock.deadline_jobs(record, settings),
+            settings.max_open_per_resident,
         )
+        if ticket is None:
+            # A flood guard: the resident hears why, and nothing is opened.
+            await ctx.reply("tickets.too_many", limit=settings.max_open_per_resident)
+            return
         self.services.scheduler.wake.set()
         if ticket.reply_event_id is not None:
             return  # processed before a crash, reply already sent

@@ -87,9 +87,13 @@ class TicketStore:
         self.db = db
 
     async def open(
-        self, new: NewTicket, clock: Callable[[TicketRecord], list[JobSpec]]
-    ) -> tuple[TicketRecord, bool]:
-        """Open a ticket for a message, or return the one it already opened (reprocessing).
+        self,
+        new: NewTicket,
+        clock: Callable[[TicketRecord], list[JobSpec]],
+        max_open: int | None = None,
+    ) -> tuple[TicketRecord | None, bool]:
+        """Open a ticket for a message, or return the one it already opened (reprocessing);
+        (None, False) when the reporter already has `max_open` open tickets.
 
         `clock` gives the ticket's scheduled jobs; they commit with the ticket, so no crash can
         leave a ticket without its reminders and escalation."""
@@ -101,6 +105,18 @@ class TicketStore:
             ).scalar_one_or_none()
             if existing is not None:
                 return _record(existing), False
+            if max_open is not None:
+                open_now = (
+                    await session.execute(
+                        select(func.count()).where(
+                            Ticket.compound == new.compound,
+                            Ticket.reporter == new.reporter,
+                            Ticket.status.in_(OPEN_STATES),
+                        )
+                    )
+                ).scalar_one()
+                if open_now >= max_open:
+                    return None, False
             number = (
                 await session.execute(
                     select(func.coalesce(func.max(Ticket.number), 0)).where(
@@ -221,20 +237,6 @@ class TicketStore:
                 )
             ).scalars()
             return [_record(r) for r in rows]
-
-    async def open_count(self, compound: str, reporter: str) -> int:
-        async with self.db.sessions() as session:
-            return int(
-                (
-                    await session.execute(
-                        select(func.count()).where(
-                            Ticket.compound == compound,
-                            Ticket.reporter == reporter,
-                            Ticket.status.in_(OPEN_STATES),
-                        )
-                    )
-                ).scalar_one()
-            )
 
     async def reported_by(self, user_id: str) -> list[dict[str, Any]]:
         """A resident's own tickets, for `!me export`."""
