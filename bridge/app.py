@@ -17,6 +17,7 @@ from bridge.config import BridgeConfig
 from bridge.dispatch import Bot, Dispatcher, InboxWorker, Services
 from bridge.i18n import Catalogue, default_catalogue
 from bridge.matrix import MatrixClient
+from bridge.provision.apply import ApplyReport
 from bridge.provision.reconcile import Provisioner
 from bridge.rooms_config import RoomsConfig
 from bridge.scheduler import Scheduler
@@ -48,6 +49,7 @@ class Bridge:
         )
         self.process_inbox = process_inbox
         self._opened = False
+        self.applied = ApplyReport()
         self._tasks: list[asyncio.Task[None]] = []
         self.store: Store
         self.worker: InboxWorker
@@ -93,7 +95,7 @@ class Bridge:
             await self.open()
         await self.client.register_user(self.config.bots.main)
         if apply:
-            await self.provisioner.apply()
+            self.applied = await self.provisioner.apply()
         for bot in self.dispatcher.bots:
             await bot.on_start()
         await self.server.start()

@@ -90,6 +90,8 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
         (data / "demo.json").write_text(
             json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
         )
+        changes = len(bridge.applied.done)
+        print(f"Rooms: {changes} changes applied" if changes else "Rooms: already up to date")
         _print_summary({**summary, "path": str(data / "demo.json")})
         await wait_for_signal()
         print("\nStopping …", flush=True)
