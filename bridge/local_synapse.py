@@ -1,17 +1,17 @@
 """A real Synapse (the matrix-synapse package, SQLite) run as a subprocess on loopback.
 
-Used by `linli demo` and by the integration tests' session fixture. Loopback only, no
-federation, registration closed; users are made through the shared-secret admin API.
+Used by `linli demo`, the benchmarks and the integration tests' session fixture.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import secrets
 import signal
-import subprocess
+import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +21,9 @@ import aiohttp
 import yaml
 
 # High enough for a test session or a demo compound, where one bot creates dozens of rooms and
-# invites dozens of people in seconds; a production homeserver keeps its own limits.
+# invites dozens of people in seconds; a production homeserver keeps its own limits. Every key
+# below is read by synapse/config/ratelimiting.py of Synapse 1.163 (unknown keys are ignored
+# silently there, so a typo would only show as 429s).
 _GENEROUS = {"per_second": 1000, "burst_count": 1000}
 RATE_LIMITS: dict[str, Any] = {
     "rc_message": _GENEROUS,
@@ -34,17 +36,28 @@ RATE_LIMITS: dict[str, Any] = {
     "rc_admin_redaction": _GENEROUS,
     "rc_3pid_validation": _GENEROUS,
     "rc_media_create": _GENEROUS,
+    "rc_profile": _GENEROUS,
 }
+
+CONFIG_NAME = "hs.yaml"
+SIGNING_KEY_NAME = "signing.key"
+SECRET_NAME = "registration_shared_secret"
 
 
 @dataclass
 class SynapseSettings:
+    # Everything lives here: hs.yaml, signing key, shared secret, database, logs, media.
     data_dir: Path
     server_name: str = "linli.localhost"
+    # Listens on 127.0.0.1 only, client (and admin) API only, no federation listener.
     port: int = 8008
     app_service_config_files: list[Path] = field(default_factory=list)
+    # None: generated once and kept in data_dir, so a second run keeps working with it.
     registration_shared_secret: str | None = None
+    # A file name under data_dir, or ":memory:" (gone when the process stops).
     database: str = "homeserver.db"
+    # On by default because Linli uploads files (join QR codes, report charts, `!me` exports)
+    # and the tests download them; switch off where nothing is ever uploaded.
     enable_media_repo: bool = True
 
 
@@ -65,49 +78,68 @@ class LocalSynapse:
 
     @property
     def config_path(self) -> Path:
-        return self.data_dir / "homeserver.yaml"
+        return self.data_dir / CONFIG_NAME
 
     @property
     def log_path(self) -> Path:
         return self.data_dir / "homeserver.log"
 
+    @property
+    def stderr_path(self) -> Path:
+        # Whatever Synapse prints before its logging is set up (config errors, tracebacks).
+        return self.data_dir / "stderr.log"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.returncode is None
+
     def _shared_secret(self) -> str:
         if self._secret is None:
-            path = self.data_dir / "registration_shared_secret"
+            path = self.data_dir / SECRET_NAME
             if not path.exists():
                 path.write_text(secrets.token_hex(32), encoding="utf-8")
                 path.chmod(0o600)
             self._secret = path.read_text(encoding="utf-8").strip()
         return self._secret
 
+    def _ensure_signing_key(self) -> Path:
+        path = self.data_dir / SIGNING_KEY_NAME
+        if not path.exists():
+            # The format signedjson writes: "ed25519 <key id> <unpadded base64 of the 32-byte
+            # seed>". Written here rather than with `--generate-keys`, which costs a second
+            # Synapse start-up (about 2 s) on a fresh data dir.
+            seed = base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+            path.write_text(f"ed25519 a_{secrets.token_hex(2)} {seed}\n", encoding="utf-8")
+            path.chmod(0o600)
+        return path
+
+    def _log_config(self) -> Path:
+        path = self.data_dir / "log.yaml"
+        config = {
+            "version": 1,
+            "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+            "handlers": {
+                "file": {
+                    "class": "logging.FileHandler",
+                    "filename": str(self.log_path),
+                    "formatter": "plain",
+                }
+            },
+            # WARNING keeps the file small; the tail of it is what start() shows on a crash.
+            "root": {"level": "WARNING", "handlers": ["file"]},
+            "disable_existing_loggers": False,
+        }
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        return path
+
     def write_config(self) -> Path:
-        """Write homeserver.yaml (and a log config and signing key once); safe to repeat."""
+        """Write hs.yaml, the log config, and once only the signing key and secret; repeatable."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         s = self.settings
-        log_config = self.data_dir / "log.yaml"
-        log_config.write_text(
-            yaml.safe_dump(
-                {
-                    "version": 1,
-                    "formatters": {
-                        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
-                    },
-                    "handlers": {
-                        "file": {
-                            "class": "logging.FileHandler",
-                            "filename": str(self.log_path),
-                            "formatter": "plain",
-                        }
-                    },
-                    "root": {"level": "WARNING", "handlers": ["file"]},
-                    "disable_existing_loggers": False,
-                }
-            ),
-            encoding="utf-8",
-        )
         database = s.database if s.database == ":memory:" else str(self.data_dir / s.database)
         config: dict[str, Any] = {
             "server_name": s.server_name,
+            "public_baseurl": f"{self.base_url}/",
             "pid_file": str(self.data_dir / "homeserver.pid"),
             "listeners": [
                 {
@@ -116,49 +148,54 @@ class LocalSynapse:
                     "type": "http",
                     "tls": False,
                     "x_forwarded": False,
+                    # "client" also serves /_synapse/admin, which register_user needs.
                     "resources": [{"names": ["client"], "compress": False}],
                 }
             ],
             "database": {"name": "sqlite3", "args": {"database": database}},
-            "log_config": str(log_config),
+            "log_config": str(self._log_config()),
             "media_store_path": str(self.data_dir / "media_store"),
             "enable_media_repo": s.enable_media_repo,
-            "signing_key_path": str(self.data_dir / "signing.key"),
-            "report_stats": False,
+            "url_preview_enabled": False,
+            "signing_key_path": str(self._ensure_signing_key()),
+            "report_stats": False,  # Synapse refuses to start without an answer
+            "enable_metrics": False,
+            # No federation: no key servers to ask, and no other server may talk to this one.
             "trusted_key_servers": [],
             "suppress_key_server_warning": True,
             "federation_domain_whitelist": [],
             "enable_registration": False,
             "registration_shared_secret": self._shared_secret(),
-            "bcrypt_rounds": 4,
+            "bcrypt_rounds": 4,  # the default 12 costs ~0.2 s per registration and login
             "presence": {"enabled": False},
-            "app_service_config_files": [str(p) for p in s.app_service_config_files],
-            "url_preview_enabled": False,
-            "enable_metrics": False,
+            # Synapse's defaults, spelt out: anyone (the appservice) may create aliases, and
+            # nobody may publish to the room directory, which Linli does not use.
+            "alias_creation_rules": [{"user_id": "*", "alias": "*", "action": "allow"}],
+            "app_service_config_files": [str(p.resolve()) for p in s.app_service_config_files],
             **RATE_LIMITS,
         }
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-        if not (self.data_dir / "signing.key").exists():
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "synapse.app.homeserver",
-                    "-c",
-                    str(self.config_path),
-                    "--generate-keys",
-                ],
-                check=True,
-                cwd=self.data_dir,
-                capture_output=True,
-            )
         return self.config_path
 
-    async def start(self, within: float = 60) -> None:
-        """Start Synapse and wait until it answers; a crash raises with the end of its log."""
-        if not self.config_path.exists():
-            self.write_config()
-        with (self.data_dir / "stderr.log").open("ab") as stderr:
+    def _port_taken(self) -> bool:
+        # A Synapse left over on the port would answer /versions while ours dies on
+        # "address in use", and start() would believe it had succeeded.
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", self.settings.port))
+            except OSError:
+                return True
+        return False
+
+    async def start(self, timeout: float = 60) -> None:  # noqa: ASYNC109 (the API's name)
+        """Start Synapse and wait until it answers; a crash raises with the end of its logs."""
+        if self.running:
+            return
+        self.write_config()
+        if self._port_taken():
+            raise SynapseError(f"port {self.settings.port} on 127.0.0.1 is already in use")
+        with self.stderr_path.open("ab") as stderr:
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
@@ -170,37 +207,39 @@ class LocalSynapse:
                 stderr=stderr,
             )
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        async with aiohttp.ClientSession() as http:
+        deadline = loop.time() + timeout
+        probe_timeout = aiohttp.ClientTimeout(total=2)
+        async with aiohttp.ClientSession(timeout=probe_timeout) as http:
             while loop.time() < deadline:
                 if self._process.returncode is not None:
-                    raise SynapseError(
-                        f"Synapse exited ({self._process.returncode}):\n{self._tail()}"
-                    )
+                    code, self._process = self._process.returncode, None
+                    raise SynapseError(f"Synapse exited ({code}):\n{self.log_tail()}")
                 try:
                     async with http.get(f"{self.base_url}/_matrix/client/versions") as resp:
                         if resp.status == 200:
                             return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
+                except (aiohttp.ClientError, TimeoutError):
+                    pass  # not listening yet
+                await asyncio.sleep(0.05)
         await self.stop()
-        raise SynapseError(f"Synapse did not answer within {within}s:\n{self._tail()}")
+        raise SynapseError(f"Synapse did not answer within {timeout}s:\n{self.log_tail()}")
 
-    def _tail(self) -> str:
+    def log_tail(self, lines: int = 30) -> str:
         parts = []
-        for path in (self.data_dir / "stderr.log", self.log_path):
+        for path in (self.stderr_path, self.log_path):
             if path.exists():
-                parts.append("\n".join(path.read_text(errors="replace").splitlines()[-20:]))
-        return "\n".join(parts)
+                tail = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+                parts.append(f"--- {path.name}\n" + "\n".join(tail))
+        return "\n".join(parts) or "(no log written)"
 
-    async def stop(self, within: float = 10) -> None:
+    async def stop(self, grace: float = 10) -> None:
+        """SIGTERM, then SIGKILL if Synapse has not exited after `grace` seconds."""
         process, self._process = self._process, None
         if process is None or process.returncode is not None:
             return
         process.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(process.wait(), within)
+            await asyncio.wait_for(process.wait(), grace)
         except TimeoutError:
             process.kill()
             await process.wait()
@@ -210,11 +249,11 @@ class LocalSynapse:
     ) -> str:
         """Create a user with the shared secret; an existing user is returned as it is."""
         url = f"{self.base_url}/_synapse/admin/v1/register"
-        user_id = f"@{localpart}:{self.settings.server_name}"
+        # A session per call: LocalSynapse may outlive one event loop (the CLI, tests).
         async with aiohttp.ClientSession() as http:
             async with http.get(url) as resp:
-                nonce = (await resp.json())["nonce"]
-            # Synapse's MAC: the four fields joined by NUL, no NUL after the last (HMAC-SHA1).
+                nonce = str((await resp.json())["nonce"])
+            # Synapse's MAC (rest/admin/users.py): the fields joined by NUL, none after the last.
             fields = (nonce, localpart, password, "admin" if admin else "notadmin")
             mac = hmac.new(
                 self._shared_secret().encode(),
@@ -228,17 +267,18 @@ class LocalSynapse:
                 "admin": admin,
                 "mac": mac.hexdigest(),
             }
-            if displayname:
+            if displayname is not None:
                 body["displayname"] = displayname
             async with http.post(url, json=body) as resp:
                 payload = await resp.json()
                 if resp.status == 200:
                     return str(payload["user_id"])
                 if payload.get("errcode") == "M_USER_IN_USE":
-                    return user_id
+                    return f"@{localpart}:{self.settings.server_name}"
                 raise SynapseError(f"registering {localpart}: {resp.status} {payload}")
 
     async def login(self, user_id: str, password: str) -> str:
+        """Log in with a password; returns a new access token (a new device each time)."""
         async with aiohttp.ClientSession() as http:
             async with http.post(
                 f"{self.base_url}/_matrix/client/v3/login",

@@ -148,14 +148,15 @@ class TicketReport:
         until = datetime.fromisoformat(str(job.payload["at"]))
         since = until - timedelta(days=7)
         if settings.weekly_report is not None:
+            # Next week's first: a failure below retries this job, never drops the series.
+            following = next_report_time(settings, until, self.tz)
+            if following is not None:
+                await self._schedule(compound, following)
             record = await self.services.store.rooms.by_key(
                 room_key(compound.key, settings.weekly_report.room)
             )
             if record is not None:
                 await self._post_weekly(job, compound, record.room_id, since, until)
-            following = next_report_time(settings, until, self.tz)
-            if following is not None:
-                await self._schedule(compound, following)
 
     async def _post_weekly(
         self, job: Job, compound: Compound, room_id: str, since: datetime, until: datetime

@@ -1,15 +1,13 @@
 """The weekly chart: tickets opened and closed per day, as a PNG for an m.image message.
 
-Drawn on a bare matplotlib Figure (no pyplot, nothing global); labels are ASCII so no CJK font
-is needed on the server: the Chinese words travel in the message text beside the image.
+Drawn on a bare matplotlib Figure with the Agg canvas: no pyplot, nothing global touched.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta, tzinfo
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -17,11 +15,15 @@ from matplotlib.ticker import MaxNLocator
 
 from bots.tickets.stats import TicketFacts
 
+WIDTH, HEIGHT, DPI = 6, 3, 100  # inches, inches, dots per inch: a 600 x 300 image
+# Fixed English names: strftime("%a") follows the process locale.
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
 
 def daily_counts(
-    tickets: Sequence[TicketFacts], since: date, days: int, tz: ZoneInfo
+    tickets: Sequence[TicketFacts], since: date, days: int, tz: tzinfo
 ) -> list[tuple[date, int, int]]:
-    """(day, opened, closed) for each local day from `since`."""
+    """(day, opened, closed) for each of `days` local days from `since`, in `tz`."""
 
     def day_of(moment: datetime) -> date:
         return moment.astimezone(tz).date()
@@ -32,23 +34,46 @@ def daily_counts(
             counts[d][0] += 1
         if t.closed_at is not None and (d := day_of(t.closed_at)) in counts:
             counts[d][1] += 1
-    return [(d, o, c) for d, (o, c) in counts.items()]
+    return [(d, opened, closed) for d, (opened, closed) in counts.items()]
+
+
+def chart_title(title: str, daily: Sequence[tuple[date, int, int]]) -> str:
+    """`title` if it is ASCII, else a plain English one over the same days.
+
+    No CJK font is installed on the server (`fc-list :lang=zh` lists none) and matplotlib's
+    own DejaVu Sans has no Chinese glyphs, so Chinese would be drawn as empty boxes; the
+    Chinese title travels in the message text beside the image instead.
+    """
+    if title.isascii():
+        return title
+    if not daily:
+        return "Tickets opened and closed"
+    return f"Tickets opened and closed, {daily[0][0]} to {daily[-1][0]}"
 
 
 def weekly_chart_png(daily: Sequence[tuple[date, int, int]], title: str) -> bytes:
-    figure = Figure(figsize=(6, 3), dpi=100)
-    FigureCanvasAgg(figure)
+    """A bar chart of tickets opened and closed per day, as PNG bytes."""
+    figure = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI)
+    FigureCanvasAgg(figure)  # attaches itself to the figure; savefig then renders with Agg
     axes = figure.add_subplot()
     xs = list(range(len(daily)))
-    axes.bar([x - 0.2 for x in xs], [o for _, o, _ in daily], width=0.4, label="opened")
-    axes.bar([x + 0.2 for x in xs], [c for _, _, c in daily], width=0.4, label="closed")
-    axes.set_xticks(xs, [d.strftime("%m-%d") for d, _, _ in daily])
+    opened = [o for _, o, _ in daily]
+    closed = [c for _, _, c in daily]
+    for offset, values, label, colour in (
+        (-0.2, opened, "opened", "#d9822b"),
+        (0.2, closed, "closed", "#2b7bb9"),
+    ):
+        bars = axes.bar([x + offset for x in xs], values, width=0.4, label=label, color=colour)
+        # A week holds a few tickets a day: the number on the bar reads better than the axis.
+        axes.bar_label(bars, labels=[str(v) if v else "" for v in values], fontsize=8)
+    axes.set_xticks(xs, [f"{WEEKDAYS[d.weekday()]}\n{d:%m-%d}" for d, _, _ in daily])
     axes.set_ylabel("tickets")
+    # Headroom above the tallest bar for its number and the legend; an empty week still
+    # gets an axis from 0 to 1 rather than a degenerate one.
+    axes.set_ylim(0, max([1, *opened, *closed]) * 1.3)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.legend(loc="upper right")
-    # The title may be Chinese; keep only what an ASCII font can draw (dates, numbers).
-    ascii_title = "".join(ch for ch in title if ch.isascii()).strip(" ()（）")
-    axes.set_title(f"Tickets {ascii_title}".strip())
+    axes.set_title(chart_title(title, daily))
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

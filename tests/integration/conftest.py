@@ -9,6 +9,7 @@ import itertools
 import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,49 +27,92 @@ _users = itertools.count()
 
 
 def free_port() -> int:
+    # The port may be taken again before it is used; on a loopback-only test machine that race
+    # is remote enough, and LocalSynapse.start() refuses a taken port loudly.
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class AppserviceRegistration:
+    path: Path
+    as_token: str
+    hs_token: str
+    port: int  # where Linli must listen for the homeserver's transactions
+    sender_localpart: str
+
+
+@dataclass(frozen=True)
 class Session:
-    def __init__(self, synapse: LocalSynapse, as_token: str, hs_token: str, port: int) -> None:
-        self.synapse = synapse
-        self.as_token = as_token
-        self.hs_token = hs_token
-        self.port = port
+    synapse: LocalSynapse
+    as_token: str
+    hs_token: str
+    port: int
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def session(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Session]:
-    root = tmp_path_factory.mktemp("synapse")
-    port = free_port()
+@pytest.fixture(scope="session")
+def appservice_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def appservice_registration(
+    tmp_path_factory: pytest.TempPathFactory, appservice_port: int
+) -> AppserviceRegistration:
+    """Linli's registration file, written by the product's own writer from a test bridge.yaml."""
     config = BridgeConfig(
         homeserver=HomeserverConfig(server_name=SERVER),
         appservice=AppserviceConfig(
             as_token=secrets.token_hex(16),
             hs_token=secrets.token_hex(16),
-            listen_port=port,
-            url=f"http://127.0.0.1:{port}",
+            listen_port=appservice_port,
+            url=f"http://127.0.0.1:{appservice_port}",
         ),
     )
     # No compounds given: the alias namespace covers every test's prefix.
-    registration = write_registration(config, None, root / "linli-registration.yaml")
-    synapse = LocalSynapse(
+    path = write_registration(
+        config, None, tmp_path_factory.mktemp("appservice") / "linli-registration.yaml"
+    )
+    return AppserviceRegistration(
+        path=path,
+        as_token=config.appservice.as_token,
+        hs_token=config.appservice.hs_token,
+        port=appservice_port,
+        sender_localpart=config.bots.main,
+    )
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def synapse(
+    tmp_path_factory: pytest.TempPathFactory, appservice_registration: AppserviceRegistration
+) -> AsyncIterator[LocalSynapse]:
+    homeserver = LocalSynapse(
         SynapseSettings(
-            data_dir=root,
+            data_dir=tmp_path_factory.mktemp("synapse"),
             server_name=SERVER,
             port=free_port(),
-            app_service_config_files=[registration],
+            app_service_config_files=[appservice_registration.path],
         )
     )
-    synapse.write_config()
-    await synapse.start()
-    # The example config's staff and observers exist, so that apply can invite them.
-    for localpart in _example_localparts():
-        await synapse.register_user(localpart, PASSWORD)
-    yield Session(synapse, config.appservice.as_token, config.appservice.hs_token, port)
-    await synapse.stop()
+    await homeserver.start()
+    try:
+        # The example config's staff and observers exist, so that apply can invite them.
+        for localpart in _example_localparts():
+            await homeserver.register_user(localpart, PASSWORD)
+        yield homeserver
+    finally:
+        await homeserver.stop()
+
+
+@pytest.fixture(scope="session")
+def session(synapse: LocalSynapse, appservice_registration: AppserviceRegistration) -> Session:
+    return Session(
+        synapse,
+        appservice_registration.as_token,
+        appservice_registration.hs_token,
+        appservice_registration.port,
+    )
 
 
 def _example_localparts() -> set[str]:
@@ -95,13 +139,16 @@ async def harness(session: Session, tmp_path: Path) -> AsyncIterator[Harness]:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def make_user(session: Session) -> AsyncIterator[Callable[[], Awaitable[ResidentClient]]]:
+async def make_user(
+    synapse: LocalSynapse,
+) -> AsyncIterator[Callable[[], Awaitable[ResidentClient]]]:
+    """A factory: each call registers a new user and returns their logged-in client."""
     clients: list[ResidentClient] = []
 
     async def make() -> ResidentClient:
         localpart = f"user{next(_users)}_{secrets.token_hex(3)}"
-        user_id = await session.synapse.register_user(localpart, PASSWORD)
-        client = await ResidentClient.login(session.synapse.base_url, user_id, PASSWORD)
+        user_id = await synapse.register_user(localpart, PASSWORD)
+        client = await ResidentClient.login(synapse.base_url, user_id, PASSWORD)
         clients.append(client)
         return client
 
@@ -112,15 +159,13 @@ async def make_user(session: Session) -> AsyncIterator[Callable[[], Awaitable[Re
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def staff_client(
-    session: Session,
+    synapse: LocalSynapse,
 ) -> AsyncIterator[Callable[[str], Awaitable[ResidentClient]]]:
     """Log in as one of the example config's people (they exist for the whole session)."""
     clients: list[ResidentClient] = []
 
     async def login(localpart: str) -> ResidentClient:
-        client = await ResidentClient.login(
-            session.synapse.base_url, f"@{localpart}:{SERVER}", PASSWORD
-        )
+        client = await ResidentClient.login(synapse.base_url, f"@{localpart}:{SERVER}", PASSWORD)
         clients.append(client)
         return client
 

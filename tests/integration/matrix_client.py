@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -26,13 +27,27 @@ def q(value: str) -> str:
     return quote(value, safe="")
 
 
+async def _payload(resp: aiohttp.ClientResponse) -> dict[str, Any]:
+    """The JSON body, or {} when there is none (or it is not JSON, as in a proxy's error page)."""
+    text = await resp.text()
+    try:
+        body = json.loads(text) if text else {}
+    except ValueError:
+        body = {}
+    if resp.status >= 300:
+        body = body if isinstance(body, dict) else {}
+        raise MatrixHTTPError(
+            resp.status, str(body.get("errcode", "")), str(body.get("error", text[:200]))
+        )
+    return body if isinstance(body, dict) else {}
+
+
 class ResidentClient:
     def __init__(self, base_url: str, user_id: str, access_token: str) -> None:
         self.base_url = base_url
         self.user_id = user_id
         self.token = access_token
         self.http = aiohttp.ClientSession()
-        self._since: str | None = None
 
     @classmethod
     async def login(cls, base_url: str, user_id: str, password: str) -> ResidentClient:
@@ -45,11 +60,7 @@ class ResidentClient:
                     "password": password,
                 },
             ) as resp:
-                body = await resp.json()
-                if resp.status != 200:
-                    raise MatrixHTTPError(
-                        resp.status, body.get("errcode", ""), body.get("error", "")
-                    )
+                body = await _payload(resp)
         return cls(base_url, body["user_id"], body["access_token"])
 
     async def close(self) -> None:
@@ -65,21 +76,17 @@ class ResidentClient:
             params=params,
             headers={"Authorization": f"Bearer {self.token}"},
         ) as resp:
-            payload = await resp.json(content_type=None) if resp.content_length != 0 else {}
-            if resp.status >= 300:
-                payload = payload or {}
-                raise MatrixHTTPError(
-                    resp.status, payload.get("errcode", ""), payload.get("error", "")
-                )
-            return payload or {}
+            return await _payload(resp)
 
     async def join(self, room: str) -> str:
+        """Join by room ID or alias; returns the room ID."""
         return str((await self.call("POST", f"/_matrix/client/v3/join/{q(room)}", {}))["room_id"])
 
     async def leave(self, room_id: str) -> None:
         await self.call("POST", f"/_matrix/client/v3/rooms/{q(room_id)}/leave", {})
 
     async def send_event(self, room_id: str, event_type: str, content: dict[str, Any]) -> str:
+        # Unique per client and call: Synapse deduplicates sends on (device, txnId).
         txn = f"t{next(_txn)}-{id(self)}"
         path = f"/_matrix/client/v3/rooms/{q(room_id)}/send/{q(event_type)}/{txn}"
         return str((await self.call("PUT", path, content))["event_id"])
@@ -125,15 +132,17 @@ class ResidentClient:
 
     async def send_state(
         self, room_id: str, event_type: str, state_key: str, content: dict[str, Any]
-    ) -> None:
+    ) -> str:
         path = f"/_matrix/client/v3/rooms/{q(room_id)}/state/{q(event_type)}/{q(state_key)}"
-        await self.call("PUT", path, content)
+        return str((await self.call("PUT", path, content)).get("event_id", ""))
 
     async def get_state(self, room_id: str, event_type: str, state_key: str = "") -> dict[str, Any]:
+        """The state event's content (404 M_NOT_FOUND when there is none)."""
         path = f"/_matrix/client/v3/rooms/{q(room_id)}/state/{q(event_type)}/{q(state_key)}"
         return await self.call("GET", path)
 
     async def hierarchy(self, room_id: str) -> list[dict[str, Any]]:
+        """Every room of a space's hierarchy (the space first), all pages."""
         rooms: list[dict[str, Any]] = []
         params: dict[str, str] = {"limit": "100"}
         while True:
@@ -154,7 +163,7 @@ class ResidentClient:
         )
 
     async def messages(self, room_id: str, limit: int = 50) -> list[dict[str, Any]]:
-        """The room's latest events, oldest first."""
+        """The room's latest events, oldest first (newest last)."""
         page = await self.call(
             "GET",
             f"/_matrix/client/v3/rooms/{q(room_id)}/messages",
@@ -166,22 +175,44 @@ class ResidentClient:
         self,
         room_id: str,
         predicate: Callable[[dict[str, Any]], bool],
-        within: float = 20,
+        timeout: float = 15,  # noqa: ASYNC109 (a test helper's deadline, not a cancel scope)
     ) -> dict[str, Any]:
-        """The first event of the room, already there or arriving, that matches."""
+        """The first event of the room that matches: already there or arriving.
+
+        Looks first at the room's latest 100 timeline events (an initial /sync, oldest first),
+        then long-polls /sync from that sync's token, so nothing sent in between is missed.
+        The room must be joined or left (a kick shows in the left room's timeline); an invited
+        room has no timeline. Events get their `room_id`, which /sync leaves out.
+        """
+        sync_filter = {
+            "room": {
+                "rooms": [room_id],
+                "include_leave": True,
+                "timeline": {"limit": 100},
+                "state": {"types": []},
+                "ephemeral": {"types": []},
+                "account_data": {"types": []},
+            },
+            "presence": {"types": []},
+            "account_data": {"types": []},
+        }
+        params = {"filter": json.dumps(sync_filter), "timeout": "0"}
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        seen: set[str] = set()
+        deadline = loop.time() + timeout
         while True:
-            for event in await self.messages(room_id, limit=100):
-                if event["event_id"] in seen:
-                    continue
-                seen.add(event["event_id"])
-                if predicate(event):
-                    return event
-            if loop.time() > deadline:
-                raise TimeoutError(f"no matching event in {room_id} after {within}s")
-            await asyncio.sleep(0.1)
+            page = await self.call("GET", "/_matrix/client/v3/sync", params=params)
+            rooms = page.get("rooms", {})
+            for section in ("join", "leave"):
+                timeline = rooms.get(section, {}).get(room_id, {}).get("timeline", {})
+                for event in timeline.get("events", []):
+                    event.setdefault("room_id", room_id)
+                    if predicate(event):
+                        return dict(event)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"no matching event in {room_id} after {timeout}s")
+            params["since"] = page["next_batch"]
+            params["timeout"] = str(int(min(remaining, 10) * 1000))
 
     async def send_read_receipt(self, room_id: str, event_id: str) -> None:
         await self.call(
