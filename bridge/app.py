@@ -58,7 +58,9 @@ class Bridge:
 
     async def open(self) -> None:
         """Connect to the database (migrating it) and wire the pieces; no network yet."""
-        self.store = await Store.open(self.config.database.url)
+        self.store = await Store.open(
+            self.config.database.url, self.config.database.sqlite_synchronous
+        )
         self._opened = True
         self.scheduler = Scheduler(self.store.jobs, self.clock)
         self.webhooks = Webhooks(self.store.db, self.scheduler, self.clock, self.config.webhooks)

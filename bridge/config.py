@@ -74,6 +74,10 @@ class AppserviceConfig(Strict):
 
 class DatabaseConfig(Strict):
     url: str = "sqlite+aiosqlite:///linli.db"
+    # SQLite only. "full": every commit reaches the disk before Linli answers (survives power
+    # loss). "normal": commits survive a crash of Linli itself but the last ones may be lost
+    # on power loss; each write costs no fsync (see bench/tickets.py for the difference).
+    sqlite_synchronous: Literal["full", "normal"] = "full"
 
 
 class BotsConfig(Strict):

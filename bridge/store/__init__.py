@@ -20,9 +20,9 @@ class Store:
         self.tickets = TicketStore(db)
 
     @classmethod
-    async def open(cls, url: str) -> Store:
+    async def open(cls, url: str, sqlite_synchronous: str = "full") -> Store:
         """Connect and bring the schema to this code's revision (refusing a newer database)."""
-        db = Database(url)
+        db = Database(url, sqlite_synchronous)
         try:
             await db.migrate()
         except BaseException:

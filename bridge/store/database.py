@@ -37,11 +37,22 @@ def _alembic_config(connection: Connection | None = None) -> AlembicConfig:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, sqlite_synchronous: str = "full") -> None:
         self.url = url
         self.engine: AsyncEngine = create_async_engine(url)
         if url.startswith("sqlite"):
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            synchronous = {"full": "FULL", "normal": "NORMAL"}[sqlite_synchronous]
+
+            def pragmas(dbapi_connection: Any, _record: Any) -> None:
+                # WAL lets the scheduler read while the appservice writes; foreign keys are
+                # off by default in SQLite.
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.execute(f"PRAGMA synchronous={synchronous}")
+                cursor.close()
+
+            event.listen(self.engine.sync_engine, "connect", pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Counts write transactions: the inbox worker uses it to see whether handling an event
         # changed anything, and caches use it to know when to reload.
@@ -81,14 +92,6 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets the scheduler read while the appservice writes; foreign keys are off by default.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
 
 
 def insert_ignoring_duplicates(session: AsyncSession, model: Any) -> Any:
