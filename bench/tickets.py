@@ -264,9 +264,12 @@ async def tickets_per_second(count: int = 500) -> None:
         client = CountingClient(config.bot_user_id)
         bridge = Bridge(config, rooms, ALL_BOTS, client=client, process_inbox=False)
         await bridge.open()
-        await bridge.store.people.bind_household(
-            "heping", "@r:linli.localhost", "3", "1", "1", bridge.clock.now()
-        )
+        # 50 residents, 10 mentions each: under the per-resident cap of open tickets.
+        residents = [f"@r{i}:linli.localhost" for i in range(50)]
+        for i, user in enumerate(residents):
+            await bridge.store.people.bind_household(
+                "heping", user, "3", "1", str(100 + i), bridge.clock.now()
+            )
         await bridge.start()
         neighbours = await bridge.store.rooms.by_key("heping:neighbours")
         assert neighbours is not None
@@ -274,7 +277,7 @@ async def tickets_per_second(count: int = 500) -> None:
             {
                 "event_id": f"$t{i}",
                 "room_id": neighbours.room_id,
-                "sender": "@r:linli.localhost",
+                "sender": residents[i % len(residents)],
                 "type": "m.room.message",
                 "origin_server_ts": 1,
                 "content": {"msgtype": "m.text", "body": f"@物业 3号楼电梯坏了 {i}"},

@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "init":
-            if args.config.exists() and not args.force:
+            placeholder = args.config.exists() and "CHANGE_ME" in args.config.read_text("utf-8")
+            if args.config.exists() and not args.force and not placeholder:
                 print(f"{args.config} exists; use --force to overwrite it", file=sys.stderr)
                 return 1
             args.config.write_text(

@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    field_validator,
 )
 
 from bridge.yaml_source import Loc, YamlSource, YamlSyntaxError, load_yaml
@@ -70,6 +71,13 @@ class AppserviceConfig(Strict):
     as_token: str = Field(min_length=16)
     hs_token: str = Field(min_length=16)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+
+    @field_validator("as_token", "hs_token")
+    @classmethod
+    def _not_placeholder(cls, value: str) -> str:
+        if value.startswith("CHANGE_ME"):
+            raise ValueError("still the placeholder: run `linli init --force` for fresh tokens")
+        return value
 
 
 class DatabaseConfig(Strict):

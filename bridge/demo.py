@@ -54,6 +54,7 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
                 homeserver_url=f"http://127.0.0.1:{hs_port}",
                 listen_port=as_port,
                 rooms_config=rel_rooms,
+                database_url="sqlite+aiosqlite:///linli.db",  # beside this bridge.yaml, in data/
             ),
             encoding="utf-8",
         )

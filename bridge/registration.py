@@ -65,7 +65,7 @@ def bridge_yaml_text(
     homeserver_url: str = "http://127.0.0.1:8008",
     server_name: str = "linli.localhost",
     listen_port: int = 29330,
-    database_url: str = "sqlite+aiosqlite:///linli.db",
+    database_url: str = "sqlite+aiosqlite:///data/linli.db",
     rooms_config: str = "rooms_config",
 ) -> str:
     """A bridge.yaml with fresh random tokens (`linli init`)."""

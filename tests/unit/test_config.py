@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.cli import main as linli
 from bridge.config import ConfigError, load_bridge_config
 from bridge.roles import Role
 from bridge.rooms_config import load_rooms_config
@@ -154,3 +155,21 @@ def test_bridge_yaml_with_a_short_token_is_refused(tmp_path: Path) -> None:
         load_bridge_config(path)
     [issue] = e.value.issues
     assert (issue.line, issue.key) == (2, "appservice.as_token")
+
+
+def test_shipped_bridge_yaml_refuses_to_start_with_placeholder_tokens(tmp_path: Path) -> None:
+    shipped = Path(__file__).parents[2] / "bridge.yaml"
+    with pytest.raises(ConfigError) as e:
+        load_bridge_config(shipped)
+    assert {i.key for i in e.value.issues} == {"appservice.as_token", "appservice.hs_token"}
+    assert "linli init --force" in e.value.issues[0].message
+    # `linli init` replaces the placeholders without needing --force
+    copy = tmp_path / "bridge.yaml"
+    copy.write_text(shipped.read_text(encoding="utf-8"), encoding="utf-8")
+    assert linli(["-c", str(copy), "init"]) == 0
+    config = load_bridge_config(copy)
+    assert (
+        len(config.appservice.as_token) >= 32
+        and config.appservice.as_token != config.appservice.hs_token
+    )
+    assert linli(["-c", str(copy), "init"]) == 1  # real tokens are not overwritten by accident
