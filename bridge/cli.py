@@ -114,7 +114,7 @@ async def _roster_import(config_path: Path, compound: str, file: Path) -> int:
         print(f"{file}:{error.line}: {catalogue.text(found.locale, error.key)}", file=sys.stderr)
     store = await Store.open(config.database.url)
     try:
-        count = await store.people.import_roster(
+        count = await store.roster.import_roster(
             compound,
             [
                 (

@@ -19,7 +19,7 @@ from bridge.matrix import derived_txn_id
 from bridge.provision.desired import room_key
 from bridge.roles import GRANTABLE_ROLES, STAFF_ROLES, Role
 from bridge.rooms_config import Compound
-from bridge.store.people import VerificationRecord
+from bridge.store.roster import VerificationRecord
 
 COMMITTEE = frozenset({Role.RESIDENTS_COMMITTEE})
 # Who may move a resident out: the committee, and the property manager who hands over keys.
@@ -58,7 +58,7 @@ class OnboardingBot(Bot):
     )
     async def request_verification(self, ctx: EventContext, address: str, name: str) -> None:
         compound = self._compound(ctx)
-        people = self.services.store.people
+        roster = self.services.store.roster
         if Role.RESIDENT in ctx.roles:
             raise CommandError("onboarding.already_verified")
         buildings = frozenset(compound.config.buildings) or None
@@ -68,15 +68,15 @@ class OnboardingBot(Bot):
             raise CommandError(e.key) from None
         where = str(household)
         owners: list[str] | None = None
-        if await people.roster_size(compound.key):
-            owners = await people.roster_owners(compound.key, *_parts(where))
+        if await roster.roster_size(compound.key):
+            owners = await roster.roster_owners(compound.key, *_parts(where))
             if owners is None:
                 raise CommandError("onboarding.not_in_roster", household=where)
-        pending = await people.pending_request_of(compound.key, ctx.event.sender)
+        pending = await roster.pending_request_of(compound.key, ctx.event.sender)
         if pending is not None and pending.source_event_id != ctx.event.event_id:
             # A second request while one waits: the first stands (it may be mid-review).
             raise CommandError("onboarding.already_pending")
-        request, _ = await people.request_verification(
+        request, _ = await roster.request_verification(
             compound.key,
             ctx.event.sender,
             _parts(where),
@@ -110,9 +110,9 @@ class OnboardingBot(Bot):
     async def approve(self, ctx: EventContext, number: int) -> None:
         compound = self._compound(ctx)
         request = await self._pending(ctx, compound, number)
-        people = self.services.store.people
+        people, roster = self.services.store.people, self.services.store.roster
         now = self.services.clock.now()
-        owners = await people.roster_owners(
+        owners = await roster.roster_owners(
             compound.key, request.building, request.unit, request.room
         )
         await people.bind_household(
@@ -125,7 +125,7 @@ class OnboardingBot(Bot):
             name=request.name,
             is_owner=bool(owners and request.name in owners),
         )
-        await people.decide(request.id, "approved", ctx.event.sender, now)
+        await roster.decide(request.id, "approved", ctx.event.sender, now)
         await self.services.provisioner.apply()
         await ctx.send_notice(
             request.lobby_room_id,
@@ -143,7 +143,7 @@ class OnboardingBot(Bot):
     async def reject(self, ctx: EventContext, number: int, reason: str) -> None:
         compound = self._compound(ctx)
         request = await self._pending(ctx, compound, number)
-        await self.services.store.people.decide(
+        await self.services.store.roster.decide(
             request.id, "rejected", ctx.event.sender, self.services.clock.now(), reason[:500]
         )
         await ctx.send_notice(
@@ -156,7 +156,7 @@ class OnboardingBot(Bot):
     async def _pending(
         self, ctx: EventContext, compound: Compound, number: int
     ) -> VerificationRecord:
-        request = await self.services.store.people.verification(compound.key, number)
+        request = await self.services.store.roster.verification(compound.key, number)
         if request is None:
             raise CommandError("onboarding.no_request", id=number)
         if request.status != "pending":

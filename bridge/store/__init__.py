@@ -7,6 +7,7 @@ from bridge.store.inbox import InboxStore
 from bridge.store.jobs import JobStore
 from bridge.store.people import PeopleStore
 from bridge.store.rooms import RoomStore
+from bridge.store.roster import RosterStore
 from bridge.store.tickets import TicketStore
 
 
@@ -16,6 +17,7 @@ class Store:
         self.inbox = InboxStore(db)
         self.rooms = RoomStore(db)
         self.people = PeopleStore(db)
+        self.roster = RosterStore(db)
         self.jobs = JobStore(db)
         self.tickets = TicketStore(db)
 

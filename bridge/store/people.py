@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 
 from bridge.roles import Role
 from bridge.store.database import Database
-from bridge.store.models import Resident, RoleGrant, RosterHousehold, VerificationRequest
+from bridge.store.models import Resident, RoleGrant, VerificationRequest
 
 
 @dataclass(frozen=True)
@@ -173,139 +173,6 @@ class PeopleStore:
             )
             return sorted(r[0] for r in rows.all())
 
-    # ------------------------------------------------------------ roster
-
-    async def import_roster(
-        self,
-        compound: str,
-        rows: list[tuple[str, str, str, str, list[str], list[str]]],
-        now: datetime,
-    ) -> int:
-        """Insert or update roster households (building, unit, room, area, owners, hashes)."""
-        async with self.db.transaction() as session:
-            existing = {
-                (r.building, r.unit, r.room): r
-                for r in (
-                    await session.execute(
-                        select(RosterHousehold).where(RosterHousehold.compound == compound)
-                    )
-                ).scalars()
-            }
-            for building, unit, room, area, owners, hashes in rows:
-                row = existing.get((building, unit, room))
-                if row is None:
-                    session.add(
-                        RosterHousehold(
-                            compound=compound,
-                            building=building,
-                            unit=unit,
-                            room=room,
-                            floor_area=area,
-                            owners=owners,
-                            phone_hashes=hashes,
-                            imported_at=now,
-                        )
-                    )
-                else:
-                    row.floor_area, row.owners, row.phone_hashes = area, owners, hashes
-                    row.imported_at = now
-        return len(rows)
-
-    async def roster_size(self, compound: str) -> int:
-        async with self.db.sessions() as session:
-            return int(
-                (
-                    await session.execute(
-                        select(func.count()).where(RosterHousehold.compound == compound)
-                    )
-                ).scalar_one()
-            )
-
-    async def roster_owners(
-        self, compound: str, building: str, unit: str, room: str
-    ) -> list[str] | None:
-        """The household's owners' names, or None when the roster has no such household."""
-        async with self.db.sessions() as session:
-            row = (
-                await session.execute(
-                    select(RosterHousehold).where(
-                        RosterHousehold.compound == compound,
-                        RosterHousehold.building == building,
-                        RosterHousehold.unit == unit,
-                        RosterHousehold.room == room,
-                    )
-                )
-            ).scalar_one_or_none()
-            return list(row.owners) if row is not None else None
-
-    # ------------------------------------------------------------ verification requests
-
-    async def request_verification(
-        self,
-        compound: str,
-        user_id: str,
-        household: tuple[str, str, str],
-        name: str,
-        source_event_id: str,
-        lobby_room_id: str,
-        now: datetime,
-    ) -> tuple[VerificationRecord, bool]:
-        """A new pending request, or the one this event already made (reprocessing)."""
-        async with self.db.transaction() as session:
-            row = (
-                await session.execute(
-                    select(VerificationRequest).where(
-                        VerificationRequest.source_event_id == source_event_id
-                    )
-                )
-            ).scalar_one_or_none()
-            if row is not None:
-                return _request(row), False
-            building, unit, room = household
-            row = VerificationRequest(
-                compound=compound,
-                user_id=user_id,
-                building=building,
-                unit=unit,
-                room=room,
-                name=name,
-                status="pending",
-                source_event_id=source_event_id,
-                lobby_room_id=lobby_room_id,
-                requested_at=now,
-            )
-            session.add(row)
-            await session.flush()
-            return _request(row), True
-
-    async def pending_request_of(self, compound: str, user_id: str) -> VerificationRecord | None:
-        async with self.db.sessions() as session:
-            row = (
-                await session.execute(
-                    select(VerificationRequest).where(
-                        VerificationRequest.compound == compound,
-                        VerificationRequest.user_id == user_id,
-                        VerificationRequest.status == "pending",
-                    )
-                )
-            ).scalar_one_or_none()
-            return _request(row) if row is not None else None
-
-    async def verification(self, compound: str, request_id: int) -> VerificationRecord | None:
-        async with self.db.sessions() as session:
-            row = await session.get(VerificationRequest, request_id)
-            return _request(row) if row is not None and row.compound == compound else None
-
-    async def decide(
-        self, request_id: int, status: str, by: str, now: datetime, reason: str | None = None
-    ) -> None:
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(VerificationRequest)
-                .where(VerificationRequest.id == request_id)
-                .values(status=status, decided_by=by, decided_at=now, reason=reason)
-            )
-
     # ------------------------------------------------------------ personal data
 
     async def export(self, user_id: str) -> dict[str, Any]:
@@ -358,32 +225,3 @@ class PeopleStore:
             await session.execute(
                 delete(VerificationRequest).where(VerificationRequest.user_id == user_id)
             )
-
-
-@dataclass(frozen=True)
-class VerificationRecord:
-    id: int
-    compound: str
-    user_id: str
-    building: str
-    unit: str
-    room: str
-    name: str | None
-    status: str
-    lobby_room_id: str
-    source_event_id: str
-
-
-def _request(row: VerificationRequest) -> VerificationRecord:
-    return VerificationRecord(
-        row.id,
-        row.compound,
-        row.user_id,
-        row.building,
-        row.unit,
-        row.room,
-        row.name,
-        row.status,
-        row.lobby_room_id,
-        row.source_event_id,
-    )

@@ -223,7 +223,7 @@ async def test_roster_import_reports_bad_lines_and_requests_must_match_it(
     assert f"{roster}:3: 不能写手机号，请写手机号的哈希值" in out.err
     assert "13812345678" not in out.err + out.out and "王五" not in out.err + out.out
     assert "imported 2 households, 1 bad lines" in out.out
-    assert await bridge.store.people.roster_owners("heping", "3", "2", "1101") == ["张三", "李梅"]
+    assert await bridge.store.roster.roster_owners("heping", "3", "2", "1101") == ["张三", "李梅"]
 
     newcomer: ResidentClient = await make_user()
     lobby = await newcomer.join(harness.alias("heping-lobby"))
