@@ -35,16 +35,19 @@ def _job(row: ScheduledJob) -> Job:
 JobSpec = tuple[str, str, datetime, dict[str, Any]]  # key, kind, due at, payload
 
 
-async def add_jobs(session: AsyncSession, jobs: list[JobSpec]) -> None:
-    """Schedule jobs inside a caller's transaction, so a record and its clock commit together."""
+async def add_jobs(session: AsyncSession, jobs: list[JobSpec], *, fresh: bool = False) -> None:
+    """Schedule jobs inside a caller's transaction, so a record and its clock commit together.
+    `fresh`: the keys are new (their record was just created), so none is looked up."""
     if not jobs:
         return
-    rows = (
-        await session.execute(
-            select(ScheduledJob).where(ScheduledJob.key.in_([j[0] for j in jobs]))
-        )
-    ).scalars()
-    existing = {row.key: row for row in rows}
+    existing: dict[str, ScheduledJob] = {}
+    if not fresh:
+        rows = (
+            await session.execute(
+                select(ScheduledJob).where(ScheduledJob.key.in_([j[0] for j in jobs]))
+            )
+        ).scalars()
+        existing = {row.key: row for row in rows}
     for key, kind, due_at, payload in jobs:
         row = existing.get(key)
         if row is None:

@@ -105,25 +105,26 @@ class TicketStore:
             ).scalar_one_or_none()
             if existing is not None:
                 return _record(existing), False
-            if max_open is not None:
-                open_now = (
-                    await session.execute(
-                        select(func.count()).where(
+            # One round trip for both: the reporter's open tickets and the compound's last number.
+            open_now, last = (
+                await session.execute(
+                    select(
+                        select(func.count())
+                        .where(
                             Ticket.compound == new.compound,
                             Ticket.reporter == new.reporter,
                             Ticket.status.in_(OPEN_STATES),
                         )
-                    )
-                ).scalar_one()
-                if open_now >= max_open:
-                    return None, False
-            number = (
-                await session.execute(
-                    select(func.coalesce(func.max(Ticket.number), 0)).where(
-                        Ticket.compound == new.compound
+                        .scalar_subquery(),
+                        select(func.coalesce(func.max(Ticket.number), 0))
+                        .where(Ticket.compound == new.compound)
+                        .scalar_subquery(),
                     )
                 )
-            ).scalar_one() + 1
+            ).one()
+            if max_open is not None and open_now >= max_open:
+                return None, False
+            number = last + 1
             row = Ticket(
                 **{k: getattr(new, k) for k in new.__dataclass_fields__},
                 number=number,
@@ -142,9 +143,9 @@ class TicketStore:
                     detail={"category": new.category, "urgent": new.urgent},
                 )
             )
-            await session.flush()
             record = _record(row)
-            await add_jobs(session, clock(record))
+            # A new ticket has no jobs yet: add them without looking (flushed at commit).
+            await add_jobs(session, clock(record), fresh=True)
             return record, True
 
     async def get(self, compound: str, number: int) -> TicketRecord | None:
