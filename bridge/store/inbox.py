@@ -30,10 +30,14 @@ class InboxStore:
     ) -> bool:
         """Store a transaction and its events atomically; False if the txnId was seen before."""
         async with self.db.transaction() as session:
-            if await session.get(InboxTransaction, txn_id) is not None:
+            # One statement both records the txnId and tells whether it was seen before.
+            claimed = await session.execute(
+                insert_ignoring_duplicates(session, InboxTransaction).values(
+                    txn_id=txn_id, received_at=now, event_count=len(events)
+                )
+            )
+            if not getattr(claimed, "rowcount", 0):
                 return False
-            session.add(InboxTransaction(txn_id=txn_id, received_at=now, event_count=len(events)))
-            await session.flush()
             rows = [
                 {
                     "event_id": e["event_id"],
