@@ -25,6 +25,15 @@ def from_bot(predicate: Callable[[str], bool]) -> Callable[[dict[str, Any]], boo
     return lambda e: e["sender"] == BOT and predicate(e["content"].get("body", ""))
 
 
+async def request_in_committee_room(
+    harness: Harness, committee: ResidentClient, matches: Callable[[str], bool]
+) -> tuple[str, str]:
+    """The committee's work room, and the number of the verification request posted there."""
+    work_room = await committee.join(harness.alias("heping-committee"))
+    request = await committee.wait_for_event(work_room, from_bot(matches))
+    return work_room, request["content"]["body"].split("#")[1].split("：")[0]
+
+
 async def started(harness: Harness) -> Bridge:
     harness.only("heping")
     return await harness.start_bridge()
@@ -47,11 +56,9 @@ async def test_newcomer_is_greeted_verified_and_let_into_their_building_only(
         lobby, from_bot(lambda b: b == "已收到认证申请，请等居委会审核。")
     )
     committee = await staff_client(COMMITTEE)
-    work_room = await committee.join(harness.alias("heping-committee"))
-    request = await committee.wait_for_event(
-        work_room, from_bot(lambda b: newcomer.user_id in b and "3-2-1101" in b)
+    work_room, number = await request_in_committee_room(
+        harness, committee, lambda b: newcomer.user_id in b and "3-2-1101" in b
     )
-    number = request["content"]["body"].split("#")[1].split("：")[0]
     await committee.send_text(work_room, f"!认证 同意 {number}")
     await newcomer.wait_for_event(lobby, from_bot(lambda b: "认证通过" in b))
 
@@ -84,9 +91,9 @@ async def test_bad_requests_are_answered_and_a_rejected_user_stays_out(
     await newcomer.wait_for_event(lobby, from_bot(lambda b: b == "您已经提交过申请，请等审核。"))
 
     committee = await staff_client(COMMITTEE)
-    work_room = await committee.join(harness.alias("heping-committee"))
-    request = await committee.wait_for_event(work_room, from_bot(lambda b: newcomer.user_id in b))
-    number = request["content"]["body"].split("#")[1].split("：")[0]
+    work_room, number = await request_in_committee_room(
+        harness, committee, lambda b: newcomer.user_id in b
+    )
     await committee.send_text(work_room, f"!认证 拒绝 {number} 花名册上查不到这户")
     await newcomer.wait_for_event(lobby, from_bot(lambda b: "没有通过：花名册上查不到这户" in b))
     await committee.send_text(work_room, f"!认证 同意 {number}")
@@ -288,9 +295,9 @@ async def test_committee_member_cannot_approve_their_own_request(
     lobby = await committee.join(harness.alias("heping-lobby"))
     await committee.send_text(lobby, "!认证 1-1-101 陈")
     await committee.wait_for_event(lobby, from_bot(lambda b: b.startswith("已收到")))
-    work_room = await committee.join(harness.alias("heping-committee"))
-    request = await committee.wait_for_event(work_room, from_bot(lambda b: "1-1-101" in b))
-    number = request["content"]["body"].split("#")[1].split("：")[0]
+    work_room, number = await request_in_committee_room(
+        harness, committee, lambda b: "1-1-101" in b
+    )
     await committee.send_text(work_room, f"!认证 同意 {number}")
     await committee.wait_for_event(work_room, from_bot(lambda b: b == "不能审核自己的申请。"))
     await committee.send_text(work_room, f"!查 {committee.user_id}")
