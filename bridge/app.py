@@ -84,7 +84,7 @@ class Bridge:
             self.config,
             self.store,
             self.clock,
-            self.worker.wake.set,
+            self.worker.offer,
             self._is_bot_user,
             self.webhooks.handle_inbound,
         )
@@ -100,6 +100,7 @@ class Bridge:
             self.applied = await self.provisioner.apply()
         for bot in self.dispatcher.bots:
             await bot.on_start()
+        await self.server.load_recent()
         await self.server.start()
         if self.process_inbox:
             self._spawn(self.worker.run(), "inbox worker")

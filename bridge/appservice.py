@@ -2,15 +2,27 @@
 
 Only parsing, authentication and the durable write happen here: a transaction's events go into
 the inbox in one database transaction, and only then does the homeserver get its 200.
+
+A new transaction's events are handed to the inbox worker as they arrive, while they are being
+written (`Arrival`): the bots' answers do not wait for the disk. That is safe because a handler's
+effects are idempotent (derived transaction IDs, records keyed by event) and because the
+homeserver sends again anything not acknowledged; what must not happen is handling a
+transaction the inbox already holds a second time, so a txnId is known to be new before its
+events go out: the homeserver sends one transaction at a time and repeats only the last one it
+has no 200 for, so the txnIds of the last transactions stored (kept in memory, loaded at start)
+are enough to recognise every repeat.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -18,8 +30,12 @@ from aiohttp import web
 from bridge.clock import Clock
 from bridge.config import BridgeConfig
 from bridge.store import Store
+from bridge.store.inbox import Arrival, InboxEntry
 
 log = logging.getLogger(__name__)
+
+
+RECENT_TXNS = 1000
 
 
 def _error(status: int, errcode: str, error: str) -> web.Response:
@@ -32,16 +48,21 @@ class AppserviceServer:
         config: BridgeConfig,
         store: Store,
         clock: Clock,
-        on_stored: Callable[[], None],
+        on_arrival: Callable[[Arrival], None],
         is_bot_user: Callable[[str], bool],
         webhook_handler: Callable[[web.Request], Awaitable[web.Response]] | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
-        self.on_stored = on_stored
+        self.on_arrival = on_arrival
         self.is_bot_user = is_bot_user
         self.pings = 0
+        # The homeserver sends one transaction at a time; should two overlap, they are written
+        # in the order they reached the worker.
+        self._storing = asyncio.Lock()
+        # txnId → its write: the last RECENT_TXNS transactions, to recognise a repeat.
+        self._recent: OrderedDict[str, asyncio.Future[list[InboxEntry] | None]] = OrderedDict()
         self.app = web.Application(
             client_max_size=config.appservice.max_body_bytes, middlewares=[self._auth]
         )
@@ -95,12 +116,51 @@ class AppserviceServer:
         entries = list(events) + [
             _ephemeral_entry(txn_id, i, e) for i, e in enumerate(ephemeral) if isinstance(e, dict)
         ]
-        stored = await self.store.inbox.store_transaction(txn_id, entries, self.clock.now())
-        if stored:
-            self.on_stored()
-        else:
-            log.info("transaction %s was already stored; acknowledging again", txn_id)
+        known = self._recent.get(txn_id)
+        if known is not None:
+            try:
+                await asyncio.shield(known)
+            except Exception:
+                pass  # its write failed, so the homeserver sends it again: a new transaction
+            else:
+                log.info("transaction %s was already stored; acknowledging again", txn_id)
+                return web.json_response({})
+        now = self.clock.now()
+        stored = asyncio.ensure_future(self._store(txn_id, entries, now))
+        self._remember(txn_id, stored)
+        self.on_arrival(Arrival(entries, now, stored))
+        try:
+            await asyncio.shield(stored)
+        except Exception:
+            log.exception("could not store transaction %s; the homeserver will retry", txn_id)
+            self._recent.pop(txn_id, None)
+            return _error(500, "M_UNKNOWN", "Could not store the transaction")
         return web.json_response({})
+
+    async def _store(
+        self, txn_id: str, entries: list[dict[str, Any]], now: datetime
+    ) -> list[InboxEntry] | None:
+        async with self._storing:
+            stored = await self.store.inbox.store_transaction(txn_id, entries, now)
+        if stored is None:
+            # Older than the txnIds kept in memory: its events may be handled once more, which
+            # their idempotent handlers absorb.
+            log.warning("transaction %s was stored long ago and is sent again", txn_id)
+        return stored
+
+    def _remember(self, txn_id: str, stored: asyncio.Future[list[InboxEntry] | None]) -> None:
+        self._recent[txn_id] = stored
+        while len(self._recent) > RECENT_TXNS:
+            self._recent.popitem(last=False)
+
+    async def load_recent(self) -> None:
+        """Before listening: the txnIds of the last transactions stored by earlier runs."""
+        for txn_id in await self.store.inbox.recent_txn_ids(RECENT_TXNS):
+            done: asyncio.Future[list[InboxEntry] | None] = (
+                asyncio.get_running_loop().create_future()
+            )
+            done.set_result(None)
+            self._recent[txn_id] = done
 
     async def query_user(self, request: web.Request) -> web.Response:
         user_id = request.match_info["user_id"]

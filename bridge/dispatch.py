@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
@@ -35,6 +36,7 @@ from bridge.roles import Role
 from bridge.rooms_config import Compound, RoomsConfig
 from bridge.scheduler import Scheduler
 from bridge.store import Store
+from bridge.store.inbox import Arrival, InboxEntry
 from bridge.store.rooms import RoomRecord
 from bridge.webhooks import Webhooks
 
@@ -66,6 +68,11 @@ class EventContext:
     room_key: str | None  # e.g. "neighbours", "building_3"; None outside Linli's rooms
     roles: frozenset[Role]
     role_table: RoleTable | None
+    # When Linli stored the event: the same on every attempt, so work redone after a crash
+    # computes the same deadlines as the first attempt did.
+    received_at: datetime
+    # First sight of the event: no earlier attempt did anything for it.
+    fresh: bool = False
     _sent: int = field(default=0)
 
     @property
@@ -164,7 +171,11 @@ class Dispatcher:
     def command_specs(self) -> list[CommandSpec]:
         return [spec for spec, _ in self._owners]
 
-    async def handle(self, raw: dict[str, Any]) -> None:
+    async def handle(
+        self, raw: dict[str, Any], received_at: datetime | None = None, *, fresh: bool = False
+    ) -> None:
+        """Handle one event. `fresh`: it came in a transaction never stored before, so no
+        handler has seen it (a handler may then skip looking for work it did on it before)."""
         try:
             event = parse_event(raw)
         except MalformedEvent as e:
@@ -172,7 +183,7 @@ class Dispatcher:
             return
         if self.services.config.is_linli_user(event.sender):
             return  # our own messages, and those of Linli's other bot users
-        ctx = await self._context(event)
+        ctx = await self._context(event, received_at or self.services.clock.now(), fresh)
         if isinstance(event, Message):
             if event.is_notice or event.is_edit:
                 return  # other bots' notices; an edit does not run a command twice
@@ -200,7 +211,9 @@ class Dispatcher:
             self._tables = {}
             self._cached_at = now_at
 
-    async def _context(self, event: RoomEvent) -> EventContext:
+    async def _context(
+        self, event: RoomEvent, received_at: datetime, fresh: bool = False
+    ) -> EventContext:
         await self._fresh()
         record = self._rooms_by_id.get(event.room_id)
         compound = None
@@ -213,7 +226,9 @@ class Dispatcher:
         if compound is not None:
             table = await self.role_table(compound)
             roles = table.roles_of(event.sender)
-        return EventContext(self.services, event, compound, room_key, roles, table)
+        return EventContext(
+            self.services, event, compound, room_key, roles, table, received_at, fresh
+        )
 
     async def role_table(self, compound: Compound) -> RoleTable:
         await self._fresh()
@@ -255,7 +270,14 @@ class Dispatcher:
 
 
 class InboxWorker:
-    """Drains the inbox in order, one entry at a time; woken when a transaction is stored."""
+    """Handles the inbox's events in order, one at a time.
+
+    New transactions reach it as `Arrival`s, handled while the appservice is still writing them
+    (see bridge/appservice.py); the database is read when it may hold entries memory does not:
+    at start, and after an entry failed and waits for its retry. An entry is marked done only
+    after its handlers returned (and its write committed), so a crash before that means it is
+    handled again on the next start, and its messages' derived transaction IDs make the
+    homeserver drop the repeats."""
 
     def __init__(
         self,
@@ -274,6 +296,14 @@ class InboxWorker:
         self.wake = asyncio.Event()
         # One drainer at a time: the loop and an explicit drain() never handle an entry twice.
         self._lock = asyncio.Lock()
+        self._arrivals: list[Arrival] = []
+        # False while the database may hold pending entries that are not in `_arrivals`.
+        self._in_memory = False
+        self._last_seq = 0  # the highest seq handled from a database read
+
+    def offer(self, arrival: Arrival) -> None:
+        self._arrivals.append(arrival)
+        self.wake.set()
 
     async def run(self) -> None:
         while True:
@@ -282,45 +312,128 @@ class InboxWorker:
                 await self.wake.wait()
 
     async def drain(self) -> int:
-        """Process everything pending now; returns how many entries were handled."""
+        """Handle everything pending now; returns how many events were handled."""
         handled = 0
         async with self._lock:
-            while entries := await self.store.inbox.pending():
-                # Entries whose handling changed nothing (chatter) are marked done together at
-                # the end of the batch: repeating them after a crash is harmless. An entry that
-                # sent a message or wrote to the database is marked done at once.
-                quiet: list[int] = []
-                for entry in entries:
-                    before = self.dispatcher.effects
-                    ok = await self._process(entry.seq, entry.event_id, entry.body, entry.attempts)
-                    if not ok:
+            while True:
+                if not self._in_memory:
+                    entries = await self.store.inbox.pending()
+                    if entries:
+                        handled += await self._handle_stored(entries)
                         continue
-                    if self.dispatcher.effects == before:
-                        quiet.append(entry.seq)
-                    else:
-                        await self.store.inbox.mark_done([*quiet, entry.seq], self.clock.now())
-                        quiet = []
-                await self.store.inbox.mark_done(quiet, self.clock.now())
-                handled += len(entries)
+                    self._in_memory = True
+                    await self._settle_arrivals()
+                if not self._arrivals:
+                    break
+                handled += await self._handle_arrival(self._arrivals.pop(0))
         return handled
 
-    async def _process(self, seq: int, event_id: str, body: dict[str, Any], attempts: int) -> bool:
+    async def _settle_arrivals(self) -> None:
+        """On leaving the database: arrivals committed before the last read were handled from
+        it; the rest (committed later, in order) are still to be handled."""
+        arrivals, self._arrivals = self._arrivals, []
+        for arrival in arrivals:
+            try:
+                entries = await asyncio.shield(arrival.stored)
+            except Exception:
+                continue  # not stored: the homeserver sends it again
+            fresh = [e for e in entries or [] if e.seq > self._last_seq]
+            if fresh:
+                done: asyncio.Future[list[InboxEntry] | None] = asyncio.Future()
+                done.set_result(fresh)
+                events = [e.body for e in fresh]
+                self._arrivals.append(Arrival(events, arrival.received_at, done))
+
+    async def _handle_stored(self, entries: list[InboxEntry]) -> int:
+        marks = _Marks(self.store, self.clock)
+        for entry in entries:
+            self._last_seq = max(self._last_seq, entry.seq)
+            before = self.dispatcher.effects
+            if not await self._process(entry, fresh=False):
+                self._in_memory = False
+                continue
+            await marks.add(entry.seq, changed=self.dispatcher.effects != before)
+        await marks.flush()
+        return len(entries)
+
+    async def _handle_arrival(self, arrival: Arrival) -> int:
+        marks = _Marks(self.store, self.clock)
+        seqs: dict[str, int] | None = None
+        for index, body in enumerate(arrival.events):
+            before = self.dispatcher.effects
+            failure = await self._dispatch(body, arrival.received_at, fresh=True)
+            if seqs is None:
+                try:
+                    stored = await asyncio.shield(arrival.stored)
+                except Exception:
+                    return index + 1  # not stored: the homeserver sends it all again
+                seqs = {e.event_id: e.seq for e in stored or []}
+            seq = seqs.get(body["event_id"])
+            if seq is None:
+                continue  # stored by an earlier transaction, which handles it
+            if failure is not None:
+                await self._failed(
+                    InboxEntry(seq, body["event_id"], body, 0, arrival.received_at), failure
+                )
+                # It waits for its retry in the database, and so does the rest of this arrival.
+                self._in_memory = False
+                await marks.flush()
+                return index + 1
+            await marks.add(seq, changed=self.dispatcher.effects != before)
+        await marks.flush()
+        return len(arrival.events)
+
+    async def _process(self, entry: InboxEntry, *, fresh: bool) -> bool:
+        failure = await self._dispatch(entry.body, entry.received_at, fresh=fresh)
+        if failure is None:
+            return True
+        await self._failed(entry, failure)
+        return False
+
+    async def _dispatch(
+        self, body: dict[str, Any], received_at: datetime, *, fresh: bool
+    ) -> Exception | None:
+        """Handle one event; the exception that stopped its handlers, if one did."""
         try:
-            if body.get("linli.ephemeral"):
-                pass  # receipts and typing: stored for the notices bot, nothing to do yet
-            else:
-                await self.dispatcher.handle(body)
-        except (MatrixError, OSError, TimeoutError) as e:
-            # The homeserver or the network failed: retry this entry, later give up on it alone.
-            give_up = attempts + 1 >= self.max_attempts
-            log.warning("event %s failed (attempt %d): %s", event_id, attempts + 1, e)
-            await self.store.inbox.mark_attempt_failed(seq, repr(e), give_up, self.clock.now())
-            if not give_up:
-                await asyncio.sleep(self.retry_delay * (attempts + 1))
-            return False
+            if not body.get("linli.ephemeral"):  # receipts and typing: for the notices bot
+                await self.dispatcher.handle(body, received_at, fresh=fresh)
         except Exception as e:
-            # A bug in a handler: one bad event must not block the others. Kept as failed.
-            log.exception("event %s failed in a handler", event_id)
-            await self.store.inbox.mark_attempt_failed(seq, repr(e), True, self.clock.now())
-            return False
-        return True
+            return e
+        return None
+
+    async def _failed(self, entry: InboxEntry, error: Exception) -> None:
+        if isinstance(error, (MatrixError, OSError, TimeoutError)):
+            # The homeserver or the network failed: retry this entry, later give up on it alone.
+            give_up = entry.attempts + 1 >= self.max_attempts
+            log.warning(
+                "event %s failed (attempt %d): %s", entry.event_id, entry.attempts + 1, error
+            )
+            await self.store.inbox.mark_attempt_failed(
+                entry.seq, repr(error), give_up, self.clock.now()
+            )
+            if not give_up:
+                await asyncio.sleep(self.retry_delay * (entry.attempts + 1))
+            return
+        # A bug in a handler: one bad event must not block the others. Kept as failed.
+        log.error("event %s failed in a handler", entry.event_id, exc_info=error)
+        await self.store.inbox.mark_attempt_failed(entry.seq, repr(error), True, self.clock.now())
+
+
+class _Marks:
+    """Marks handled entries done. Entries whose handling changed nothing (chatter) are marked
+    together at the end: repeating them after a crash is harmless. An entry that sent a message
+    or wrote to the database is marked at once, with the quiet ones before it."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store, self.clock = store, clock
+        self.quiet: list[int] = []
+
+    async def add(self, seq: int, *, changed: bool) -> None:
+        self.quiet.append(seq)
+        if changed:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if self.quiet:
+            await self.store.inbox.mark_done(self.quiet, self.clock.now())
+            self.quiet = []

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from bots.tickets.openings import Openings
 from bots.tickets.settings import TicketSettings
 from bots.tickets.ticket_clock import TicketClock
 from bridge.commands import CommandError, CommandTable
@@ -33,6 +34,7 @@ class TicketBase(Bot):
     def __init__(self, services: Services, dispatcher: Dispatcher) -> None:
         super().__init__(services, dispatcher)
         self.clock = TicketClock(services, dispatcher)
+        self.openings = Openings(services.store.tickets)
 
     async def on_start(self) -> None:
         await self.clock.schedule_weekly_reports()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import partial
 
 from bots.tickets.base import TICKET_STAFF, settings_of
 from bots.tickets.categories import guess_category, is_urgent
@@ -67,46 +68,49 @@ class TicketBot(ClosingFlow, StaffCommands):
     async def open_ticket_from_mention(
         self, ctx: EventContext, message: Message, settings: TicketSettings, team: str
     ) -> None:
+        """The reply is on the round trip a resident waits for, so it goes out as soon as the
+        ticket's number is known, while the ticket is written. Redone after a crash, this finds
+        the same number and the same deadlines (both follow from what was stored before), and
+        the reply's derived transaction ID makes the homeserver return the first reply rather
+        than post a second one."""
         assert ctx.compound is not None and ctx.role_table is not None
-        now = self.services.clock.now()
+        now = ctx.received_at
         category = guess_category(message.body, settings.category_words())
         urgent = is_urgent(message.body, settings.urgent_words(ctx.locale))
         policy = settings.policy(self.services.config.timezone)
         deadlines = compute_deadlines(policy, now, category, urgent)
-        ticket, _ = await self.services.store.tickets.open(
-            NewTicket(
-                compound=ctx.compound.key,
-                room_id=message.room_id,
-                source_event_id=message.event_id,
-                reporter=message.sender,
-                text=message.body[:2000],
-                category=category.value,
-                urgent=urgent,
-                building=_building(message.body) or ctx.role_table.residents.get(message.sender),
-                team=team,
-                opened_at=now,
-                first_response_due=deadlines.first_response_due,
-                resolution_due=deadlines.resolution_due,
-            ),
-            lambda record: self.clock.deadline_jobs(record, settings),
-            settings.max_open_per_resident,
+        new = NewTicket(
+            compound=ctx.compound.key,
+            room_id=message.room_id,
+            source_event_id=message.event_id,
+            reporter=message.sender,
+            text=message.body[:2000],
+            category=category.value,
+            urgent=urgent,
+            building=_building(message.body) or ctx.role_table.residents.get(message.sender),
+            team=team,
+            opened_at=now,
+            first_response_due=deadlines.first_response_due,
+            resolution_due=deadlines.resolution_due,
         )
-        if ticket is None:
+        tickets = self.services.store.tickets
+        check = await self.openings.check(new, fresh=ctx.fresh)
+        ticket = check.existing
+        if ticket is not None and ticket.reply_event_id is not None:
+            return  # processed before a crash, reply already sent
+        if ticket is None and check.open_now >= settings.max_open_per_resident:
             # A flood guard: the resident hears why, and nothing is opened.
             await ctx.reply("tickets.too_many", limit=settings.max_open_per_resident)
             return
-        self.services.scheduler.wake.set()
-        if ticket.reply_event_id is not None:
-            return  # processed before a crash, reply already sent
-        on_duty = self.clock.people_on(ctx.role_table, ticket)
-        key = "tickets.opened_urgent" if urgent else "tickets.opened"
+        number = ticket.number if ticket is not None else check.next_number
+        on_duty = self.clock.people_on(ctx.role_table, team)
         body = ctx.text(
-            key,
-            number=ticket.number,
-            category=ctx.text(f"categories.{ticket.category}"),
+            "tickets.opened_urgent" if new.urgent else "tickets.opened",
+            number=number,
+            category=ctx.text(f"categories.{new.category}"),
             who=self.clock.names(ctx, on_duty) or ctx.text("tickets.nobody"),
-            first_due=self.clock.local(ctx, ticket.first_response_due),
-            resolution_due=self.clock.local(ctx, ticket.resolution_due),
+            first_due=self.clock.local(ctx, new.first_response_due),
+            resolution_due=self.clock.local(ctx, new.resolution_due),
         )
         reply = await ctx.send_notice(
             message.room_id,
@@ -114,9 +118,13 @@ class TicketBot(ClosingFlow, StaffCommands):
             thread_root=message.event_id,
             extra={"m.mentions": {"user_ids": sorted(on_duty)}},
         )
-        await self.services.store.tickets.update(
-            ticket.id, now, None, "replied", reply_event_id=reply
-        )
+        if ticket is not None:
+            # Written before a crash stopped the reply: now it has one.
+            await tickets.update(ticket.id, now, None, "replied", reply_event_id=reply)
+            return
+        jobs = partial(self.clock.deadline_jobs, settings=settings)
+        self.openings.opened(await tickets.open(new, number, jobs, reply))
+        self.services.scheduler.wake.set()
 
     # ------------------------------------------------------------ in the thread
 

@@ -49,14 +49,19 @@ class TicketClock:
 
     def deadline_jobs(self, ticket: TicketRecord, settings: TicketSettings) -> list[JobSpec]:
         """A new ticket's reminders and escalation steps (stored with the ticket itself)."""
-        return self._jobs(ticket, settings, FIRST, ticket.first_response_due) + self._jobs(
-            ticket, settings, RESOLUTION, ticket.resolution_due
+        # Measured from the opening, not from now: the jobs are the same whenever they are
+        # written (the reply goes out first), also when the work is redone after a crash.
+        since = ticket.opened_at
+        return self._jobs(ticket, settings, FIRST, ticket.first_response_due, since) + self._jobs(
+            ticket, settings, RESOLUTION, ticket.resolution_due, since
         )
 
     async def schedule_resolution(self, ticket: TicketRecord, settings: TicketSettings) -> None:
         await self._cancel(ticket, RESOLUTION, settings)
         await self.services.scheduler.schedule_many(
-            self._jobs(ticket, settings, RESOLUTION, ticket.resolution_due, renew=True)
+            self._jobs(
+                ticket, settings, RESOLUTION, ticket.resolution_due, self.services.clock.now(), True
+            )
         )
 
     def _jobs(
@@ -65,6 +70,7 @@ class TicketClock:
         settings: TicketSettings,
         which: str,
         due: datetime,
+        since: datetime,
         renew: bool = False,
     ) -> list[JobSpec]:
         # A renewed clock (resumed, reopened) gets fresh keys: the old steps are done or
@@ -81,7 +87,7 @@ class TicketClock:
             for step, rung in enumerate(settings.escalation)
         ]
         remind_at = due - settings.remind_before
-        if remind_at > self.services.clock.now():  # no reminder for a target shorter than it
+        if remind_at > since:  # no reminder for a target shorter than it
             jobs.append((_key(ticket.id, which, round_, "remind"), REMIND, remind_at, payload))
         return jobs
 
@@ -132,7 +138,7 @@ class TicketClock:
             return
         ticket, compound = found
         table = await self.dispatcher.role_table(compound)
-        people = sorted(self.people_on(table, ticket))
+        people = sorted(self.people_on(table, ticket.team, ticket.assignee))
         key = (
             "tickets.remind_first" if job.payload["which"] == FIRST else "tickets.remind_resolution"
         )
@@ -290,12 +296,12 @@ class TicketClock:
     def text(self, compound: Compound, key: str, **args: Any) -> str:
         return self.services.catalogue.text(compound.locale, key, **args)
 
-    def people_on(self, table: RoleTable, ticket: TicketRecord) -> set[str]:
-        """Who answers this ticket: its assignee, else the team's staff (property staff first)."""
-        if ticket.assignee:
-            return {ticket.assignee}
-        if ticket.team != "property":
-            return {u for u, r in table.staff.items() if Role(ticket.team) in r}
+    def people_on(self, table: RoleTable, team: str, assignee: str | None = None) -> set[str]:
+        """Who answers a ticket: its assignee, else the team's staff (property staff first)."""
+        if assignee:
+            return {assignee}
+        if team != "property":
+            return {u for u, r in table.staff.items() if Role(team) in r}
         staff = {u for u, r in table.staff.items() if Role.PROPERTY_STAFF in r}
         return staff or {u for u, r in table.staff.items() if r & PROPERTY_ROLES}
 

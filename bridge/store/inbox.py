@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from bridge.store.database import Database, insert_ignoring_duplicates
+from bridge.store.database import Database, insert_ignoring_duplicates, table_of
 from bridge.store.models import InboxEvent, InboxTransaction
 
 
@@ -19,6 +20,16 @@ class InboxEntry:
     event_id: str
     body: dict[str, Any]
     attempts: int
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A new transaction's events, handed to the worker while `stored` writes them."""
+
+    events: list[dict[str, Any]]
+    received_at: datetime
+    stored: asyncio.Future[list[InboxEntry] | None]
 
 
 class InboxStore:
@@ -27,37 +38,71 @@ class InboxStore:
 
     async def store_transaction(
         self, txn_id: str, events: Sequence[dict[str, Any]], now: datetime
-    ) -> bool:
-        """Store a transaction and its events atomically; False if the txnId was seen before."""
-        async with self.db.transaction() as session:
+    ) -> list[InboxEntry] | None:
+        """Store a transaction and its events atomically: the entries stored now, in order
+        (an event already stored by an earlier transaction is not among them), or None if the
+        txnId was seen before."""
+        async with self.db.engine.begin() as conn:
+            self.db.writes += 1
             # One statement both records the txnId and tells whether it was seen before.
-            claimed = await session.execute(
-                insert_ignoring_duplicates(session, InboxTransaction).values(
-                    txn_id=txn_id, received_at=now, event_count=len(events)
-                )
+            claimed = await conn.execute(
+                insert_ignoring_duplicates(conn, table_of(InboxTransaction)),
+                {"txn_id": txn_id, "received_at": now, "event_count": len(events)},
             )
-            if not getattr(claimed, "rowcount", 0):
-                return False
-            rows = [
-                {
-                    "event_id": e["event_id"],
-                    "txn_id": txn_id,
-                    "body": e,
-                    "status": "pending",
-                    "attempts": 0,
-                    "received_at": now,
-                }
+            if not claimed.rowcount:
+                return None
+            if not events:
+                return []
+            # An event the homeserver sends again in a new transaction is stored once; RETURNING
+            # gives the new rows' seq, so the worker can take them from memory, not re-read them.
+            events_table = table_of(InboxEvent)
+            result = await conn.execute(
+                insert_ignoring_duplicates(conn, events_table).returning(
+                    events_table.c.seq, events_table.c.event_id
+                ),
+                [
+                    {
+                        "event_id": e["event_id"],
+                        "txn_id": txn_id,
+                        "body": e,
+                        "status": "pending",
+                        "attempts": 0,
+                        "received_at": now,
+                    }
+                    for e in events
+                ],
+            )
+            seqs = {event_id: seq for seq, event_id in result.all()}
+        # In seq order; an event twice in one transaction was stored (and is handled) once.
+        return sorted(
+            (
+                InboxEntry(seq, e["event_id"], e, 0, now)
                 for e in events
-            ]
-            if rows:
-                # An event the homeserver sends again in a new transaction is stored once.
-                await session.execute(insert_ignoring_duplicates(session, InboxEvent), rows)
-        return True
+                if (seq := seqs.pop(e["event_id"], None)) is not None
+            ),
+            key=lambda entry: entry.seq,
+        )
+
+    async def recent_txn_ids(self, limit: int) -> list[str]:
+        """The txnIds of the last `limit` transactions stored, oldest first."""
+        async with self.db.sessions() as session:
+            result = await session.execute(
+                select(InboxTransaction.txn_id)
+                .order_by(InboxTransaction.received_at.desc())
+                .limit(limit)
+            )
+            return list(reversed(result.scalars().all()))
 
     async def pending(self, limit: int = 100) -> list[InboxEntry]:
         async with self.db.sessions() as session:
             result = await session.execute(
-                select(InboxEvent.seq, InboxEvent.event_id, InboxEvent.body, InboxEvent.attempts)
+                select(
+                    InboxEvent.seq,
+                    InboxEvent.event_id,
+                    InboxEvent.body,
+                    InboxEvent.attempts,
+                    InboxEvent.received_at,
+                )
                 .where(InboxEvent.status == "pending")
                 .order_by(InboxEvent.seq)
                 .limit(limit)
@@ -67,11 +112,13 @@ class InboxStore:
     async def mark_done(self, seqs: Sequence[int], now: datetime) -> None:
         if not seqs:
             return
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(InboxEvent)
-                .where(InboxEvent.seq.in_(seqs))
-                .values(status="done", done_at=now, attempts=InboxEvent.attempts + 1)
+        events = table_of(InboxEvent)
+        async with self.db.engine.begin() as conn:
+            self.db.writes += 1
+            await conn.execute(
+                update(events)
+                .where(events.c.seq.in_(seqs))
+                .values(status="done", done_at=now, attempts=events.c.attempts + 1)
             )
 
     async def mark_attempt_failed(self, seq: int, error: str, give_up: bool, now: datetime) -> None:

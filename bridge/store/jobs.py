@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.store.database import Database
+from bridge.store.database import Database, table_of
 from bridge.store.models import ScheduledJob
 
 
@@ -39,6 +39,25 @@ async def add_jobs(session: AsyncSession, jobs: list[JobSpec], *, fresh: bool = 
     """Schedule jobs inside a caller's transaction, so a record and its clock commit together.
     `fresh`: the keys are new (their record was just created), so none is looked up."""
     if not jobs:
+        return
+    if fresh:
+        # A Core executemany on the session's connection: its compiled form is cached, and
+        # nothing needs merging.
+        connection = await session.connection()
+        await connection.execute(
+            insert(table_of(ScheduledJob)),
+            [
+                {
+                    "key": key,
+                    "kind": kind,
+                    "due_at": due_at.astimezone(UTC),
+                    "payload": payload,
+                    "status": "pending",
+                    "attempts": 0,
+                }
+                for key, kind, due_at, payload in jobs
+            ],
+        )
         return
     existing: dict[str, ScheduledJob] = {}
     if not fresh:

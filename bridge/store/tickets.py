@@ -7,9 +7,9 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 
-from bridge.store.database import Database
+from bridge.store.database import Database, table_of
 from bridge.store.jobs import JobSpec, add_jobs
 from bridge.store.models import Ticket, TicketLog
 
@@ -82,33 +82,29 @@ class NewTicket:
     resolution_due: datetime
 
 
+@dataclass(frozen=True)
+class OpeningCheck:
+    existing: TicketRecord | None
+    open_now: int
+    next_number: int
+
+
 class TicketStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def open(
-        self,
-        new: NewTicket,
-        clock: Callable[[TicketRecord], list[JobSpec]],
-        max_open: int | None = None,
-    ) -> tuple[TicketRecord | None, bool]:
-        """Open a ticket for a message, or return the one it already opened (reprocessing);
-        (None, False) when the reporter already has `max_open` open tickets.
-
-        `clock` gives the ticket's scheduled jobs; they commit with the ticket, so no crash can
-        leave a ticket without its reminders and escalation."""
-        async with self.db.transaction() as session:
-            existing = (
-                await session.execute(
-                    select(Ticket).where(Ticket.source_event_id == new.source_event_id)
-                )
-            ).scalar_one_or_none()
-            if existing is not None:
-                return _record(existing), False
-            # One round trip for both: the reporter's open tickets and the compound's last number.
-            open_now, last = (
+    async def before_opening(self, new: NewTicket) -> OpeningCheck:
+        """One read before a ticket is opened for a message: the ticket it already opened (work
+        redone after a crash), the reporter's open tickets, and the number the next one gets.
+        The tickets bot keeps the last two in memory between tickets; `generation` tells when
+        they may have changed in other ways (a ticket closed, reopened or anonymised)."""
+        async with self.db.sessions() as session:
+            existing_id, open_now, last = (
                 await session.execute(
                     select(
+                        select(Ticket.id)
+                        .where(Ticket.source_event_id == new.source_event_id)
+                        .scalar_subquery(),
                         select(func.count())
                         .where(
                             Ticket.compound == new.compound,
@@ -122,31 +118,56 @@ class TicketStore:
                     )
                 )
             ).one()
-            if max_open is not None and open_now >= max_open:
-                return None, False
-            number = last + 1
-            row = Ticket(
-                **{k: getattr(new, k) for k in new.__dataclass_fields__},
-                number=number,
-                status="open",
-                escalation_level=0,
-                reopened=0,
-            )
-            session.add(row)
-            await session.flush()
-            session.add(
-                TicketLog(
-                    ticket_id=row.id,
+            existing = None
+            if existing_id is not None:
+                existing = _record(await session.get_one(Ticket, existing_id))
+        return OpeningCheck(existing, open_now, last + 1)
+
+    @property
+    def generation(self) -> int:
+        return self.db.generations["tickets"]
+
+    async def open(
+        self,
+        new: NewTicket,
+        number: int,
+        jobs: Callable[[TicketRecord], list[JobSpec]],
+        reply_event_id: str | None = None,
+    ) -> TicketRecord:
+        """Store a ticket under the number `before_opening` gave (the inbox worker handles one
+        event at a time, so nothing takes it meanwhile), with its log line and its scheduled
+        jobs: they commit together, so no crash leaves a ticket without its reminders."""
+        values: dict[str, Any] = {
+            **{k: getattr(new, k) for k in new.__dataclass_fields__},
+            "number": number,
+            "reply_event_id": reply_event_id,
+            "status": "open",
+            "escalation_level": 0,
+            "reopened": 0,
+        }
+        # Core statements, not the ORM's unit of work: this runs for every new ticket.
+        async with self.db.transaction() as session:
+            connection = await session.connection()
+            ticket_id = (
+                await connection.execute(
+                    insert(table_of(Ticket)).returning(table_of(Ticket).c.id), values
+                )
+            ).scalar_one()
+            await connection.execute(
+                insert(table_of(TicketLog)),
+                dict(
+                    ticket_id=ticket_id,
                     at=new.opened_at,
                     actor=new.reporter,
                     action="opened",
                     detail={"category": new.category, "urgent": new.urgent},
-                )
+                ),
             )
-            record = _record(row)
-            # A new ticket has no jobs yet: add them without looking (flushed at commit).
-            await add_jobs(session, clock(record), fresh=True)
-            return record, True
+            record = TicketRecord(
+                **{**{name: values.get(name) for name in _FIELDS}, "id": ticket_id}
+            )
+            await add_jobs(session, jobs(record), fresh=True)
+            return record
 
     async def get(self, compound: str, number: int) -> TicketRecord | None:
         async with self.db.sessions() as session:
@@ -187,6 +208,8 @@ class TicketStore:
         **changes: Any,
     ) -> TicketRecord:
         """Change a ticket and log why, in one transaction."""
+        if changes.keys() & {"status", "reporter"}:
+            self.db.generations["tickets"] += 1
         async with self.db.transaction() as session:
             if changes:
                 await session.execute(
@@ -261,6 +284,7 @@ class TicketStore:
         mine = Ticket.reporter == user_id
         if compound is not None:
             mine = mine & (Ticket.compound == compound)
+        self.db.generations["tickets"] += 1
         async with self.db.transaction() as session:
             await session.execute(update(Ticket).where(mine).values(reporter=None))
             await session.execute(

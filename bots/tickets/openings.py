@@ -1,0 +1,44 @@
+"""What opening a ticket must know before its reply goes out, kept in memory between tickets.
+
+A resident waits for the reply, so the tickets bot sends it before it writes the ticket; the
+number in the reply and the per-resident cap come from here. One process owns the database
+(DESIGN.md) and only the tickets bot opens tickets, so the last number of each compound changes
+only through `opened`; a resident's open tickets change also when a ticket is closed, reopened or
+anonymised, which the store counts in its `generation`.
+"""
+
+from __future__ import annotations
+
+from bridge.store.tickets import NewTicket, OpeningCheck, TicketRecord, TicketStore
+
+
+class Openings:
+    def __init__(self, store: TicketStore) -> None:
+        self.store = store
+        self._last_number: dict[str, int] = {}
+        self._open: dict[tuple[str, str], int] = {}
+        self._generation = -1
+
+    async def check(self, new: NewTicket, *, fresh: bool) -> OpeningCheck:
+        """`fresh`: the message was never handled before, so it cannot have opened a ticket
+        yet, and memory answers; otherwise (or on a miss) the database does."""
+        if self._generation != self.store.generation:
+            self._open.clear()
+            self._generation = self.store.generation
+        key = (new.compound, new.reporter)
+        last = self._last_number.get(new.compound)
+        if fresh and last is not None and key in self._open:
+            return OpeningCheck(None, self._open[key], last + 1)
+        check = await self.store.before_opening(new)
+        if check.existing is None:
+            self._last_number[new.compound] = check.next_number - 1
+            self._open[key] = check.open_now
+        return check
+
+    def opened(self, ticket: TicketRecord) -> None:
+        """A ticket `check` numbered was written."""
+        compound = ticket.compound
+        self._last_number[compound] = max(self._last_number.get(compound, 0), ticket.number)
+        key = (compound, ticket.reporter or "")
+        if key in self._open:
+            self._open[key] += 1

@@ -1,0 +1,229 @@
+"""The inbox's hand-over: a new transaction's events are handled while they are written, a
+repeat is recognised (also after a restart), and nothing is handled twice or lost when the
+write fails, a handler fails, or a backlog from an earlier run is waiting.
+
+A real SQLite store; the dispatcher is a recorder (the bots have tests of their own)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bridge.appservice import AppserviceServer
+from bridge.clock import FakeClock
+from bridge.config import AppserviceConfig, BridgeConfig
+from bridge.dispatch import InboxWorker
+from bridge.store import Store
+from bridge.store.inbox import Arrival, InboxEntry
+
+HS_TOKEN = "hs-token-for-the-worker-tests"
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+_ids = itertools.count()
+
+
+def event(name: str | None = None) -> dict[str, Any]:
+    return {
+        "event_id": f"${name or next(_ids)}",
+        "room_id": "!room:linli.localhost",
+        "sender": "@resident:linli.localhost",
+        "type": "m.room.message",
+        "content": {"msgtype": "m.text", "body": "hello"},
+    }
+
+
+class Recorder:
+    """Stands in for the dispatcher: records what it was given, fails when told to, and can
+    hold an event until released."""
+
+    def __init__(self) -> None:
+        self.handled: list[tuple[str, bool]] = []
+        self.fail: dict[str, Exception] = {}
+        self.hold: asyncio.Event | None = None
+        self.started = asyncio.Event()
+
+    @property
+    def effects(self) -> tuple[int, int]:
+        return (0, len(self.handled))  # every event here "sends a message"
+
+    async def handle(
+        self, raw: dict[str, Any], received_at: datetime | None = None, *, fresh: bool = False
+    ) -> None:
+        self.started.set()
+        if self.hold is not None:
+            await self.hold.wait()
+        if raw["event_id"] in self.fail:
+            raise self.fail.pop(raw["event_id"])
+        self.handled.append((raw["event_id"], fresh))
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path}/inbox.db")
+    yield opened
+    await opened.close()
+
+
+def worker_for(store: Store, recorder: Recorder) -> InboxWorker:
+    return InboxWorker(store, recorder, FakeClock(NOW), retry_delay=0)  # type: ignore[arg-type]
+
+
+async def statuses(store: Store) -> dict[str, int]:
+    return await store.inbox.counts()
+
+
+async def test_an_arrival_is_handled_while_it_is_being_written(store: Store) -> None:
+    recorder = Recorder()
+    worker = worker_for(store, recorder)
+    assert await worker.drain() == 0  # the database is empty: memory has everything from now
+    write_may_start = asyncio.Event()
+    first = event()
+
+    async def slow_write() -> list[InboxEntry] | None:
+        await write_may_start.wait()
+        return await store.inbox.store_transaction("t1", [first], NOW)
+
+    arrival = Arrival([first], NOW, asyncio.ensure_future(slow_write()))
+    worker.offer(arrival)
+    draining = asyncio.ensure_future(worker.drain())
+    await asyncio.sleep(0.05)
+    # Handled (fresh: never seen before) while the write has not even begun...
+    assert recorder.handled == [(first["event_id"], True)]
+    assert not draining.done() and await statuses(store) == {}
+    # ...and marked done once it is written.
+    write_may_start.set()
+    assert await draining == 1
+    assert await statuses(store) == {"done": 1}
+
+
+async def test_entries_read_from_the_database_are_not_handled_again_from_memory(
+    store: Store,
+) -> None:
+    recorder = Recorder()
+    worker = worker_for(store, recorder)
+    # An earlier run stored these and stopped before handling them.
+    backlog = [event(), event()]
+    await store.inbox.store_transaction("old", backlog, NOW)
+    # A new transaction committed before the worker's first read but handed over after it.
+    late = event()
+    written = await store.inbox.store_transaction("new", [late], NOW)
+    done: asyncio.Future[list[InboxEntry] | None] = asyncio.get_running_loop().create_future()
+    done.set_result(written)
+    worker.offer(Arrival([late], NOW, done))
+    assert await worker.drain() == 3
+    assert [e for e, _ in recorder.handled] == [e["event_id"] for e in [*backlog, late]]
+    assert not any(fresh for _, fresh in recorder.handled)  # all read back from the database
+    assert await statuses(store) == {"done": 3}
+
+
+async def test_a_failed_handler_is_retried_from_the_database_with_what_followed(
+    store: Store,
+) -> None:
+    recorder = Recorder()
+    worker = worker_for(store, recorder)
+    await worker.drain()
+    first, second = event(), event()
+    recorder.fail[first["event_id"]] = OSError("homeserver unreachable")
+    written = asyncio.ensure_future(store.inbox.store_transaction("t", [first, second], NOW))
+    worker.offer(Arrival([first, second], NOW, written))
+    await worker.drain()
+    # The first failed once (fresh), then both came back from the database, in order.
+    assert recorder.handled == [(first["event_id"], False), (second["event_id"], False)]
+    assert await statuses(store) == {"done": 2}
+
+
+async def test_a_handler_bug_fails_that_event_alone(store: Store) -> None:
+    recorder = Recorder()
+    worker = worker_for(store, recorder)
+    await worker.drain()
+    bad, good = event(), event()
+    recorder.fail[bad["event_id"]] = KeyError("a bug")
+    written = asyncio.ensure_future(store.inbox.store_transaction("t", [bad, good], NOW))
+    worker.offer(Arrival([bad, good], NOW, written))
+    await worker.drain()
+    assert recorder.handled == [(good["event_id"], False)]
+    assert await statuses(store) == {"failed": 1, "done": 1}
+
+
+@pytest.fixture
+async def serve(store: Store) -> AsyncIterator[Any]:
+    """Starts an appservice endpoint with its own worker (a run of Linli) on the store."""
+    clients: list[TestClient[Any, Any]] = []
+
+    async def start(recorder: Recorder) -> tuple[TestClient[Any, Any], InboxWorker]:
+        config = BridgeConfig(
+            appservice=AppserviceConfig(as_token="as-token-for-the-tests", hs_token=HS_TOKEN)
+        )
+        worker = worker_for(store, recorder)
+        await worker.drain()
+        server = AppserviceServer(config, store, FakeClock(NOW), worker.offer, lambda _: False)
+        await server.load_recent()
+        client: TestClient[Any, Any] = TestClient(TestServer(server.app))
+        await client.start_server()
+        clients.append(client)
+        return client, worker
+
+    yield start
+    for client in clients:
+        await client.close()
+
+
+async def put(client: TestClient[Any, Any], txn: str, events: list[dict[str, Any]]) -> int:
+    response = await client.put(
+        f"/_matrix/app/v1/transactions/{txn}",
+        json={"events": events},
+        headers={"Authorization": f"Bearer {HS_TOKEN}"},
+    )
+    return response.status
+
+
+async def test_a_repeated_transaction_is_acknowledged_and_not_handled_again(
+    store: Store, serve: Any
+) -> None:
+    first_run = Recorder()
+    client, worker = await serve(first_run)
+    sent = event()
+    assert await put(client, "t1", [sent]) == 200
+    await worker.drain()
+    assert first_run.handled == [(sent["event_id"], True)]
+    # The homeserver did not get the 200 and sends it again: to this run...
+    assert await put(client, "t1", [sent]) == 200
+    await worker.drain()
+    assert len(first_run.handled) == 1
+    # ...and to the next run, which loaded the recent txnIds when it started.
+    second_run = Recorder()
+    client2, worker2 = await serve(second_run)
+    assert await put(client2, "t1", [sent]) == 200
+    await worker2.drain()
+    assert second_run.handled == []
+    assert await statuses(store) == {"done": 1}
+
+
+async def test_a_failed_write_answers_500_and_the_resend_is_stored(
+    store: Store, serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = Recorder()
+    client, worker = await serve(recorder)
+    original = store.inbox.store_transaction
+
+    async def disk_full(*args: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store.inbox, "store_transaction", disk_full)
+    sent = event()
+    assert await put(client, "t1", [sent]) == 500
+    await worker.drain()
+    assert await statuses(store) == {}  # nothing stored, so nothing to mark
+    monkeypatch.setattr(store.inbox, "store_transaction", original)
+    # The homeserver sends it again: this time it is stored and handled to the end. (It was
+    # handled once before; its messages' derived txn IDs make the homeserver drop repeats.)
+    assert await put(client, "t1", [sent]) == 200
+    await worker.drain()
+    assert [e for e, _ in recorder.handled] == [sent["event_id"]] * 2
+    assert await statuses(store) == {"done": 1}

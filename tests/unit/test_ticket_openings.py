@@ -1,0 +1,105 @@
+"""What the tickets bot knows before it answers a mention: the next number and the resident's
+open tickets from memory for a message seen the first time, from the database otherwise, and
+never stale after a ticket was closed or anonymised. A real SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bots.tickets.openings import Openings
+from bridge.store import Store
+from bridge.store.tickets import NewTicket, TicketRecord
+
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+RESIDENT = "@resident:linli.localhost"
+
+
+def mention(n: int, reporter: str = RESIDENT) -> NewTicket:
+    return NewTicket(
+        compound="heping",
+        room_id="!neighbours:linli.localhost",
+        source_event_id=f"$mention{n}",
+        reporter=reporter,
+        text="@物业 电梯坏了",
+        category="repair",
+        urgent=False,
+        building="3",
+        team="property",
+        opened_at=NOW,
+        first_response_due=NOW + timedelta(minutes=30),
+        resolution_due=NOW + timedelta(days=2),
+    )
+
+
+def no_jobs(_: TicketRecord) -> list[Any]:
+    return []
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path}/tickets.db")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+def reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The database reads `Openings` makes, by source event."""
+    seen: list[str] = []
+    original = store.tickets.before_opening
+
+    async def counted(new: NewTicket) -> Any:
+        seen.append(new.source_event_id)
+        return await original(new)
+
+    monkeypatch.setattr(store.tickets, "before_opening", counted)
+    return seen
+
+
+async def open_one(store: Store, openings: Openings, n: int, *, fresh: bool = True) -> int:
+    new = mention(n)
+    check = await openings.check(new, fresh=fresh)
+    assert check.existing is None
+    openings.opened(await store.tickets.open(new, check.next_number, no_jobs, f"$reply{n}"))
+    return check.next_number
+
+
+async def test_numbers_and_counts_come_from_memory_after_the_first_read(
+    store: Store, reads: list[str]
+) -> None:
+    openings = Openings(store.tickets)
+    assert [await open_one(store, openings, n) for n in range(3)] == [1, 2, 3]
+    assert reads == ["$mention0"]  # one read, then memory
+    check = await openings.check(mention(3), fresh=True)
+    assert (check.open_now, check.next_number) == (3, 4)
+
+
+async def test_a_closed_ticket_is_seen_at_once(store: Store, reads: list[str]) -> None:
+    openings = Openings(store.tickets)
+    await open_one(store, openings, 0)
+    await open_one(store, openings, 1)
+    first = await store.tickets.get("heping", 1)
+    assert first is not None
+    await store.tickets.update(first.id, NOW, None, "closed", status="closed")
+    check = await openings.check(mention(2), fresh=True)
+    assert (check.open_now, check.next_number) == (1, 3)
+    assert reads == ["$mention0", "$mention2"]
+    await store.tickets.anonymise_reporter(RESIDENT)
+    assert (await openings.check(mention(3), fresh=True)).open_now == 0
+
+
+async def test_a_message_handled_before_finds_its_ticket_in_the_database(store: Store) -> None:
+    openings = Openings(store.tickets)
+    await open_one(store, openings, 0)
+    # A restart: a new process, and the message is handled again (not fresh).
+    again = Openings(store.tickets)
+    check = await again.check(mention(0), fresh=False)
+    assert check.existing is not None and check.existing.number == 1
+    assert check.existing.reply_event_id == "$reply0"
+    # Before its ticket was written, the same message gets the same number as the first time.
+    assert (await again.check(mention(1), fresh=False)).next_number == 2
