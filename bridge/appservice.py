@@ -11,11 +11,18 @@ transaction the inbox already holds a second time, so a txnId is known to be new
 events go out: the homeserver sends one transaction at a time and repeats only the last one it
 has no 200 for, so the txnIds of the last transactions stored (kept in memory, loaded at start)
 are enough to recognise every repeat.
+
+The 200 goes back once the events are stored and the worker is through with them, or after
+`ack_wait_seconds` at most, whichever comes first. The homeserver's own work on an
+acknowledgement (recording it, batching the next transaction) then does not compete with its
+work on the bots' answers, which matters when both run on one small machine (see
+docs/benchmarks.md); events that arrive meanwhile go into the next transaction, as they would.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -128,13 +135,16 @@ class AppserviceServer:
         now = self.clock.now()
         stored = asyncio.ensure_future(self._store(txn_id, entries, now))
         self._remember(txn_id, stored)
-        self.on_arrival(Arrival(entries, now, stored))
+        arrival = Arrival(entries, now, stored)
+        self.on_arrival(arrival)
         try:
             await asyncio.shield(stored)
         except Exception:
             log.exception("could not store transaction %s; the homeserver will retry", txn_id)
             self._recent.pop(txn_id, None)
             return _error(500, "M_UNKNOWN", "Could not store the transaction")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(arrival.handled.wait(), self.config.appservice.ack_wait_seconds)
         return web.json_response({})
 
     async def _store(

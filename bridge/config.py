@@ -71,6 +71,9 @@ class AppserviceConfig(Strict):
     as_token: str = Field(min_length=16)
     hs_token: str = Field(min_length=16)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # A transaction is acknowledged once stored and handled, or after this long at most
+    # (bridge/appservice.py says why); 0 acknowledges as soon as it is stored.
+    ack_wait_seconds: float = Field(default=1.0, ge=0, le=30)
 
     @field_validator("as_token", "hs_token")
     @classmethod

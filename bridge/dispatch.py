@@ -300,12 +300,16 @@ class InboxWorker:
         # False while the database may hold pending entries that are not in `_arrivals`.
         self._in_memory = False
         self._last_seq = 0  # the highest seq handled from a database read
+        self.running = False
 
     def offer(self, arrival: Arrival) -> None:
+        if not self.running:
+            arrival.handled.set()  # handled when someone calls drain(): nobody should wait
         self._arrivals.append(arrival)
         self.wake.set()
 
     async def run(self) -> None:
+        self.running = True
         while True:
             self.wake.clear()
             if not await self.drain():
@@ -325,7 +329,11 @@ class InboxWorker:
                     await self._settle_arrivals()
                 if not self._arrivals:
                     break
-                handled += await self._handle_arrival(self._arrivals.pop(0))
+                arrival = self._arrivals.pop(0)
+                try:
+                    handled += await self._handle_arrival(arrival)
+                finally:
+                    arrival.handled.set()
         return handled
 
     async def _settle_arrivals(self) -> None:
@@ -336,13 +344,15 @@ class InboxWorker:
             try:
                 entries = await asyncio.shield(arrival.stored)
             except Exception:
-                continue  # not stored: the homeserver sends it again
+                entries = None  # not stored: the homeserver sends it again
             fresh = [e for e in entries or [] if e.seq > self._last_seq]
-            if fresh:
-                done: asyncio.Future[list[InboxEntry] | None] = asyncio.Future()
-                done.set_result(fresh)
-                events = [e.body for e in fresh]
-                self._arrivals.append(Arrival(events, arrival.received_at, done))
+            if not fresh:
+                arrival.handled.set()
+                continue
+            done: asyncio.Future[list[InboxEntry] | None] = asyncio.Future()
+            done.set_result(fresh)
+            events = [e.body for e in fresh]
+            self._arrivals.append(Arrival(events, arrival.received_at, done, arrival.handled))
 
     async def _handle_stored(self, entries: list[InboxEntry]) -> int:
         marks = _Marks(self.store, self.clock)

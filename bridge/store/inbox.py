@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,11 +25,13 @@ class InboxEntry:
 
 @dataclass(frozen=True)
 class Arrival:
-    """A new transaction's events, handed to the worker while `stored` writes them."""
+    """A new transaction's events, handed to the worker while `stored` writes them; the worker
+    sets `handled` when it is through with them."""
 
     events: list[dict[str, Any]]
     received_at: datetime
     stored: asyncio.Future[list[InboxEntry] | None]
+    handled: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class InboxStore:

@@ -155,12 +155,19 @@ async def test_a_handler_bug_fails_that_event_alone(store: Store) -> None:
 async def serve(store: Store) -> AsyncIterator[Any]:
     """Starts an appservice endpoint with its own worker (a run of Linli) on the store."""
     clients: list[TestClient[Any, Any]] = []
+    tasks: list[asyncio.Future[None]] = []
 
-    async def start(recorder: Recorder) -> tuple[TestClient[Any, Any], InboxWorker]:
+    async def start(
+        recorder: Recorder, *, ack_wait: float = 1.0, run: bool = False
+    ) -> tuple[TestClient[Any, Any], InboxWorker]:
         config = BridgeConfig(
-            appservice=AppserviceConfig(as_token="as-token-for-the-tests", hs_token=HS_TOKEN)
+            appservice=AppserviceConfig(
+                as_token="as-token-for-the-tests", hs_token=HS_TOKEN, ack_wait_seconds=ack_wait
+            )
         )
         worker = worker_for(store, recorder)
+        if run:
+            tasks.append(asyncio.ensure_future(worker.run()))
         await worker.drain()
         server = AppserviceServer(config, store, FakeClock(NOW), worker.offer, lambda _: False)
         await server.load_recent()
@@ -170,6 +177,8 @@ async def serve(store: Store) -> AsyncIterator[Any]:
         return client, worker
 
     yield start
+    for task in tasks:
+        task.cancel()
     for client in clients:
         await client.close()
 
@@ -227,3 +236,35 @@ async def test_a_failed_write_answers_500_and_the_resend_is_stored(
     await worker.drain()
     assert [e for e, _ in recorder.handled] == [sent["event_id"]] * 2
     assert await statuses(store) == {"done": 1}
+
+
+async def test_the_homeserver_hears_200_once_the_events_are_handled(
+    store: Store, serve: Any
+) -> None:
+    recorder = Recorder()
+    recorder.hold = asyncio.Event()
+    client, _ = await serve(recorder, ack_wait=10, run=True)
+    putting = asyncio.ensure_future(put(client, "t1", [event()]))
+    await recorder.started.wait()
+    await asyncio.sleep(0.1)
+    assert not putting.done()  # stored, but the bot has not answered yet
+    recorder.hold.set()
+    assert await putting == 200
+    assert len(recorder.handled) == 1
+
+
+async def test_a_slow_handler_holds_the_200_for_ack_wait_seconds_at_most(
+    store: Store, serve: Any
+) -> None:
+    recorder = Recorder()
+    recorder.hold = asyncio.Event()
+    client, _ = await serve(recorder, ack_wait=0.05, run=True)
+    assert await put(client, "t1", [event()]) == 200
+    assert recorder.handled == [] and await statuses(store) == {"pending": 1}
+    recorder.hold.set()
+
+    async def finished() -> None:
+        while await statuses(store) != {"done": 1}:  # noqa: ASYNC110 - the worker runs alone
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(finished(), 5)
