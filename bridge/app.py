@@ -19,6 +19,7 @@ from bridge.i18n import Catalogue, default_catalogue
 from bridge.matrix import MatrixClient
 from bridge.provision.apply import ApplyReport
 from bridge.provision.reconcile import Provisioner
+from bridge.retention import Retention
 from bridge.rooms_config import RoomsConfig
 from bridge.scheduler import Scheduler
 from bridge.store import Store
@@ -64,6 +65,7 @@ class Bridge:
         self._opened = True
         self.scheduler = Scheduler(self.store.jobs, self.clock)
         self.webhooks = Webhooks(self.store.db, self.scheduler, self.clock, self.config.webhooks)
+        self.retention = Retention(self.store, self.scheduler, self.clock, self.config.timezone)
         self.provisioner = Provisioner(
             self.config, self.rooms, self.store, self.client, self.clock, self.catalogue
         )
@@ -98,6 +100,7 @@ class Bridge:
         await self.client.register_user(self.config.bots.main)
         if apply:
             self.applied = await self.provisioner.apply()
+        await self.retention.schedule()
         for bot in self.dispatcher.bots:
             await bot.on_start()
         await self.server.load_recent()

@@ -17,6 +17,13 @@ The 200 goes back once the events are stored and the worker is through with them
 acknowledgement (recording it, batching the next transaction) then does not compete with its
 work on the bots' answers, which matters when both run on one small machine (see
 docs/benchmarks.md); events that arrive meanwhile go into the next transaction, as they would.
+
+Not while the homeserver may be catching up, though: for `ack_wait_after_seconds` after Linli
+starts or answers a transaction with an error, the 200 goes back as soon as the events are
+stored. Synapse then delivers its backlog through a "recoverer", which marks the service up
+only after finding no transaction left to send; an event that arrives between that look and
+the mark is stored as a transaction nobody sends until the next failure. Answering a resident
+before acknowledging would invite exactly such an event (their next message) into that gap.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -65,6 +73,7 @@ class AppserviceServer:
         self.on_arrival = on_arrival
         self.is_bot_user = is_bot_user
         self.pings = 0
+        self._acknowledge_at_once_until = 0.0
         # The homeserver sends one transaction at a time; should two overlap, they are written
         # in the order they reached the worker.
         self._storing = asyncio.Lock()
@@ -120,7 +129,9 @@ class AppserviceServer:
         ephemeral = body.get("ephemeral", body.get("de.sorunome.msc2409.ephemeral", []))
         if not isinstance(ephemeral, list):
             return _error(400, "M_BAD_JSON", "ephemeral must be a list")
-        entries = list(events) + [
+        # Linli's own messages come back too; the bots ignore them, and storing them would
+        # keep copies of what Linli told people (a verification request names a resident).
+        entries = [e for e in events if not self.config.is_linli_user(str(e.get("sender")))] + [
             _ephemeral_entry(txn_id, i, e) for i, e in enumerate(ephemeral) if isinstance(e, dict)
         ]
         known = self._recent.get(txn_id)
@@ -142,10 +153,19 @@ class AppserviceServer:
         except Exception:
             log.exception("could not store transaction %s; the homeserver will retry", txn_id)
             self._recent.pop(txn_id, None)
+            self._catching_up()
             return _error(500, "M_UNKNOWN", "Could not store the transaction")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(arrival.handled.wait(), self.config.appservice.ack_wait_seconds)
+        if time.monotonic() >= self._acknowledge_at_once_until:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    arrival.handled.wait(), self.config.appservice.ack_wait_seconds
+                )
         return web.json_response({})
+
+    def _catching_up(self) -> None:
+        """From now, the homeserver may deliver a backlog: acknowledge at once for a while."""
+        after = self.config.appservice.ack_wait_after_seconds
+        self._acknowledge_at_once_until = time.monotonic() + after
 
     async def _store(
         self, txn_id: str, entries: list[dict[str, Any]], now: datetime
@@ -187,6 +207,7 @@ class AppserviceServer:
         return web.json_response({})
 
     async def start(self) -> None:
+        self._catching_up()
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(

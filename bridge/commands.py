@@ -47,6 +47,9 @@ class CommandSpec:
     handler: Handler
     # Message keys: "<key>.usage" and "<key>.summary" in the locale catalogues.
     key: str
+    # The command's words are personal (an address, a name): Linli redacts the message once
+    # it has read it, whatever the outcome.
+    private: bool = False
 
     @property
     def words(self) -> list[tuple[str, ...]]:
@@ -65,6 +68,7 @@ class CommandTable:
         args: Sequence[Arg] = (),
         roles: Iterable[Role] | None = None,
         key: str | None = None,
+        private: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.specs.append(
@@ -75,6 +79,7 @@ class CommandTable:
                     roles=frozenset(roles) if roles is not None else None,
                     handler=handler,
                     key=key or "cmd." + name.replace(" ", "."),
+                    private=private,
                 )
             )
             return handler

@@ -72,8 +72,11 @@ class AppserviceConfig(Strict):
     hs_token: str = Field(min_length=16)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # A transaction is acknowledged once stored and handled, or after this long at most
-    # (bridge/appservice.py says why); 0 acknowledges as soon as it is stored.
+    # (bridge/appservice.py says why); 0 acknowledges as soon as it is stored...
     ack_wait_seconds: float = Field(default=1.0, ge=0, le=30)
+    # ...but at once for this long after Linli starts or refuses a transaction, while the
+    # homeserver may be delivering a backlog.
+    ack_wait_after_seconds: float = Field(default=60.0, ge=0)
 
     @field_validator("as_token", "hs_token")
     @classmethod

@@ -29,7 +29,7 @@ from bridge.commands import (
 from bridge.config import BridgeConfig
 from bridge.events import MalformedEvent, Membership, Message, Reaction, RoomEvent, parse_event
 from bridge.i18n import Catalogue
-from bridge.matrix import MatrixClient, MatrixError, derived_txn_id
+from bridge.matrix import Forbidden, MatrixClient, MatrixError, derived_txn_id
 from bridge.provision.desired import RoleTable, role_table
 from bridge.provision.reconcile import Provisioner
 from bridge.roles import Role
@@ -253,6 +253,26 @@ class Dispatcher:
             await ctx.reply("error.unknown_command", name=call.name)
             return
         spec, words, rest = found
+        try:
+            await self._run_found(ctx, message, spec, words, rest)
+        finally:
+            if spec.private:
+                await self._redact_private(ctx, message)
+
+    async def _redact_private(self, ctx: EventContext, message: Message) -> None:
+        try:
+            await self.services.client.redact(
+                message.room_id,
+                message.event_id,
+                ctx.text("privacy.redacted"),
+                derived_txn_id(message.event_id, "redact"),
+            )
+        except Forbidden:
+            log.info("cannot redact %s in %s (no power there)", message.event_id, message.room_id)
+
+    async def _run_found(
+        self, ctx: EventContext, message: Message, spec: CommandSpec, words: list[str], rest: str
+    ) -> None:
         bot = next(b for s, b in self._owners if s is spec)
         if not self.allowed(spec, ctx.roles):
             assert spec.roles is not None

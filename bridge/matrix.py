@@ -248,6 +248,14 @@ class MatrixClient:
     ) -> None:
         await self._nio(Api.room_kick(_NIO_TOKEN, room_id, user_id, reason), as_user=as_user)
 
+    async def redact(
+        self, room_id: str, event_id: str, reason: str, txn_id: str, *, as_user: str | None = None
+    ) -> None:
+        """Take an event's content out of the room (txn ID as for `send`)."""
+        await self._nio(
+            Api.room_redact(_NIO_TOKEN, room_id, event_id, txn_id, reason), as_user=as_user
+        )
+
     async def join(self, room_id_or_alias: str, *, as_user: str | None = None) -> str:
         result = await self._nio(Api.join(_NIO_TOKEN, room_id_or_alias), as_user=as_user, body={})
         return str(result["room_id"])

@@ -15,7 +15,7 @@ from bots.onboarding.address import AddressError, parse_address
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable
 from bridge.dispatch import Bot, EventContext
 from bridge.events import Membership
-from bridge.matrix import derived_txn_id
+from bridge.matrix import NotFound, derived_txn_id
 from bridge.provision.desired import room_key
 from bridge.roles import GRANTABLE_ROLES, STAFF_ROLES, Role
 from bridge.rooms_config import Compound
@@ -54,7 +54,11 @@ class OnboardingBot(Bot):
         return ctx.compound
 
     @commands.command(
-        "verify", aliases=["认证"], args=[Arg("address"), Arg("name", ArgKind.REST)], roles=None
+        "verify",
+        aliases=["认证"],
+        args=[Arg("address"), Arg("name", ArgKind.REST)],
+        roles=None,
+        private=True,  # an address and a name, in a room anyone with the link may join
     )
     async def request_verification(self, ctx: EventContext, address: str, name: str) -> None:
         compound = self._compound(ctx)
@@ -88,7 +92,7 @@ class OnboardingBot(Bot):
         committee_room = await self.services.store.rooms.by_key(room_key(compound.key, "committee"))
         if committee_room is not None:
             owner = ctx.text("onboarding.owner_match") if owners and name.strip() in owners else ""
-            await ctx.send_notice(
+            notice = await ctx.send_notice(
                 committee_room.room_id,
                 ctx.text(
                     "onboarding.request",
@@ -98,6 +102,9 @@ class OnboardingBot(Bot):
                     name=request.name,
                     owner=owner,
                 ),
+            )
+            await self.services.store.people.record_personal_message(
+                ctx.event.sender, committee_room.room_id, notice, self.services.clock.now()
             )
         await ctx.reply("onboarding.submitted")
 
@@ -272,6 +279,34 @@ class OnboardingBot(Bot):
 
     # ------------------------------------------------------------ personal data
 
+    async def _direct_room(self, ctx: EventContext) -> str:
+        """The direct-message room with the sender, made once and reused; they are invited
+        back if they left it."""
+        user = ctx.event.sender
+        people, client = self.services.store.people, self.services.client
+        room = await people.direct_room(user)
+        if room is None:
+            room = await client.create_direct_room(user)
+            await people.set_direct_room(user, room, self.services.clock.now())
+            return room
+        try:
+            member = await client.get_state(room, "m.room.member", user)
+        except NotFound:
+            member = {}
+        if member.get("membership") not in ("join", "invite"):
+            await client.invite(room, user)
+        return room
+
+    async def _tell_privately(self, ctx: EventContext, body: str, sent_key: str) -> str:
+        """Personal data goes to the direct room; the room of the command hears where."""
+        room = await self._direct_room(ctx)
+        if room != ctx.event.room_id:
+            await ctx.send_notice(room, body)
+            await ctx.reply(sent_key)
+        else:
+            await ctx.reply_text(body)
+        return room
+
     @commands.command("me", aliases=["我"])
     async def show_me(self, ctx: EventContext) -> None:
         data = await self.services.store.people.export(ctx.event.sender)
@@ -287,7 +322,9 @@ class OnboardingBot(Bot):
             )
             for h in data["households"] + data["verification_requests"]
         )
-        await ctx.reply("onboarding.me", details=details)
+        await self._tell_privately(
+            ctx, ctx.text("onboarding.me", details=details), "onboarding.me_sent"
+        )
 
     @commands.command("me export", aliases=["我 导出"])
     async def export_me(self, ctx: EventContext) -> None:
@@ -296,7 +333,9 @@ class OnboardingBot(Bot):
         data["tickets"] = tickets
         payload = json.dumps(data, ensure_ascii=False, indent=2).encode()
         client = self.services.client
-        room = await client.create_direct_room(ctx.event.sender)
+        room = await self._tell_privately(
+            ctx, ctx.text("onboarding.export_file"), "onboarding.exported"
+        )
         uri = await client.upload(payload, "application/json", "linli-my-data.json")
         content = {
             "msgtype": "m.file",
@@ -308,19 +347,26 @@ class OnboardingBot(Bot):
             content = {"msgtype": "m.notice", "body": payload.decode()}
         else:
             content["url"] = uri
-        await client.send(
-            room,
-            {"msgtype": "m.notice", "body": ctx.text("onboarding.export_file")},
-            derived_txn_id(ctx.event.event_id, "export-note"),
-        )
         await client.send(room, content, derived_txn_id(ctx.event.event_id, "export-file"))
-        await ctx.reply("onboarding.exported")
 
     @commands.command("me forget", aliases=["我 删除"])
     async def forget_me(self, ctx: EventContext) -> None:
-        await ctx.reply("onboarding.forgotten")
-        await self.services.store.people.forget(ctx.event.sender)
+        people = self.services.store.people
+        # Linli's own messages that named them (the request the committee saw) go first, so a
+        # crash before the erasure leaves the records to redact them again.
+        for room, event_id in await people.personal_messages(ctx.event.sender):
+            try:
+                await self.services.client.redact(
+                    room,
+                    event_id,
+                    ctx.text("privacy.forgotten"),
+                    derived_txn_id(ctx.event.event_id, f"forget:{event_id}"),
+                )
+            except NotFound:
+                pass  # the room or the message is gone already
+        await people.forget(ctx.event.sender)
         await self.services.store.tickets.anonymise_reporter(ctx.event.sender)
+        await ctx.reply("onboarding.forgotten")
         await self.services.provisioner.apply()
 
     @commands.command("me show", aliases=["我 亮身份", "me show-party"], roles=[Role.PARTY_MEMBER])

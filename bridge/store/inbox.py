@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, exists, func, select, update
 
 from bridge.store.database import Database, insert_ignoring_duplicates, table_of
 from bridge.store.models import InboxEvent, InboxTransaction
@@ -94,6 +94,32 @@ class InboxStore:
                 .limit(limit)
             )
             return list(reversed(result.scalars().all()))
+
+    async def prune(
+        self, done_before: datetime, failed_before: datetime, keep_txns: int
+    ) -> tuple[int, int]:
+        """Delete handled events (they hold residents' messages, needed only until handled),
+        failed ones after an operator had time to look, and transaction records left empty,
+        except the last `keep_txns` (the appservice recognises repeats by them). Returns the
+        events and transactions deleted."""
+        events = table_of(InboxEvent)
+        txns = table_of(InboxTransaction)
+        async with self.db.engine.begin() as conn:
+            self.db.writes += 1
+            gone = await conn.execute(
+                delete(events).where(
+                    ((events.c.status == "done") & (events.c.done_at < done_before))
+                    | ((events.c.status == "failed") & (events.c.done_at < failed_before))
+                )
+            )
+            recent = select(txns.c.txn_id).order_by(txns.c.received_at.desc()).limit(keep_txns)
+            emptied = await conn.execute(
+                delete(txns).where(
+                    ~exists().where(events.c.txn_id == txns.c.txn_id),
+                    txns.c.txn_id.not_in(recent.scalar_subquery()),
+                )
+            )
+        return gone.rowcount, emptied.rowcount
 
     async def pending(self, limit: int = 100) -> list[InboxEntry]:
         async with self.db.sessions() as session:

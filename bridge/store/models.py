@@ -250,3 +250,24 @@ class VerificationRequest(Base):
     decided_by: Mapped[str | None] = mapped_column(String(255), default=None)
     decided_at: Mapped[datetime | None] = mapped_column(default=None)
     reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class DirectRoom(Base):
+    """The direct-message room Linli's bot shares with a person, reused for every private
+    answer (`!me`, `!me export`)."""
+
+    __tablename__ = "direct_rooms"
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+
+
+class PersonalMessage(Base):
+    """A message Linli posted that names a person (a verification request shown to the
+    committee): redacted when that person asks to be forgotten."""
+
+    __tablename__ = "personal_messages"
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    room_id: Mapped[str] = mapped_column(String(255))
+    posted_at: Mapped[datetime]

@@ -9,8 +9,15 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from bridge.roles import Role
-from bridge.store.database import Database
-from bridge.store.models import Resident, RoleGrant, VerificationRequest
+from bridge.store.database import Database, table_of
+from bridge.store.models import (
+    DirectRoom,
+    InboxEvent,
+    PersonalMessage,
+    Resident,
+    RoleGrant,
+    VerificationRequest,
+)
 
 
 @dataclass(frozen=True)
@@ -216,12 +223,52 @@ class PeopleStore:
                 ],
             }
 
+    async def personal_messages(self, user_id: str) -> list[tuple[str, str]]:
+        """(room, event) of Linli's messages that name this person."""
+        async with self.db.sessions() as session:
+            rows = await session.execute(
+                select(PersonalMessage.room_id, PersonalMessage.event_id).where(
+                    PersonalMessage.user_id == user_id
+                )
+            )
+            return [(room_id, event_id) for room_id, event_id in rows.all()]
+
     async def forget(self, user_id: str) -> None:
-        """Erase a person's name, households, roles and requests everywhere."""
+        """Erase a person's name, households, roles, requests, direct room and the records of
+        Linli's messages naming them (redact those first), and the events they sent that the
+        inbox still holds."""
         self.db.generations["people"] += 1
+        naming = PersonalMessage.user_id == user_id
+        inbox = table_of(InboxEvent)
         async with self.db.transaction() as session:
             await session.execute(delete(Resident).where(Resident.user_id == user_id))
             await session.execute(delete(RoleGrant).where(RoleGrant.user_id == user_id))
             await session.execute(
                 delete(VerificationRequest).where(VerificationRequest.user_id == user_id)
             )
+            await session.execute(delete(DirectRoom).where(DirectRoom.user_id == user_id))
+            # Handled events only: the one being handled (this very request) stays pending.
+            await session.execute(
+                delete(inbox).where(
+                    inbox.c.body["sender"].as_string() == user_id, inbox.c.status != "pending"
+                )
+            )
+            await session.execute(delete(PersonalMessage).where(naming))
+
+    async def record_personal_message(
+        self, user_id: str, room_id: str, event_id: str, now: datetime
+    ) -> None:
+        """A message of Linli's that names this person: redacted if they ask to be forgotten."""
+        async with self.db.transaction() as session:
+            await session.merge(
+                PersonalMessage(event_id=event_id, user_id=user_id, room_id=room_id, posted_at=now)
+            )
+
+    async def direct_room(self, user_id: str) -> str | None:
+        async with self.db.sessions() as session:
+            row = await session.get(DirectRoom, user_id)
+            return row.room_id if row is not None else None
+
+    async def set_direct_room(self, user_id: str, room_id: str, now: datetime) -> None:
+        async with self.db.transaction() as session:
+            await session.merge(DirectRoom(user_id=user_id, room_id=room_id, created_at=now))

@@ -15,7 +15,7 @@ import pytest
 from bridge.app import Bridge
 from bridge.cli import main as linli
 from tests.integration.harness import Harness
-from tests.integration.matrix_client import MatrixHTTPError, ResidentClient
+from tests.integration.matrix_client import MatrixHTTPError, ResidentClient, q
 
 BOT = "@linli:linli.localhost"
 COMMITTEE = "juwei_chen"
@@ -51,10 +51,10 @@ async def test_newcomer_is_greeted_verified_and_let_into_their_building_only(
         await newcomer.join(harness.alias("heping-hall"))
     assert before.value.status == 403
 
-    await newcomer.send_text(lobby, "!认证 3-2-1101 张三")
-    await newcomer.wait_for_event(
-        lobby, from_bot(lambda b: b == "已收到认证申请，请等居委会审核。")
-    )
+    request = await newcomer.send_text(lobby, "!认证 3-2-1101 张三")
+    await newcomer.wait_for_event(lobby, from_bot(lambda b: b.startswith("已收到认证申请")))
+    # The lobby is open to anyone with the link: the address and name are taken out of it.
+    assert await event_content(newcomer, lobby, request) == {}
     committee = await staff_client(COMMITTEE)
     work_room, number = await request_in_committee_room(
         harness, committee, lambda b: newcomer.user_id in b and "3-2-1101" in b
@@ -144,24 +144,35 @@ async def test_granted_role_gets_power_in_the_compound_and_revoking_takes_it_awa
     assert "物业：@wuye_wang:linli.localhost" in who["content"]["body"]
 
 
-async def test_me_export_sends_the_data_and_forget_erases_it(harness: Harness, make_user) -> None:
+async def test_personal_data_stays_private_is_exported_and_forgotten(
+    harness: Harness, make_user, staff_client
+) -> None:
     bridge = await started(harness)
     resident: ResidentClient = await make_user()
-    await bridge.store.people.bind_household(
-        "heping", resident.user_id, "2", "1", "501", bridge.clock.now(), name="王小明"
+    lobby = await resident.join(harness.alias("heping-lobby"))
+    await resident.send_text(lobby, "!认证 2-1-501 王小明")
+    committee = await staff_client(COMMITTEE)
+    work_room, number = await request_in_committee_room(
+        harness, committee, lambda b: resident.user_id in b and "王小明" in b
     )
-    await bridge.provisioner.apply()
+    notice = await committee.wait_for_event(work_room, from_bot(lambda b: "王小明" in b))
+    await committee.send_text(work_room, f"!认证 同意 {number}")
+    await resident.wait_for_event(lobby, from_bot(lambda b: "认证通过" in b))
     neighbours = await resident.join(harness.alias("heping-neighbours"))
-    await resident.send_text(neighbours, "!我")
-    mine = await resident.wait_for_event(
-        neighbours, from_bot(lambda b: b.startswith("我们为您保存"))
-    )
-    assert "2-1-501" in mine["content"]["body"] and "王小明" in mine["content"]["body"]
 
-    await resident.send_text(neighbours, "!我 导出")
-    await resident.wait_for_event(neighbours, from_bot(lambda b: "私信" in b))
+    # `!我` in the neighbours' room: the details go to a direct message, not to the neighbours.
+    await resident.send_text(neighbours, "!我")
+    await resident.wait_for_event(neighbours, from_bot(lambda b: b == "已私信发给您。"))
     dm = await _invited_dm(resident)
     await resident.join(dm)
+    mine = await resident.wait_for_event(dm, from_bot(lambda b: b.startswith("我们为您保存")))
+    assert "2-1-501" in mine["content"]["body"] and "王小明" in mine["content"]["body"]
+    in_room = [e["content"].get("body", "") for e in await resident.messages(neighbours, 50)]
+    assert not any("王小明" in body or "2-1-501" in body for body in in_room)
+
+    # The export comes to the same direct room.
+    await resident.send_text(neighbours, "!我 导出")
+    await resident.wait_for_event(neighbours, from_bot(lambda b: "私信" in b and "数据" in b))
     file_event = await resident.wait_for_event(
         dm, lambda e: e["content"].get("msgtype") == "m.file"
     )
@@ -179,13 +190,28 @@ async def test_me_export_sends_the_data_and_forget_erases_it(harness: Harness, m
         "roles": [],
         "verification_requests": [],
     }
+    # No name anywhere in the database: not in the records, not in the inbox that held the
+    # `!认证` message; and the request the committee saw is redacted.
     db_path = bridge.config.database.url.split("///", 1)[1]
     with sqlite3.connect(db_path) as db:
         dump = "\n".join(db.iterdump())
-    assert "王小明" not in dump
+    assert "王小明" not in dump and "2-1-501" not in dump
+    assert await event_content(committee, work_room, notice["event_id"]) == {}
     # no longer a resident: taken out of the resident rooms
     with pytest.raises(MatrixHTTPError):
         await resident.send_text(neighbours, "还在吗")
+
+
+async def event_content(client: ResidentClient, room_id: str, event_id: str) -> dict[str, Any]:
+    """An event's content as a client sees it now (empty once redacted)."""
+    for _ in range(50):
+        event = await client.call(
+            "GET", f"/_matrix/client/v3/rooms/{q(room_id)}/event/{q(event_id)}"
+        )
+        if not event.get("content"):
+            return {}
+        await asyncio.sleep(0.1)  # the redaction may still be on its way
+    return dict(event["content"])
 
 
 async def _invited_dm(client: ResidentClient) -> str:

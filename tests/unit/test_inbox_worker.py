@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -20,6 +21,7 @@ from bridge.appservice import AppserviceServer
 from bridge.clock import FakeClock
 from bridge.config import AppserviceConfig, BridgeConfig
 from bridge.dispatch import InboxWorker
+from bridge.retention import Retention
 from bridge.store import Store
 from bridge.store.inbox import Arrival, InboxEntry
 
@@ -158,7 +160,7 @@ async def serve(store: Store) -> AsyncIterator[Any]:
     tasks: list[asyncio.Future[None]] = []
 
     async def start(
-        recorder: Recorder, *, ack_wait: float = 1.0, run: bool = False
+        recorder: Recorder, *, ack_wait: float = 1.0, run: bool = False, just_started: bool = False
     ) -> tuple[TestClient[Any, Any], InboxWorker]:
         config = BridgeConfig(
             appservice=AppserviceConfig(
@@ -171,6 +173,8 @@ async def serve(store: Store) -> AsyncIterator[Any]:
         await worker.drain()
         server = AppserviceServer(config, store, FakeClock(NOW), worker.offer, lambda _: False)
         await server.load_recent()
+        if just_started:
+            server._catching_up()  # what start() does; TestServer does not call it
         client: TestClient[Any, Any] = TestClient(TestServer(server.app))
         await client.start_server()
         clients.append(client)
@@ -253,6 +257,18 @@ async def test_the_homeserver_hears_200_once_the_events_are_handled(
     assert len(recorder.handled) == 1
 
 
+async def test_just_after_a_start_the_200_does_not_wait_for_the_handlers(
+    store: Store, serve: Any
+) -> None:
+    recorder = Recorder()
+    recorder.hold = asyncio.Event()
+    client, _ = await serve(recorder, ack_wait=10, run=True, just_started=True)
+    # The homeserver may be delivering its backlog: it hears 200 as soon as it is stored.
+    assert await asyncio.wait_for(put(client, "t1", [event()]), 5) == 200
+    assert recorder.handled == []
+    recorder.hold.set()
+
+
 async def test_a_slow_handler_holds_the_200_for_ack_wait_seconds_at_most(
     store: Store, serve: Any
 ) -> None:
@@ -268,3 +284,33 @@ async def test_a_slow_handler_holds_the_200_for_ack_wait_seconds_at_most(
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(finished(), 5)
+
+
+async def test_handled_events_are_pruned_after_a_day_and_the_recent_txn_ids_stay(
+    store: Store,
+) -> None:
+    day = timedelta(days=1)
+    old, handled, waiting, broken = event(), event(), event(), event()
+    for n, (ev, age) in enumerate([(old, 2 * day), (handled, day / 2), (waiting, 3 * day)]):
+        await store.inbox.store_transaction(f"t{n}", [ev], NOW - age)
+    await store.inbox.store_transaction("t3", [broken], NOW - 40 * day)
+    entries = {e.event_id: e.seq for e in await store.inbox.pending()}
+    await store.inbox.mark_done([entries[old["event_id"]]], NOW - 2 * day)
+    await store.inbox.mark_done([entries[handled["event_id"]]], NOW - day / 2)
+    await store.inbox.mark_attempt_failed(entries[broken["event_id"]], "bug", True, NOW - 40 * day)
+    events, txns = await store.inbox.prune(NOW - day, NOW - 30 * day, keep_txns=1)
+    assert events == 2  # the old handled one and the long-failed one
+    assert await statuses(store) == {"done": 1, "pending": 1}
+    # t0 and t3 lost their events and are not the newest: their records go; t1 (the newest,
+    # and still holding an event) and t2 (holding the pending one) stay.
+    assert txns == 2
+    assert set(await store.inbox.recent_txn_ids(10)) == {"t1", "t2"}
+
+
+def test_the_prune_runs_at_four_in_the_morning_local_time() -> None:
+    retention = Retention.__new__(Retention)
+    retention.tz = ZoneInfo("Asia/Shanghai")
+    # 02:00 UTC is 10:00 in Shanghai: the next run is tomorrow 04:00 there (20:00 UTC today).
+    assert retention.next_run(NOW) == datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
+    early = datetime(2026, 11, 23, 3, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert retention.next_run(early).astimezone(UTC) == datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
