@@ -360,6 +360,7 @@ class InboxWorker:
         """On leaving the database: arrivals committed before the last read were handled from
         it; the rest (committed later, in order) are still to be handled."""
         arrivals, self._arrivals = self._arrivals, []
+        settled: list[Arrival] = []
         for arrival in arrivals:
             try:
                 entries = await asyncio.shield(arrival.stored)
@@ -372,7 +373,9 @@ class InboxWorker:
             done: asyncio.Future[list[InboxEntry] | None] = asyncio.Future()
             done.set_result(fresh)
             events = [e.body for e in fresh]
-            self._arrivals.append(Arrival(events, arrival.received_at, done, arrival.handled))
+            settled.append(Arrival(events, arrival.received_at, done, arrival.handled))
+        # Arrivals offered while this waited on the writes are newer: they go after.
+        self._arrivals = settled + self._arrivals
 
     async def _handle_stored(self, entries: list[InboxEntry]) -> int:
         marks = _Marks(self.store, self.clock)

@@ -124,6 +124,33 @@ async def test_entries_read_from_the_database_are_not_handled_again_from_memory(
     assert await statuses(store) == {"done": 3}
 
 
+async def test_arrivals_keep_their_order_when_one_comes_while_the_worker_leaves_the_database(
+    store: Store,
+) -> None:
+    recorder = Recorder()
+    worker = worker_for(store, recorder)
+    first, second = event(), event()
+    gate = asyncio.Event()
+
+    async def write_first() -> list[InboxEntry] | None:
+        await gate.wait()
+        return await store.inbox.store_transaction("a", [first], NOW)
+
+    written_first = asyncio.ensure_future(write_first())
+    worker.offer(Arrival([first], NOW, written_first))
+    draining = asyncio.ensure_future(worker.drain())
+    await asyncio.sleep(0.05)  # the worker found the database empty and waits for that write
+
+    async def write_second() -> list[InboxEntry] | None:
+        await written_first
+        return await store.inbox.store_transaction("b", [second], NOW)
+
+    worker.offer(Arrival([second], NOW, asyncio.ensure_future(write_second())))
+    gate.set()
+    assert await draining == 2
+    assert [e for e, _ in recorder.handled] == [first["event_id"], second["event_id"]]
+
+
 async def test_a_failed_handler_is_retried_from_the_database_with_what_followed(
     store: Store,
 ) -> None:
