@@ -44,8 +44,9 @@ class InboxStore:
         """Store a transaction and its events atomically: the entries stored now, in order
         (an event already stored by an earlier transaction is not among them), or None if the
         txnId was seen before."""
+        # Not counted in `db.writes`: that counts what handlers change, and a transaction is
+        # written while the events before it are being handled.
         async with self.db.engine.begin() as conn:
-            self.db.writes += 1
             # One statement both records the txnId and tells whether it was seen before.
             claimed = await conn.execute(
                 insert_ignoring_duplicates(conn, table_of(InboxTransaction)),
