@@ -129,6 +129,7 @@ class AppserviceServer:
         ephemeral = body.get("ephemeral", body.get("de.sorunome.msc2409.ephemeral", []))
         if not isinstance(ephemeral, list):
             return _error(400, "M_BAD_JSON", "ephemeral must be a list")
+        txn_id = transaction_key(txn_id, events, ephemeral)
         # Linli's own messages come back too; the bots ignore them, and storing them would
         # keep copies of what Linli told people (a verification request names a resident).
         entries = [e for e in events if not self.config.is_linli_user(str(e.get("sender")))] + [
@@ -219,6 +220,17 @@ class AppserviceServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+def transaction_key(txn_id: str, events: list[Any], ephemeral: list[Any]) -> str:
+    """What identifies a transaction: its txnId *and* what it carries. Synapse on SQLite
+    numbers transactions from 1 again after a restart (it derives the next number from the
+    transactions not yet sent), so a txnId alone would make Linli drop new transactions as
+    repeats of old ones. A true repeat carries the same events; Synapse resends a transaction
+    without its ephemeral events, so those count only when there are no others."""
+    ids = [str(e.get("event_id")) for e in events if isinstance(e, dict)]
+    carried = json.dumps(ids if ids else ephemeral, sort_keys=True, ensure_ascii=False)
+    return f"{txn_id}:{hashlib.sha256(carried.encode()).hexdigest()[:16]}"
 
 
 def _ephemeral_entry(txn_id: str, index: int, event: dict[str, Any]) -> dict[str, Any]:

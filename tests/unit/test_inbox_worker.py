@@ -245,6 +245,23 @@ async def test_a_repeated_transaction_is_acknowledged_and_not_handled_again(
     assert await statuses(store) == {"done": 1}
 
 
+async def test_a_txn_id_reused_by_a_restarted_homeserver_is_a_new_transaction(
+    store: Store, serve: Any
+) -> None:
+    recorder = Recorder()
+    client, worker = await serve(recorder)
+    before, after = event(), event()
+    assert await put(client, "1", [before]) == 200
+    await worker.drain()
+    # Synapse on SQLite numbers from 1 again after its restart; Linli restarted too.
+    client2, worker2 = await serve(recorder)
+    assert await put(client2, "1", [after]) == 200
+    assert await put(client2, "1", [after]) == 200  # and this one is a true repeat
+    await worker2.drain()
+    assert [e for e, _ in recorder.handled] == [before["event_id"], after["event_id"]]
+    assert await statuses(store) == {"done": 2}
+
+
 async def test_a_failed_write_answers_500_and_the_resend_is_stored(
     store: Store, serve: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
