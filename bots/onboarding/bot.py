@@ -9,7 +9,7 @@ and power levels follow the role table in every room of the compound.
 from __future__ import annotations
 
 import json
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from bots.onboarding.address import AddressError, parse_address
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable
@@ -153,9 +153,15 @@ class OnboardingBot(Bot):
         await self.services.store.roster.decide(
             request.id, "rejected", ctx.event.sender, self.services.clock.now(), reason[:500]
         )
+        # The lobby is open to anyone with the link: the reason (it may be personal) goes to
+        # the applicant alone.
+        await ctx.send_notice(
+            await self._direct_room(request.user_id),
+            ctx.text("onboarding.rejected_reason", reason=reason),
+        )
         await ctx.send_notice(
             request.lobby_room_id,
-            ctx.text("onboarding.rejected", user=request.user_id, reason=reason),
+            ctx.text("onboarding.rejected", user=request.user_id),
             extra={"m.mentions": {"user_ids": [request.user_id]}},
         )
         await ctx.reply("onboarding.rejected_staff", id=number)
@@ -279,10 +285,9 @@ class OnboardingBot(Bot):
 
     # ------------------------------------------------------------ personal data
 
-    async def _direct_room(self, ctx: EventContext) -> str:
-        """The direct-message room with the sender, made once and reused; they are invited
+    async def _direct_room(self, user: str) -> str:
+        """The direct-message room with this person, made once and reused; they are invited
         back if they left it."""
-        user = ctx.event.sender
         people, client = self.services.store.people, self.services.client
         room = await people.direct_room(user)
         if room is None:
@@ -299,7 +304,7 @@ class OnboardingBot(Bot):
 
     async def _tell_privately(self, ctx: EventContext, body: str, sent_key: str) -> str:
         """Personal data goes to the direct room; the room of the command hears where."""
-        room = await self._direct_room(ctx)
+        room = await self._direct_room(ctx.event.sender)
         if room != ctx.event.room_id:
             await ctx.send_notice(room, body)
             await ctx.reply(sent_key)
@@ -310,17 +315,25 @@ class OnboardingBot(Bot):
     @commands.command("me", aliases=["我"])
     async def show_me(self, ctx: EventContext) -> None:
         data = await self.services.store.people.export(ctx.event.sender)
-        if not data["households"] and not data["verification_requests"]:
+        # Households, then requests still waiting (an approved one is a household already).
+        waiting = [q for q in data["verification_requests"] if q["status"] == "pending"]
+        if not data["households"] and not waiting:
             await ctx.reply("onboarding.me_nothing")
             return
-        details = ctx.text("roles.separator").join(
-            ctx.text(
-                "onboarding.me_household",
-                compound=h["compound"],
+        compounds = self.services.rooms.compounds
+
+        def line(key: str, h: dict[str, Any]) -> str:
+            compound = compounds.get(h["compound"])
+            return ctx.text(
+                key,
+                compound=compound.config.name if compound else h["compound"],
                 household=h["household"],
                 name=h["name"] or "—",
             )
-            for h in data["households"] + data["verification_requests"]
+
+        details = ctx.text("roles.separator").join(
+            [line("onboarding.me_household", h) for h in data["households"]]
+            + [line("onboarding.me_pending", q) for q in waiting]
         )
         await self._tell_privately(
             ctx, ctx.text("onboarding.me", details=details), "onboarding.me_sent"

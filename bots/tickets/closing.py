@@ -118,7 +118,7 @@ class ClosingFlow(TicketBase):
     async def rate(self, ctx: EventContext, number: int, rating: int) -> None:
         ticket = await self._ticket(ctx, number)
         if ctx.event.sender != ticket.reporter:
-            raise CommandError("tickets.not_yours", number=number)
+            raise CommandError("tickets.not_yours_rate", number=number)
         if not 1 <= rating <= 5:
             raise CommandError("tickets.bad_rating")
         if ticket.status not in ("done", "closed"):
@@ -132,7 +132,7 @@ class ClosingFlow(TicketBase):
         ticket = await self._ticket(ctx, number)
         assert ctx.compound is not None
         if ctx.event.sender != ticket.reporter and not ctx.roles & TICKET_STAFF:
-            raise CommandError("tickets.not_yours", number=number)
+            raise CommandError("tickets.not_yours_reopen", number=number)
         if ticket.is_open:
             raise CommandError("tickets.not_done", number=number)
         settings = settings_of(ctx.compound)

@@ -34,7 +34,15 @@ class StaffCommands(TicketBase):
         now = self.services.clock.now()
         store = self.services.store.tickets
         if which == "mine":
-            tickets = await store.listing(ctx.compound.key, assignee=ctx.event.sender)
+            # Claimed by or assigned to them, and the unclaimed ones they were named on duty for.
+            me, table = ctx.event.sender, ctx.role_table
+            assert table is not None
+            tickets = [
+                t
+                for t in await store.listing(ctx.compound.key, limit=200)
+                if t.assignee == me
+                or (t.assignee is None and me in self.clock.people_on(table, t.team))
+            ][:20]
         elif which == "overdue":
             tickets = await store.listing(ctx.compound.key, overdue_at=now)
         else:

@@ -95,7 +95,13 @@ async def test_bad_requests_are_answered_and_a_rejected_user_stays_out(
         harness, committee, lambda b: newcomer.user_id in b
     )
     await committee.send_text(work_room, f"!认证 拒绝 {number} 花名册上查不到这户")
-    await newcomer.wait_for_event(lobby, from_bot(lambda b: "没有通过：花名册上查不到这户" in b))
+    # The lobby hears only that it was refused; the reason comes in a direct message.
+    await newcomer.wait_for_event(lobby, from_bot(lambda b: "认证没有通过，原因已私信" in b))
+    dm = await _invited_dm(newcomer)
+    await newcomer.join(dm)
+    await newcomer.wait_for_event(dm, from_bot(lambda b: "没有通过：花名册上查不到这户" in b))
+    lobby_text = [e["content"].get("body", "") for e in await newcomer.messages(lobby, 50)]
+    assert not any("花名册" in body for body in lobby_text)
     await committee.send_text(work_room, f"!认证 同意 {number}")
     await committee.wait_for_event(work_room, from_bot(lambda b: "已经处理过了" in b))
     with pytest.raises(MatrixHTTPError) as refused:
@@ -167,6 +173,8 @@ async def test_personal_data_stays_private_is_exported_and_forgotten(
     await resident.join(dm)
     mine = await resident.wait_for_event(dm, from_bot(lambda b: b.startswith("我们为您保存")))
     assert "2-1-501" in mine["content"]["body"] and "王小明" in mine["content"]["body"]
+    assert mine["content"]["body"].count("2-1-501") == 1  # the household, not its request too
+    assert "和平里小区" in mine["content"]["body"]
     in_room = [e["content"].get("body", "") for e in await resident.messages(neighbours, 50)]
     assert not any("王小明" in body or "2-1-501" in body for body in in_room)
 

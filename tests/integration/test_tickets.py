@@ -362,6 +362,12 @@ async def test_stats_and_the_weekly_report_from_known_times(w: World) -> None:
 
 async def test_staff_assign_note_category_and_list(w: World) -> None:
     event_id, number = await open_ticket(w, "@物业 楼下有人乱停车")
+    # Unclaimed, it is "mine" for the staff named on duty, and not for the manager.
+    await w.staff.send_text(w.neighbours, "!工单 我的")
+    on_duty = await w.staff.wait_for_event(w.neighbours, from_bot(lambda b: "工单（我的）" in b))
+    assert f"#{number} " in on_duty["content"]["body"]
+    await w.manager.send_text(w.neighbours, "!工单 我的")
+    await w.manager.wait_for_event(w.neighbours, from_bot(lambda b: b == "没有工单。"))
     await w.manager.send_text(w.neighbours, f"!工单 指派 {number} {STAFF}")
     assigned = await w.reply_to(event_id, lambda b: "指派给" in b)
     assert assigned["content"]["m.mentions"]["user_ids"] == [STAFF]
@@ -372,7 +378,9 @@ async def test_staff_assign_note_category_and_list(w: World) -> None:
     await w.staff.send_text(w.neighbours, f"!工单 备注 {number} 已联系车主")
     await w.reply_to(event_id, lambda b: "备注" in b and "已联系车主" in b)
     await w.staff.send_text(w.neighbours, "!工单 我的")
-    listing = await w.staff.wait_for_event(w.neighbours, from_bot(lambda b: "工单（我的）" in b))
+    listing = await w.staff.wait_for_event(
+        w.neighbours, from_bot(lambda b: "工单（我的）" in b and "噪音" in b)
+    )
     assert f"#{number} 处理中 噪音" in listing["content"]["body"]
     ticket = await w.bridge.store.tickets.get("heping", number)
     assert ticket is not None and (ticket.assignee, ticket.category) == (STAFF, "noise")
