@@ -22,6 +22,8 @@ from bridge.rooms_config import Compound
 from bridge.store.roster import VerificationRecord
 
 COMMITTEE = frozenset({Role.RESIDENTS_COMMITTEE})
+# The word that confirms an irreversible request (`!我 删除 确认`).
+CONFIRM = Arg("confirm", optional=True, choices=("确认", "confirm"))
 # Who may move a resident out: the committee, and the property manager who hands over keys.
 HOUSING_STAFF = frozenset({Role.RESIDENTS_COMMITTEE, Role.PROPERTY_MANAGER})
 ROLE_WORDS = {
@@ -194,9 +196,12 @@ class OnboardingBot(Bot):
         await self.services.provisioner.apply()
         await ctx.reply("onboarding.removed", user=user)
 
-    @commands.command("me leave", aliases=["我 搬走"], roles=[Role.RESIDENT])
-    async def move_out(self, ctx: EventContext) -> None:
+    @commands.command("me leave", aliases=["我 搬走"], args=[CONFIRM], roles=[Role.RESIDENT])
+    async def move_out(self, ctx: EventContext, confirm: str | None) -> None:
         compound = self._compound(ctx)
+        if confirm is None:  # it takes them out of every resident room: ask first
+            await ctx.reply("onboarding.leave_confirm")
+            return
         await ctx.reply("onboarding.left")
         await self.services.store.people.unbind(compound.key, ctx.event.sender)
         await self.services.store.tickets.anonymise_reporter(ctx.event.sender, compound.key)
@@ -362,8 +367,11 @@ class OnboardingBot(Bot):
             content["url"] = uri
         await client.send(room, content, derived_txn_id(ctx.event.event_id, "export-file"))
 
-    @commands.command("me forget", aliases=["我 删除"])
-    async def forget_me(self, ctx: EventContext) -> None:
+    @commands.command("me forget", aliases=["我 删除"], args=[CONFIRM])
+    async def forget_me(self, ctx: EventContext, confirm: str | None) -> None:
+        if confirm is None:  # erasure cannot be undone: ask first
+            await ctx.reply("onboarding.forget_confirm")
+            return
         people = self.services.store.people
         # Linli's own messages that named them (the request the committee saw) go first, so a
         # crash before the erasure leaves the records to redact them again.

@@ -62,12 +62,16 @@ class TicketBase(Bot):
         **args: Any,
     ) -> str:
         extra = {"m.mentions": {"user_ids": mentions}} if mentions else None
-        return await ctx.send_notice(
+        sent = await ctx.send_notice(
             ticket.room_id,
             ctx.text(key, number=ticket.number, **args),
             thread_root=ticket.source_event_id,
             extra=extra,
         )
+        if ctx.event.room_id != ticket.room_id:
+            # A command typed elsewhere (the staff's own room): say where the answer went.
+            await ctx.reply("tickets.answered_in_thread", number=ticket.number)
+        return sent
 
     async def _record_first_response(
         self, ctx: EventContext, ticket: TicketRecord, now: datetime, *, announce: bool

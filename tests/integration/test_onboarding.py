@@ -190,6 +190,9 @@ async def test_personal_data_stays_private_is_exported_and_forgotten(
     assert data["households"][0]["name"] == "王小明"
 
     await resident.send_text(neighbours, "!我 删除")
+    await resident.wait_for_event(neighbours, from_bot(lambda b: b.startswith("这会删除")))
+    assert (await bridge.store.people.export(resident.user_id))["households"]  # asked first
+    await resident.send_text(neighbours, "!我 删除 确认")
     await resident.wait_for_event(neighbours, from_bot(lambda b: b.startswith("已删除")))
     await bridge.worker.drain()
     assert await bridge.store.people.export(resident.user_id) == {
@@ -338,3 +341,27 @@ async def test_committee_member_cannot_approve_their_own_request(
     await committee.wait_for_event(
         work_room, from_bot(lambda b: b == f"{committee.user_id} 是本小区工作人员：居委会。")
     )
+
+
+async def test_moving_out_asks_first_then_takes_the_resident_out(
+    harness: Harness, make_user
+) -> None:
+    bridge = await started(harness)
+    resident: ResidentClient = await make_user()
+    await bridge.store.people.bind_household(
+        "heping", resident.user_id, "1", "1", "102", bridge.clock.now()
+    )
+    await bridge.provisioner.apply()
+    neighbours = await resident.join(harness.alias("heping-neighbours"))
+    await resident.send_text(neighbours, "!我 搬走")
+    await resident.wait_for_event(neighbours, from_bot(lambda b: b.startswith("搬离后")))
+    assert await bridge.store.people.residents("heping")  # nothing changed yet
+    await resident.send_text(neighbours, "!我 搬走 确认")
+    await resident.wait_for_event(neighbours, from_bot(lambda b: b.startswith("已为您办理搬离")))
+    await bridge.worker.drain()
+    assert resident.user_id not in {
+        r.user_id for r in await bridge.store.people.residents("heping")
+    }
+    with pytest.raises(MatrixHTTPError) as out:
+        await resident.send_text(neighbours, "还在吗")
+    assert out.value.status == 403
