@@ -105,6 +105,7 @@ class TicketReport:
         lines = [
             ctx.text(
                 "tickets.stats",
+                compound=compound.config.name,
                 days=period.days,
                 opened=summary.opened,
                 closed=summary.closed,
@@ -177,6 +178,7 @@ class TicketReport:
                 text(
                     locale,
                     "tickets.stats",
+                    compound=compound.config.name,
                     days=7,
                     opened=summary.opened,
                     closed=summary.closed,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 
 from bridge.roles import Role
 from bridge.store.database import Database, table_of
@@ -243,8 +243,23 @@ class PeopleStore:
         async with self.db.transaction() as session:
             await session.execute(delete(Resident).where(Resident.user_id == user_id))
             await session.execute(delete(RoleGrant).where(RoleGrant.user_id == user_id))
+            # Requests stay as empty husks, so their numbers are never given out again (the
+            # committee's room still shows the old ones, redacted).
             await session.execute(
-                delete(VerificationRequest).where(VerificationRequest.user_id == user_id)
+                update(VerificationRequest)
+                .where(VerificationRequest.user_id == user_id)
+                .values(
+                    user_id="",
+                    building="",
+                    unit="",
+                    room="",
+                    name=None,
+                    reason=None,
+                    status=case(
+                        (VerificationRequest.status == "pending", "withdrawn"),
+                        else_=VerificationRequest.status,
+                    ),
+                )
             )
             await session.execute(delete(DirectRoom).where(DirectRoom.user_id == user_id))
             # Handled events only: the one being handled (this very request) stays pending.

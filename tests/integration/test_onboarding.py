@@ -284,8 +284,11 @@ async def test_observer_asks_for_figures_in_their_own_room_only(
     observer = await staff_client("jiedao_zhou")
     own = await observer.join(harness.alias("heping-observers"))
     await observer.send_text(own, "!工单 统计")
-    answer = await observer.wait_for_event(own, from_bot(lambda b: b.startswith("工单统计")))
-    assert "新开 0" in answer["content"]["body"]
+    answer = await observer.wait_for_event(own, from_bot(lambda b: "工单统计" in b))
+    assert (
+        answer["content"]["body"].startswith("和平里小区工单统计")
+        and "新开 0" in answer["content"]["body"]
+    )
     hall = await observer.join(harness.alias("heping-hall"))
     with pytest.raises(MatrixHTTPError) as e:
         await observer.send_text(hall, "!工单 统计")

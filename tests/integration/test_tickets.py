@@ -334,10 +334,12 @@ async def test_stats_and_the_weekly_report_from_known_times(w: World) -> None:
 
     w.clock.advance(timedelta(minutes=5))
     await w.staff.send_text(w.neighbours, "!工单 统计")
-    stats = await w.staff.wait_for_event(w.neighbours, from_bot(lambda b: b.startswith("工单统计")))
+    stats = await w.staff.wait_for_event(
+        w.neighbours, from_bot(lambda b: b.startswith("和平里小区工单统计"))
+    )
     lines = stats["content"]["body"].split("\n")
     assert lines[0] == (
-        "工单统计（近7天）：新开 1，关闭 1；首次回复 中位 12分钟，90% 12分钟；"
+        "和平里小区工单统计（近7天）：新开 1，关闭 1；首次回复 中位 12分钟，90% 12分钟；"
         "解决 中位 1小时，90% 1小时；按时 100%；满意度 4.0"
     )
     assert lines[1] == f"{STAFF}：处理 1，按时 100%，首次回复中位 12分钟，满意度 4.0"
