@@ -39,6 +39,20 @@ async def started(harness: Harness) -> Bridge:
     return await harness.start_bridge()
 
 
+async def resident_of_building_1(
+    harness: Harness, make_user: Any, room: str
+) -> tuple[Bridge, ResidentClient]:
+    """A started bridge and a resident of 1-1-<room>, bound directly (verification has tests
+    of its own), with the rooms applied for them."""
+    bridge = await started(harness)
+    resident: ResidentClient = await make_user()
+    await bridge.store.people.bind_household(
+        "heping", resident.user_id, "1", "1", room, bridge.clock.now()
+    )
+    await bridge.provisioner.apply()
+    return bridge, resident
+
+
 async def test_newcomer_is_greeted_verified_and_let_into_their_building_only(
     harness: Harness, make_user, staff_client
 ) -> None:
@@ -112,12 +126,7 @@ async def test_bad_requests_are_answered_and_a_rejected_user_stays_out(
 async def test_granted_role_gets_power_in_the_compound_and_revoking_takes_it_away(
     harness: Harness, make_user, staff_client
 ) -> None:
-    bridge = await started(harness)
-    resident: ResidentClient = await make_user()
-    await bridge.store.people.bind_household(
-        "heping", resident.user_id, "1", "1", "101", bridge.clock.now()
-    )
-    await bridge.provisioner.apply()
+    _, resident = await resident_of_building_1(harness, make_user, "101")
     announcements = await resident.join(harness.alias("heping-announcements"))
     with pytest.raises(MatrixHTTPError):
         await resident.send_text(announcements, "明天停电")
@@ -349,12 +358,7 @@ async def test_committee_member_cannot_approve_their_own_request(
 async def test_moving_out_asks_first_then_takes_the_resident_out(
     harness: Harness, make_user
 ) -> None:
-    bridge = await started(harness)
-    resident: ResidentClient = await make_user()
-    await bridge.store.people.bind_household(
-        "heping", resident.user_id, "1", "1", "102", bridge.clock.now()
-    )
-    await bridge.provisioner.apply()
+    bridge, resident = await resident_of_building_1(harness, make_user, "102")
     neighbours = await resident.join(harness.alias("heping-neighbours"))
     await resident.send_text(neighbours, "!我 搬走")
     await resident.wait_for_event(neighbours, from_bot(lambda b: b.startswith("搬离后")))
