@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from bridge.commands import CommandTable
 from bridge.dispatch import Bot, EventContext
+from bridge.roles import Role
 
 
 class HelpBot(Bot):
@@ -23,5 +24,6 @@ class HelpBot(Bot):
                         summary=ctx.text(f"{spec.key}.summary"),
                     )
                 )
-        lines.append(ctx.text("help.footer"))
+        if Role.RESIDENT in ctx.roles:  # how to reach the property company: residents' business
+            lines.append(ctx.text("help.footer"))
         await ctx.reply_text("\n".join(lines))

@@ -104,6 +104,7 @@ async def test_help_from_a_resident_is_answered_in_the_room(harness: Harness, ma
     )
     assert reply["content"]["body"].startswith("你可以用这些命令")
     assert "!帮助" in reply["content"]["body"]
+    assert "找物业" in reply["content"]["body"]  # how a resident reaches the property company
 
     await resident.send_text(room, "!飞天")
     reply = await resident.wait_for_event(
