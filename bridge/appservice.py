@@ -45,7 +45,7 @@ from aiohttp import web
 from bridge.clock import Clock
 from bridge.config import BridgeConfig
 from bridge.store import Store
-from bridge.store.inbox import Arrival, InboxEntry
+from bridge.store.inbox import Arrival, InboxEntry, written
 
 log = logging.getLogger(__name__)
 
@@ -187,11 +187,7 @@ class AppserviceServer:
     async def load_recent(self) -> None:
         """Before listening: the txnIds of the last transactions stored by earlier runs."""
         for txn_id in await self.store.inbox.recent_txn_ids(RECENT_TXNS):
-            done: asyncio.Future[list[InboxEntry] | None] = (
-                asyncio.get_running_loop().create_future()
-            )
-            done.set_result(None)
-            self._recent[txn_id] = done
+            self._recent[txn_id] = written(None)
 
     async def query_user(self, request: web.Request) -> web.Response:
         user_id = request.match_info["user_id"]

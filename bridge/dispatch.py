@@ -36,7 +36,7 @@ from bridge.roles import Role
 from bridge.rooms_config import Compound, RoomsConfig
 from bridge.scheduler import Scheduler
 from bridge.store import Store
-from bridge.store.inbox import Arrival, InboxEntry
+from bridge.store.inbox import Arrival, InboxEntry, written
 from bridge.store.rooms import RoomRecord
 from bridge.webhooks import Webhooks
 
@@ -370,10 +370,8 @@ class InboxWorker:
             if not fresh:
                 arrival.handled.set()
                 continue
-            done: asyncio.Future[list[InboxEntry] | None] = asyncio.Future()
-            done.set_result(fresh)
             events = [e.body for e in fresh]
-            settled.append(Arrival(events, arrival.received_at, done, arrival.handled))
+            settled.append(Arrival(events, arrival.received_at, written(fresh), arrival.handled))
         # Arrivals offered while this waited on the writes are newer: they go after.
         self._arrivals = settled + self._arrivals
 

@@ -34,6 +34,14 @@ class Arrival:
     handled: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+def written(entries: list[InboxEntry] | None) -> asyncio.Future[list[InboxEntry] | None]:
+    """An `Arrival.stored` that is already done: entries known to be in the inbox (None: the
+    transaction was stored before)."""
+    done: asyncio.Future[list[InboxEntry] | None] = asyncio.get_running_loop().create_future()
+    done.set_result(entries)
+    return done
+
+
 class InboxStore:
     def __init__(self, db: Database) -> None:
         self.db = db

@@ -23,7 +23,7 @@ from bridge.config import AppserviceConfig, BridgeConfig
 from bridge.dispatch import InboxWorker
 from bridge.retention import Retention
 from bridge.store import Store
-from bridge.store.inbox import Arrival, InboxEntry
+from bridge.store.inbox import Arrival, InboxEntry, written
 
 HS_TOKEN = "hs-token-for-the-worker-tests"
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -76,6 +76,12 @@ def worker_for(store: Store, recorder: Recorder) -> InboxWorker:
     return InboxWorker(store, recorder, FakeClock(NOW), retry_delay=0)  # type: ignore[arg-type]
 
 
+def offer_while_writing(worker: InboxWorker, store: Store, events: list[dict[str, Any]]) -> None:
+    """What the appservice does with a new transaction: hand it over, then write it."""
+    writing = asyncio.ensure_future(store.inbox.store_transaction("t", events, NOW))
+    worker.offer(Arrival(events, NOW, writing))
+
+
 async def statuses(store: Store) -> dict[str, int]:
     return await store.inbox.counts()
 
@@ -114,10 +120,8 @@ async def test_entries_read_from_the_database_are_not_handled_again_from_memory(
     await store.inbox.store_transaction("old", backlog, NOW)
     # A new transaction committed before the worker's first read but handed over after it.
     late = event()
-    written = await store.inbox.store_transaction("new", [late], NOW)
-    done: asyncio.Future[list[InboxEntry] | None] = asyncio.get_running_loop().create_future()
-    done.set_result(written)
-    worker.offer(Arrival([late], NOW, done))
+    stored = await store.inbox.store_transaction("new", [late], NOW)
+    worker.offer(Arrival([late], NOW, written(stored)))
     assert await worker.drain() == 3
     assert [e for e, _ in recorder.handled] == [e["event_id"] for e in [*backlog, late]]
     assert not any(fresh for _, fresh in recorder.handled)  # all read back from the database
@@ -159,8 +163,7 @@ async def test_a_failed_handler_is_retried_from_the_database_with_what_followed(
     await worker.drain()
     first, second = event(), event()
     recorder.fail[first["event_id"]] = OSError("homeserver unreachable")
-    written = asyncio.ensure_future(store.inbox.store_transaction("t", [first, second], NOW))
-    worker.offer(Arrival([first, second], NOW, written))
+    offer_while_writing(worker, store, [first, second])
     await worker.drain()
     # The first failed once (fresh), then both came back from the database, in order.
     assert recorder.handled == [(first["event_id"], False), (second["event_id"], False)]
@@ -173,8 +176,7 @@ async def test_a_handler_bug_fails_that_event_alone(store: Store) -> None:
     await worker.drain()
     bad, good = event(), event()
     recorder.fail[bad["event_id"]] = KeyError("a bug")
-    written = asyncio.ensure_future(store.inbox.store_transaction("t", [bad, good], NOW))
-    worker.offer(Arrival([bad, good], NOW, written))
+    offer_while_writing(worker, store, [bad, good])
     await worker.drain()
     assert recorder.handled == [(good["event_id"], False)]
     assert await statuses(store) == {"failed": 1, "done": 1}
