@@ -18,8 +18,8 @@ from bench.common import free_port
 from bench.counting_client import CountingClient
 from bots import ALL_BOTS
 from bridge.app import Bridge
+from bridge.bot import config_sections
 from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig
-from bridge.dispatch import config_sections
 from bridge.rooms_config import load_rooms_config
 
 EXAMPLES = Path(__file__).parents[1] / "rooms_config"

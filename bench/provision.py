@@ -12,9 +12,9 @@ from pathlib import Path
 
 from bench.common import SERVER, bench_config, bench_synapse
 from bots import ALL_BOTS
+from bridge.bot import config_sections
 from bridge.clock import SystemClock
 from bridge.config import BridgeConfig, DatabaseConfig
-from bridge.dispatch import config_sections
 from bridge.i18n import default_catalogue
 from bridge.local_synapse import LocalSynapse
 from bridge.matrix import MatrixClient

@@ -24,9 +24,10 @@ from bench.common import SERVER, bench_config, bench_synapse, free_port
 from bench.counting_client import CountingClient
 from bench.probe import Resident
 from bots import ALL_BOTS
+from bots.tickets.bot import TicketBot
 from bridge.app import Bridge
+from bridge.bot import config_sections
 from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig
-from bridge.dispatch import config_sections
 from bridge.rooms_config import load_rooms_config
 
 EXAMPLES = Path(__file__).parents[1] / "rooms_config"
@@ -216,7 +217,7 @@ async def tickets_per_second(count: int = 500) -> None:
         start = time.perf_counter()
         await bridge.worker.drain()
         elapsed = time.perf_counter() - start
-        opened = len(await bridge.store.tickets.listing("heping", limit=count + 1))
+        opened = len(await bridge.bot(TicketBot).tickets.listing("heping", limit=count + 1))
         await bridge.stop()
     # Baseline: the same number of bare inserts into the inbox table, one transaction each.
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,10 +1,15 @@
-"""Linli's bots: domain rules, one module per bot. `ALL_BOTS` is how the bridge knows them."""
+"""Linli's bots: domain rules, one folder per bot. `ALL_BOTS` is how the bridge knows them.
+
+Adding a bot: copy the shape of `bots/tickets/` (bot.py, rules, store.py, jobs.py, texts/),
+add its class here, and, if it has tables, an alembic revision in `bridge/store/migrations/`
+(see docs/architecture.md, "Adding a bot").
+"""
 
 from __future__ import annotations
 
 from bots.help import HelpBot
 from bots.onboarding.bot import OnboardingBot
 from bots.tickets.bot import TicketBot
-from bridge.dispatch import Bot
+from bridge.bot import Bot
 
 ALL_BOTS: list[type[Bot]] = [HelpBot, OnboardingBot, TicketBot]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from bridge.commands import CommandTable
-from bridge.dispatch import Bot, EventContext
+from bridge.bot import Bot, EventContext
+from bridge.commands import CommandTable, allowed
 from bridge.roles import Role
 
 
@@ -15,8 +15,8 @@ class HelpBot(Bot):
     @commands.command("help", aliases=["帮助", "?", "？"])
     async def show_help(self, ctx: EventContext) -> None:
         lines = [ctx.text("help.header")]
-        for spec in self.dispatcher.command_specs:
-            if self.dispatcher.allowed(spec, ctx.roles):
+        for spec in self.services.commands:
+            if allowed(spec, ctx.roles):
                 lines.append(
                     ctx.text(
                         "help.line",
@@ -26,4 +26,4 @@ class HelpBot(Bot):
                 )
         if Role.RESIDENT in ctx.roles:  # how to reach the property company: residents' business
             lines.append(ctx.text("help.footer"))
-        await ctx.reply_text("\n".join(lines))
+        await ctx.reply_text("\n".join(lines), purpose="help")

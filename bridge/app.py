@@ -1,4 +1,4 @@
-"""The running bridge: store, homeserver client, appservice server, dispatcher and inbox worker.
+"""The running bridge: store, homeserver client, appservice server, router and inbox worker.
 
 Every task it starts is kept, cancelled and awaited at shutdown, and its failure logged.
 """
@@ -8,24 +8,28 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from uuid import uuid4
 
 from bridge.appservice import AppserviceServer
+from bridge.bot import PROVISION, Bot, ProvisionRequest, Roles, Services, text_folders
 from bridge.clock import Clock, SystemClock
 from bridge.config import BridgeConfig
-from bridge.dispatch import Bot, Dispatcher, InboxWorker, Services
 from bridge.i18n import Catalogue, default_catalogue
+from bridge.inbox_worker import InboxWorker
 from bridge.matrix import MatrixClient
 from bridge.provision.apply import ApplyReport
 from bridge.provision.reconcile import Provisioner
 from bridge.retention import Retention
 from bridge.rooms_config import RoomsConfig
+from bridge.routing import Router
 from bridge.scheduler import Scheduler
 from bridge.store import Store
+from bridge.store.jobs import Job
 from bridge.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
+B = TypeVar("B", bound=Bot)
 
 
 class Bridge:
@@ -44,7 +48,7 @@ class Bridge:
         self.rooms = rooms
         self.bot_classes = bots
         self.clock = clock or SystemClock()
-        self.catalogue = catalogue or default_catalogue()
+        self.catalogue = catalogue or default_catalogue(tuple(text_folders(bots)))
         self.client = client or MatrixClient(
             config.homeserver.url, config.appservice.as_token, config.bot_user_id
         )
@@ -55,7 +59,7 @@ class Bridge:
         self.store: Store
         self.worker: InboxWorker
         self.server: AppserviceServer
-        self.dispatcher: Dispatcher
+        self.router: Router
 
     async def open(self) -> None:
         """Connect to the database (migrating it) and wire the pieces; no network yet."""
@@ -79,9 +83,12 @@ class Bridge:
             self.scheduler,
             self.webhooks,
             self.provisioner,
+            Roles(self.store, self.rooms),
         )
-        self.dispatcher = Dispatcher(services, self.bot_classes)
-        self.worker = InboxWorker(self.store, self.dispatcher, self.clock)
+        self.services = services
+        self.scheduler.register_kind(PROVISION, self._provision)
+        self.router = Router(services, self.bot_classes)
+        self.worker = InboxWorker(self.store, self.router, self.clock)
         self.server = AppserviceServer(
             self.config,
             self.store,
@@ -90,6 +97,15 @@ class Bridge:
             self._is_bot_user,
             self.webhooks.handle_inbound,
         )
+
+    def bot(self, cls: type[B]) -> B:
+        """The running instance of a bot class (tests and benchmarks read its store)."""
+        return next(b for b in self.router.bots if isinstance(b, cls))
+
+    async def _provision(self, job: Job, request: ProvisionRequest) -> None:
+        await self.provisioner.apply()
+        for said in request.then:
+            await self.client.send(said.room_id, said.content, said.txn)
 
     def _is_bot_user(self, user_id: str) -> bool:
         return user_id == self.config.bot_user_id
@@ -101,9 +117,12 @@ class Bridge:
         if apply:
             self.applied = await self.provisioner.apply()
         await self.retention.schedule()
-        for bot in self.dispatcher.bots:
+        for bot in self.router.bots:
             await bot.on_start()
         await self.server.load_recent()
+        if self.process_inbox:
+            # What the inbox holds from an earlier run is queued before anything new arrives.
+            await self.worker.start()
         await self.server.start()
         if self.process_inbox:
             self._spawn(self.worker.run(), "inbox worker")

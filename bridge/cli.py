@@ -11,9 +11,9 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from bridge.bot import config_sections, text_folders
 from bridge.clock import SystemClock
 from bridge.config import BridgeConfig, ConfigError, load_bridge_config
-from bridge.dispatch import config_sections
 from bridge.i18n import default_catalogue
 from bridge.join_link import lobby_link, write_qr_png
 from bridge.matrix import MatrixClient
@@ -42,11 +42,14 @@ async def wait_for_signal() -> None:
 
 
 async def _plan_or_apply(config_path: Path, apply: bool) -> int:
+    from bots import ALL_BOTS
+
     config, rooms = load_all(config_path)
     store = await Store.open(config.database.url)
     client = MatrixClient(config.homeserver.url, config.appservice.as_token, config.bot_user_id)
     try:
-        provisioner = Provisioner(config, rooms, store, client, SystemClock(), default_catalogue())
+        catalogue = default_catalogue(tuple(text_folders(ALL_BOTS)))
+        provisioner = Provisioner(config, rooms, store, client, SystemClock(), catalogue)
         if not apply:
             lines = (await provisioner.plan()).describe()
             print("\n".join(lines) if lines else "No changes: the homeserver matches the config.")
@@ -94,47 +97,6 @@ def _qr(config_path: Path, compound: str, output: Path | None) -> int:
     return 0
 
 
-async def _roster_import(config_path: Path, compound: str, file: Path) -> int:
-    from bots.onboarding.roster import parse_roster
-
-    config, rooms = load_all(config_path)
-    found = rooms.compounds.get(compound)
-    if found is None:
-        print(f"no compound {compound!r}", file=sys.stderr)
-        return 2
-    catalogue = default_catalogue()
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        print(f"{file}: cannot read: {e}", file=sys.stderr)
-        return 2
-    result = parse_roster(text, frozenset(found.config.buildings) or None)
-    for error in result.errors:
-        # Line and reason only: a roster row holds names, never echoed to a terminal or log.
-        print(f"{file}:{error.line}: {catalogue.text(found.locale, error.key)}", file=sys.stderr)
-    store = await Store.open(config.database.url)
-    try:
-        count = await store.roster.import_roster(
-            compound,
-            [
-                (
-                    r.household.building,
-                    r.household.unit,
-                    r.household.room,
-                    str(r.floor_area),
-                    list(r.owners),
-                    list(r.phone_hashes),
-                )
-                for r in result.rows
-            ],
-            SystemClock().now(),
-        )
-    finally:
-        await store.close()
-    print(f"imported {count} households, {len(result.errors)} bad lines")
-    return 1 if result.errors else 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="linli", description="Linli (邻里) bridge and bots")
     parser.add_argument("-c", "--config", type=Path, default=Path("bridge.yaml"))
@@ -152,11 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     qr = sub.add_parser("qr", help="the join link of a compound's lobby, and its QR code (PNG)")
     qr.add_argument("compound")
     qr.add_argument("-o", "--output", type=Path)
-    roster = sub.add_parser("roster", help="the household roster")
-    roster_sub = roster.add_subparsers(dest="roster_command", required=True)
-    roster_import = roster_sub.add_parser("import", help="import a roster CSV")
-    roster_import.add_argument("compound")
-    roster_import.add_argument("file", type=Path)
+    from bots import ALL_BOTS
+
+    verbs = {verb.name: verb for bot in ALL_BOTS for verb in bot.cli_verbs}
+    for verb in verbs.values():  # each bot's admin verbs (bots/<name>/cli.py)
+        verb.add_arguments(sub.add_parser(verb.name, help=verb.help))
     demo = sub.add_parser("demo", help="a local Synapse, the example compounds and the bots")
     demo.add_argument("--data", type=Path, default=Path("data"))
     demo.add_argument("--rooms-config", type=Path, default=Path("rooms_config"))
@@ -190,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.command == "qr":
             return _qr(args.config, args.compound, args.output)
-        if args.command == "roster":
-            return asyncio.run(_roster_import(args.config, args.compound, args.file))
+        if args.command in verbs:
+            config, rooms = load_all(args.config)
+            return asyncio.run(verbs[args.command].run(args, config, rooms))
         if args.command == "demo":
             from bridge.demo import run_demo
 

@@ -7,6 +7,7 @@ parses a message once, checks the sender's roles once, and calls the handler wit
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -188,3 +189,15 @@ def _convert(arg: Arg, word: str, pills: list[str]) -> Any:
             return pills.pop(0)
         raise UsageError(arg.name)
     return word.lower() if arg.choices else word
+
+
+def allowed(spec: CommandSpec, roles: frozenset[Role]) -> bool:
+    """May someone with these roles run the command? (Roles come from the role table only.)"""
+    return spec.roles is None or bool(spec.roles & roles)
+
+
+def printable(text: str, limit: int = 40) -> str:
+    """User text safe to echo back: no control, format or bidirectional characters (which
+    could reorder or hide the rest of the reply), at most `limit` characters."""
+    kept = "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf"))
+    return kept if len(kept) <= limit else kept[: limit - 1] + "…"

@@ -1,11 +1,12 @@
 """Every text a user reads, by message key and locale: Chinese first, English per compound.
 
-The catalogues are YAML files under `bridge/locales/<locale>/`; a handler names a key and its
-arguments, never a literal sentence.
+The plumbing's texts are YAML files under `bridge/locales/<locale>/`, each bot's under its own
+`texts/<locale>.yaml`; a handler names a key and its arguments, never a literal sentence.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,17 +22,25 @@ class Catalogue:
         self.messages = messages
 
     @classmethod
-    def load(cls, folder: Path = LOCALES_DIR) -> Catalogue:
-        messages: dict[str, dict[str, str]] = {}
+    def load(cls, folder: Path = LOCALES_DIR, bot_texts: Sequence[Path] = ()) -> Catalogue:
+        """The plumbing's texts (`folder/<locale>/*.yaml`) and each bot's
+        (`<bot_texts>/<locale>.yaml`); a key defined twice is an error."""
+        files: dict[str, list[Path]] = {}
         for locale_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+            files.setdefault(locale_dir.name, []).extend(sorted(locale_dir.glob("*.yaml")))
+        for texts in bot_texts:
+            for path in sorted(texts.glob("*.yaml")):
+                files.setdefault(path.stem, []).append(path)
+        messages: dict[str, dict[str, str]] = {}
+        for locale, paths in files.items():
             table: dict[str, str] = {}
-            for path in sorted(locale_dir.glob("*.yaml")):
+            for path in paths:
                 data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
                 for key, text in _flatten(data).items():
                     if key in table:
                         raise ValueError(f"{path}: message {key} defined twice")
                     table[key] = text
-            messages[locale_dir.name] = table
+            messages[locale] = table
         return cls(messages)
 
     def text(self, locale: str, key: str, **args: Any) -> str:
@@ -57,5 +66,6 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 @cache
-def default_catalogue() -> Catalogue:
-    return Catalogue.load()
+def default_catalogue(bot_texts: tuple[Path, ...] = ()) -> Catalogue:
+    """The plumbing's texts and those of the bots whose text folders are given."""
+    return Catalogue.load(LOCALES_DIR, bot_texts)

@@ -11,16 +11,41 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from bridge.clock import Clock
 from bridge.matrix import MatrixError
-from bridge.store.jobs import Job, JobStore
+from bridge.store.jobs import Job, JobSpec, JobStore
 
 log = logging.getLogger(__name__)
 
 JobHandler = Callable[[Job], Awaitable[None]]
+P = TypeVar("P", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class JobKind(Generic[P]):
+    """A kind of scheduled job, declared by the bot that owns it (`bots/<name>/jobs.py`): its
+    name and the type of its payload, checked when the job is written and when it fires."""
+
+    name: str
+    payload: type[P]
+
+    def spec(self, key: str, due_at: datetime, payload: P) -> JobSpec:
+        if not isinstance(payload, self.payload):
+            raise TypeError(f"{self.name} takes a {self.payload.__name__} payload")
+        return (key, self.name, due_at, payload.model_dump(mode="json"))
+
+    def read(self, job: Job) -> P:
+        return self.payload.model_validate(job.payload)
+
+
+class MalformedJob(Exception):
+    """A stored payload that does not fit its kind (written by another version of Linli)."""
 
 
 class RetryLater(Exception):
@@ -49,6 +74,21 @@ class Scheduler:
         if kind in self.handlers:
             raise ValueError(f"a handler for {kind!r} is already registered")
         self.handlers[kind] = handler
+
+    def register_kind(self, kind: JobKind[P], handler: Callable[[Job, P], Awaitable[None]]) -> None:
+        """Fire `handler(job, payload)` for jobs of this kind, the payload typed."""
+
+        async def typed(job: Job) -> None:
+            try:
+                payload = kind.read(job)
+            except ValidationError as e:
+                raise MalformedJob(f"job {job.key}: payload does not fit {kind.name}") from e
+            await handler(job, payload)
+
+        self.register(kind.name, typed)
+
+    async def schedule_kind(self, key: str, kind: JobKind[P], due_at: datetime, payload: P) -> None:
+        await self.schedule_many([kind.spec(key, due_at, payload)])
 
     async def schedule(
         self, key: str, kind: str, due_at: datetime, payload: dict[str, Any]

@@ -9,13 +9,16 @@ and power levels follow the role table in every room of the compound.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, ClassVar
 
 from bots.onboarding.address import AddressError, parse_address
+from bots.onboarding.cli import ROSTER_IMPORT
+from bridge import messages
+from bridge.bot import Bot, CliVerb, EventContext
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable
-from bridge.dispatch import Bot, EventContext
 from bridge.events import Membership
-from bridge.matrix import NotFound, derived_txn_id
+from bridge.matrix import NotFound
 from bridge.provision.desired import room_key
 from bridge.roles import GRANTABLE_ROLES, STAFF_ROLES, Role
 from bridge.rooms_config import Compound
@@ -36,6 +39,8 @@ ROLE_WORDS = {
 
 class OnboardingBot(Bot):
     commands: ClassVar[CommandTable] = CommandTable()
+    texts: ClassVar[Path | None] = Path(__file__).parent / "texts"
+    cli_verbs: ClassVar[tuple[CliVerb, ...]] = (ROSTER_IMPORT,)
 
     # ------------------------------------------------------------ lobby
 
@@ -47,7 +52,8 @@ class OnboardingBot(Bot):
         await ctx.send_notice(
             membership.room_id,
             ctx.text("onboarding.welcome", compound=ctx.compound.config.name),
-            extra={"m.mentions": {"user_ids": [membership.user_id]}},
+            mentions=[membership.user_id],
+            purpose="welcome",
         )
 
     def _compound(self, ctx: EventContext) -> Compound:
@@ -104,6 +110,7 @@ class OnboardingBot(Bot):
                     name=request.name,
                     owner=owner,
                 ),
+                purpose="request",
             )
             await self.services.store.people.record_personal_message(
                 ctx.event.sender, committee_room.room_id, notice, self.services.clock.now()
@@ -120,28 +127,38 @@ class OnboardingBot(Bot):
         compound = self._compound(ctx)
         request = await self._pending(ctx, compound, number)
         people, roster = self.services.store.people, self.services.store.roster
-        now = self.services.clock.now()
-        owners = await roster.roster_owners(
-            compound.key, request.building, request.unit, request.room
+        now = ctx.received_at
+        if request.status == "pending":
+            owners = await roster.roster_owners(
+                compound.key, request.building, request.unit, request.room
+            )
+            # Binding first, then the decision: a crash between them leaves the request
+            # pending, and the command run again binds (the same household) and decides.
+            await people.bind_household(
+                compound.key,
+                request.user_id,
+                request.building,
+                request.unit,
+                request.room,
+                now,
+                name=request.name,
+                is_owner=bool(owners and request.name in owners),
+            )
+            await roster.decide(request.id, "approved", ctx.event.sender, now, ctx.event.event_id)
+        # Invitations to the compound's rooms: a job, not this room's lane (a whole apply);
+        # the newcomer and the committee hear of it once the invitations are out.
+        welcome = ctx.text(
+            "onboarding.approved", user=request.user_id, compound=compound.config.name
         )
-        await people.bind_household(
-            compound.key,
-            request.user_id,
-            request.building,
-            request.unit,
-            request.room,
-            now,
-            name=request.name,
-            is_owner=bool(owners and request.name in owners),
+        await self.services.reconcile_soon(
+            ctx.event.event_id,
+            then=[
+                ctx.said(
+                    request.lobby_room_id, welcome, purpose="approved", mentions=[request.user_id]
+                ),
+                ctx.reply_said("onboarding.approved_staff", id=number),
+            ],
         )
-        await roster.decide(request.id, "approved", ctx.event.sender, now)
-        await self.services.provisioner.apply()
-        await ctx.send_notice(
-            request.lobby_room_id,
-            ctx.text("onboarding.approved", user=request.user_id, compound=compound.config.name),
-            extra={"m.mentions": {"user_ids": [request.user_id]}},
-        )
-        await ctx.reply("onboarding.approved_staff", id=number)
 
     @commands.command(
         "verify reject",
@@ -152,19 +169,27 @@ class OnboardingBot(Bot):
     async def reject(self, ctx: EventContext, number: int, reason: str) -> None:
         compound = self._compound(ctx)
         request = await self._pending(ctx, compound, number)
-        await self.services.store.roster.decide(
-            request.id, "rejected", ctx.event.sender, self.services.clock.now(), reason[:500]
-        )
+        if request.status == "pending":
+            await self.services.store.roster.decide(
+                request.id,
+                "rejected",
+                ctx.event.sender,
+                ctx.received_at,
+                ctx.event.event_id,
+                reason[:500],
+            )
         # The lobby is open to anyone with the link: the reason (it may be personal) goes to
         # the applicant alone.
         await ctx.send_notice(
             await self._direct_room(request.user_id),
             ctx.text("onboarding.rejected_reason", reason=reason),
+            purpose="rejected_reason",
         )
         await ctx.send_notice(
             request.lobby_room_id,
             ctx.text("onboarding.rejected", user=request.user_id),
-            extra={"m.mentions": {"user_ids": [request.user_id]}},
+            mentions=[request.user_id],
+            purpose="rejected",
         )
         await ctx.reply("onboarding.rejected_staff", id=number)
 
@@ -174,6 +199,8 @@ class OnboardingBot(Bot):
         request = await self.services.store.roster.verification(compound.key, number)
         if request is None:
             raise CommandError("onboarding.no_request", id=number)
+        if request.decision_event_id == ctx.event.event_id:
+            return request  # decided by this very command: run again, it re-sends what is missing
         if request.status != "pending":
             raise CommandError("onboarding.request_decided", id=number)
         if request.user_id == ctx.event.sender:
@@ -190,11 +217,12 @@ class OnboardingBot(Bot):
     )
     async def remove_resident(self, ctx: EventContext, user: str) -> None:
         compound = self._compound(ctx)
-        if not await self.services.store.people.unbind(compound.key, user):
+        if not await self.services.store.people.unbind(compound.key, user) and ctx.fresh:
             raise CommandError("onboarding.not_resident", user=user)
-        await self.services.store.tickets.anonymise_reporter(user, compound.key)
-        await self.services.provisioner.apply()
-        await ctx.reply("onboarding.removed", user=user)
+        await self._erase_elsewhere(user, compound.key)
+        await self.services.reconcile_soon(
+            ctx.event.event_id, then=[ctx.reply_said("onboarding.removed", user=user)]
+        )
 
     @commands.command("me leave", aliases=["我 搬走"], args=[CONFIRM], roles=[Role.RESIDENT])
     async def move_out(self, ctx: EventContext, confirm: str | None) -> None:
@@ -202,10 +230,11 @@ class OnboardingBot(Bot):
         if confirm is None:  # it takes them out of every resident room: ask first
             await ctx.reply("onboarding.leave_confirm")
             return
-        await ctx.reply("onboarding.left")
         await self.services.store.people.unbind(compound.key, ctx.event.sender)
-        await self.services.store.tickets.anonymise_reporter(ctx.event.sender, compound.key)
-        await self.services.provisioner.apply()
+        # Said before the rooms change: the resident is about to leave this one.
+        await ctx.reply("onboarding.left")
+        await self._erase_elsewhere(ctx.event.sender, compound.key)
+        await self.services.reconcile_soon(ctx.event.event_id)
 
     def _role(self, ctx: EventContext, name: str) -> Role:
         role = ROLE_WORDS.get(name)
@@ -235,12 +264,13 @@ class OnboardingBot(Bot):
             raise CommandError("onboarding.not_resident", user=user)
         name = ctx.text(f"roles.{granted.value}")
         people = self.services.store.people
-        if not await people.grant(
-            compound.key, user, granted, ctx.event.sender, self.services.clock.now()
-        ):
-            raise CommandError("onboarding.role_already", user=user, role=name)
-        await self.services.provisioner.apply()
-        await ctx.reply("onboarding.role_granted", user=user, role=name)
+        if not await people.grant(compound.key, user, granted, ctx.event.sender, ctx.received_at):
+            if ctx.fresh:
+                raise CommandError("onboarding.role_already", user=user, role=name)
+        await self.services.reconcile_soon(
+            ctx.event.event_id,
+            then=[ctx.reply_said("onboarding.role_granted", user=user, role=name)],
+        )
 
     @commands.command(
         "role revoke",
@@ -252,10 +282,12 @@ class OnboardingBot(Bot):
         compound = self._compound(ctx)
         revoked = self._role(ctx, role)
         name = ctx.text(f"roles.{revoked.value}")
-        if not await self.services.store.people.revoke(compound.key, user, revoked):
+        if not await self.services.store.people.revoke(compound.key, user, revoked) and ctx.fresh:
             raise CommandError("onboarding.role_missing", user=user, role=name)
-        await self.services.provisioner.apply()
-        await ctx.reply("onboarding.role_revoked", user=user, role=name)
+        await self.services.reconcile_soon(
+            ctx.event.event_id,
+            then=[ctx.reply_said("onboarding.role_revoked", user=user, role=name)],
+        )
 
     @commands.command("who", aliases=["谁"])
     async def who(self, ctx: EventContext) -> None:
@@ -276,7 +308,7 @@ class OnboardingBot(Bot):
         shown = await self.services.store.people.shown(compound.key, Role.PARTY_MEMBER)
         if shown:
             lines.append(ctx.text("onboarding.who_party", users=sep.join(shown)))
-        await ctx.reply_text("\n".join(lines))
+        await ctx.reply_text("\n".join(lines), purpose="who")
 
     @commands.command("whois", aliases=["查"], args=[Arg("user", ArgKind.USER)])
     async def whois(self, ctx: EventContext, user: str) -> None:
@@ -311,10 +343,10 @@ class OnboardingBot(Bot):
         """Personal data goes to the direct room; the room of the command hears where."""
         room = await self._direct_room(ctx.event.sender)
         if room != ctx.event.room_id:
-            await ctx.send_notice(room, body)
+            await ctx.send_notice(room, body, purpose="private")
             await ctx.reply(sent_key)
         else:
-            await ctx.reply_text(body)
+            await ctx.reply_text(body, purpose="private")
         return room
 
     @commands.command("me", aliases=["我"])
@@ -347,25 +379,21 @@ class OnboardingBot(Bot):
     @commands.command("me export", aliases=["我 导出"])
     async def export_me(self, ctx: EventContext) -> None:
         data = await self.services.store.people.export(ctx.event.sender)
-        tickets = await self.services.store.tickets.reported_by(ctx.event.sender)
-        data["tickets"] = tickets
+        for bot in self.services.bots:
+            data.update(await bot.export_personal(ctx.event.sender))
         payload = json.dumps(data, ensure_ascii=False, indent=2).encode()
         client = self.services.client
         room = await self._tell_privately(
             ctx, ctx.text("onboarding.export_file"), "onboarding.exported"
         )
         uri = await client.upload(payload, "application/json", "linli-my-data.json")
-        content = {
-            "msgtype": "m.file",
-            "body": "linli-my-data.json",
-            "filename": "linli-my-data.json",
-            "info": {"mimetype": "application/json", "size": len(payload)},
-        }
         if uri is None:  # no media repository: the data goes as text
-            content = {"msgtype": "m.notice", "body": payload.decode()}
+            content = messages.notice(payload.decode())
         else:
-            content["url"] = uri
-        await client.send(room, content, derived_txn_id(ctx.event.event_id, "export-file"))
+            content = messages.file_message(
+                uri, "linli-my-data.json", "application/json", len(payload)
+            )
+        await ctx.send(room, content, purpose="export-file")
 
     @commands.command("me forget", aliases=["我 删除"], args=[CONFIRM])
     async def forget_me(self, ctx: EventContext, confirm: str | None) -> None:
@@ -378,17 +406,20 @@ class OnboardingBot(Bot):
         for room, event_id in await people.personal_messages(ctx.event.sender):
             try:
                 await self.services.client.redact(
-                    room,
-                    event_id,
-                    ctx.text("privacy.forgotten"),
-                    derived_txn_id(ctx.event.event_id, f"forget:{event_id}"),
+                    room, event_id, ctx.text("privacy.forgotten"), ctx.txn(f"forget:{event_id}")
                 )
             except NotFound:
                 pass  # the room or the message is gone already
         await people.forget(ctx.event.sender)
-        await self.services.store.tickets.anonymise_reporter(ctx.event.sender)
+        await self._erase_elsewhere(ctx.event.sender, None)
         await ctx.reply("onboarding.forgotten")
-        await self.services.provisioner.apply()
+        await self.services.reconcile_soon(ctx.event.event_id)
+
+    async def _erase_elsewhere(self, user: str, compound: str | None) -> None:
+        """What the other bots keep about the person goes too (tickets lose their reporter)."""
+        for bot in self.services.bots:
+            if bot is not self:
+                await bot.erase_personal(user, compound)
 
     @commands.command("me show", aliases=["我 亮身份", "me show-party"], roles=[Role.PARTY_MEMBER])
     async def show_party(self, ctx: EventContext) -> None:

@@ -1,167 +1,282 @@
 """The tickets bot: "@物业 3号楼电梯坏了" becomes a timed ticket, answered in a thread.
 
-Opening and the thread live here; staff commands in `staff.py`, closing in `closing.py`, the
-clock (reminders, escalation, auto-close) in `ticket_clock.py`, figures in `report.py`.
+This file is the table of contents: what residents and staff can do, who may, and with which
+words. What each thing does to a ticket is in `desk.py`; the clock (reminders, escalation,
+auto-close) in `ticket_clock.py`; figures in `report.py`; small rules in `rules.py`, SLA
+arithmetic in `sla.py`; the tables in `models.py` and `store.py`; the words in `texts/`.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
-from functools import partial
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, ClassVar
 
-from bots.tickets.base import TICKET_STAFF, settings_of
-from bots.tickets.categories import guess_category, is_urgent
-from bots.tickets.closing import ClosingFlow
+from pydantic import BaseModel
+
+from bots.tickets.categories import Category
+from bots.tickets.desk import TicketDesk, settings_of
+from bots.tickets.report import TicketReport
+from bots.tickets.rules import LIST_FILTERS, NO_TICKET_ROOMS, short, team_mentioned
 from bots.tickets.settings import TicketSettings
-from bots.tickets.sla import compute_deadlines, resume_deadline
-from bots.tickets.staff import StaffCommands
-from bridge.dispatch import EventContext
-from bridge.events import Message
+from bots.tickets.store import OPEN_STATES, TicketRecord, TicketStore
+from bots.tickets.ticket_clock import TicketClock
+from bridge.bot import Bot, EventContext, Services
+from bridge.commands import Arg, ArgKind, CommandError, CommandTable
+from bridge.events import Message, Reaction
 from bridge.roles import COMMITTEE_ROLES, PROPERTY_ROLES, STAFF_ROLES, Role
-from bridge.store.tickets import NewTicket, TicketRecord
 
-# "3号楼", "3栋", "3幢", "3#楼", "building 3"
-_BUILDING = re.compile(r"(\d{1,3})\s*(?:号楼|栋|幢|#楼|#)|building\s*(\d{1,3})", re.IGNORECASE)
-# Rooms where a mention opens nothing: newcomers, notices, and the staff's own rooms.
-NO_TICKET_ROOMS = {"lobby", "announcements", "five_in_one", "party", "committee", "observers"}
+TICKET_STAFF = PROPERTY_ROLES | COMMITTEE_ROLES
+NUMBER = Arg("number", ArgKind.INT)
 
 
-class TicketBot(ClosingFlow, StaffCommands):
-    # ------------------------------------------------------------ opening
+class TicketBot(Bot):
+    commands: ClassVar[CommandTable] = CommandTable()
+    config_sections: ClassVar[dict[str, type[BaseModel]]] = {"tickets": TicketSettings}
+    texts: ClassVar[Path | None] = Path(__file__).parent / "texts"
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(services)
+        self.tickets = TicketStore(services.store.db)
+        self.clock = TicketClock(services, self.tickets)
+        self.report = TicketReport(services, self.tickets, self.clock)
+        self.desk = TicketDesk(services, self.tickets, self.clock)
+
+    async def on_start(self) -> None:
+        await self.report.schedule_all()
+
+    # ------------------------------------------------------------ residents' messages
 
     async def on_message(self, ctx: EventContext, message: Message) -> None:
         if ctx.compound is None or ctx.room_key in NO_TICKET_ROOMS:
             return
-        settings = settings_of(ctx.compound)
+        settings = settings_of(ctx)
         if not settings.enabled:
             return
         if message.thread_root is not None:
-            await self._thread_message(ctx, message, message.thread_root)
+            await self.answer_in_thread(ctx, message, message.thread_root, settings)
             return
         if ctx.roles & STAFF_ROLES or Role.RESIDENT not in ctx.roles:
             return  # staff chatter, and people Linli has not verified
-        team = self._team_mentioned(ctx, message, settings)
-        if team is not None:
-            await self.open_ticket_from_mention(ctx, message, settings, team)
-
-    def _team_mentioned(
-        self, ctx: EventContext, message: Message, settings: TicketSettings
-    ) -> str | None:
         assert ctx.role_table is not None
-        body = message.body.casefold()
-        if any(alias.casefold() in body for alias in settings.aliases):
-            return "property"
-        for alias, role in settings.committee_aliases.items():
-            if alias.casefold() in body:
-                return role
-        for user in message.mentioned_users:
-            roles = ctx.role_table.staff.get(user, frozenset())
-            if roles & PROPERTY_ROLES:
-                return "property"
-            if roles & COMMITTEE_ROLES and any(
-                r.value in settings.committee_aliases.values() for r in roles
-            ):
-                return next(r.value for r in roles if r in COMMITTEE_ROLES)
-        return None
+        team = team_mentioned(
+            message.body,
+            message.mentioned_users,
+            ctx.role_table.staff,
+            settings.aliases,
+            settings.committee_aliases,
+        )
+        if team is not None:
+            await self.desk.open_from_mention(ctx, message.body, settings, team)
 
-    async def open_ticket_from_mention(
-        self, ctx: EventContext, message: Message, settings: TicketSettings, team: str
+    async def answer_in_thread(
+        self, ctx: EventContext, message: Message, root: str, settings: TicketSettings
     ) -> None:
-        """The reply is on the round trip a resident waits for, so it goes out as soon as the
-        ticket's number is known, while the ticket is written. Redone after a crash, this finds
-        the same number and the same deadlines (both follow from what was stored before), and
-        the reply's derived transaction ID makes the homeserver return the first reply rather
-        than post a second one."""
-        assert ctx.compound is not None and ctx.role_table is not None
-        now = ctx.received_at
-        category = guess_category(message.body, settings.category_words())
-        urgent = is_urgent(message.body, settings.urgent_words(ctx.locale))
-        policy = settings.policy(self.services.config.timezone)
-        deadlines = compute_deadlines(policy, now, category, urgent)
-        new = NewTicket(
-            compound=ctx.compound.key,
-            room_id=message.room_id,
-            source_event_id=message.event_id,
-            reporter=message.sender,
-            text=message.body[:2000],
-            category=category.value,
-            urgent=urgent,
-            building=_building(message.body) or ctx.role_table.residents.get(message.sender),
-            team=team,
-            opened_at=now,
-            first_response_due=deadlines.first_response_due,
-            resolution_due=deadlines.resolution_due,
-        )
-        tickets = self.services.store.tickets
-        check = await self.openings.check(new, fresh=ctx.fresh)
-        ticket = check.existing
-        if ticket is not None and ticket.reply_event_id is not None:
-            return  # processed before a crash, reply already sent
-        if ticket is None and check.open_now >= settings.max_open_per_resident:
-            # A flood guard: the resident hears why, and nothing is opened.
-            await ctx.reply("tickets.too_many", limit=settings.max_open_per_resident)
+        """Staff writing in a ticket's thread is its first response; the resident writing in
+        a ticket waiting for them resumes its clock."""
+        ticket = await self.tickets.by_thread(root)
+        if ticket is None:
             return
-        number = ticket.number if ticket is not None else check.next_number
-        on_duty = self.clock.people_on(ctx.role_table, team)
-        body = ctx.text(
-            "tickets.opened_urgent" if new.urgent else "tickets.opened",
-            number=number,
-            category=ctx.text(f"categories.{new.category}"),
-            who=self.clock.names(ctx, on_duty) or ctx.text("tickets.nobody"),
-            first_due=self.clock.local(ctx, new.first_response_due),
-            resolution_due=self.clock.local(ctx, new.resolution_due),
-        )
-        reply = await ctx.send_notice(
-            message.room_id,
-            body,
-            thread_root=message.event_id,
-            extra={"m.mentions": {"user_ids": sorted(on_duty)}},
-        )
-        if ticket is not None:
-            # Written before a crash stopped the reply: now it has one.
-            await tickets.update(ticket.id, now, None, "replied", reply_event_id=reply)
-            return
-        jobs = partial(self.clock.deadline_jobs, settings=settings)
-        self.openings.opened(await tickets.open(new, number, jobs, reply))
-        self.services.scheduler.wake.set()
-
-    # ------------------------------------------------------------ in the thread
-
-    async def _thread_message(self, ctx: EventContext, message: Message, root: str) -> None:
-        ticket = await self.services.store.tickets.by_thread(root)
-        if ticket is None or ctx.compound is None:
-            return
-        now = self.services.clock.now()
         if ctx.roles & TICKET_STAFF and ticket.first_response_at is None and ticket.is_open:
-            await self._record_first_response(ctx, ticket, now, announce=False)
+            await self.desk.first_response(ctx, ticket, announce=False)
         elif message.sender == ticket.reporter and ticket.status == "waiting":
-            await self._resume(ctx, ticket, now)
+            await self.desk.resume(ctx, ticket, settings)
 
-    async def _resume(self, ctx: EventContext, ticket: TicketRecord, now: datetime) -> None:
-        assert ctx.compound is not None and ticket.waiting_since is not None
-        settings = settings_of(ctx.compound)
-        policy = settings.policy(self.services.config.timezone)
-        due = resume_deadline(
-            policy, ticket.resolution_due, ticket.waiting_since, now, ticket.urgent
-        )
-        ticket = await self.services.store.tickets.update(
-            ticket.id,
-            now,
-            ctx.event.sender,
-            "resumed",
-            status="open",
-            waiting_since=None,
-            resolution_due=due,
-        )
-        await self.clock.schedule_resolution(ticket, settings)
-        await self._say_in_thread(
-            ctx, ticket, "tickets.resumed", resolution_due=self.clock.local(ctx, due)
-        )
+    async def on_reaction(self, ctx: EventContext, reaction: Reaction) -> None:
+        ticket = await self.tickets.by_confirm_question(reaction.relates_to_event)
+        if ticket is not None and reaction.sender == ticket.reporter:
+            await self.desk.reaction(ctx, ticket, reaction.key)
 
+    # ------------------------------------------------------------ staff commands
 
-def _building(text: str) -> str | None:
-    match = _BUILDING.search(text)
-    if match is None:
-        return None
-    return match.group(1) or match.group(2)
+    @commands.command(
+        "ticket",
+        aliases=["工单"],
+        args=[Arg("filter", optional=True, choices=("open", "mine", "overdue", *LIST_FILTERS))],
+        roles=TICKET_STAFF,
+    )
+    async def list_tickets(self, ctx: EventContext, filter: str | None) -> None:
+        compound = self._compound(ctx)
+        which = LIST_FILTERS.get(filter or "", filter or "open")
+        if which == "mine":
+            # Claimed by or assigned to them, and the unclaimed ones they were named on duty for.
+            me, table = ctx.event.sender, ctx.role_table
+            assert table is not None
+            tickets = [
+                t
+                for t in await self.tickets.listing(compound.key, limit=200)
+                if t.assignee == me
+                or (t.assignee is None and me in self.clock.people_on(table, t.team))
+            ][:20]
+        elif which == "overdue":
+            tickets = await self.tickets.listing(compound.key, overdue_at=ctx.received_at)
+        else:
+            tickets = await self.tickets.listing(compound.key, statuses=("open", "waiting", "done"))
+        if not tickets:
+            await ctx.reply("tickets.list_empty")
+            return
+        lines = [ctx.text("tickets.list_header", filter=ctx.text(f"tickets.filter_{which}"))]
+        for t in tickets:
+            lines.append(
+                ctx.text(
+                    "tickets.list_line",
+                    number=t.number,
+                    status=ctx.text(f"tickets.status_{t.status}"),
+                    category=ctx.text(f"categories.{t.category}"),
+                    place=ctx.text("tickets.place", building=t.building) if t.building else "",
+                    text=short(t.text),
+                    due=self.clock.local(compound, t.resolution_due),
+                )
+            )
+        await ctx.reply_text("\n".join(lines), purpose="list")
+
+    @commands.command(
+        "ticket ack", aliases=["工单 受理", "工单 回复"], args=[NUMBER], roles=TICKET_STAFF
+    )
+    async def acknowledge(self, ctx: EventContext, number: int) -> None:
+        await self.desk.first_response(ctx, await self._open(ctx, number), announce=True)
+
+    @commands.command("ticket claim", aliases=["工单 认领"], args=[NUMBER], roles=TICKET_STAFF)
+    async def claim(self, ctx: EventContext, number: int) -> None:
+        ticket = await self._open(ctx, number)
+        await self.desk.assign(ctx, ticket, ctx.event.sender, "tickets.claimed")
+
+    @commands.command(
+        "ticket assign",
+        aliases=["工单 指派"],
+        args=[NUMBER, Arg("user", ArgKind.USER)],
+        roles=TICKET_STAFF,
+    )
+    async def assign(self, ctx: EventContext, number: int, user: str) -> None:
+        ticket = await self._open(ctx, number)
+        assert ctx.role_table is not None
+        if not ctx.role_table.staff.get(user, frozenset()) & TICKET_STAFF:
+            raise CommandError("tickets.not_staff", who=user)
+        await self.desk.assign(ctx, ticket, user, "tickets.assigned")
+
+    @commands.command(
+        "ticket note",
+        aliases=["工单 备注"],
+        args=[NUMBER, Arg("text", ArgKind.REST)],
+        roles=TICKET_STAFF,
+    )
+    async def note(self, ctx: EventContext, number: int, text: str) -> None:
+        await self.desk.note(ctx, await self._ticket(ctx, number), text)
+
+    @commands.command(
+        "ticket wait",
+        aliases=["工单 等待"],
+        args=[NUMBER, Arg("reason", ArgKind.REST)],
+        roles=TICKET_STAFF,
+    )
+    async def wait(self, ctx: EventContext, number: int, reason: str) -> None:
+        await self.desk.wait(ctx, await self._open(ctx, number), reason)
+
+    @commands.command(
+        "ticket category",
+        aliases=["工单 分类"],
+        args=[NUMBER, Arg("name")],
+        roles=TICKET_STAFF,
+    )
+    async def set_category(self, ctx: EventContext, number: int, name: str) -> None:
+        ticket = await self._ticket(ctx, number)
+        for category in Category:
+            if name.casefold() in (category.value, ctx.text(f"categories.{category.value}")):
+                await self.desk.set_category(ctx, ticket, category.value)
+                return
+        names = "、".join(ctx.text(f"categories.{c.value}") for c in Category)
+        raise CommandError("tickets.bad_category", name=name, names=names)
+
+    @commands.command(
+        "ticket done",
+        aliases=["工单 完成"],
+        args=[NUMBER, Arg("text", ArgKind.REST, optional=True)],
+        roles=TICKET_STAFF,
+    )
+    async def done(self, ctx: EventContext, number: int, text: str | None) -> None:
+        ticket = await self._open(ctx, number)
+        await self.desk.done(ctx, ticket, text, settings_of(ctx))
+
+    @commands.command(
+        "ticket stats",
+        aliases=["工单 统计"],
+        args=[Arg("period", optional=True, choices=("7d", "30d", "7天", "30天"))],
+        roles=TICKET_STAFF | {Role.OBSERVER},
+    )
+    async def stats(self, ctx: EventContext, period: str | None) -> None:
+        compound = self._compound(ctx)
+        days = 30 if period in ("30d", "30天") else 7
+        text = await self.report.stats_text(ctx, compound, timedelta(days=days))
+        await ctx.reply_text(text, purpose="stats")
+
+    # ------------------------------------------------------------ the resident's commands
+
+    @commands.command("ticket confirm", aliases=["工单 确认"], args=[NUMBER])
+    async def confirm(self, ctx: EventContext, number: int) -> None:
+        ticket = await self._ticket(ctx, number)
+        if ctx.event.sender != ticket.reporter:
+            raise CommandError("tickets.not_yours", number=number)
+        await self._expect(ctx, ticket, ("done",), "tickets.not_done")
+        await self.desk.confirm(ctx, ticket)
+
+    @commands.command(
+        "ticket rate", aliases=["工单 评分"], args=[NUMBER, Arg("rating", ArgKind.INT)]
+    )
+    async def rate(self, ctx: EventContext, number: int, rating: int) -> None:
+        ticket = await self._ticket(ctx, number)
+        if ctx.event.sender != ticket.reporter:
+            raise CommandError("tickets.not_yours_rate", number=number)
+        if not 1 <= rating <= 5:
+            raise CommandError("tickets.bad_rating")
+        if ticket.status not in ("done", "closed"):
+            raise CommandError("tickets.not_done", number=number)
+        await self.desk.rate(ctx, ticket, rating)
+
+    @commands.command("ticket reopen", aliases=["工单 重开"], args=[NUMBER])
+    async def reopen(self, ctx: EventContext, number: int) -> None:
+        ticket = await self._ticket(ctx, number)
+        if ctx.event.sender != ticket.reporter and not ctx.roles & TICKET_STAFF:
+            raise CommandError("tickets.not_yours_reopen", number=number)
+        settings = settings_of(ctx)
+        await self._expect(ctx, ticket, ("done", "closed"), "tickets.not_done")
+        finished = ticket.closed_at or ticket.done_at or ctx.received_at
+        if ctx.received_at - finished > settings.reopen_window:
+            raise CommandError("tickets.reopen_expired", number=number)
+        await self.desk.reopen(ctx, ticket, settings)
+
+    # ------------------------------------------------------------ personal data
+
+    async def export_personal(self, user_id: str) -> dict[str, Any]:
+        return {"tickets": await self.tickets.reported_by(user_id)}
+
+    async def erase_personal(self, user_id: str, compound: str | None) -> None:
+        # The tickets stay (statistics, history); who reported them goes.
+        await self.tickets.anonymise_reporter(user_id, compound)
+
+    # ------------------------------------------------------------ finding a ticket
+
+    def _compound(self, ctx: EventContext) -> Any:
+        if ctx.compound is None:
+            raise CommandError("error.not_in_compound")
+        return ctx.compound
+
+    async def _ticket(self, ctx: EventContext, number: int) -> TicketRecord:
+        ticket = await self.tickets.get(self._compound(ctx).key, number)
+        if ticket is None:
+            raise CommandError("tickets.not_found", number=number)
+        return ticket
+
+    async def _open(self, ctx: EventContext, number: int) -> TicketRecord:
+        """A ticket still being worked on."""
+        ticket = await self._ticket(ctx, number)
+        await self._expect(ctx, ticket, OPEN_STATES, "tickets.not_open")
+        return ticket
+
+    async def _expect(
+        self, ctx: EventContext, ticket: TicketRecord, states: tuple[str, ...], error: str
+    ) -> None:
+        """Refuse a command on a ticket in another state, unless this very command put it
+        there: run again after a crash, it goes on to re-send what is missing."""
+        if ticket.status in states or await self.tickets.changed_by(ticket.id, ctx.event.event_id):
+            return
+        raise CommandError(error, number=ticket.number)

@@ -9,7 +9,7 @@ anonymised, which the store counts in its `generation`.
 
 from __future__ import annotations
 
-from bridge.store.tickets import NewTicket, OpeningCheck, TicketRecord, TicketStore
+from bots.tickets.store import NewTicket, OpeningCheck, TicketRecord, TicketStore
 
 
 class Openings:

@@ -3,10 +3,12 @@ posted to the five-in-one room on each compound's schedule."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from bots.tickets.jobs import WEEKLY, WeeklyReport
 from bots.tickets.report_chart import daily_counts, weekly_chart_png
 from bots.tickets.settings import WEEKDAYS, TicketSettings
 from bots.tickets.stats import (
@@ -19,17 +21,16 @@ from bots.tickets.stats import (
     ranking,
     summarize,
 )
-from bridge.dispatch import Dispatcher, EventContext, Services
+from bots.tickets.store import TicketRecord, TicketStore
+from bridge import messages
+from bridge.bot import EventContext, Services
 from bridge.matrix import derived_txn_id
 from bridge.provision.desired import room_key
 from bridge.rooms_config import Compound
 from bridge.store.jobs import Job
-from bridge.store.tickets import TicketRecord
 
 if TYPE_CHECKING:
     from bots.tickets.ticket_clock import TicketClock
-
-WEEKLY = "ticket.weekly_report"
 
 
 def facts(ticket: TicketRecord) -> TicketFacts:
@@ -65,11 +66,11 @@ def next_report_time(settings: TicketSettings, after: datetime, tz: ZoneInfo) ->
 
 
 class TicketReport:
-    def __init__(self, services: Services, dispatcher: Dispatcher, clock: TicketClock) -> None:
+    def __init__(self, services: Services, tickets: TicketStore, clock: TicketClock) -> None:
         self.services = services
-        self.dispatcher = dispatcher
+        self.tickets = tickets
         self.clock = clock
-        services.scheduler.register(WEEKLY, self._weekly)
+        services.scheduler.register_kind(WEEKLY, self._weekly)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -95,7 +96,7 @@ class TicketReport:
         }
 
     async def _summary(self, compound: Compound, since: datetime, until: datetime) -> Summary:
-        tickets = await self.services.store.tickets.since(compound.key, since)
+        tickets = await self.tickets.since(compound.key, since)
         return summarize([facts(t) for t in tickets], since, until)
 
     async def stats_text(self, ctx: EventContext, compound: Compound, period: timedelta) -> str:
@@ -134,19 +135,19 @@ class TicketReport:
                 await self._schedule(compound, when)
 
     async def _schedule(self, compound: Compound, when: datetime) -> None:
-        await self.services.scheduler.schedule(
+        await self.services.scheduler.schedule_kind(
             f"tickets:weekly:{compound.key}:{when.date().isoformat()}",
             WEEKLY,
             when,
-            {"compound": compound.key, "at": when.isoformat()},
+            WeeklyReport(compound=compound.key, at=when),
         )
 
-    async def _weekly(self, job: Job) -> None:
-        compound = self.services.rooms.compounds.get(str(job.payload["compound"]))
+    async def _weekly(self, job: Job, payload: WeeklyReport) -> None:
+        compound = self.services.rooms.compounds.get(payload.compound)
         if compound is None:
             return
         settings = compound.section("tickets", TicketSettings)
-        until = datetime.fromisoformat(str(job.payload["at"]))
+        until = payload.at
         since = until - timedelta(days=7)
         if settings.weekly_report is not None:
             # Next week's first: a failure below retries this job, never drops the series.
@@ -164,7 +165,7 @@ class TicketReport:
     ) -> None:
         locale = compound.locale
         text = self.services.catalogue.text
-        tickets = [facts(t) for t in await self.services.store.tickets.since(compound.key, since)]
+        tickets = [facts(t) for t in await self.tickets.since(compound.key, since)]
         summary = summarize(tickets, since, until)
         start, end = (
             since.astimezone(self.tz).date(),
@@ -214,26 +215,21 @@ class TicketReport:
                 lines.append(text(locale, "tickets.weekly_places", items=items))
         body = "\n".join(lines)
         await self.services.client.send(
-            room_id,
-            {"msgtype": "m.notice", "body": body},
-            derived_txn_id(f"job:{job.key}", "text"),
+            room_id, messages.notice(body), derived_txn_id(f"job:{job.key}", "text")
         )
         await self._post_chart(job, room_id, tickets, start, lines[0])
 
     async def _post_chart(
         self, job: Job, room_id: str, tickets: list[TicketFacts], start: date, title: str
     ) -> None:
-        png = weekly_chart_png(daily_counts(tickets, start, 7, self.tz), title)
+        # Drawing takes a while: in a thread, so no room's events wait for it.
+        png = await asyncio.to_thread(
+            weekly_chart_png, daily_counts(tickets, start, 7, self.tz), title
+        )
         uri = await self.services.client.upload(png, "image/png", f"tickets-{start}.png")
         if uri is None:
             return  # no media repository on this homeserver: the text above stands alone
-        await self.services.client.send(
-            room_id,
-            {
-                "msgtype": "m.image",
-                "body": f"{title}.png",
-                "url": uri,
-                "info": {"mimetype": "image/png", "size": len(png)},
-            },
-            derived_txn_id(f"job:{job.key}", "chart"),
+        content = messages.file_message(
+            uri, f"{title}.png", "image/png", len(png), msgtype="m.image"
         )
+        await self.services.client.send(room_id, content, derived_txn_id(f"job:{job.key}", "chart"))

@@ -1,51 +1,56 @@
 """A ticket's clock: reminders before each deadline, escalation up the ladder after it, and the
 auto-close of unconfirmed tickets. Every step is a scheduler job keyed by ticket and step, so it
-fires once, also across restarts, and its messages carry transaction IDs derived from that key.
+fires once, also across restarts; its change is stored once per job key and its messages carry
+transaction IDs derived from that key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bots.tickets.report import TicketReport
+from bots.tickets.jobs import (
+    AUTO_CLOSE,
+    ESCALATE,
+    REMIND,
+    AutoClose,
+    DeadlineStep,
+    clock_prefix,
+    ticket_key,
+)
 from bots.tickets.settings import TicketSettings
-from bridge.dispatch import Dispatcher, EventContext, Services
+from bots.tickets.store import TicketRecord, TicketStore, WrongState
+from bridge import messages
+from bridge.bot import Services
 from bridge.matrix import derived_txn_id
 from bridge.provision.desired import RoleTable, room_key
 from bridge.roles import PROPERTY_ROLES, Role
 from bridge.rooms_config import Compound
 from bridge.store.jobs import Job, JobSpec
-from bridge.store.tickets import TicketRecord
 
-REMIND = "ticket.remind"
-ESCALATE = "ticket.escalate"
-AUTO_CLOSE = "ticket.auto_close"
-FIRST, RESOLUTION = "first", "resolution"
+FIRST, RESOLUTION, CLOSE = "first", "resolution", "close"
 WORK_ORDER_STATES = ("accepted", "dispatched", "resolved", "rejected")
-
-
-def _key(ticket_id: int, *parts: object) -> str:
-    return ":".join(["ticket", str(ticket_id), *map(str, parts)])
+# "linli:<compound>:<number>": ASCII digits only, and few of them (an int the database takes).
+_REFERENCE = re.compile(r"linli:([a-z0-9_-]{1,64}):([0-9]{1,9})", re.ASCII)
 
 
 class TicketClock:
-    def __init__(self, services: Services, dispatcher: Dispatcher) -> None:
+    def __init__(self, services: Services, tickets: TicketStore) -> None:
         self.services = services
-        self.dispatcher = dispatcher
-        self.report = TicketReport(services, dispatcher, self)
+        self.tickets = tickets
         scheduler = services.scheduler
-        scheduler.register(REMIND, self._remind)
-        scheduler.register(ESCALATE, self._escalate)
-        scheduler.register(AUTO_CLOSE, self._auto_close)
+        scheduler.register_kind(REMIND, self._remind)
+        scheduler.register_kind(ESCALATE, self._escalate)
+        scheduler.register_kind(AUTO_CLOSE, self._auto_close)
         for target in services.config.webhooks:
             services.webhooks.on_inbound(target, self.work_order_status)
 
-    # ------------------------------------------------------------ scheduling
+    # ------------------------------------------------------------ the jobs of a change
 
     def deadline_jobs(self, ticket: TicketRecord, settings: TicketSettings) -> list[JobSpec]:
         """A new ticket's reminders and escalation steps (stored with the ticket itself)."""
@@ -56,13 +61,23 @@ class TicketClock:
             ticket, settings, RESOLUTION, ticket.resolution_due, since
         )
 
-    async def schedule_resolution(self, ticket: TicketRecord, settings: TicketSettings) -> None:
-        await self._cancel(ticket, RESOLUTION, settings)
-        await self.services.scheduler.schedule_many(
-            self._jobs(
-                ticket, settings, RESOLUTION, ticket.resolution_due, self.services.clock.now(), True
+    def resolution_jobs(
+        self, ticket: TicketRecord, settings: TicketSettings, since: datetime
+    ) -> list[JobSpec]:
+        """A renewed resolution clock (resumed, reopened): fresh keys, the old steps stay done
+        or cancelled."""
+        return self._jobs(ticket, settings, RESOLUTION, ticket.resolution_due, since, renew=True)
+
+    def close_jobs(self, ticket: TicketRecord, settings: TicketSettings) -> list[JobSpec]:
+        """The auto-close of a ticket marked done and not confirmed."""
+        assert ticket.done_at is not None
+        return [
+            AUTO_CLOSE.spec(
+                ticket_key(ticket.id, CLOSE, ticket.reopened),
+                ticket.done_at + settings.auto_close_after,
+                AutoClose(ticket=ticket.id),
             )
-        )
+        ]
 
     def _jobs(
         self,
@@ -73,98 +88,78 @@ class TicketClock:
         since: datetime,
         renew: bool = False,
     ) -> list[JobSpec]:
-        # A renewed clock (resumed, reopened) gets fresh keys: the old steps are done or
-        # cancelled and must stay so.
         round_ = f"r{ticket.reopened}-{int(due.timestamp())}" if renew else "r0"
-        payload = {"ticket": ticket.id, "which": which, "due": due.isoformat(), "round": round_}
+        step = DeadlineStep(ticket=ticket.id, which=which, due=due, round=round_)
         jobs = [
-            (
-                _key(ticket.id, which, round_, "escalate", step),
-                ESCALATE,
+            ESCALATE.spec(
+                ticket_key(ticket.id, which, round_, "escalate", n),
                 due + rung.after,
-                {**payload, "step": step},
+                step.model_copy(update={"step": n}),
             )
-            for step, rung in enumerate(settings.escalation)
+            for n, rung in enumerate(settings.escalation)
         ]
         remind_at = due - settings.remind_before
         if remind_at > since:  # no reminder for a target shorter than it
-            jobs.append((_key(ticket.id, which, round_, "remind"), REMIND, remind_at, payload))
+            jobs.append(
+                REMIND.spec(ticket_key(ticket.id, which, round_, "remind"), remind_at, step)
+            )
         return jobs
-
-    async def _cancel(self, ticket: TicketRecord, which: str, settings: TicketSettings) -> None:
-        await self.services.store.jobs.cancel_prefix(_key(ticket.id, which) + ":")
-
-    async def schedule_weekly_reports(self) -> None:
-        await self.report.schedule_all()
-
-    async def first_response_recorded(self, ticket: TicketRecord) -> None:
-        await self.services.store.jobs.cancel_prefix(_key(ticket.id, FIRST) + ":")
-
-    async def paused(self, ticket: TicketRecord) -> None:
-        await self.services.store.jobs.cancel_prefix(_key(ticket.id, RESOLUTION) + ":")
-
-    async def done(self, ticket: TicketRecord, settings: TicketSettings) -> None:
-        await self.services.store.jobs.cancel_prefix(_key(ticket.id, FIRST) + ":")
-        await self.services.store.jobs.cancel_prefix(_key(ticket.id, RESOLUTION) + ":")
-        assert ticket.done_at is not None
-        await self.services.scheduler.schedule(
-            _key(ticket.id, "close", ticket.reopened),
-            AUTO_CLOSE,
-            ticket.done_at + settings.auto_close_after,
-            {"ticket": ticket.id},
-        )
-
-    async def closed(self, ticket: TicketRecord) -> None:
-        await self.services.store.jobs.cancel_prefix(_key(ticket.id, "close") + ":")
 
     # ------------------------------------------------------------ firing
 
-    async def _still_due(self, job: Job) -> tuple[TicketRecord, Compound] | None:
-        ticket = await self.services.store.tickets.by_id(int(job.payload["ticket"]))
+    async def _still_due(self, step: DeadlineStep) -> tuple[TicketRecord, Compound] | None:
+        ticket = await self.tickets.by_id(step.ticket)
         if ticket is None:
             return None
         compound = self.services.rooms.compounds.get(ticket.compound)
         if compound is None:
             return None
-        if job.payload.get("which") == FIRST and ticket.first_response_at is not None:
+        if step.which == FIRST and ticket.first_response_at is not None:
             return None
-        if job.payload.get("which") == RESOLUTION and ticket.status != "open":
+        if step.which == RESOLUTION and ticket.status != "open":
             return None
         return ticket, compound
 
-    async def _remind(self, job: Job) -> None:
-        found = await self._still_due(job)
+    async def _remind(self, job: Job, step: DeadlineStep) -> None:
+        found = await self._still_due(step)
         if found is None:
             return
         ticket, compound = found
-        table = await self.dispatcher.role_table(compound)
+        table = await self.services.roles.table(compound)
         people = sorted(self.people_on(table, ticket.team, ticket.assignee))
-        key = (
-            "tickets.remind_first" if job.payload["which"] == FIRST else "tickets.remind_resolution"
-        )
-        due = datetime.fromisoformat(job.payload["due"])
-        text = self.text(compound, key, number=ticket.number, due=self.local_for(compound, due))
+        key = "tickets.remind_first" if step.which == FIRST else "tickets.remind_resolution"
+        text = self.text(compound, key, number=ticket.number, due=self.local(compound, step.due))
         await self._thread_notice(job, ticket, text, people)
 
-    async def _escalate(self, job: Job) -> None:
-        found = await self._still_due(job)
+    async def _escalate(self, job: Job, step: DeadlineStep) -> None:
+        found = await self._still_due(step)
         if found is None:
             return
         ticket, compound = found
         settings = compound.section("tickets", TicketSettings)
-        step = int(job.payload["step"])
-        if step >= len(settings.escalation):
+        if step.step is None or step.step >= len(settings.escalation):
             return
-        rung = settings.escalation[step]
-        due = datetime.fromisoformat(job.payload["due"])
-        what = self.text(compound, f"tickets.what_{job.payload['which']}")
+        rung = settings.escalation[step.step]
         common: dict[str, Any] = {
             "number": ticket.number,
-            "what": what,
-            "due": self.local_for(compound, due),
+            "what": self.text(compound, f"tickets.what_{step.which}"),
+            "due": self.local(compound, step.due),
         }
+        # The step is stored first (with the work order, when it goes out by webhook); the
+        # messages follow with transaction IDs derived from the job: a job fired again after a
+        # crash finds the step stored and re-sends only what the homeserver does not have.
+        change = await self.tickets.change(
+            ticket.id,
+            cause=job.key,
+            action="escalated",
+            at=self.services.clock.now(),
+            actor=None,
+            detail={"step": step.step, "to": rung.to, "name": rung.name, "which": step.which},
+            escalation_level=max(ticket.escalation_level, step.step + 1),
+        )
+        ticket = change.ticket
         if rung.to == "role":
-            table = await self.dispatcher.role_table(compound)
+            table = await self.services.roles.table(compound)
             people = sorted(u for u, roles in table.staff.items() if Role(rung.name) in roles)
             who = self.text(compound, "roles.separator").join(people) or self.text(
                 compound, f"roles.{rung.name}"
@@ -184,79 +179,84 @@ class TicketClock:
                     link=f"https://matrix.to/#/{ticket.room_id}/{ticket.source_event_id}",
                     **common,
                 )
-                await self._send(job, record.room_id, {"msgtype": "m.notice", "body": text}, "room")
+                await self._send(job, record.room_id, messages.notice(text), "room")
         else:
             await self.services.webhooks.enqueue(
-                _key(ticket.id, "work_order", ticket.reopened),
+                ticket_key(ticket.id, "work_order", ticket.reopened),
                 rung.name,
-                self.work_order(ticket, compound, due),
+                self.work_order(ticket, compound, step.due),
             )
             text = self.text(compound, "tickets.escalate_webhook", number=ticket.number)
             await self._thread_notice(job, ticket, text, [])
-        now = self.services.clock.now()
-        await self.services.store.tickets.update(
-            ticket.id,
-            now,
-            None,
-            "escalated",
-            {"step": step, "to": rung.to, "name": rung.name, "which": job.payload["which"]},
-            escalation_level=max(ticket.escalation_level, step + 1),
-        )
 
-    async def _auto_close(self, job: Job) -> None:
-        ticket = await self.services.store.tickets.by_id(int(job.payload["ticket"]))
-        if ticket is None or ticket.status != "done":
+    async def _auto_close(self, job: Job, payload: AutoClose) -> None:
+        ticket = await self.tickets.by_id(payload.ticket)
+        if ticket is None:
             return
         compound = self.services.rooms.compounds.get(ticket.compound)
         if compound is None:
             return
         now = self.services.clock.now()
-        ticket = await self.services.store.tickets.update(
-            ticket.id, now, None, "auto_closed", status="closed", closed_at=now, close_reason="auto"
-        )
+        try:
+            change = await self.tickets.change(
+                ticket.id,
+                cause=job.key,
+                action="auto_closed",
+                at=now,
+                actor=None,
+                allowed_from=("done",),
+                status="closed",
+                closed_at=now,
+                close_reason="auto",
+            )
+        except WrongState:
+            return  # confirmed or reopened meanwhile
+        ticket = change.ticket
         text = self.text(compound, "tickets.auto_closed", number=ticket.number)
         await self._thread_notice(job, ticket, text, [ticket.reporter] if ticket.reporter else [])
 
+    # ------------------------------------------------------------ the grid platform
+
     async def work_order_status(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """A status update from the grid platform, already authenticated: post it in the thread."""
-        reference = payload.get("reference")
-        status = payload.get("status")
-        note = payload.get("note")
+        """A status update from the grid platform, already authenticated: post it in the thread.
+        Kept once per update (the same body sent again changes and posts nothing new)."""
+        reference, status, note = (payload.get(k) for k in ("reference", "status", "note"))
         if status not in WORK_ORDER_STATES or not isinstance(reference, str):
             return 400, {"error": f"status must be one of {', '.join(WORK_ORDER_STATES)}"}
-        parts = reference.split(":")
-        ticket = None
-        if len(parts) == 3 and parts[0] == "linli" and parts[2].isdigit():
-            ticket = await self.services.store.tickets.get(parts[1], int(parts[2]))
-        compound = self.services.rooms.compounds.get(parts[1]) if ticket else None
+        match = _REFERENCE.fullmatch(reference)
+        ticket = await self.tickets.get(match[1], int(match[2])) if match else None
+        compound = self.services.rooms.compounds.get(ticket.compound) if ticket else None
         if ticket is None or compound is None:
             return 404, {"error": "unknown ticket"}
-        now = self.services.clock.now()
-        detail = {"status": status, "note": str(note)[:500] if note else None}
-        await self.services.store.tickets.update(ticket.id, now, None, "work_order", detail)
+        note_text = str(note)[:500] if note else None
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        cause = f"work_order:{digest}"
+        await self.tickets.change(
+            ticket.id,
+            cause=cause,
+            action="work_order",
+            at=self.services.clock.now(),
+            actor=None,
+            detail={"status": status, "note": note_text},
+        )
+        sep = "：" if compound.locale == "zh" else ": "
         text = self.text(
             compound,
             "tickets.grid_status",
             status=self.text(compound, f"tickets.grid_{status}"),
-            note=f"：{note}" if note and compound.locale == "zh" else (f": {note}" if note else ""),
+            note=f"{sep}{note_text}" if note_text else "",
         )
-        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-        content: dict[str, Any] = {
-            "msgtype": "m.notice",
-            "body": text,
-            "m.relates_to": {
-                "rel_type": "m.thread",
-                "event_id": ticket.source_event_id,
-                "is_falling_back": True,
-                "m.in_reply_to": {"event_id": ticket.reply_event_id or ticket.source_event_id},
-            },
-        }
-        await self.services.client.send(
-            ticket.room_id, content, derived_txn_id(f"work_order:{digest}", "status")
+        content = messages.notice(
+            text,
+            thread_root=ticket.source_event_id,
+            reply_to=ticket.reply_event_id or ticket.source_event_id,
         )
+        await self.services.client.send(ticket.room_id, content, derived_txn_id(cause, "status"))
         return 200, {"ok": True, "ticket": reference}
 
     def work_order(self, ticket: TicketRecord, compound: Compound, due: datetime) -> dict[str, Any]:
+        """The work order sent to the grid platform. Times in ISO 8601 with the offset of
+        Linli's time zone, all of them."""
         return {
             "type": "work_order",
             "reference": f"linli:{compound.key}:{ticket.number}",
@@ -266,8 +266,8 @@ class TicketClock:
             "category": ticket.category,
             "urgent": ticket.urgent,
             "text": ticket.text,
-            "opened_at": ticket.opened_at.isoformat(),
-            "due_at": due.isoformat(),
+            "opened_at": ticket.opened_at.astimezone(self.tz).isoformat(),
+            "due_at": due.astimezone(self.tz).isoformat(),
             "ticket": {"compound": compound.key, "number": ticket.number},
         }
 
@@ -276,25 +276,29 @@ class TicketClock:
     async def _thread_notice(
         self, job: Job, ticket: TicketRecord, text: str, mentions: list[str]
     ) -> None:
-        content: dict[str, Any] = {
-            "msgtype": "m.notice",
-            "body": text,
-            "m.relates_to": {
-                "rel_type": "m.thread",
-                "event_id": ticket.source_event_id,
-                "is_falling_back": True,
-                "m.in_reply_to": {"event_id": ticket.reply_event_id or ticket.source_event_id},
-            },
-            "m.mentions": {"user_ids": mentions},
-        }
+        content = messages.notice(
+            text,
+            thread_root=ticket.source_event_id,
+            reply_to=ticket.reply_event_id or ticket.source_event_id,
+            mentions=mentions,
+        )
         await self._send(job, ticket.room_id, content, "thread")
 
     async def _send(self, job: Job, room_id: str, content: dict[str, Any], purpose: str) -> None:
-        txn = derived_txn_id(f"job:{job.key}", purpose)
-        await self.services.client.send(room_id, content, txn)
+        await self.services.client.send(room_id, content, derived_txn_id(f"job:{job.key}", purpose))
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.services.config.timezone)
 
     def text(self, compound: Compound, key: str, **args: Any) -> str:
         return self.services.catalogue.text(compound.locale, key, **args)
+
+    def local(self, compound: Compound | None, when: datetime) -> str:
+        """A time as people read it: the local time in the compound's language."""
+        return when.astimezone(self.tz).strftime(
+            self.services.text(compound, "tickets.time_format")
+        )
 
     def people_on(self, table: RoleTable, team: str, assignee: str | None = None) -> set[str]:
         """Who answers a ticket: its assignee, else the team's staff (property staff first)."""
@@ -305,17 +309,10 @@ class TicketClock:
         staff = {u for u, r in table.staff.items() if Role.PROPERTY_STAFF in r}
         return staff or {u for u, r in table.staff.items() if r & PROPERTY_ROLES}
 
-    async def name(self, user_id: str) -> str:
+    def names(self, compound: Compound | None, users: Iterable[str]) -> str:
         # User IDs, not display names: Linli keeps no names it does not need.
-        return user_id
+        return self.services.text(compound, "roles.separator").join(sorted(users))
 
-    def names(self, ctx: EventContext, users: Iterable[str]) -> str:
-        return ctx.text("roles.separator").join(sorted(users))
 
-    def local(self, ctx: EventContext, when: datetime) -> str:
-        tz = ZoneInfo(self.services.config.timezone)
-        return when.astimezone(tz).strftime(ctx.text("tickets.time_format"))
-
-    def local_for(self, compound: Compound, when: datetime) -> str:
-        tz = ZoneInfo(self.services.config.timezone)
-        return when.astimezone(tz).strftime(self.text(compound, "tickets.time_format"))
+def prefixes(ticket_id: int, *clocks: str) -> list[str]:
+    return [clock_prefix(ticket_id, which) for which in clocks]

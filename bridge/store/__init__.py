@@ -1,4 +1,6 @@
-"""The store: one Database and a repository per domain, with methods named by intent."""
+"""The store: one Database and the plumbing's repositories, with methods named by intent.
+A bot's own repository lives in its folder (`bots/<name>/store.py`) and is built by the bot
+from `store.db`."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ from bridge.store.jobs import JobStore
 from bridge.store.people import PeopleStore
 from bridge.store.rooms import RoomStore
 from bridge.store.roster import RosterStore
-from bridge.store.tickets import TicketStore
 
 
 class Store:
@@ -19,7 +20,6 @@ class Store:
         self.people = PeopleStore(db)
         self.roster = RosterStore(db)
         self.jobs = JobStore(db)
-        self.tickets = TicketStore(db)
 
     @classmethod
     async def open(cls, url: str, sqlite_synchronous: str = "full") -> Store:

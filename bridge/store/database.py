@@ -68,11 +68,19 @@ class Database:
         self.generations: Counter[str] = Counter()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: committed when the block ends, rolled back if it raises."""
+    async def transaction(self, *, touches: str | None = None) -> AsyncIterator[AsyncSession]:
+        """One unit of work: committed when the block ends, rolled back if it raises.
+
+        `touches`: the cached domain ("rooms", "people", ...) it changes. Its generation is
+        bumped after the commit, never before: a reader running meanwhile sees the old rows
+        under the old generation, and reloads once the new one is visible."""
         self.writes += 1
-        async with self.sessions() as session, session.begin():
-            yield session
+        try:
+            async with self.sessions() as session, session.begin():
+                yield session
+        finally:
+            if touches is not None:
+                self.generations[touches] += 1
 
     async def migrate(self, target: str = "head") -> None:
         """Upgrade the schema; refuse a database whose revision this code does not know."""

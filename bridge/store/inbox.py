@@ -130,7 +130,16 @@ class InboxStore:
             )
         return gone.rowcount, emptied.rowcount
 
-    async def pending(self, limit: int = 100) -> list[InboxEntry]:
+    async def recent_event_ids(self, limit: int) -> list[str]:
+        """The IDs of the last `limit` events stored, oldest first."""
+        async with self.db.sessions() as session:
+            result = await session.execute(
+                select(InboxEvent.event_id).order_by(InboxEvent.seq.desc()).limit(limit)
+            )
+            return list(reversed(result.scalars().all()))
+
+    async def pending(self, *, after: int = 0, limit: int = 100) -> list[InboxEntry]:
+        """Entries still to handle, in order, from the one after `after`."""
         async with self.db.sessions() as session:
             result = await session.execute(
                 select(
@@ -140,7 +149,7 @@ class InboxStore:
                     InboxEvent.attempts,
                     InboxEvent.received_at,
                 )
-                .where(InboxEvent.status == "pending")
+                .where(InboxEvent.status == "pending", InboxEvent.seq > after)
                 .order_by(InboxEvent.seq)
                 .limit(limit)
             )

@@ -86,6 +86,24 @@ async def add_jobs(session: AsyncSession, jobs: list[JobSpec], *, fresh: bool = 
             row.status = "pending"
 
 
+def key_range(prefix: str) -> tuple[str, str]:
+    """The keys starting with `prefix` are those in [prefix, upper): a range the unique index
+    on `key` serves, where `LIKE 'prefix%'` scans the whole table (SQLite's LIKE ignores case
+    and cannot use the index)."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+async def cancel_jobs(session: AsyncSession, prefix: str) -> None:
+    """Cancel the pending jobs whose keys start with `prefix`, inside a caller's transaction
+    (a record's change and the end of its clock commit together)."""
+    low, high = key_range(prefix)
+    await session.execute(
+        update(ScheduledJob)
+        .where(ScheduledJob.key >= low, ScheduledJob.key < high, ScheduledJob.status == "pending")
+        .values(status="cancelled")
+    )
+
+
 class JobStore:
     def __init__(self, db: Database) -> None:
         self.db = db

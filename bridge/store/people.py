@@ -45,8 +45,7 @@ class PeopleStore:
         name: str | None = None,
         is_owner: bool = False,
     ) -> None:
-        self.db.generations["people"] += 1
-        async with self.db.transaction() as session:
+        async with self.db.transaction(touches="people") as session:
             row = (
                 await session.execute(
                     select(Resident).where(
@@ -94,8 +93,7 @@ class PeopleStore:
         self, compound: str, user_id: str, role: Role, granted_by: str, now: datetime
     ) -> bool:
         """Grant a role; False if the user already had it."""
-        self.db.generations["people"] += 1
-        async with self.db.transaction() as session:
+        async with self.db.transaction(touches="people") as session:
             existing = await session.execute(
                 select(RoleGrant.id).where(
                     RoleGrant.compound == compound,
@@ -117,8 +115,7 @@ class PeopleStore:
             return True
 
     async def revoke(self, compound: str, user_id: str, role: Role) -> bool:
-        self.db.generations["people"] += 1
-        async with self.db.transaction() as session:
+        async with self.db.transaction(touches="people") as session:
             result = await session.execute(
                 delete(RoleGrant).where(
                     RoleGrant.compound == compound,
@@ -143,8 +140,7 @@ class PeopleStore:
 
     async def unbind(self, compound: str, user_id: str) -> bool:
         """Move a resident out: the household binding and resident roles go."""
-        self.db.generations["people"] += 1
-        async with self.db.transaction() as session:
+        async with self.db.transaction(touches="people") as session:
             result = await session.execute(
                 delete(Resident).where(Resident.compound == compound, Resident.user_id == user_id)
             )
@@ -156,8 +152,7 @@ class PeopleStore:
             return bool(getattr(result, "rowcount", 0))
 
     async def show_role(self, compound: str, user_id: str, role: Role, shown: bool) -> bool:
-        self.db.generations["people"] += 1
-        async with self.db.transaction() as session:
+        async with self.db.transaction(touches="people") as session:
             result = await session.execute(
                 update(RoleGrant)
                 .where(
@@ -237,10 +232,9 @@ class PeopleStore:
         """Erase a person's name, households, roles, requests, direct room and the records of
         Linli's messages naming them (redact those first), and the events they sent that the
         inbox still holds."""
-        self.db.generations["people"] += 1
         naming = PersonalMessage.user_id == user_id
         inbox = table_of(InboxEvent)
-        async with self.db.transaction() as session:
+        async with self.db.transaction(touches="people") as session:
             await session.execute(delete(Resident).where(Resident.user_id == user_id))
             await session.execute(delete(RoleGrant).where(RoleGrant.user_id == user_id))
             # Requests stay as empty husks, so their numbers are never given out again (the

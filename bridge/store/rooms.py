@@ -57,8 +57,7 @@ class RoomStore:
         now: datetime,
         archived: bool = False,
     ) -> None:
-        self.db.generations["rooms"] += 1
-        async with self.db.transaction() as session:
+        async with self.db.transaction(touches="rooms") as session:
             row = await session.get(ProvisionedRoom, key)
             if row is None:
                 session.add(

@@ -139,13 +139,29 @@ class RosterStore:
             return _request(row) if row is not None and row.compound == compound else None
 
     async def decide(
-        self, request_id: int, status: str, by: str, now: datetime, reason: str | None = None
+        self,
+        request_id: int,
+        status: str,
+        by: str,
+        now: datetime,
+        event_id: str,
+        reason: str | None = None,
     ) -> None:
+        """Record the committee's decision, made by the command `event_id` (once: a pending
+        request only)."""
         async with self.db.transaction() as session:
             await session.execute(
                 update(VerificationRequest)
-                .where(VerificationRequest.id == request_id)
-                .values(status=status, decided_by=by, decided_at=now, reason=reason)
+                .where(
+                    VerificationRequest.id == request_id, VerificationRequest.status == "pending"
+                )
+                .values(
+                    status=status,
+                    decided_by=by,
+                    decided_at=now,
+                    reason=reason,
+                    decision_event_id=event_id,
+                )
             )
 
 
@@ -161,6 +177,7 @@ class VerificationRecord:
     status: str
     lobby_room_id: str
     source_event_id: str
+    decision_event_id: str | None = None
 
 
 def _request(row: VerificationRequest) -> VerificationRecord:
@@ -175,4 +192,5 @@ def _request(row: VerificationRequest) -> VerificationRecord:
         row.status,
         row.lobby_room_id,
         row.source_event_id,
+        row.decision_event_id,
     )

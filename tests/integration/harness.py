@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bots import ALL_BOTS
 from bridge.app import Bridge
+from bridge.bot import Bot, config_sections
 from bridge.clock import Clock
 from bridge.config import (
     AppserviceConfig,
@@ -22,7 +23,6 @@ from bridge.config import (
     HomeserverConfig,
     WebhookTarget,
 )
-from bridge.dispatch import Bot, config_sections
 from bridge.matrix import MatrixClient
 from bridge.rooms_config import RoomsConfig, load_rooms_config
 

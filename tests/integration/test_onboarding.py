@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bots.tickets.bot import TicketBot
 from bridge.app import Bridge
 from bridge.cli import main as linli
 from tests.integration.harness import Harness
@@ -204,6 +205,7 @@ async def test_personal_data_stays_private_is_exported_and_forgotten(
     await resident.send_text(neighbours, "!我 删除 确认")
     await resident.wait_for_event(neighbours, from_bot(lambda b: b.startswith("已删除")))
     await bridge.worker.drain()
+    await bridge.scheduler.run_due()  # the rooms follow in a provisioning job
     assert await bridge.store.people.export(resident.user_id) == {
         "user_id": resident.user_id,
         "households": [],
@@ -333,7 +335,7 @@ async def test_moving_out_removes_from_resident_rooms_and_keeps_tickets_anonymis
         ),
     )
     assert kick["content"]["reason"]  # told why
-    ticket = await bridge.store.tickets.by_thread(opened)
+    ticket = await bridge.bot(TicketBot).tickets.by_thread(opened)
     assert ticket is not None and ticket.reporter is None and ticket.number == 1
     await committee.send_text(work_room, f"!住户 移除 {resident.user_id}")
     await committee.wait_for_event(work_room, from_bot(lambda b: "不是本小区认证住户" in b))
@@ -369,6 +371,7 @@ async def test_moving_out_asks_first_then_takes_the_resident_out(
     await resident.send_text(neighbours, "!我 搬走 确认")
     await resident.wait_for_event(neighbours, from_bot(lambda b: b.startswith("已为您办理搬离")))
     await bridge.worker.drain()
+    await bridge.scheduler.run_due()  # the rooms follow in a provisioning job
     assert resident.user_id not in {
         r.user_id for r in await bridge.store.people.residents("heping")
     }

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
+from bots.tickets.bot import TicketBot
 from bridge.app import Bridge
 from bridge.clock import FakeClock
 from bridge.config import WebhookTarget
@@ -144,7 +145,7 @@ async def test_plain_alias_and_real_mentions_open_tickets_and_nothing_else_does(
     )
     await w.resident.reply_in_thread(w.neighbours, event_id, "@物业 还没人来吗")
     await w.sync_point()
-    tickets = await w.bridge.store.tickets.listing("heping")
+    tickets = await w.bridge.bot(TicketBot).tickets.listing("heping")
     assert [t.number for t in tickets] == [1, 2, 3]
 
 
@@ -153,7 +154,7 @@ async def test_first_response_done_confirm_rate_reopen_and_auto_close(w: World) 
     w.clock.advance(timedelta(minutes=12))
     await w.staff.reply_in_thread(w.neighbours, event_id, "马上到")
     await w.sync_point()
-    ticket = await w.bridge.store.tickets.get("heping", number)
+    ticket = await w.bridge.bot(TicketBot).tickets.get("heping", number)
     assert ticket is not None and ticket.first_response_at == w.clock.now()
     assert ticket.first_responder == "@wuye_wang:linli.localhost"
 
@@ -165,13 +166,13 @@ async def test_first_response_done_confirm_rate_reopen_and_auto_close(w: World) 
     await w.reply_to(event_id, lambda b: "已关闭" in b)
     await w.resident.react(w.neighbours, question["event_id"], "5️⃣")
     await w.reply_to(event_id, lambda b: "5 分" in b)
-    ticket = await w.bridge.store.tickets.get("heping", number)
+    ticket = await w.bridge.bot(TicketBot).tickets.get("heping", number)
     assert ticket is not None
     assert (ticket.status, ticket.close_reason, ticket.rating) == ("closed", "confirmed", 5)
 
     await w.resident.send_text(w.neighbours, f"!工单 重开 {number}")
     await w.reply_to(event_id, lambda b: "重新打开" in b)
-    assert (await w.bridge.store.tickets.get("heping", number)).status == "open"  # type: ignore[union-attr]
+    assert (await w.bridge.bot(TicketBot).tickets.get("heping", number)).status == "open"  # type: ignore[union-attr]
 
     # Done again, and nobody answers: closed by itself three days later, once.
     await w.staff.send_text(w.neighbours, f"!工单 完成 {number}")
@@ -179,7 +180,7 @@ async def test_first_response_done_confirm_rate_reopen_and_auto_close(w: World) 
     w.clock.advance(timedelta(days=3, minutes=1))
     await w.reply_to(event_id, lambda b: "自动关闭" in b)
     await w.bridge.scheduler.run_due()
-    ticket = await w.bridge.store.tickets.get("heping", number)
+    ticket = await w.bridge.bot(TicketBot).tickets.get("heping", number)
     assert ticket is not None and (ticket.status, ticket.close_reason) == ("closed", "auto")
     closes = [
         e
@@ -197,7 +198,7 @@ async def test_resident_cannot_run_staff_commands_and_nothing_changes(w: World) 
     )
     assert "物业" in refusal["content"]["body"]
     assert command
-    ticket = await w.bridge.store.tickets.get("heping", number)
+    ticket = await w.bridge.bot(TicketBot).tickets.get("heping", number)
     assert ticket is not None and ticket.status == "open" and ticket.done_at is None
     # and another resident's ticket cannot be confirmed by a stranger: usage errors are explained
     await w.resident.send_text(w.neighbours, "!工单 确认 abc")
@@ -208,12 +209,12 @@ async def test_wait_pauses_the_clock_and_the_residents_reply_resumes_it(w: World
     event_id, number = await open_ticket(w)
     await w.staff.send_text(w.neighbours, f"!工单 等待 {number} 等配件")
     await w.reply_to(event_id, lambda b: "暂停计时：等配件" in b)
-    before = await w.bridge.store.tickets.get("heping", number)
+    before = await w.bridge.bot(TicketBot).tickets.get("heping", number)
     assert before is not None and before.status == "waiting"
     w.clock.advance(timedelta(hours=2))  # 10:00 → 12:00: two business hours paused
     await w.resident.reply_in_thread(w.neighbours, event_id, "我下午在家")
     await w.reply_to(event_id, lambda b: "继续计时，解决期限" in b)
-    after = await w.bridge.store.tickets.get("heping", number)
+    after = await w.bridge.bot(TicketBot).tickets.get("heping", number)
     assert after is not None and after.status == "open"
     # Wednesday 11:00 moves by two business hours, across the lunch break, to 14:30.
     assert before.resolution_due == datetime(2026, 11, 25, 11, 0, tzinfo=SHANGHAI)
@@ -384,12 +385,12 @@ async def test_staff_assign_note_category_and_list(w: World) -> None:
         w.neighbours, from_bot(lambda b: "工单（我的）" in b and "噪音" in b)
     )
     assert f"#{number} 处理中 噪音" in listing["content"]["body"]
-    ticket = await w.bridge.store.tickets.get("heping", number)
+    ticket = await w.bridge.bot(TicketBot).tickets.get("heping", number)
     assert ticket is not None and (ticket.assignee, ticket.category) == (STAFF, "noise")
     # assigning to a resident is refused and changes nothing
     await w.manager.send_text(w.neighbours, f"!工单 指派 {number} {w.resident.user_id}")
     await w.manager.wait_for_event(w.neighbours, from_bot(lambda b: "不是物业人员" in b))
-    assert (await w.bridge.store.tickets.get("heping", number)).assignee == STAFF  # type: ignore[union-attr]
+    assert (await w.bridge.bot(TicketBot).tickets.get("heping", number)).assignee == STAFF  # type: ignore[union-attr]
 
 
 async def test_a_flood_of_mentions_stops_at_the_open_ticket_limit(
@@ -403,4 +404,4 @@ async def test_a_flood_of_mentions_stops_at_the_open_ticket_limit(
         await open_ticket(w)
     await w.resident.send_text(w.neighbours, "@物业 又坏了")
     await w.resident.wait_for_event(w.neighbours, from_bot(lambda b: "已有 2 个未完成的工单" in b))
-    assert len(await w.bridge.store.tickets.listing("heping")) == 2
+    assert len(await w.bridge.bot(TicketBot).tickets.listing("heping")) == 2

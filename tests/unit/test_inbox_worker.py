@@ -16,14 +16,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
 
 from bridge.appservice import AppserviceServer
 from bridge.clock import FakeClock
 from bridge.config import AppserviceConfig, BridgeConfig
-from bridge.dispatch import InboxWorker
+from bridge.inbox_worker import InboxWorker
 from bridge.retention import Retention
 from bridge.store import Store
-from bridge.store.inbox import Arrival, InboxEntry, written
+from bridge.store.inbox import Arrival, InboxEntry
+from bridge.store.models import InboxEvent
 
 HS_TOKEN = "hs-token-for-the-worker-tests"
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -50,10 +52,6 @@ class Recorder:
         self.hold: asyncio.Event | None = None
         self.started = asyncio.Event()
 
-    @property
-    def effects(self) -> tuple[int, int]:
-        return (0, len(self.handled))  # every event here "sends a message"
-
     async def handle(
         self, raw: dict[str, Any], received_at: datetime | None = None, *, fresh: bool = False
     ) -> None:
@@ -72,8 +70,20 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await opened.close()
 
 
+_workers: list[InboxWorker] = []
+
+
 def worker_for(store: Store, recorder: Recorder) -> InboxWorker:
-    return InboxWorker(store, recorder, FakeClock(NOW), retry_delay=0)  # type: ignore[arg-type]
+    worker = InboxWorker(store, recorder, FakeClock(NOW), retry_delay=0)
+    _workers.append(worker)
+    return worker
+
+
+@pytest.fixture(autouse=True)
+async def stop_workers() -> AsyncIterator[None]:
+    yield
+    while _workers:
+        await _workers.pop().stop()
 
 
 def offer_while_writing(worker: InboxWorker, store: Store, events: list[dict[str, Any]]) -> None:
@@ -86,10 +96,15 @@ async def statuses(store: Store) -> dict[str, int]:
     return await store.inbox.counts()
 
 
+async def started(store: Store, recorder: Recorder) -> InboxWorker:
+    worker = worker_for(store, recorder)
+    await worker.start()
+    return worker
+
+
 async def test_an_arrival_is_handled_while_it_is_being_written(store: Store) -> None:
     recorder = Recorder()
-    worker = worker_for(store, recorder)
-    assert await worker.drain() == 0  # the database is empty: memory has everything from now
+    worker = await started(store, recorder)
     write_may_start = asyncio.Event()
     first = event()
 
@@ -97,8 +112,7 @@ async def test_an_arrival_is_handled_while_it_is_being_written(store: Store) -> 
         await write_may_start.wait()
         return await store.inbox.store_transaction("t1", [first], NOW)
 
-    arrival = Arrival([first], NOW, asyncio.ensure_future(slow_write()))
-    worker.offer(arrival)
+    worker.offer(Arrival([first], NOW, asyncio.ensure_future(slow_write())))
     draining = asyncio.ensure_future(worker.drain())
     await asyncio.sleep(0.05)
     # Handled (fresh: never seen before) while the write has not even begun...
@@ -110,76 +124,140 @@ async def test_an_arrival_is_handled_while_it_is_being_written(store: Store) -> 
     assert await statuses(store) == {"done": 1}
 
 
-async def test_entries_read_from_the_database_are_not_handled_again_from_memory(
-    store: Store,
-) -> None:
+async def test_the_backlog_of_an_earlier_run_goes_first_and_is_not_fresh(store: Store) -> None:
     recorder = Recorder()
-    worker = worker_for(store, recorder)
     # An earlier run stored these and stopped before handling them.
     backlog = [event(), event()]
     await store.inbox.store_transaction("old", backlog, NOW)
-    # A new transaction committed before the worker's first read but handed over after it.
+    worker = await started(store, recorder)
     late = event()
-    stored = await store.inbox.store_transaction("new", [late], NOW)
-    worker.offer(Arrival([late], NOW, written(stored)))
-    assert await worker.drain() == 3
-    assert [e for e, _ in recorder.handled] == [e["event_id"] for e in [*backlog, late]]
-    assert not any(fresh for _, fresh in recorder.handled)  # all read back from the database
+    offer_while_writing(worker, store, [late])
+    await worker.drain()
+    assert worker.handled == 3
+    assert recorder.handled == [
+        (backlog[0]["event_id"], False),
+        (backlog[1]["event_id"], False),
+        (late["event_id"], True),
+    ]
     assert await statuses(store) == {"done": 3}
 
 
-async def test_arrivals_keep_their_order_when_one_comes_while_the_worker_leaves_the_database(
-    store: Store,
-) -> None:
+async def test_an_event_resent_in_a_new_transaction_is_not_handled_again(store: Store) -> None:
     recorder = Recorder()
-    worker = worker_for(store, recorder)
-    first, second = event(), event()
-    gate = asyncio.Event()
-
-    async def write_first() -> list[InboxEntry] | None:
-        await gate.wait()
-        return await store.inbox.store_transaction("a", [first], NOW)
-
-    written_first = asyncio.ensure_future(write_first())
-    worker.offer(Arrival([first], NOW, written_first))
-    draining = asyncio.ensure_future(worker.drain())
-    await asyncio.sleep(0.05)  # the worker found the database empty and waits for that write
-
-    async def write_second() -> list[InboxEntry] | None:
-        await written_first
-        return await store.inbox.store_transaction("b", [second], NOW)
-
-    worker.offer(Arrival([second], NOW, asyncio.ensure_future(write_second())))
-    gate.set()
-    assert await draining == 2
-    assert [e for e, _ in recorder.handled] == [first["event_id"], second["event_id"]]
-
-
-async def test_a_failed_handler_is_retried_from_the_database_with_what_followed(
-    store: Store,
-) -> None:
-    recorder = Recorder()
-    worker = worker_for(store, recorder)
+    worker = await started(store, recorder)
+    sent = event()
+    offer_while_writing(worker, store, [sent])
     await worker.drain()
+    # Synapse sends the same event again, in a transaction with another txnId.
+    writing = asyncio.ensure_future(store.inbox.store_transaction("t-again", [sent], NOW))
+    worker.offer(Arrival([sent], NOW, writing))
+    await worker.drain()
+    assert recorder.handled == [(sent["event_id"], True)]
+    # Also after a restart: the next run remembers the IDs the inbox holds.
+    second = Recorder()
+    worker2 = await started(store, second)
+    writing = asyncio.ensure_future(store.inbox.store_transaction("t-third", [sent], NOW))
+    worker2.offer(Arrival([sent], NOW, writing))
+    await worker2.drain()
+    assert second.handled == []
+    assert await statuses(store) == {"done": 1}
+
+
+async def test_a_stalled_room_does_not_hold_up_another(store: Store) -> None:
+    recorder = Recorder()
+    worker = await started(store, recorder)
+    slow_room, other_room = event(), {**event(), "room_id": "!other:linli.localhost"}
+    after_slow = event()
+    release = asyncio.Event()
+    original = recorder.handle
+
+    async def handle(raw: dict[str, Any], received_at: Any = None, *, fresh: bool = False) -> None:
+        if raw is slow_room:
+            await release.wait()  # a homeserver call that hangs
+        await original(raw, received_at, fresh=fresh)
+
+    recorder.handle = handle  # type: ignore[method-assign]
+    offer_while_writing(worker, store, [slow_room, after_slow, other_room])
+
+    async def other_handled() -> None:
+        while (other_room["event_id"], True) not in recorder.handled:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(other_handled(), 5)
+    # The other room was answered; the stalled room's next event still waits its turn.
+    assert recorder.handled == [(other_room["event_id"], True)]
+    release.set()
+    await worker.drain()
+    assert [e for e, _ in recorder.handled] == [
+        other_room["event_id"],
+        slow_room["event_id"],
+        after_slow["event_id"],
+    ]
+
+
+async def test_a_handler_that_overruns_its_budget_is_retried(store: Store) -> None:
+    recorder = Recorder()
+    worker = worker_for(store, recorder)
+    worker.event_budget = 0.05
+    await worker.start()
+    slow = event()
+    calls = 0
+    original = recorder.handle
+
+    async def handle(raw: dict[str, Any], received_at: Any = None, *, fresh: bool = False) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await asyncio.sleep(10)
+        await original(raw, received_at, fresh=fresh)
+
+    recorder.handle = handle  # type: ignore[method-assign]
+    offer_while_writing(worker, store, [slow])
+    await asyncio.wait_for(worker.drain(), 5)
+    assert recorder.handled == [(slow["event_id"], False)]  # the retry looks for earlier work
+    assert await statuses(store) == {"done": 1}
+
+
+async def test_a_failed_handler_is_retried_in_its_room_before_what_followed(
+    store: Store,
+) -> None:
+    recorder = Recorder()
+    worker = await started(store, recorder)
     first, second = event(), event()
     recorder.fail[first["event_id"]] = OSError("homeserver unreachable")
     offer_while_writing(worker, store, [first, second])
     await worker.drain()
-    # The first failed once (fresh), then both came back from the database, in order.
-    assert recorder.handled == [(first["event_id"], False), (second["event_id"], False)]
+    # The first failed once (fresh), was tried again (not fresh), then the second came.
+    assert recorder.handled == [(first["event_id"], False), (second["event_id"], True)]
     assert await statuses(store) == {"done": 2}
 
 
 async def test_a_handler_bug_fails_that_event_alone(store: Store) -> None:
     recorder = Recorder()
-    worker = worker_for(store, recorder)
-    await worker.drain()
+    worker = await started(store, recorder)
     bad, good = event(), event()
-    recorder.fail[bad["event_id"]] = KeyError("a bug")
+    recorder.fail[bad["event_id"]] = KeyError("张三 3-2-1101")
     offer_while_writing(worker, store, [bad, good])
     await worker.drain()
-    assert recorder.handled == [(good["event_id"], False)]
+    assert recorder.handled == [(good["event_id"], True)]
     assert await statuses(store) == {"failed": 1, "done": 1}
+    async with store.db.sessions() as session:
+        [error] = (
+            await session.execute(select(InboxEvent.error).where(InboxEvent.status == "failed"))
+        ).scalars()
+    # Where it failed, never what the exception said (it may quote a name or an address).
+    assert error.startswith("KeyError at ") and "张三" not in error
+
+
+async def test_a_worker_not_started_handles_the_inbox_when_drained(store: Store) -> None:
+    recorder = Recorder()
+    worker = worker_for(store, recorder)
+    sent = event()
+    offer_while_writing(worker, store, [sent])  # stored, not handled (a crash after the 200)
+    await asyncio.sleep(0.05)
+    assert recorder.handled == []
+    assert await worker.drain() == 1
+    assert recorder.handled == [(sent["event_id"], False)]
 
 
 @pytest.fixture
@@ -197,9 +275,9 @@ async def serve(store: Store) -> AsyncIterator[Any]:
             )
         )
         worker = worker_for(store, recorder)
+        await worker.start()
         if run:
             tasks.append(asyncio.ensure_future(worker.run()))
-        await worker.drain()
         server = AppserviceServer(config, store, FakeClock(NOW), worker.offer, lambda _: False)
         await server.load_recent()
         if just_started:

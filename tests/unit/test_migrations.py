@@ -11,7 +11,7 @@ import pytest
 from bridge.store import Store
 from bridge.store.database import Database, DatabaseTooNew
 
-HEAD = "0005"
+HEAD = "0006"
 
 
 async def test_every_revision_upgrades_a_populated_database(tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ async def test_every_revision_upgrades_a_populated_database(tmp_path: Path) -> N
             "INSERT INTO role_grants (compound, user_id, role, granted_by, granted_at) "
             "VALUES ('heping', '@a:x', 'party_member', '@c:x', '2026-11-23 02:00:00')"
         )
-    for revision in ("0002", "0003", "0004", HEAD):
+    for revision in ("0002", "0003", "0004", "0005", HEAD):
         await db.migrate(revision)
         assert await db.current_revision() == revision
     await db.close()

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bots.tickets.openings import Openings
+from bots.tickets.store import NewTicket, TicketRecord, TicketStore
 from bridge.store import Store
-from bridge.store.tickets import NewTicket, TicketRecord
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 RESIDENT = "@resident:linli.localhost"
@@ -41,63 +41,67 @@ def no_jobs(_: TicketRecord) -> list[Any]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
+async def store(tmp_path: Path) -> AsyncIterator[TicketStore]:
     opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path}/tickets.db")
-    yield opened
+    yield TicketStore(opened.db)
     await opened.close()
 
 
 @pytest.fixture
-def reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def reads(store: TicketStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The database reads `Openings` makes, by source event."""
     seen: list[str] = []
-    original = store.tickets.before_opening
+    original = store.before_opening
 
     async def counted(new: NewTicket) -> Any:
         seen.append(new.source_event_id)
         return await original(new)
 
-    monkeypatch.setattr(store.tickets, "before_opening", counted)
+    monkeypatch.setattr(store, "before_opening", counted)
     return seen
 
 
-async def open_one(store: Store, openings: Openings, n: int, *, fresh: bool = True) -> int:
+async def open_one(store: TicketStore, openings: Openings, n: int, *, fresh: bool = True) -> int:
     new = mention(n)
     check = await openings.check(new, fresh=fresh)
     assert check.existing is None
-    openings.opened(await store.tickets.open(new, check.next_number, no_jobs, f"$reply{n}"))
+    openings.opened(await store.open(new, check.next_number, no_jobs, f"$reply{n}"))
     return check.next_number
 
 
 async def test_numbers_and_counts_come_from_memory_after_the_first_read(
-    store: Store, reads: list[str]
+    store: TicketStore, reads: list[str]
 ) -> None:
-    openings = Openings(store.tickets)
+    openings = Openings(store)
     assert [await open_one(store, openings, n) for n in range(3)] == [1, 2, 3]
     assert reads == ["$mention0"]  # one read, then memory
     check = await openings.check(mention(3), fresh=True)
     assert (check.open_now, check.next_number) == (3, 4)
 
 
-async def test_a_closed_ticket_is_seen_at_once(store: Store, reads: list[str]) -> None:
-    openings = Openings(store.tickets)
+async def test_a_closed_ticket_is_seen_at_once(store: TicketStore, reads: list[str]) -> None:
+    openings = Openings(store)
     await open_one(store, openings, 0)
     await open_one(store, openings, 1)
-    first = await store.tickets.get("heping", 1)
+    first = await store.get("heping", 1)
     assert first is not None
-    await store.tickets.update(first.id, NOW, None, "closed", status="closed")
+    await store.change(
+        first.id, cause="$close", action="closed", at=NOW, actor=None, status="closed"
+    )
     check = await openings.check(mention(2), fresh=True)
     assert (check.open_now, check.next_number) == (1, 3)
     assert reads == ["$mention0", "$mention2"]
-    await store.tickets.anonymise_reporter(RESIDENT)
+    await store.anonymise_reporter(RESIDENT)
     assert (await openings.check(mention(3), fresh=True)).open_now == 0
 
 
-async def test_a_message_handled_before_finds_its_ticket_in_the_database(store: Store) -> None:
-    openings = Openings(store.tickets)
+async def test_a_message_handled_before_finds_its_ticket_in_the_database(
+    store: TicketStore,
+) -> None:
+    openings = Openings(store)
     await open_one(store, openings, 0)
     # A restart: a new process, and the message is handled again (not fresh).
-    again = Openings(store.tickets)
+    again = Openings(store)
     check = await again.check(mention(0), fresh=False)
     assert check.existing is not None and check.existing.number == 1
     assert check.existing.reply_event_id == "$reply0"

@@ -1,19 +1,21 @@
-"""Tickets and their log: queries named by what the tickets bot asks."""
+"""Tickets and their log: queries named by what the tickets bot asks, and one method per kind
+of change that writes the ticket, its log line and its jobs in one transaction, once per cause
+(the event or scheduled job that caused it): a handler run again finds the change made."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
 
+from bots.tickets.models import Ticket, TicketLog
 from bridge.store.database import Database, table_of
-from bridge.store.jobs import JobSpec, add_jobs
-from bridge.store.models import Ticket, TicketLog
+from bridge.store.jobs import JobSpec, add_jobs, cancel_jobs
 
-OPEN_STATES = ("open", "waiting")
+OPEN_STATES: tuple[str, ...] = ("open", "waiting")
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,20 @@ class NewTicket:
     opened_at: datetime
     first_response_due: datetime
     resolution_due: datetime
+
+
+@dataclass(frozen=True)
+class Change:
+    ticket: TicketRecord  # as it is after the change
+    made_now: bool  # False: this cause made it before (the handler runs again)
+
+
+class WrongState(Exception):
+    """The ticket is not in a state the change may start from (`ticket` says which it is)."""
+
+    def __init__(self, ticket: TicketRecord) -> None:
+        super().__init__(ticket.status)
+        self.ticket = ticket
 
 
 @dataclass(frozen=True)
@@ -198,31 +214,68 @@ class TicketStore:
             ).scalar_one_or_none()
             return _record(row) if row is not None else None
 
-    async def update(
+    async def change(
         self,
         ticket_id: int,
+        *,
+        cause: str,
+        action: str,
         at: datetime,
         actor: str | None,
-        action: str,
         detail: dict[str, Any] | None = None,
+        allowed_from: Collection[str] | None = None,
+        cancel: Sequence[str] = (),
+        jobs: Callable[[TicketRecord], list[JobSpec]] | None = None,
         **changes: Any,
-    ) -> TicketRecord:
-        """Change a ticket and log why, in one transaction."""
-        if changes.keys() & {"status", "reporter"}:
-            self.db.generations["tickets"] += 1
-        async with self.db.transaction() as session:
-            if changes:
-                await session.execute(
-                    update(Ticket).where(Ticket.id == ticket_id).values(**changes)
-                )
-            session.add(
-                TicketLog(
-                    ticket_id=ticket_id, at=at, actor=actor, action=action, detail=detail or {}
+    ) -> Change:
+        """Change a ticket, log why, cancel the jobs under the `cancel` key prefixes and add
+        `jobs(ticket after the change)`, in one transaction, once per (action, cause).
+        `allowed_from`: the states the change may start from (WrongState otherwise), checked
+        only when the change is new."""
+        touches = "tickets" if changes.keys() & {"status", "reporter"} else None
+        async with self.db.transaction(touches=touches) as session:
+            made = await session.execute(
+                select(TicketLog.id).where(
+                    TicketLog.ticket_id == ticket_id,
+                    TicketLog.action == action,
+                    TicketLog.cause == cause,
                 )
             )
-            row = await session.get(Ticket, ticket_id, populate_existing=True)
-            assert row is not None
-            return _record(row)
+            if made.first() is not None:
+                row = await session.get_one(Ticket, ticket_id)
+                return Change(_record(row), made_now=False)
+            row = await session.get_one(Ticket, ticket_id)
+            if allowed_from is not None and row.status not in allowed_from:
+                raise WrongState(_record(row))
+            for name, value in changes.items():
+                setattr(row, name, value)
+            session.add(
+                TicketLog(
+                    ticket_id=ticket_id,
+                    at=at,
+                    actor=actor,
+                    action=action,
+                    detail=detail or {},
+                    cause=cause,
+                )
+            )
+            for prefix in cancel:
+                await cancel_jobs(session, prefix)
+            await session.flush()
+            record = _record(row)
+            if jobs is not None:
+                await add_jobs(session, jobs(record))
+            return Change(record, made_now=True)
+
+    async def changed_by(self, ticket_id: int, cause: str) -> bool:
+        """Whether this event (or job) already changed the ticket."""
+        async with self.db.sessions() as session:
+            found = await session.execute(
+                select(TicketLog.id)
+                .where(TicketLog.ticket_id == ticket_id, TicketLog.cause == cause)
+                .limit(1)
+            )
+            return found.first() is not None
 
     async def listing(
         self,
@@ -284,8 +337,7 @@ class TicketStore:
         mine = Ticket.reporter == user_id
         if compound is not None:
             mine = mine & (Ticket.compound == compound)
-        self.db.generations["tickets"] += 1
-        async with self.db.transaction() as session:
+        async with self.db.transaction(touches="tickets") as session:
             await session.execute(update(Ticket).where(mine).values(reporter=None))
             await session.execute(
                 update(TicketLog).where(TicketLog.actor == user_id).values(actor=None)
