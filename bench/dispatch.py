@@ -15,12 +15,12 @@ import aiohttp
 from aiohttp import web
 
 from bench.common import free_port
-from bench.counting_client import CountingClient
 from bots import ALL_BOTS
 from bridge.app import Bridge
 from bridge.bot import config_sections
 from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig
 from bridge.rooms_config import load_rooms_config
+from tests.recording_client import RecordingClient
 
 EXAMPLES = Path(__file__).parents[1] / "rooms_config"
 CHATTER = ["大家好", "今天停水吗", "谁家的猫丢了", "明天几点倒垃圾", "谢谢物业", "早上好"]
@@ -83,7 +83,7 @@ async def floor(txns: list[list[dict[str, Any]]], port: int) -> float:
         await runner.cleanup()
 
 
-async def linli(port: int, count: int, size: int) -> tuple[float, CountingClient, int]:
+async def linli(port: int, count: int, size: int) -> tuple[float, RecordingClient, int]:
     with tempfile.TemporaryDirectory() as tmp:
         token = secrets.token_hex(16)
         config = BridgeConfig(
@@ -91,7 +91,7 @@ async def linli(port: int, count: int, size: int) -> tuple[float, CountingClient
             database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp}/bench.db"),
         )
         rooms = load_rooms_config(EXAMPLES, "zh", config_sections(ALL_BOTS))
-        client = CountingClient(config.bot_user_id)
+        client = RecordingClient(config.bot_user_id)
         bridge = Bridge(config, rooms, ALL_BOTS, client=client)
         await bridge.open()
         residents = [f"@r{i}:linli.localhost" for i in range(200)]

@@ -21,7 +21,6 @@ from urllib.parse import quote
 import yaml
 
 from bench.common import SERVER, bench_config, bench_synapse, free_port
-from bench.counting_client import CountingClient
 from bench.probe import Resident
 from bots import ALL_BOTS
 from bots.tickets.bot import TicketBot
@@ -29,6 +28,7 @@ from bridge.app import Bridge
 from bridge.bot import config_sections
 from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig
 from bridge.rooms_config import load_rooms_config
+from tests.recording_client import RecordingClient
 
 EXAMPLES = Path(__file__).parents[1] / "rooms_config"
 ECHO_USER = f"@echo:{SERVER}"
@@ -190,7 +190,7 @@ async def tickets_per_second(count: int = 500) -> None:
             database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp}/bench.db"),
         )
         rooms = load_rooms_config(EXAMPLES, "zh", config_sections(ALL_BOTS))
-        client = CountingClient(config.bot_user_id)
+        client = RecordingClient(config.bot_user_id)
         bridge = Bridge(config, rooms, ALL_BOTS, client=client, process_inbox=False)
         await bridge.open()
         # 50 residents, 10 mentions each: under the per-resident cap of open tickets.

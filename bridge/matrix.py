@@ -112,7 +112,10 @@ class MatrixClient:
         query: dict[str, str] | None = None,
         raw: bytes | None = None,
         content_type: str = "application/json",
+        idempotent: bool = True,
     ) -> dict[str, Any]:
+        """`idempotent=False` for a request that may have taken effect when its answer was
+        lost (creating a room): it is retried only after a 429, which says it was not."""
         params = dict(query or {})
         params["user_id"] = as_user or self.default_user
         url = f"{self.base_url}{path}?{urlencode(params)}"
@@ -129,7 +132,7 @@ class MatrixClient:
                     text = await resp.text()
                     status = resp.status
             except (aiohttp.ClientError, TimeoutError) as e:
-                if attempt == self.max_attempts:
+                if attempt == self.max_attempts or not idempotent:
                     raise Unavailable(0, "M_UNAVAILABLE", str(e), method, path) from e
                 await self._sleep(self.backoff_base * 2 ** (attempt - 1))
                 continue
@@ -138,7 +141,7 @@ class MatrixClient:
                 return payload
             errcode = str(payload.get("errcode", "M_UNKNOWN"))
             error = str(payload.get("error", text[:200]))
-            retryable = status == 429 or status >= 500
+            retryable = status == 429 or (status >= 500 and idempotent)
             if not retryable or attempt == self.max_attempts:
                 cls = Unavailable if retryable else _BY_ERRCODE.get(errcode, MatrixError)
                 raise cls(status, errcode, error, method, path)
@@ -157,7 +160,12 @@ class MatrixClient:
         query = {k: v for k, v in parse_qsl(parts.query) if k != "access_token"}
         if body is None and len(built) > 2:
             body = json.loads(built[2])
-        return await self.request(method, parts.path, body, as_user=as_user, query=query)
+        # Every write Linli sends through nio's builders is idempotent (PUT with a txn ID,
+        # state, membership), except creating a room.
+        idempotent = not parts.path.endswith("/createRoom")
+        return await self.request(
+            method, parts.path, body, as_user=as_user, query=query, idempotent=idempotent
+        )
 
     # ------------------------------------------------------------ users
 
@@ -270,6 +278,7 @@ class MatrixClient:
             "POST",
             "/_matrix/client/v3/createRoom",
             {"is_direct": True, "invite": [user_id], "preset": "trusted_private_chat"},
+            idempotent=False,
         )
         return str(result["room_id"])
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from bridge.clock import Clock
 from bridge.config import WebhookTarget
@@ -214,15 +214,34 @@ class Webhooks:
                 raise WebhookRejected(400, "body is not JSON") from None
             if not isinstance(payload, dict):
                 raise WebhookRejected(400, "body must be a JSON object")
-            await self._remember(signature, now)
+            await self._check_unseen(signature)
         except WebhookRejected as e:
             log.warning("refused inbound webhook %s: %s", name, e.reason)
             return web.json_response({"error": e.reason}, status=e.status)
-        status, answer = await handler(payload)
+        try:
+            status, answer = await handler(payload)
+        except Exception:
+            # Not remembered: the sender's retry is handled, not refused as a replay.
+            log.exception("inbound webhook %s failed in its handler", name)
+            return web.json_response({"error": "could not handle the update; retry"}, status=500)
+        if 200 <= status < 300:
+            await self._remember(signature, now)
         return web.json_response(answer, status=status)
 
-    async def _remember(self, signature: str, now: datetime) -> None:
-        async with self.db.transaction() as session:
+    async def _check_unseen(self, signature: str) -> None:
+        async with self.db.sessions() as session:
             if await session.get(WebhookSeen, signature) is not None:
                 raise WebhookRejected(409, "replayed request")
-            session.add(WebhookSeen(signature=signature, received_at=now))
+
+    async def _remember(self, signature: str, now: datetime) -> None:
+        """A request handled: its signature is refused from now on. Signatures older than the
+        tolerance go (their timestamps are refused anyway), so the table stays small."""
+        async with self.db.transaction() as session:
+            await session.execute(
+                insert_ignoring_duplicates(session, WebhookSeen).values(
+                    signature=signature, received_at=now
+                )
+            )
+            await session.execute(
+                delete(WebhookSeen).where(WebhookSeen.received_at < now - 2 * TOLERANCE)
+            )
