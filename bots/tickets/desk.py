@@ -79,7 +79,7 @@ class TicketDesk:
             # A flood guard: the resident hears why, and nothing is opened.
             await ctx.reply("tickets.too_many", limit=settings.max_open_per_resident)
             return
-        number = ticket.number if ticket is not None else check.next_number
+        number = ticket.number if ticket is not None else self.openings.reserve(new)
         on_duty = self.clock.people_on(ctx.role_table, team)
         text = ctx.text(
             "tickets.opened_urgent" if new.urgent else "tickets.opened",

@@ -65,8 +65,10 @@ async def open_one(store: TicketStore, openings: Openings, n: int, *, fresh: boo
     new = mention(n)
     check = await openings.check(new, fresh=fresh)
     assert check.existing is None
-    openings.opened(await store.open(new, check.next_number, no_jobs, f"$reply{n}"))
-    return check.next_number
+    number = openings.reserve(new)
+    assert number == check.next_number
+    openings.opened(await store.open(new, number, no_jobs, f"$reply{n}"))
+    return number
 
 
 async def test_numbers_and_counts_come_from_memory_after_the_first_read(
@@ -107,3 +109,21 @@ async def test_a_message_handled_before_finds_its_ticket_in_the_database(
     assert check.existing.reply_event_id == "$reply0"
     # Before its ticket was written, the same message gets the same number as the first time.
     assert (await again.check(mention(1), fresh=False)).next_number == 2
+
+
+async def test_two_rooms_opening_at_once_get_different_numbers(store: TicketStore) -> None:
+    """Rooms are handled side by side: both read the database before either writes."""
+    import asyncio
+
+    openings = Openings(store)
+    first, second = mention(0), mention(1, reporter="@other:linli.localhost")
+    checks = await asyncio.gather(
+        openings.check(first, fresh=True), openings.check(second, fresh=True)
+    )
+    assert [c.next_number for c in checks] == [1, 1]  # what each read said
+    numbers = [openings.reserve(first), openings.reserve(second)]
+    assert numbers == [1, 2]
+    assert openings.reserve(first) == 1  # run again, the message keeps its number
+    for new, number in zip([first, second], numbers, strict=True):
+        openings.opened(await store.open(new, number, no_jobs, f"$r{number}"))
+    assert (await openings.check(mention(2), fresh=True)).next_number == 3
