@@ -17,6 +17,17 @@ from bridge.roles import Role
 # Chinese input methods type a full-width "！" as often as "!".
 COMMAND_PREFIXES = ("!", "！")
 USER_ID_TOKEN = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
+# The largest number a command accepts. Numbers name tickets and requests, counted per compound
+# from 1: a billion is far beyond any, and keeps every value inside SQLite's (and PostgreSQL's)
+# 64-bit integers, so a typed number can only be "not found", never an overflow in the driver.
+# 0 passes: what a number must name (an existing ticket, a rating of 1-5) is the handler's to
+# say, with a better message than the usage line.
+MAX_NUMBER = 10**9
+# ASCII digits only (str.isdigit() also says yes to "²" and "①", which int() refuses), after an
+# optional "#" (as in "工单 #12"). Chinese input methods in full-width mode type "１２" and "＃":
+# those are read as the ASCII characters they stand for.
+_NUMBER = re.compile(r"#?([0-9]+)")
+_FULL_WIDTH_NUMBER = str.maketrans("０１２３４５６７８９＃", "0123456789#")
 
 
 class ArgKind(Enum):
@@ -176,10 +187,7 @@ def _convert(arg: Arg, word: str, pills: list[str]) -> Any:
     if arg.choices and word.lower() not in arg.choices:
         raise UsageError(arg.name)
     if arg.kind is ArgKind.INT:
-        digits = word.lstrip("#")
-        if not digits.isdigit():
-            raise UsageError(arg.name)
-        return int(digits)
+        return _number(arg, word)
     if arg.kind is ArgKind.USER:
         if USER_ID_TOKEN.match(word):
             return word
@@ -188,3 +196,14 @@ def _convert(arg: Arg, word: str, pills: list[str]) -> Any:
             return pills.pop(0)
         raise UsageError(arg.name)
     return word.lower() if arg.choices else word
+
+
+def _number(arg: Arg, word: str) -> int:
+    match = _NUMBER.fullmatch(word.translate(_FULL_WIDTH_NUMBER))
+    if match is None:
+        raise UsageError(arg.name)
+    digits = match.group(1).lstrip("0") or "0"
+    # Compared as text first: int() of a few thousand digits is slow, of more an error.
+    if len(digits) > len(str(MAX_NUMBER)) or int(digits) > MAX_NUMBER:
+        raise UsageError(arg.name)
+    return int(digits)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bridge.commands import (
+    MAX_NUMBER,
     Arg,
     ArgKind,
     CommandTable,
@@ -90,3 +91,47 @@ def test_unknown_command_finds_nothing() -> None:
     call = split_command("!frobnicate")
     assert call is not None
     assert find_command(call, table.specs) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "number"),
+    [
+        ("!ticket ack 12", 12),
+        ("!ticket ack #12", 12),
+        ("!ticket ack 007", 7),
+        # full-width digits and "＃", as a Chinese input method in full-width mode types them
+        ("!工单 确认 １２", 12),
+        ("!工单 确认 ＃１２", 12),
+        (f"!ticket ack {MAX_NUMBER}", MAX_NUMBER),
+    ],
+)
+def test_numbers_are_ascii_or_full_width_digits(body: str, number: int) -> None:
+    assert parse(body) == ("ticket ack", {"n": number})
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "²",  # str.isdigit() is true for these; int() refuses them
+        "①",
+        "1²",
+        "٣",  # Arabic-Indic digit: int() would take it, but nobody types it for a ticket
+        "##7",
+        "#",
+        "-3",
+        "+3",
+        "3.0",
+        "1_000",
+        str(MAX_NUMBER + 1),
+        str(2**63),  # would overflow SQLite's integer
+        "9" * 5000,  # more digits than int() converts
+    ],
+)
+def test_numbers_other_than_plain_digits_or_too_large_are_usage_errors(word: str) -> None:
+    call = split_command(f"!ticket ack {word}")
+    assert call is not None
+    found = find_command(call, table.specs)
+    assert found is not None
+    spec, words, rest = found
+    with pytest.raises(UsageError):
+        parse_args(spec, words, rest)
