@@ -7,6 +7,7 @@ parses a message once, checks the sender's roles once, and calls the handler wit
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -124,13 +125,37 @@ class CommandError(Exception):
 
 
 def split_command(body: str) -> CommandCall | None:
+    """The command in a message, or None when it is not one. A lone prefix ("!", "！") is a
+    command with no name: it matches no spec, so the sender hears "unknown command" rather than
+    nothing."""
     text = body.strip()
     if not text.startswith(COMMAND_PREFIXES):
         return None
-    words = tuple(text[1:].split())
-    if not words:
-        return None
-    return CommandCall(words, text[1:])
+    return CommandCall(tuple(text[1:].split()), text[1:])
+
+
+# Categories dropped when user text is echoed back: controls (Cc), format characters (Cf: bidi
+# overrides and isolates such as U+202E and U+2066-2069, zero-width spaces and joiners) and
+# lone surrogates (Cs, which JSON allows and UTF-8 cannot encode).
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs"})
+
+
+def printable(text: str, limit: int = 40) -> str:
+    """User text made safe to echo in a reply: no control, format or bidi characters (line
+    breaks and tabs become spaces), at most `limit` characters (at least 1), cut with "…"."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    kept: list[str] = []
+    for char in text:
+        category = unicodedata.category(char)
+        if char.isspace() and char != " " and category in ("Cc", "Zl", "Zp"):
+            kept.append(" ")
+        elif category not in _UNPRINTABLE:
+            kept.append(char)
+    clean = "".join(kept)
+    if len(clean) <= limit:
+        return clean
+    return clean[: limit - 1] + "…"
 
 
 def find_command(
