@@ -20,6 +20,7 @@ from bridge.matrix import MatrixClient
 from bridge.provision.reconcile import Provisioner
 from bridge.registration import bridge_yaml_text, write_registration
 from bridge.rooms_config import RoomsConfig, load_rooms_config
+from bridge.secret_files import write_secret
 from bridge.store import Store
 
 log = logging.getLogger("linli")
@@ -173,9 +174,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.config.exists() and not args.force and not placeholder:
                 print(f"{args.config} exists; use --force to overwrite it", file=sys.stderr)
                 return 1
-            args.config.write_text(
+            write_secret(
+                args.config,
                 bridge_yaml_text(homeserver_url=args.homeserver_url, server_name=args.server_name),
-                encoding="utf-8",
             )
             print(f"wrote {args.config}")
             return 0
