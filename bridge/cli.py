@@ -136,6 +136,18 @@ async def _roster_import(config_path: Path, compound: str, file: Path) -> int:
     return 1 if result.errors else 0
 
 
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Not even with -v: SQLAlchemy logs statements with their parameters at INFO and rows at
+    # DEBUG, aiosqlite every call with its arguments at DEBUG, and those are residents' names,
+    # addresses and messages (logs carry event IDs, never those).
+    for name in ("alembic", "sqlalchemy", "aiosqlite"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="linli", description="Linli (邻里) bridge and bots")
     parser.add_argument("-c", "--config", type=Path, default=Path("bridge.yaml"))
@@ -162,11 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--data", type=Path, default=Path("data"))
     demo.add_argument("--rooms-config", type=Path, default=Path("rooms_config"))
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    setup_logging(args.verbose)
 
     try:
         if args.command == "init":
