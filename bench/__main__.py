@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import dispatch, provision, tickets
+from bench import dispatch, jobs, provision, tickets
 
 
 async def main(quick: bool) -> None:
+    await jobs.run(20_000 if quick else 100_000, 50 if quick else 200)
+    print()
     await dispatch.run()
     print()
     await provision.run((3,) if quick else (10, 50))

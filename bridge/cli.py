@@ -20,6 +20,7 @@ from bridge.matrix import MatrixClient
 from bridge.provision.reconcile import Provisioner
 from bridge.registration import bridge_yaml_text, write_registration
 from bridge.rooms_config import RoomsConfig, load_rooms_config
+from bridge.secret_files import write_secret
 from bridge.store import Store
 
 log = logging.getLogger("linli")
@@ -97,6 +98,18 @@ def _qr(config_path: Path, compound: str, output: Path | None) -> int:
     return 0
 
 
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Not even with -v: SQLAlchemy logs statements with their parameters at INFO and rows at
+    # DEBUG, aiosqlite every call with its arguments at DEBUG, and those are residents' names,
+    # addresses and messages (logs carry event IDs, never those).
+    for name in ("alembic", "sqlalchemy", "aiosqlite"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="linli", description="Linli (邻里) bridge and bots")
     parser.add_argument("-c", "--config", type=Path, default=Path("bridge.yaml"))
@@ -123,11 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--data", type=Path, default=Path("data"))
     demo.add_argument("--rooms-config", type=Path, default=Path("rooms_config"))
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    setup_logging(args.verbose)
 
     try:
         if args.command == "init":
@@ -135,9 +144,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.config.exists() and not args.force and not placeholder:
                 print(f"{args.config} exists; use --force to overwrite it", file=sys.stderr)
                 return 1
-            args.config.write_text(
+            write_secret(
+                args.config,
                 bridge_yaml_text(homeserver_url=args.homeserver_url, server_name=args.server_name),
-                encoding="utf-8",
             )
             print(f"wrote {args.config}")
             return 0

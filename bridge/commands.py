@@ -18,6 +18,17 @@ from bridge.roles import Role
 # Chinese input methods type a full-width "！" as often as "!".
 COMMAND_PREFIXES = ("!", "！")
 USER_ID_TOKEN = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
+# The largest number a command accepts. Numbers name tickets and requests, counted per compound
+# from 1: a billion is far beyond any, and keeps every value inside SQLite's (and PostgreSQL's)
+# 64-bit integers, so a typed number can only be "not found", never an overflow in the driver.
+# 0 passes: what a number must name (an existing ticket, a rating of 1-5) is the handler's to
+# say, with a better message than the usage line.
+MAX_NUMBER = 10**9
+# ASCII digits only (str.isdigit() also says yes to "²" and "①", which int() refuses), after an
+# optional "#" (as in "工单 #12"). Chinese input methods in full-width mode type "１２" and "＃":
+# those are read as the ASCII characters they stand for.
+_NUMBER = re.compile(r"#?([0-9]+)")
+_FULL_WIDTH_NUMBER = str.maketrans("０１２３４５６７８９＃", "0123456789#")
 
 
 class ArgKind(Enum):
@@ -114,13 +125,37 @@ class CommandError(Exception):
 
 
 def split_command(body: str) -> CommandCall | None:
+    """The command in a message, or None when it is not one. A lone prefix ("!", "！") is a
+    command with no name: it matches no spec, so the sender hears "unknown command" rather than
+    nothing."""
     text = body.strip()
     if not text.startswith(COMMAND_PREFIXES):
         return None
-    words = tuple(text[1:].split())
-    if not words:
-        return None
-    return CommandCall(words, text[1:])
+    return CommandCall(tuple(text[1:].split()), text[1:])
+
+
+# Categories dropped when user text is echoed back: controls (Cc), format characters (Cf: bidi
+# overrides and isolates such as U+202E and U+2066-2069, zero-width spaces and joiners) and
+# lone surrogates (Cs, which JSON allows and UTF-8 cannot encode).
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs"})
+
+
+def printable(text: str, limit: int = 40) -> str:
+    """User text made safe to echo in a reply: no control, format or bidi characters (line
+    breaks and tabs become spaces), at most `limit` characters (at least 1), cut with "…"."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    kept: list[str] = []
+    for char in text:
+        category = unicodedata.category(char)
+        if char.isspace() and char != " " and category in ("Cc", "Zl", "Zp"):
+            kept.append(" ")
+        elif category not in _UNPRINTABLE:
+            kept.append(char)
+    clean = "".join(kept)
+    if len(clean) <= limit:
+        return clean
+    return clean[: limit - 1] + "…"
 
 
 def find_command(
@@ -177,10 +212,7 @@ def _convert(arg: Arg, word: str, pills: list[str]) -> Any:
     if arg.choices and word.lower() not in arg.choices:
         raise UsageError(arg.name)
     if arg.kind is ArgKind.INT:
-        digits = word.lstrip("#")
-        if not digits.isdigit():
-            raise UsageError(arg.name)
-        return int(digits)
+        return _number(arg, word)
     if arg.kind is ArgKind.USER:
         if USER_ID_TOKEN.match(word):
             return word
@@ -196,8 +228,12 @@ def allowed(spec: CommandSpec, roles: frozenset[Role]) -> bool:
     return spec.roles is None or bool(spec.roles & roles)
 
 
-def printable(text: str, limit: int = 40) -> str:
-    """User text safe to echo back: no control, format or bidirectional characters (which
-    could reorder or hide the rest of the reply), at most `limit` characters."""
-    kept = "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf"))
-    return kept if len(kept) <= limit else kept[: limit - 1] + "…"
+def _number(arg: Arg, word: str) -> int:
+    match = _NUMBER.fullmatch(word.translate(_FULL_WIDTH_NUMBER))
+    if match is None:
+        raise UsageError(arg.name)
+    digits = match.group(1).lstrip("0") or "0"
+    # Compared as text first: int() of a few thousand digits is slow, of more an error.
+    if len(digits) > len(str(MAX_NUMBER)) or int(digits) > MAX_NUMBER:
+        raise UsageError(arg.name)
+    return int(digits)

@@ -42,7 +42,9 @@ def _check_user_id(value: str) -> str:
 def _check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a name that is a folder of the zone database ("America") or too long for a
+        # file name reaches the file system before it is found unknown.
         raise ValueError(f"unknown time zone {value!r}") from None
     return value
 

@@ -20,6 +20,7 @@ from bridge.cli import load_all, wait_for_signal
 from bridge.local_synapse import LocalSynapse, SynapseSettings
 from bridge.registration import bridge_yaml_text, write_registration
 from bridge.roles import Role
+from bridge.secret_files import write_secret
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +50,14 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
     config_path = data / "bridge.yaml"
     if not config_path.exists():
         rel_rooms = os.path.relpath(rooms_config.resolve(), data.resolve())
-        config_path.write_text(
+        write_secret(
+            config_path,
             bridge_yaml_text(
                 homeserver_url=f"http://127.0.0.1:{hs_port}",
                 listen_port=as_port,
                 rooms_config=rel_rooms,
                 database_url="sqlite+aiosqlite:///linli.db",  # beside this bridge.yaml, in data/
             ),
-            encoding="utf-8",
         )
     config, rooms = load_all(config_path)
     registration = write_registration(config, rooms, data / "linli-registration.yaml")
@@ -88,12 +89,10 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
             "community_space": community.room_id if community else None,
             "accounts": [asdict(a) for a in accounts],
         }
-        (data / "demo.json").write_text(
-            json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
-        )
+        path = write_summary(data, summary)
         changes = len(bridge.applied.done)
         print(f"Rooms: {changes} changes applied" if changes else "Rooms: already up to date")
-        _print_summary({**summary, "path": str(data / "demo.json")})
+        _print_summary({**summary, "path": str(path)})
         await wait_for_signal()
         print("\nStopping …", flush=True)
     finally:
@@ -133,9 +132,13 @@ async def _accounts(
         passwords[user_id] = password
         await synapse.register_user(user_id[1:].split(":")[0], password)
         accounts.append(DemoAccount(user_id, password, role, home, household))
-    secrets_path.write_text(json.dumps(passwords, indent=2), encoding="utf-8")
-    secrets_path.chmod(0o600)
+    write_secret(secrets_path, json.dumps(passwords, indent=2))
     return accounts
+
+
+def write_summary(data: Path, summary: dict[str, Any]) -> Path:
+    """data/demo.json: the logins of the demo accounts, passwords included."""
+    return write_secret(data / "demo.json", json.dumps(summary, ensure_ascii=False, indent=2))
 
 
 def _print_summary(summary: dict[str, Any]) -> None:

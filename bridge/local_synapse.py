@@ -20,6 +20,8 @@ from typing import Any
 import aiohttp
 import yaml
 
+from bridge.secret_files import write_secret
+
 # High enough for a test session or a demo compound, where one bot creates dozens of rooms and
 # invites dozens of people in seconds; a production homeserver keeps its own limits. Every key
 # below is read by synapse/config/ratelimiting.py of Synapse 1.163 (unknown keys are ignored
@@ -97,8 +99,7 @@ class LocalSynapse:
         if self._secret is None:
             path = self.data_dir / SECRET_NAME
             if not path.exists():
-                path.write_text(secrets.token_hex(32), encoding="utf-8")
-                path.chmod(0o600)
+                write_secret(path, secrets.token_hex(32))
             self._secret = path.read_text(encoding="utf-8").strip()
         return self._secret
 
@@ -109,8 +110,7 @@ class LocalSynapse:
             # seed>". Written here rather than with `--generate-keys`, which costs a second
             # Synapse start-up (about 2 s) on a fresh data dir.
             seed = base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
-            path.write_text(f"ed25519 a_{secrets.token_hex(2)} {seed}\n", encoding="utf-8")
-            path.chmod(0o600)
+            write_secret(path, f"ed25519 a_{secrets.token_hex(2)} {seed}\n")
         return path
 
     def _log_config(self) -> Path:
@@ -174,7 +174,8 @@ class LocalSynapse:
             "app_service_config_files": [str(p.resolve()) for p in s.app_service_config_files],
             **RATE_LIMITS,
         }
-        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        # It carries the registration shared secret (an admin's power to create accounts).
+        write_secret(self.config_path, yaml.safe_dump(config, sort_keys=False))
         return self.config_path
 
     def _port_taken(self) -> bool:

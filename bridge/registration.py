@@ -11,6 +11,7 @@ import yaml
 
 from bridge.config import BridgeConfig
 from bridge.rooms_config import RoomsConfig
+from bridge.secret_files import write_secret
 
 
 def registration(config: BridgeConfig, rooms: RoomsConfig | None) -> dict[str, Any]:
@@ -48,12 +49,12 @@ def registration(config: BridgeConfig, rooms: RoomsConfig | None) -> dict[str, A
 
 def write_registration(config: BridgeConfig, rooms: RoomsConfig | None, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
+    # It holds both tokens: readable by its owner only (and by a group the owner chose).
+    return write_secret(
+        path,
         "# Give this file to the homeserver (Synapse: app_service_config_files).\n"
         + yaml.safe_dump(registration(config, rooms), allow_unicode=True, sort_keys=False),
-        encoding="utf-8",
     )
-    return path
 
 
 def new_token() -> str:

@@ -76,8 +76,21 @@ class RoomOverride(Strict):
 
 class Template(Strict):
     rooms: dict[Key, RoomTemplate]
+    # Its names may say {building}; nothing else in braces.
     building_room: RoomTemplate
     interest_group: RoomTemplate
+
+    @field_validator("building_room")
+    @classmethod
+    def _names_with_building(cls, room: RoomTemplate) -> RoomTemplate:
+        for name in (room.name, room.name_en or ""):
+            try:
+                name.format(building="1")
+            except (KeyError, IndexError, ValueError, AttributeError, TypeError):
+                raise ValueError(
+                    f"{name!r}: the only placeholder is {{building}} (write {{{{ for a brace)"
+                ) from None
+        return room
 
 
 class TemplatesFile(Strict):

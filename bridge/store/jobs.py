@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, Update, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.store.database import Database, table_of
@@ -86,22 +87,60 @@ async def add_jobs(session: AsyncSession, jobs: list[JobSpec], *, fresh: bool = 
             row.status = "pending"
 
 
-def key_range(prefix: str) -> tuple[str, str]:
-    """The keys starting with `prefix` are those in [prefix, upper): a range the unique index
-    on `key` serves, where `LIKE 'prefix%'` scans the whole table (SQLite's LIKE ignores case
-    and cannot use the index)."""
-    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+def cancel_statement(keys: Iterable[str], dialect: str) -> Update:
+    """The UPDATE that cancels the pending jobs with these keys, read through the key index."""
+    where = ScheduledJob.key.in_(list(keys))
+    return update(ScheduledJob).where(where, _still_pending(dialect)).values(status="cancelled")
+
+
+def cancel_prefix_statement(prefix: str, dialect: str) -> Update:
+    """The UPDATE that cancels the pending jobs whose key starts with `prefix`.
+
+    On SQLite it reads only those jobs, through the unique index on `key`: the keys starting
+    with the prefix are exactly those from the prefix up to the first string past all of them,
+    since SQLite compares text by its UTF-8 bytes (the BINARY collation), in code point order.
+    `key LIKE 'ticket:12:%'` cannot use that index (SQLite's LIKE ignores case, and the pattern
+    is built at run time): it read every pending job (bench/jobs.py).
+
+    Elsewhere (PostgreSQL) it stays a LIKE: under a language's collation (en_US.UTF-8, say)
+    "ticket:12:x" sorts after "ticket:12;", so a range would miss keys.
+    """
+    if dialect != "sqlite":
+        keys = ScheduledJob.key.startswith(prefix, autoescape=True)
+        return update(ScheduledJob).where(keys, _still_pending(dialect)).values(status="cancelled")
+    first_after = _first_after(prefix)
+    where = [ScheduledJob.key >= prefix, _still_pending(dialect)]
+    if first_after is not None:
+        where.append(ScheduledJob.key < first_after)
+    return update(ScheduledJob).where(*where).values(status="cancelled")
+
+
+def _still_pending(dialect: str) -> ColumnElement[bool]:
+    """`status = 'pending'` in a statement that finds its jobs by key. Without statistics,
+    SQLite's planner would read them through the (status, due_at) index instead, which holds
+    every pending job; likely() tells it that this condition narrows nothing."""
+    pending: ColumnElement[bool] = ScheduledJob.status == "pending"
+    return func.likely(pending) if dialect == "sqlite" else pending
+
+
+def _first_after(prefix: str) -> str | None:
+    """The least string greater than every string that starts with `prefix` (None if there is
+    none): the prefix with its last character replaced by the next one."""
+    while prefix:
+        code = ord(prefix[-1]) + 1
+        if 0xD800 <= code <= 0xDFFF:
+            code = 0xE000  # surrogates are not characters; UTF-8 cannot hold them
+        if code <= 0x10FFFF:
+            return prefix[:-1] + chr(code)
+        prefix = prefix[:-1]  # U+10FFFF has no next character: step back one
+    return None
 
 
 async def cancel_jobs(session: AsyncSession, prefix: str) -> None:
     """Cancel the pending jobs whose keys start with `prefix`, inside a caller's transaction
     (a record's change and the end of its clock commit together)."""
-    low, high = key_range(prefix)
-    await session.execute(
-        update(ScheduledJob)
-        .where(ScheduledJob.key >= low, ScheduledJob.key < high, ScheduledJob.status == "pending")
-        .values(status="cancelled")
-    )
+    dialect = session.get_bind().dialect.name
+    await session.execute(cancel_prefix_statement(prefix, dialect))
 
 
 class JobStore:
@@ -123,19 +162,12 @@ class JobStore:
 
     async def cancel(self, *keys: str) -> None:
         async with self.db.transaction() as session:
-            await session.execute(
-                update(ScheduledJob)
-                .where(ScheduledJob.key.in_(keys), ScheduledJob.status == "pending")
-                .values(status="cancelled")
-            )
+            await session.execute(cancel_statement(keys, self.db.engine.dialect.name))
 
     async def cancel_prefix(self, prefix: str) -> None:
+        """Cancel the pending jobs whose key starts with `prefix` (a record's, "ticket:12:")."""
         async with self.db.transaction() as session:
-            await session.execute(
-                update(ScheduledJob)
-                .where(ScheduledJob.key.startswith(prefix), ScheduledJob.status == "pending")
-                .values(status="cancelled")
-            )
+            await session.execute(cancel_prefix_statement(prefix, self.db.engine.dialect.name))
 
     async def next_due(self) -> datetime | None:
         async with self.db.sessions() as session:

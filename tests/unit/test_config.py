@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -173,3 +174,60 @@ def test_shipped_bridge_yaml_refuses_to_start_with_placeholder_tokens(tmp_path: 
         and config.appservice.as_token != config.appservice.hs_token
     )
     assert linli(["-c", str(copy), "init"]) == 1  # real tokens are not overwritten by accident
+
+
+VALID_APPSERVICE = "appservice: {as_token: aaaaaaaaaaaaaaaaaaaa, hs_token: bbbbbbbbbbbbbbbbbbbb}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "problem"),
+    [
+        # each of these escaped load_bridge_config as another exception (found by test_fuzz.py)
+        (b"a: 1\nb: \xff\n", 2, "not UTF-8 text"),
+        (b"a: 1\nb: \x08\n", 2, "special characters are not allowed (U+0008)"),
+        (b"timezone: !!timestamp x\n", 1, "cannot read 'x' as tag:yaml.org,2002:timestamp"),
+        (b"timezone: 2026-02-30\n", 1, "cannot read '2026-02-30' as tag:yaml.org,2002:timestamp"),
+        (b"timezone: !!int abc\n", 1, "cannot read 'abc' as tag:yaml.org,2002:int"),
+        (b"timezone: 0b_\n", 1, "cannot read '0b_' as tag:yaml.org,2002:int"),
+        (b"timezone: !foo bar\n", 1, "cannot read 'bar' as !foo"),
+        (b"x: 1\nwebhooks: &a [*a]\n", 2, "an alias refers to a value that contains it"),
+        (b"webhooks: [" + b"[" * 2000 + b"]" * 2000 + b"]\n", 1, "nested too deeply"),
+        (b"x: &a {a: 1}\njoin:\n  <<: *a\n", 3, "merge keys (<<) are not supported"),
+        (b'rooms_config: "a\\0b"\n', 1, "NUL characters are not allowed"),
+        (b'database: {url: "sqlite+aiosqlite:///\\0"}\n', 1, "NUL characters are not allowed"),
+        (b'join: {client_url: "\\ud800"}\n', 1, "a lone surrogate"),
+        (b"timezone: America\n", 1, "unknown time zone 'America'"),
+        (b"timezone: " + b"a" * 300 + b"\n", 1, "unknown time zone"),
+    ],
+)
+def test_broken_bridge_yaml_is_a_config_error_with_its_line(
+    tmp_path: Path, text: bytes, line: int, problem: str
+) -> None:
+    path = tmp_path / "bridge.yaml"
+    path.write_bytes(text + VALID_APPSERVICE.encode())
+    with pytest.raises(ConfigError) as e:
+        load_bridge_config(path)
+    [issue] = e.value.issues
+    assert (issue.path, issue.line) == (path, line)
+    assert problem in issue.message
+
+
+def test_a_surrogate_pair_written_as_json_escapes_is_one_character(tmp_path: Path) -> None:
+    path = tmp_path / "bridge.yaml"
+    path.write_text(VALID_APPSERVICE + 'rooms_config: "\\ud83c\\udfe0"\n', encoding="utf-8")
+    assert load_bridge_config(path).rooms_config.name == "🏠"
+
+
+@pytest.mark.parametrize("name", ["{x}号楼", "{", "{0}", "{building.x}", "{building:d}"])
+def test_building_room_name_with_an_unknown_placeholder_is_refused(
+    rooms_dir: Path, name: str
+) -> None:
+    path = rooms_dir / "templates.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('"{building}号楼"', json.dumps(name)), encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_rooms_config(rooms_dir)
+    # (the compounds using the template then report it missing)
+    [issue] = [i for i in e.value.issues if "placeholder" in i.message]
+    assert (issue.path, issue.line) == (path, line_of(path, "building_room:"))
+    assert "the only placeholder is {building}" in issue.message

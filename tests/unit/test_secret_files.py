@@ -1,0 +1,96 @@
+"""Files holding tokens or passwords are readable by their owner only."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge.cli import main as linli
+from bridge.demo import write_summary
+from bridge.local_synapse import LocalSynapse, SynapseSettings
+from bridge.secret_files import write_secret
+
+EXAMPLES = Path(__file__).parents[2] / "rooms_config"
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture(autouse=True)
+def permissive_umask() -> Iterator[None]:
+    # The usual umask (022) would hide a file created world-writable; 0 shows what was asked.
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def test_a_new_secret_file_is_created_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = write_secret(tmp_path / "tokens.yaml", "as_token: 秘密\n")
+    assert mode(path) == 0o600
+    assert path.read_text(encoding="utf-8") == "as_token: 秘密\n"
+
+
+@pytest.mark.parametrize("before", [0o644, 0o666, 0o604, 0o755])
+def test_a_world_readable_secret_file_becomes_owner_only(tmp_path: Path, before: int) -> None:
+    path = tmp_path / "bridge.yaml"
+    path.write_text("old, longer text than the new one\n", encoding="utf-8")
+    path.chmod(before)
+    write_secret(path, "new\n")
+    assert mode(path) == 0o600
+    assert path.read_text(encoding="utf-8") == "new\n"
+
+
+def test_a_group_read_permission_given_on_purpose_stays(tmp_path: Path) -> None:
+    # e.g. root:matrix-synapse 0640, so that the homeserver's user reads the registration
+    path = tmp_path / "linli-registration.yaml"
+    path.write_text("old\n", encoding="utf-8")
+    path.chmod(0o660)
+    write_secret(path, "new\n")
+    assert mode(path) == 0o640
+
+
+def test_linli_init_writes_bridge_yaml_for_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "bridge.yaml"
+    assert linli(["-c", str(path), "init"]) == 0
+    assert mode(path) == 0o600
+    # the shipped placeholder file, world-readable in a checkout, is replaced and restricted
+    path.write_text("as_token: CHANGE_ME\n", encoding="utf-8")
+    path.chmod(0o644)
+    assert linli(["-c", str(path), "init"]) == 0
+    assert mode(path) == 0o600
+
+
+def test_linli_registration_writes_the_registration_for_its_owner_only(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLES, tmp_path / "rooms_config")
+    config = tmp_path / "bridge.yaml"
+    assert linli(["-c", str(config), "init"]) == 0
+    output = tmp_path / "synapse" / "linli-registration.yaml"
+    assert linli(["-c", str(config), "registration", "-o", str(output)]) == 0
+    assert mode(output) == 0o600
+    assert "hs_token" in output.read_text(encoding="utf-8")
+
+
+def test_demo_summary_with_passwords_is_for_its_owner_only(tmp_path: Path) -> None:
+    path = write_summary(tmp_path, {"accounts": [{"user_id": "@a:x", "password": "pw"}]})
+    assert path == tmp_path / "demo.json"
+    assert mode(path) == 0o600
+
+
+def test_local_synapse_config_with_the_shared_secret_is_for_its_owner_only(
+    tmp_path: Path,
+) -> None:
+    synapse = LocalSynapse(SynapseSettings(data_dir=tmp_path / "synapse"))
+    config = synapse.write_config()
+    assert "registration_shared_secret" in config.read_text(encoding="utf-8")
+    assert {
+        name: mode(tmp_path / "synapse" / name)
+        for name in ("hs.yaml", "signing.key", "registration_shared_secret")
+    } == dict.fromkeys(("hs.yaml", "signing.key", "registration_shared_secret"), 0o600)
