@@ -17,6 +17,7 @@ from bridge.config import BridgeConfig
 from bridge.dispatch import Bot, Dispatcher, InboxWorker, Services
 from bridge.i18n import Catalogue, default_catalogue
 from bridge.matrix import MatrixClient
+from bridge.ops import HealthCheck, OpsServer
 from bridge.provision.apply import ApplyReport
 from bridge.provision.reconcile import Provisioner
 from bridge.retention import Retention
@@ -56,6 +57,7 @@ class Bridge:
         self.worker: InboxWorker
         self.server: AppserviceServer
         self.dispatcher: Dispatcher
+        self.ops: OpsServer | None = None
 
     async def open(self) -> None:
         """Connect to the database (migrating it) and wire the pieces; no network yet."""
@@ -82,6 +84,12 @@ class Bridge:
         )
         self.dispatcher = Dispatcher(services, self.bot_classes)
         self.worker = InboxWorker(self.store, self.dispatcher, self.clock)
+        self.health = HealthCheck(self.store, self.client)
+        if self.config.metrics.enabled:
+            metrics_at = self.config.metrics
+            self.ops = OpsServer(
+                self.store, self.health, metrics_at.listen_host, metrics_at.listen_port
+            )
         self.server = AppserviceServer(
             self.config,
             self.store,
@@ -89,6 +97,7 @@ class Bridge:
             self.worker.offer,
             self._is_bot_user,
             self.webhooks.handle_inbound,
+            self.health.handle,
         )
 
     def _is_bot_user(self, user_id: str) -> bool:
@@ -105,6 +114,8 @@ class Bridge:
             await bot.on_start()
         await self.server.load_recent()
         await self.server.start()
+        if self.ops is not None:
+            await self.ops.start()
         if self.process_inbox:
             self._spawn(self.worker.run(), "inbox worker")
             self._spawn(self.scheduler.run(), "scheduler")
@@ -122,6 +133,8 @@ class Bridge:
             return
         self._opened = False
         await self.server.stop()
+        if self.ops is not None:
+            await self.ops.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -82,6 +82,10 @@ appservice:
   hs_token: {new_token()}
 database:
   url: {database_url}
+metrics:
+  enabled: true
+  listen_host: 127.0.0.1
+  listen_port: 29331
 rooms_config: {rooms_config}
 bots:
   main: linli

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bridge.store.database import Database
 from bridge.store.inbox import InboxStore
 from bridge.store.jobs import JobStore
+from bridge.store.outbox import OutboxStore
 from bridge.store.people import PeopleStore
 from bridge.store.rooms import RoomStore
 from bridge.store.roster import RosterStore
@@ -20,6 +21,7 @@ class Store:
         self.roster = RosterStore(db)
         self.jobs = JobStore(db)
         self.tickets = TicketStore(db)
+        self.outbox = OutboxStore(db)
 
     @classmethod
     async def open(cls, url: str, sqlite_synchronous: str = "full") -> Store:

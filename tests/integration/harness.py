@@ -20,6 +20,7 @@ from bridge.config import (
     BridgeConfig,
     DatabaseConfig,
     HomeserverConfig,
+    MetricsConfig,
     WebhookTarget,
 )
 from bridge.dispatch import Bot, config_sections
@@ -61,6 +62,7 @@ class Harness:
             rooms_config=self.rooms_dir,
             alias_prefix=self.prefix,
             webhooks=self.webhooks,
+            metrics=MetricsConfig(listen_port=0),
         )
 
     def write_bridge_yaml(self) -> Path:
@@ -70,6 +72,7 @@ class Harness:
             f"""homeserver: {{url: "{self.homeserver_url}", server_name: {self.server_name}}}
 appservice: {{as_token: {self.as_token}, hs_token: {self.hs_token}}}
 database: {{url: "sqlite+aiosqlite:///linli.db"}}
+metrics: {{listen_port: 0}}
 rooms_config: rooms_config
 alias_prefix: {self.prefix}
 """,
