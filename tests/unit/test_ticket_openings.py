@@ -1,12 +1,11 @@
 """What the tickets bot knows before it answers a mention: the next number and the resident's
 open tickets from memory for a message seen the first time, from the database otherwise, and
-never stale after a ticket was closed or anonymised. A real SQLite store."""
+never stale after a ticket was closed or anonymised. A real store, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,8 +40,8 @@ def no_jobs(_: TicketRecord) -> list[Any]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path}/tickets.db")
+async def store(database_url: str) -> AsyncIterator[Store]:
+    opened = await Store.open(database_url)
     yield opened
     await opened.close()
 
