@@ -144,6 +144,17 @@ def main(argv: list[str] | None = None) -> int:
     init.add_argument("--force", action="store_true")
     init.add_argument("--server-name", default="linli.localhost")
     init.add_argument("--homeserver-url", default="http://127.0.0.1:8008")
+    init.add_argument("--listen-host", default="127.0.0.1", help="where Linli listens")
+    init.add_argument("--listen-port", type=int, default=29330)
+    init.add_argument(
+        "--appservice-url", help="how the homeserver reaches Linli (default: loopback, the port)"
+    )
+    init.add_argument(
+        "--database-url",
+        default="sqlite+aiosqlite:///data/linli.db",
+        help="e.g. postgresql+asyncpg://linli@db/linli (password from PGPASSWORD)",
+    )
+    init.add_argument("--metrics-host", default="127.0.0.1", help="where /metrics listens")
     reg = sub.add_parser("registration", help="write the homeserver's registration file")
     reg.add_argument("-o", "--output", type=Path, default=Path("linli-registration.yaml"))
     sub.add_parser("plan", help="print what apply would change; touch nothing")
@@ -174,7 +185,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{args.config} exists; use --force to overwrite it", file=sys.stderr)
                 return 1
             args.config.write_text(
-                bridge_yaml_text(homeserver_url=args.homeserver_url, server_name=args.server_name),
+                bridge_yaml_text(
+                    homeserver_url=args.homeserver_url,
+                    server_name=args.server_name,
+                    listen_host=args.listen_host,
+                    listen_port=args.listen_port,
+                    appservice_url=args.appservice_url,
+                    database_url=args.database_url,
+                    metrics_host=args.metrics_host,
+                ),
                 encoding="utf-8",
             )
             print(f"wrote {args.config}")
