@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from bridge import logs
 from bridge.clock import SystemClock
 from bridge.config import BridgeConfig, ConfigError, load_bridge_config
 from bridge.dispatch import config_sections
@@ -29,6 +30,12 @@ def load_all(config_path: Path) -> tuple[BridgeConfig, RoomsConfig]:
     from bots import ALL_BOTS
 
     config = load_bridge_config(config_path)
+    logs.hide(
+        config.appservice.as_token,
+        config.appservice.hs_token,
+        *(t.secret for t in config.webhooks.values()),
+        *(t.inbound_secret for t in config.webhooks.values()),
+    )
     sections = config_sections(ALL_BOTS)
     return config, load_rooms_config(config.rooms_config, config.locale, sections)
 
@@ -138,7 +145,10 @@ async def _roster_import(config_path: Path, compound: str, file: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="linli", description="Linli (邻里) bridge and bots")
     parser.add_argument("-c", "--config", type=Path, default=Path("bridge.yaml"))
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG")
+    parser.add_argument(
+        "--log-format", choices=["text", "json"], default="text", help="json: one object a line"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     init = sub.add_parser("init", help="write a bridge.yaml with fresh random tokens")
     init.add_argument("--force", action="store_true")
@@ -172,11 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--data", type=Path, default=Path("data"))
     demo.add_argument("--rooms-config", type=Path, default=Path("rooms_config"))
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logs.setup(args.verbose, args.log_format)
 
     try:
         if args.command == "init":

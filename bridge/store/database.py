@@ -44,8 +44,10 @@ class Database:
         # Every unit of work here ends in a commit or a rollback (a connection closed inside a
         # transaction rolls it back), so SQLite's extra rollback when a connection goes back to
         # the pool is a wasted round trip to aiosqlite's thread on every query.
+        # hide_parameters: an error's message carries the statement but not its values, which
+        # can be residents' names and addresses (bridge/logs.py).
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_reset_on_return=None if sqlite else "rollback"
+            url, pool_reset_on_return=None if sqlite else "rollback", hide_parameters=True
         )
         if sqlite:
             synchronous = {"full": "FULL", "normal": "NORMAL"}[sqlite_synchronous]
