@@ -56,10 +56,13 @@ class ThrowawayPostgres:
         self._process: subprocess.Popen[bytes] | None = None
         self._folder: Path | None = None
         self.databases: list[str] = []
+        self._template: str | None = None
+        self._owned = False  # started here: thrown away whole, no database dropped one by one
 
     def start(self) -> None:
         if self.admin_url:
             return
+        self._owned = True
         binaries = _bin_dir()
         self._folder = Path(tempfile.mkdtemp(prefix="linli-pg-"))
         data, log = self._folder / "data", self._folder / "postgres.log"
@@ -106,12 +109,30 @@ class ThrowawayPostgres:
                     raise RuntimeError("PostgreSQL did not listen within 30 s") from None
                 time.sleep(0.05)
 
-    async def fresh_database(self) -> str:
-        """A new, empty database; its SQLAlchemy URL (asyncpg)."""
-        name = f"linli_test_{os.getpid()}_{next(_numbers)}"
+    async def fresh_database(self, *, migrated: bool = False) -> str:
+        """A new database, empty or (`migrated`) at the schema's head; its SQLAlchemy URL."""
+        template = await self._migrated_template() if migrated else None
+        return await self._create(f"linli_test_{os.getpid()}_{next(_numbers)}", template)
+
+    async def _migrated_template(self) -> str:
+        # Migrating once and copying is ~3x faster per test than migrating every database.
+        if self._template is None:
+            from bridge.store import Store
+
+            url = await self._create(f"linli_template_{os.getpid()}", None)
+            store = await Store.open(url)
+            await store.close()  # a template must have no connections when it is copied
+            self._template = urlsplit(url).path.lstrip("/")
+        return self._template
+
+    async def _create(self, name: str, template: str | None) -> str:
         conn = await self._admin()
         try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
+            options = f' TEMPLATE "{template}"' if template else ""
+            # FILE_COPY (PostgreSQL 15+) copies a small database faster than the WAL way.
+            if conn.get_server_version().major >= 15:
+                options += " STRATEGY FILE_COPY"
+            await conn.execute(f'CREATE DATABASE "{name}"{options}')
         finally:
             await conn.close()
         self.databases.append(name)
@@ -119,6 +140,8 @@ class ThrowawayPostgres:
         return urlunsplit(parts._replace(scheme="postgresql+asyncpg", path=f"/{name}"))
 
     async def drop(self, url: str) -> None:
+        if self._owned:
+            return
         name = urlsplit(url).path.lstrip("/")
         conn = await self._admin()
         try:

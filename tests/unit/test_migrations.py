@@ -3,6 +3,8 @@ populated database, and a database newer than the code is refused."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import text
 
@@ -12,8 +14,8 @@ from bridge.store.database import Database, DatabaseTooNew
 HEAD = "0005"
 
 
-async def test_every_revision_upgrades_a_populated_database(database_url: str) -> None:
-    url = database_url
+async def test_every_revision_upgrades_a_populated_database(empty_database_url: str) -> None:
+    url = empty_database_url
     db = Database(url)
     await db.migrate("0001")
     # Plain SQL, as the first revision's schema had it (not today's models), with timestamps as
@@ -56,10 +58,16 @@ async def test_every_revision_upgrades_a_populated_database(database_url: str) -
     await store.close()
 
 
-async def test_a_database_from_a_newer_linli_is_refused(database_url: str) -> None:
-    store = await Store.open(database_url)
+async def test_a_database_from_a_newer_linli_is_refused(empty_database_url: str) -> None:
+    store = await Store.open(empty_database_url)
     async with store.db.engine.begin() as raw:
         await raw.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     await store.close()
     with pytest.raises(DatabaseTooNew, match="upgrade Linli"):
-        await Store.open(database_url)
+        await Store.open(empty_database_url)
+
+
+async def test_a_sqlite_database_gets_the_folder_it_is_named_in(tmp_path: Path) -> None:
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path}/data/new/linli.db")
+    await store.close()
+    assert (tmp_path / "data" / "new" / "linli.db").is_file()

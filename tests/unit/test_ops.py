@@ -241,3 +241,31 @@ async def test_the_metrics_listener_binds_a_free_port_when_asked_for_port_0(stor
     finally:
         await ops.stop()
         await client.close()
+
+
+async def test_health_turns_503_when_the_homeserver_stops_and_200_when_it_returns(
+    store: Store,
+) -> None:
+    port = closed_port()
+    app = web.Application()
+
+    async def versions(request: web.Request) -> web.Response:
+        return web.json_response({"versions": ["v1.11"]})
+
+    app.router.add_get("/_matrix/client/versions", versions)
+    client = matrix(f"http://127.0.0.1:{port}")
+    # fresh_for 0: every report asks the homeserver, as one would after a quiet spell.
+    health = HealthCheck(store, client, fresh_for=0.0)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    assert (await health.report())[0]
+    await runner.cleanup()
+    ok, body = await health.report()
+    assert not ok and body["homeserver"] == "down" and body["database"] == "ok"
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    assert (await health.report())[0]
+    await runner.cleanup()
+    await client.close()

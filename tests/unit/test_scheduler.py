@@ -114,3 +114,14 @@ async def test_homeserver_failure_retries_later_without_losing_the_job(database_
     assert calls == 2
     assert await store.jobs.status("f") == "done"
     await store.close()
+
+
+async def test_a_job_finished_by_concurrent_writers_is_finished_once(database_url: str) -> None:
+    store = await open_store(database_url)
+    await store.jobs.schedule("t:5", "remind", START, {})
+    job = await store.jobs.get("t:5")
+    assert job is not None
+    claims = await asyncio.gather(*(store.jobs.finish(job.id, START) for _ in range(8)))
+    assert claims.count(True) == 1
+    assert await store.jobs.status("t:5") == "done"
+    await store.close()

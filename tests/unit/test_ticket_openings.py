@@ -4,11 +4,13 @@ never stale after a ticket was closed or anonymised. A real store, on SQLite and
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from bots.tickets.openings import Openings
 from bridge.store import Store
@@ -102,3 +104,16 @@ async def test_a_message_handled_before_finds_its_ticket_in_the_database(store: 
     assert check.existing.reply_event_id == "$reply0"
     # Before its ticket was written, the same message gets the same number as the first time.
     assert (await again.check(mention(1), fresh=False)).next_number == 2
+
+
+async def test_two_writers_opening_the_same_number_store_it_once(store: Store) -> None:
+    # Two Linli processes on one database (a mistake, but possible with PostgreSQL): the
+    # database itself refuses the second ticket under a number already taken.
+    results = await asyncio.gather(
+        *(store.tickets.open(mention(n), 1, no_jobs, f"$reply{n}") for n in range(4)),
+        return_exceptions=True,
+    )
+    stored = [r for r in results if not isinstance(r, BaseException)]
+    assert len(stored) == 1
+    assert all(isinstance(r, IntegrityError) for r in results if isinstance(r, BaseException))
+    assert (await store.tickets.get("heping", 1)) is not None
