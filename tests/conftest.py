@@ -20,9 +20,11 @@ ENGINES = ["sqlite", "postgresql"]
 def postgres() -> Iterator[ThrowawayPostgres]:
     """Started only when a test asks for a PostgreSQL database."""
     server = ThrowawayPostgres()
-    server.start()
-    yield server
-    server.stop()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
 
 
 async def _database(

