@@ -3,14 +3,15 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean constraints
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml $(BIN)/activate
-	$(BIN)/pip install --quiet -e '.[test,demo]'
+# The same pinned versions as the Docker image (constraints.txt).
+$(VENV)/.installed: pyproject.toml constraints.txt $(BIN)/activate
+	$(BIN)/pip install --quiet --constraint constraints.txt -e '.[test,demo,postgres]'
 	touch $@
 
 demo: $(VENV)/.installed
@@ -26,6 +27,16 @@ test: lint
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench $(ARGS)
+
+# Pin the newest versions pyproject.toml allows, from a fresh venv (then run `make test`).
+constraints:
+	rm -rf .constraints-venv
+	$(PYTHON) -m venv .constraints-venv
+	.constraints-venv/bin/pip install --quiet --upgrade pip
+	.constraints-venv/bin/pip install --quiet '.[test,demo,postgres]'
+	{ sed -n '1,2p' constraints.txt; .constraints-venv/bin/pip freeze --exclude linli; } > constraints.new
+	mv constraints.new constraints.txt
+	rm -rf .constraints-venv
 
 clean:
 	rm -rf $(VENV) data

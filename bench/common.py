@@ -6,7 +6,13 @@ import secrets
 import socket
 from pathlib import Path
 
-from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig, HomeserverConfig
+from bridge.config import (
+    AppserviceConfig,
+    BridgeConfig,
+    DatabaseConfig,
+    HomeserverConfig,
+    MetricsConfig,
+)
 from bridge.local_synapse import LocalSynapse, SynapseSettings
 from bridge.registration import write_registration
 
@@ -31,6 +37,7 @@ def bench_config(tmp: Path) -> BridgeConfig:
         ),
         database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp}/linli.db"),
         rooms_config=tmp / "rooms",
+        metrics=MetricsConfig(listen_port=0),
     )
 
 

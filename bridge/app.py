@@ -18,6 +18,7 @@ from bridge.config import BridgeConfig
 from bridge.i18n import Catalogue, default_catalogue
 from bridge.inbox_worker import InboxWorker
 from bridge.matrix import MatrixClient
+from bridge.ops import HealthCheck, OpsServer
 from bridge.provision.apply import ApplyReport
 from bridge.provision.reconcile import Provisioner
 from bridge.retention import Retention
@@ -60,6 +61,7 @@ class Bridge:
         self.worker: InboxWorker
         self.server: AppserviceServer
         self.router: Router
+        self.ops: OpsServer | None = None
 
     async def open(self) -> None:
         """Connect to the database (migrating it) and wire the pieces; no network yet."""
@@ -89,6 +91,12 @@ class Bridge:
         self.scheduler.register_kind(PROVISION, self._provision)
         self.router = Router(services, self.bot_classes)
         self.worker = InboxWorker(self.store, self.router, self.clock)
+        self.health = HealthCheck(self.store, self.client)
+        if self.config.metrics.enabled:
+            metrics_at = self.config.metrics
+            self.ops = OpsServer(
+                self.store, self.health, metrics_at.listen_host, metrics_at.listen_port
+            )
         self.server = AppserviceServer(
             self.config,
             self.store,
@@ -96,6 +104,7 @@ class Bridge:
             self.worker.offer,
             self._is_bot_user,
             self.webhooks.handle_inbound,
+            self.health.handle,
         )
 
     def bot(self, cls: type[B]) -> B:
@@ -124,6 +133,8 @@ class Bridge:
             # What the inbox holds from an earlier run is queued before anything new arrives.
             await self.worker.start()
         await self.server.start()
+        if self.ops is not None:
+            await self.ops.start()
         if self.process_inbox:
             self._spawn(self.worker.run(), "inbox worker")
             self._spawn(self.scheduler.run(), "scheduler")
@@ -141,6 +152,8 @@ class Bridge:
             return
         self._opened = False
         await self.server.stop()
+        if self.ops is not None:
+            await self.ops.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -42,6 +42,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bridge import metrics
 from bridge.clock import Clock
 from bridge.config import BridgeConfig
 from bridge.store import Store
@@ -66,6 +67,7 @@ class AppserviceServer:
         on_arrival: Callable[[Arrival], None],
         is_bot_user: Callable[[str], bool],
         webhook_handler: Callable[[web.Request], Awaitable[web.Response]] | None = None,
+        health_handler: Callable[[web.Request], Awaitable[web.Response]] | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -89,11 +91,14 @@ class AppserviceServer:
         if webhook_handler is not None:
             # Signed with HMAC and a timestamp instead of the hs_token (bridge/webhooks.py).
             self.app.router.add_post("/linli/webhooks/{target}", webhook_handler)
+        if health_handler is not None:
+            # Unauthenticated and tells nothing private (bridge/ops.py): for HEALTHCHECK.
+            self.app.router.add_get("/health", health_handler)
         self._runner: web.AppRunner | None = None
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path.startswith("/linli/webhooks/"):
+        if request.path.startswith("/linli/webhooks/") or request.path == "/health":
             webhook: web.StreamResponse = await handler(request)
             return webhook
         if not request.path.startswith("/_matrix/app/"):
@@ -143,6 +148,7 @@ class AppserviceServer:
                 pass  # its write failed, so the homeserver sends it again: a new transaction
             else:
                 log.info("transaction %s was already stored; acknowledging again", txn_id)
+                metrics.observe_transaction("repeat")
                 return web.json_response({})
         now = self.clock.now()
         stored = asyncio.ensure_future(self._store(txn_id, entries, now))
@@ -155,7 +161,9 @@ class AppserviceServer:
             log.exception("could not store transaction %s; the homeserver will retry", txn_id)
             self._recent.pop(txn_id, None)
             self._catching_up()
+            metrics.observe_transaction("error")
             return _error(500, "M_UNKNOWN", "Could not store the transaction")
+        metrics.observe_transaction("stored", len(stored.result() or []))
         if time.monotonic() >= self._acknowledge_at_once_until:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(

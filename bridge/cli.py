@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from bridge import logs
 from bridge.bot import config_sections, text_folders
 from bridge.clock import SystemClock
 from bridge.config import BridgeConfig, ConfigError, load_bridge_config
@@ -30,6 +31,12 @@ def load_all(config_path: Path) -> tuple[BridgeConfig, RoomsConfig]:
     from bots import ALL_BOTS
 
     config = load_bridge_config(config_path)
+    logs.hide(
+        config.appservice.as_token,
+        config.appservice.hs_token,
+        *(t.secret for t in config.webhooks.values()),
+        *(t.inbound_secret for t in config.webhooks.values()),
+    )
     sections = config_sections(ALL_BOTS)
     return config, load_rooms_config(config.rooms_config, config.locale, sections)
 
@@ -113,12 +120,26 @@ def setup_logging(verbose: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="linli", description="Linli (邻里) bridge and bots")
     parser.add_argument("-c", "--config", type=Path, default=Path("bridge.yaml"))
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG")
+    parser.add_argument(
+        "--log-format", choices=["text", "json"], default="text", help="json: one object a line"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     init = sub.add_parser("init", help="write a bridge.yaml with fresh random tokens")
     init.add_argument("--force", action="store_true")
     init.add_argument("--server-name", default="linli.localhost")
     init.add_argument("--homeserver-url", default="http://127.0.0.1:8008")
+    init.add_argument("--listen-host", default="127.0.0.1", help="where Linli listens")
+    init.add_argument("--listen-port", type=int, default=29330)
+    init.add_argument(
+        "--appservice-url", help="how the homeserver reaches Linli (default: loopback, the port)"
+    )
+    init.add_argument(
+        "--database-url",
+        default="sqlite+aiosqlite:///data/linli.db",
+        help="e.g. postgresql+asyncpg://linli@db/linli (password from PGPASSWORD)",
+    )
+    init.add_argument("--metrics-host", default="127.0.0.1", help="where /metrics listens")
     reg = sub.add_parser("registration", help="write the homeserver's registration file")
     reg.add_argument("-o", "--output", type=Path, default=Path("linli-registration.yaml"))
     sub.add_parser("plan", help="print what apply would change; touch nothing")
@@ -136,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--data", type=Path, default=Path("data"))
     demo.add_argument("--rooms-config", type=Path, default=Path("rooms_config"))
     args = parser.parse_args(argv)
-    setup_logging(args.verbose)
+    logs.setup(args.verbose, args.log_format)
 
     try:
         if args.command == "init":
@@ -146,7 +167,15 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             write_secret(
                 args.config,
-                bridge_yaml_text(homeserver_url=args.homeserver_url, server_name=args.server_name),
+                bridge_yaml_text(
+                    homeserver_url=args.homeserver_url,
+                    server_name=args.server_name,
+                    listen_host=args.listen_host,
+                    listen_port=args.listen_port,
+                    appservice_url=args.appservice_url,
+                    database_url=args.database_url,
+                    metrics_host=args.metrics_host,
+                ),
             )
             print(f"wrote {args.config}")
             return 0

@@ -96,6 +96,15 @@ class DatabaseConfig(Strict):
     sqlite_synchronous: Literal["full", "normal"] = "full"
 
 
+class MetricsConfig(Strict):
+    """The operators' listener: Prometheus's /metrics, and /health again (bridge/ops.py).
+    Apart from the appservice port; loopback unless a scraper elsewhere must reach it."""
+
+    enabled: bool = True
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(default=29331, ge=0, le=65535)  # 0: any free port (tests)
+
+
 class BotsConfig(Strict):
     main: Key = "linli"  # creates the rooms and speaks for every bot
     # Every user ID starting with this localpart prefix belongs to Linli (exclusive namespace).
@@ -119,6 +128,7 @@ class BridgeConfig(Strict):
     homeserver: HomeserverConfig = HomeserverConfig()
     appservice: AppserviceConfig
     database: DatabaseConfig = DatabaseConfig()
+    metrics: MetricsConfig = MetricsConfig()
     rooms_config: Path = Path("rooms_config")
     bots: BotsConfig = BotsConfig()
     # Prepended to every alias Linli creates, so two deployments can share one homeserver.

@@ -24,11 +24,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from bridge import metrics
 from bridge.clock import Clock
 from bridge.matrix import MatrixError
 from bridge.store import Store
@@ -226,11 +228,15 @@ class InboxWorker:
 
     async def _attempt(self, item: _Item, *, fresh: bool) -> Exception | None:
         """Handle the event once; the exception that stopped its handlers, if one did."""
+        started = time.perf_counter()
+        kind = "ephemeral" if item.body.get("linli.ephemeral") else str(item.body.get("type"))
         try:
             async with asyncio.timeout(self.event_budget):
                 await self.router.handle(item.body, item.received_at, fresh=fresh)
         except Exception as e:
+            metrics.observe_event(kind, time.perf_counter() - started, True)
             return e
+        metrics.observe_event(kind, time.perf_counter() - started, False)
         return None
 
     async def _failed(self, item: _Item, error: Exception) -> bool:

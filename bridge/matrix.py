@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -18,6 +19,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import aiohttp
 from nio.api import Api
+
+from bridge import metrics
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,10 @@ class MatrixClient:
         self._session: aiohttp.ClientSession | None = None
         # Requests sent, by HTTP method: tests and benchmarks count the homeserver's work.
         self.requests: Counter[str] = Counter()
+        # When the homeserver last answered (any status below 500), and last failed to
+        # (monotonic seconds): the health check reads them instead of asking again.
+        self.last_answer: float | None = None
+        self.last_failure: float | None = None
 
     @property
     def writes(self) -> int:
@@ -127,15 +134,18 @@ class MatrixClient:
             headers["Content-Type"] = content_type
         for attempt in range(1, self.max_attempts + 1):
             self.requests[method] += 1
+            started = time.monotonic()
             try:
                 async with self._http().request(method, url, data=data, headers=headers) as resp:
                     text = await resp.text()
                     status = resp.status
             except (aiohttp.ClientError, TimeoutError) as e:
+                self._observe(method, started, None)
                 if attempt == self.max_attempts or not idempotent:
                     raise Unavailable(0, "M_UNAVAILABLE", str(e), method, path) from e
                 await self._sleep(self.backoff_base * 2 ** (attempt - 1))
                 continue
+            self._observe(method, started, status)
             payload = _json_or_empty(text)
             if status < 300:
                 return payload
@@ -151,6 +161,30 @@ class MatrixClient:
             log.info("homeserver said %s to %s %s; retrying in %.1fs", status, method, path, delay)
             await self._sleep(delay)
         raise AssertionError("unreachable")
+
+    def _observe(self, method: str, started: float, status: int | None) -> None:
+        now = time.monotonic()
+        metrics.observe_homeserver_request(method, now - started, status)
+        if status is None or status >= 500:
+            self.last_failure = now
+        else:
+            self.last_answer = now
+
+    async def probe(self, seconds: float = 3.0) -> bool:
+        """Whether the homeserver answers within `seconds`: one unauthenticated GET, no
+        retries."""
+        started = time.monotonic()
+        try:
+            async with self._http().get(
+                f"{self.base_url}/_matrix/client/versions",
+                timeout=aiohttp.ClientTimeout(total=seconds),
+            ) as resp:
+                await resp.read()
+                status: int | None = resp.status
+        except (aiohttp.ClientError, TimeoutError):
+            status = None
+        self._observe("GET", started, status)
+        return status is not None and status < 500
 
     async def _nio(
         self, built: tuple[str, ...], *, as_user: str | None = None, body: Any = None

@@ -65,8 +65,11 @@ def bridge_yaml_text(
     *,
     homeserver_url: str = "http://127.0.0.1:8008",
     server_name: str = "linli.localhost",
+    listen_host: str = "127.0.0.1",
     listen_port: int = 29330,
+    appservice_url: str | None = None,
     database_url: str = "sqlite+aiosqlite:///data/linli.db",
+    metrics_host: str = "127.0.0.1",
     rooms_config: str = "rooms_config",
 ) -> str:
     """A bridge.yaml with fresh random tokens (`linli init`)."""
@@ -76,13 +79,17 @@ homeserver:
   server_name: {server_name}
 appservice:
   id: linli
-  listen_host: 127.0.0.1
+  listen_host: {listen_host}
   listen_port: {listen_port}
-  url: http://127.0.0.1:{listen_port}
+  url: {appservice_url or f"http://127.0.0.1:{listen_port}"}
   as_token: {new_token()}
   hs_token: {new_token()}
 database:
   url: {database_url}
+metrics:
+  enabled: true
+  listen_host: {metrics_host}
+  listen_port: 29331
 rooms_config: {rooms_config}
 bots:
   main: linli

@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from bridge import metrics
 from bridge.clock import Clock
 from bridge.matrix import MatrixError
 from bridge.store.jobs import Job, JobSpec, JobStore
@@ -127,29 +128,36 @@ class Scheduler:
         return fired
 
     async def _fire(self, job: Job) -> None:
+        lag = (self.clock.now() - job.due_at).total_seconds()
+        outcome = await self._outcome_of(job)
+        metrics.observe_job(job.kind, outcome, lag)
+
+    async def _outcome_of(self, job: Job) -> str:
+        """Fire one job; returns what became of it: done, retry, postponed or failed."""
         handler = self.handlers.get(job.kind)
         if handler is None:
             log.error("job %s has kind %s with no handler; marking it failed", job.key, job.kind)
             await self.jobs.finish(job.id, self.clock.now(), failed=True)
-            return
+            return "failed"
         try:
             await handler(job)
         except RetryLater as later:
             log.info("job %s postponed to %s: %s", job.key, later.at.isoformat(), later)
             await self.jobs.schedule(job.key, job.kind, later.at, job.payload)
-            return
+            return "postponed"
         except (MatrixError, OSError, TimeoutError) as e:
             attempts = await self.jobs.record_attempt(job.id)
             if attempts >= self.max_attempts:
                 log.error("job %s failed %d times, giving up: %s", job.key, attempts, e)
                 await self.jobs.finish(job.id, self.clock.now(), failed=True)
-            else:
-                retry = self.clock.now() + timedelta(seconds=5 * 2**attempts)
-                log.warning("job %s failed (%s); retrying at %s", job.key, e, retry.isoformat())
-                await self.jobs.schedule(job.key, job.kind, retry, job.payload)
-            return
+                return "failed"
+            retry = self.clock.now() + timedelta(seconds=5 * 2**attempts)
+            log.warning("job %s failed (%s); retrying at %s", job.key, e, retry.isoformat())
+            await self.jobs.schedule(job.key, job.kind, retry, job.payload)
+            return "retry"
         except Exception:
             log.exception("job %s failed in its handler", job.key)
             await self.jobs.finish(job.id, self.clock.now(), failed=True)
-            return
+            return "failed"
         await self.jobs.finish(job.id, self.clock.now())
+        return "done"

@@ -23,6 +23,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import delete, select, update
 
+from bridge import metrics
 from bridge.clock import Clock
 from bridge.config import WebhookTarget
 from bridge.scheduler import RetryLater, Scheduler
@@ -163,6 +164,7 @@ class Webhooks:
         except (aiohttp.ClientError, TimeoutError) as e:
             error = type(e).__name__
         attempts = row.attempts + 1
+        metrics.observe_webhook_attempt(delivered=error is None)
         async with self.db.transaction() as session:
             await session.execute(
                 update(WebhookOutbox)

@@ -4,9 +4,14 @@ from `store.db`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
 from bridge.store.database import Database
 from bridge.store.inbox import InboxStore
 from bridge.store.jobs import JobStore
+from bridge.store.outbox import OutboxStore
 from bridge.store.people import PeopleStore
 from bridge.store.rooms import RoomStore
 from bridge.store.roster import RosterStore
@@ -20,10 +25,12 @@ class Store:
         self.people = PeopleStore(db)
         self.roster = RosterStore(db)
         self.jobs = JobStore(db)
+        self.outbox = OutboxStore(db)
 
     @classmethod
     async def open(cls, url: str, sqlite_synchronous: str = "full") -> Store:
         """Connect and bring the schema to this code's revision (refusing a newer database)."""
+        _make_sqlite_folder(url)
         db = Database(url, sqlite_synchronous)
         try:
             await db.migrate()
@@ -34,6 +41,13 @@ class Store:
 
     async def close(self) -> None:
         await self.db.close()
+
+
+def _make_sqlite_folder(url: str) -> None:
+    """SQLite creates its file but not the folder for it (`linli init` names data/linli.db)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
 __all__ = ["Database", "Store"]

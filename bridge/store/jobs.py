@@ -219,6 +219,16 @@ class JobStore:
             )
             return bool(getattr(result, "rowcount", 0))
 
+    async def counts(self) -> dict[str, int]:
+        """Jobs by status (for the metrics)."""
+        async with self.db.sessions() as session:
+            result = await session.execute(
+                select(ScheduledJob.status, func.count())
+                .where(ScheduledJob.status.in_(("pending", "failed")))
+                .group_by(ScheduledJob.status)
+            )
+            return {status: count for status, count in result.all()}
+
     async def record_attempt(self, job_id: int) -> int:
         async with self.db.transaction() as session:
             await session.execute(

@@ -1,11 +1,14 @@
 """One real Synapse for the session (SQLite, loopback), registered with Linli's appservice.
 
 Each test gets its own Linli database and alias prefix (`harness`), and makes its own users.
+Linli's database is SQLite; `LINLI_TEST_ENGINE=postgresql` runs the suite on PostgreSQL (a fresh
+database per test, tests/postgres.py).
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -125,7 +128,12 @@ def _example_localparts() -> set[str]:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def harness(session: Session, tmp_path: Path) -> AsyncIterator[Harness]:
+async def harness(
+    session: Session, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Harness]:
+    database_url = None
+    if os.environ.get("LINLI_TEST_ENGINE") == "postgresql":
+        database_url = await request.getfixturevalue("postgres").fresh_database()
     h = Harness(
         homeserver_url=session.synapse.base_url,
         server_name=SERVER,
@@ -133,9 +141,12 @@ async def harness(session: Session, tmp_path: Path) -> AsyncIterator[Harness]:
         hs_token=session.hs_token,
         port=session.port,
         workdir=tmp_path,
+        database_url=database_url,
     )
     yield h
     await h.stop_all()
+    if database_url is not None:
+        await request.getfixturevalue("postgres").drop(database_url)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -21,6 +21,7 @@ from bridge.config import (
     BridgeConfig,
     DatabaseConfig,
     HomeserverConfig,
+    MetricsConfig,
     WebhookTarget,
 )
 from bridge.matrix import MatrixClient
@@ -41,6 +42,7 @@ class Harness:
     prefix: str = field(default_factory=lambda: f"t{next(_prefixes)}_")
     bridges: list[Bridge] = field(default_factory=list)
     webhooks: dict[str, WebhookTarget] = field(default_factory=dict)
+    database_url: str | None = None  # SQLite in the workdir unless given
 
     def __post_init__(self) -> None:
         self.rooms_dir = self.workdir / "rooms_config"
@@ -57,19 +59,24 @@ class Harness:
                 listen_port=self.port,
                 url=f"http://127.0.0.1:{self.port}",
             ),
-            database=DatabaseConfig(url=f"sqlite+aiosqlite:///{self.workdir / 'linli.db'}"),
+            database=DatabaseConfig(
+                url=self.database_url or f"sqlite+aiosqlite:///{self.workdir / 'linli.db'}"
+            ),
             rooms_config=self.rooms_dir,
             alias_prefix=self.prefix,
             webhooks=self.webhooks,
+            metrics=MetricsConfig(listen_port=0),
         )
 
     def write_bridge_yaml(self) -> Path:
         """A bridge.yaml for this test, for driving the `linli` command line."""
         path = self.workdir / "bridge.yaml"
+        database_url = self.database_url or "sqlite+aiosqlite:///linli.db"
         path.write_text(
             f"""homeserver: {{url: "{self.homeserver_url}", server_name: {self.server_name}}}
 appservice: {{as_token: {self.as_token}, hs_token: {self.hs_token}}}
-database: {{url: "sqlite+aiosqlite:///linli.db"}}
+database: {{url: "{database_url}"}}
+metrics: {{listen_port: 0}}
 rooms_config: rooms_config
 alias_prefix: {self.prefix}
 """,

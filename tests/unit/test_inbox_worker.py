@@ -2,7 +2,8 @@
 repeat is recognised (also after a restart), and nothing is handled twice or lost when the
 write fails, a handler fails, or a backlog from an earlier run is waiting.
 
-A real SQLite store; the dispatcher is a recorder (the bots have tests of their own)."""
+A real store (SQLite and PostgreSQL); the dispatcher is a recorder (the bots have tests of
+their own)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -64,8 +64,8 @@ class Recorder:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path}/inbox.db")
+async def store(database_url: str) -> AsyncIterator[Store]:
+    opened = await Store.open(database_url)
     yield opened
     await opened.close()
 

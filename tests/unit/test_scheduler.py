@@ -1,10 +1,10 @@
-"""The scheduler on a real SQLite database and a fake clock: each job fires once, on time."""
+"""The scheduler on a real database (SQLite and PostgreSQL) and a fake clock: each job fires
+once, on time."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from bridge.clock import FakeClock
 from bridge.matrix import Unavailable
@@ -15,12 +15,12 @@ from bridge.store.jobs import Job
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
-async def open_store(tmp_path: Path) -> Store:
-    return await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'linli.db'}")
+async def open_store(database_url: str) -> Store:
+    return await Store.open(database_url)
 
 
-async def test_job_fires_when_the_clock_reaches_it_and_only_once(tmp_path: Path) -> None:
-    store = await open_store(tmp_path)
+async def test_job_fires_when_the_clock_reaches_it_and_only_once(database_url: str) -> None:
+    store = await open_store(database_url)
     clock = FakeClock(START)
     scheduler = Scheduler(store.jobs, clock)
     fired: list[tuple[str, datetime]] = []
@@ -50,12 +50,12 @@ async def test_job_fires_when_the_clock_reaches_it_and_only_once(tmp_path: Path)
     await store.close()
 
 
-async def test_a_job_due_during_downtime_fires_once_after_restart(tmp_path: Path) -> None:
-    store = await open_store(tmp_path)
+async def test_a_job_due_during_downtime_fires_once_after_restart(database_url: str) -> None:
+    store = await open_store(database_url)
     await store.jobs.schedule("t:2", "remind", START + timedelta(minutes=5), {"n": 2})
     await store.close()
 
-    store = await open_store(tmp_path)
+    store = await open_store(database_url)
     clock = FakeClock(START + timedelta(hours=1))
     seen: list[dict[str, object]] = []
 
@@ -71,8 +71,8 @@ async def test_a_job_due_during_downtime_fires_once_after_restart(tmp_path: Path
     await store.close()
 
 
-async def test_rescheduling_moves_a_pending_job_and_cancel_stops_it(tmp_path: Path) -> None:
-    store = await open_store(tmp_path)
+async def test_rescheduling_moves_a_pending_job_and_cancel_stops_it(database_url: str) -> None:
+    store = await open_store(database_url)
     clock = FakeClock(START)
     scheduler = Scheduler(store.jobs, clock)
     seen: list[str] = []
@@ -93,8 +93,8 @@ async def test_rescheduling_moves_a_pending_job_and_cancel_stops_it(tmp_path: Pa
     await store.close()
 
 
-async def test_homeserver_failure_retries_later_without_losing_the_job(tmp_path: Path) -> None:
-    store = await open_store(tmp_path)
+async def test_homeserver_failure_retries_later_without_losing_the_job(database_url: str) -> None:
+    store = await open_store(database_url)
     clock = FakeClock(START)
     scheduler = Scheduler(store.jobs, clock)
     calls = 0
@@ -113,4 +113,15 @@ async def test_homeserver_failure_retries_later_without_losing_the_job(tmp_path:
     assert await scheduler.run_due() == 1
     assert calls == 2
     assert await store.jobs.status("f") == "done"
+    await store.close()
+
+
+async def test_a_job_finished_by_concurrent_writers_is_finished_once(database_url: str) -> None:
+    store = await open_store(database_url)
+    await store.jobs.schedule("t:5", "remind", START, {})
+    job = await store.jobs.get("t:5")
+    assert job is not None
+    claims = await asyncio.gather(*(store.jobs.finish(job.id, START) for _ in range(8)))
+    assert claims.count(True) == 1
+    assert await store.jobs.status("t:5") == "done"
     await store.close()

@@ -1,15 +1,16 @@
 """What the tickets bot knows before it answers a mention: the next number and the resident's
 open tickets from memory for a message seen the first time, from the database otherwise, and
-never stale after a ticket was closed or anonymised. A real SQLite store."""
+never stale after a ticket was closed or anonymised. A real store, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from bots.tickets.openings import Openings
 from bots.tickets.store import NewTicket, TicketRecord, TicketStore
@@ -41,8 +42,8 @@ def no_jobs(_: TicketRecord) -> list[Any]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[TicketStore]:
-    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path}/tickets.db")
+async def store(database_url: str) -> AsyncIterator[TicketStore]:
+    opened = await Store.open(database_url)
     yield TicketStore(opened.db)
     await opened.close()
 
@@ -113,8 +114,6 @@ async def test_a_message_handled_before_finds_its_ticket_in_the_database(
 
 async def test_two_rooms_opening_at_once_get_different_numbers(store: TicketStore) -> None:
     """Rooms are handled side by side: both read the database before either writes."""
-    import asyncio
-
     openings = Openings(store)
     first, second = mention(0), mention(1, reporter="@other:linli.localhost")
     checks = await asyncio.gather(
@@ -127,3 +126,16 @@ async def test_two_rooms_opening_at_once_get_different_numbers(store: TicketStor
     for new, number in zip([first, second], numbers, strict=True):
         openings.opened(await store.open(new, number, no_jobs, f"$r{number}"))
     assert (await openings.check(mention(2), fresh=True)).next_number == 3
+
+
+async def test_two_writers_opening_the_same_number_store_it_once(store: TicketStore) -> None:
+    # Two Linli processes on one database (a mistake, but possible with PostgreSQL): the
+    # database itself refuses the second ticket under a number already taken.
+    results = await asyncio.gather(
+        *(store.open(mention(n), 1, no_jobs, f"$reply{n}") for n in range(4)),
+        return_exceptions=True,
+    )
+    stored = [r for r in results if not isinstance(r, BaseException)]
+    assert len(stored) == 1
+    assert all(isinstance(r, IntegrityError) for r in results if isinstance(r, BaseException))
+    assert (await store.get("heping", 1)) is not None
