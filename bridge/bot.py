@@ -24,7 +24,7 @@ from bridge import messages
 from bridge.clock import Clock
 from bridge.commands import CommandSpec, CommandTable
 from bridge.config import BridgeConfig
-from bridge.events import Membership, Message, Reaction, Receipt, RoomEvent
+from bridge.events import Membership, Message, OtherEvent, Reaction, Receipt, RoomEvent
 from bridge.i18n import Catalogue
 from bridge.matrix import MatrixClient, derived_txn_id
 from bridge.provision.desired import RoleTable, role_table
@@ -268,6 +268,10 @@ class Bot:
 
     async def on_reaction(self, ctx: EventContext, reaction: Reaction) -> None:
         pass
+
+    async def on_event(self, ctx: EventContext, event: OtherEvent) -> None:
+        """Any other room event (a poll response, a redaction, a state change): its type and
+        content as sent; parse what the bot needs once, in its own rules."""
 
     async def on_receipt(self, ctx: EventContext, receipt: Receipt) -> None:
         """A read receipt (`ctx.event` is a synthetic event of type m.receipt)."""

@@ -28,6 +28,7 @@ from bridge.events import (
     MalformedEvent,
     Membership,
     Message,
+    OtherEvent,
     Reaction,
     Receipt,
     RoomEvent,
@@ -88,6 +89,10 @@ class Router:
             ctx = await self.context(event, when, fresh)
             for bot in self.bots:
                 await bot.on_reaction(ctx, event)
+        elif isinstance(event, OtherEvent):
+            ctx = await self.context(event, when, fresh)
+            for bot in self.bots:
+                await bot.on_event(ctx, event)
 
     async def _receipt(self, receipt: Receipt, received_at: datetime, fresh: bool) -> None:
         if self.services.config.is_linli_user(receipt.user_id):
