@@ -11,6 +11,7 @@ A bot is one folder under `bots/` (DESIGN.md): its commands and hooks in `bot.py
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ class Roles:
         self._cached_at = (-1, -1)
         self._rooms_by_id: dict[str, RoomRecord] = {}
         self._tables: dict[str, RoleTable] = {}
+        self._loading: dict[tuple[str, tuple[int, int]], asyncio.Future[RoleTable]] = {}
 
     async def _fresh(self) -> None:
         # Rooms and roles change only through this process's store, which bumps a generation
@@ -96,13 +98,23 @@ class Roles:
     async def table(self, compound: Compound) -> RoleTable:
         await self._fresh()
         table = self._tables.get(compound.key)
-        if table is None:
-            generation = self._cached_at
-            people = self.store.people
-            residents = {r.user_id: r.building for r in await people.residents(compound.key)}
-            table = role_table(compound, self.rooms, residents, await people.grants(compound.key))
-            if generation == self._cached_at:  # not changed while it was read
-                self._tables[compound.key] = table
+        if table is not None:
+            return table
+        # Lanes ask at once after a change: one read per compound and generation serves all.
+        key = (compound.key, self._cached_at)
+        loading = self._loading.get(key)
+        if loading is None:
+            loading = self._loading[key] = asyncio.ensure_future(self._load(compound))
+            loading.add_done_callback(lambda _: self._loading.pop(key, None))
+        return await asyncio.shield(loading)
+
+    async def _load(self, compound: Compound) -> RoleTable:
+        generation = self._cached_at
+        people = self.store.people
+        residents = {r.user_id: r.building for r in await people.residents(compound.key)}
+        table = role_table(compound, self.rooms, residents, await people.grants(compound.key))
+        if generation == self._cached_at:  # not changed while it was read
+            self._tables[compound.key] = table
         return table
 
 

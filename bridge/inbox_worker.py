@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 # street office (the inbox keeps handled events a day; older resends are absorbed by handlers).
 KNOWN_EVENTS = 100_000
 TRANSIENT = (MatrixError, OSError, TimeoutError)
+# Marks of handled entries wait for up to this many others, or this long, to share a commit.
+MARK_BATCH = 500
+MARK_DELAY = 0.05
 
 
 class Handler(Protocol):
@@ -119,8 +122,10 @@ class InboxWorker:
         self._flushing = False
         self._wake_flusher = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
+        self._draining = False
         self._settled = asyncio.Event()
         self._settled.set()
+        self._flush_now = asyncio.Event()  # someone waits for the marks (drain, stop)
 
     # ------------------------------------------------------------ intake
 
@@ -166,6 +171,7 @@ class InboxWorker:
         lane.items.append(item)
         self._busy += 1
         self._settled.clear()
+
         if lane.task is None:
             lane.task = asyncio.create_task(self._run_lane(item.room, lane), name="inbox lane")
             lane.task.add_done_callback(_log_failure)
@@ -262,16 +268,25 @@ class InboxWorker:
     def _mark(self, item: _Item) -> None:
         assert item.seq is not None
         self._marks.append(item.seq)
+        if len(self._marks) >= MARK_BATCH:
+            self._flush_now.set()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_marks(), name="inbox marks")
             self._flusher.add_done_callback(_log_failure)
         self._wake_flusher.set()
 
     async def _flush_marks(self) -> None:
-        """One UPDATE for every entry handled since the last one (group commit)."""
+        """One UPDATE for every entry handled since the last one (group commit). It waits up
+        to MARK_DELAY for more (unless MARK_BATCH are waiting, or someone drains): a mark only
+        saves work after a crash, and each UPDATE is a commit (an fsync) that competes with
+        the inbox's own writes on the resident's round trip."""
         while True:
             await self._wake_flusher.wait()
             self._wake_flusher.clear()
+            if not self._flush_now.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._flush_now.wait(), MARK_DELAY)
+            self._flush_now.clear()
             batch, self._marks = self._marks, []
             if batch:
                 self._flushing = True
@@ -282,8 +297,11 @@ class InboxWorker:
             self._maybe_settled()
 
     def _maybe_settled(self) -> None:
-        if self._busy == 0 and not self._marks and not self._flushing:
-            self._settled.set()
+        if self._busy == 0:
+            if not self._marks and not self._flushing:
+                self._settled.set()
+            elif self._draining:
+                self._flush_now.set()
 
     # ------------------------------------------------------------ control
 
@@ -293,7 +311,12 @@ class InboxWorker:
         before = self.handled
         if not self.running:
             await self._queue_pending()
-        await self._settled.wait()
+        self._draining = True
+        try:
+            self._maybe_settled()
+            await self._settled.wait()
+        finally:
+            self._draining = False
         return self.handled - before
 
     async def run(self) -> None:
