@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import dispatch, jobs, provision, tickets
+from bench import dispatch, jobs, lanes, provision, tickets
 
 
 async def main(quick: bool) -> None:
     await jobs.run(20_000 if quick else 100_000, 50 if quick else 200)
     print()
     await dispatch.run()
+    print()
+    await lanes.run(60 if quick else 120)
     print()
     await provision.run((3,) if quick else (10, 50))
     print()
