@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from bridge import messages
 from bridge.clock import Clock
 from bridge.commands import CommandSpec, CommandTable
-from bridge.config import BridgeConfig
+from bridge.config import BridgeConfig, ConfigError, ConfigIssue
 from bridge.events import Membership, Message, OtherEvent, Reaction, Receipt, RoomEvent
 from bridge.i18n import Catalogue
 from bridge.matrix import MatrixClient, derived_txn_id
@@ -269,6 +269,12 @@ class Bot:
     def __init__(self, services: Services) -> None:
         self.services = services
 
+    @classmethod
+    def check_config(cls, config: BridgeConfig, rooms: RoomsConfig) -> list[ConfigIssue]:
+        """What in the configuration taken together this bot cannot work with (a setting
+        naming something that does not exist): refused at plan, apply and run."""
+        return []
+
     async def on_start(self) -> None:
         """Called once the bridge is up (rooms applied): schedule recurring work here."""
 
@@ -304,6 +310,13 @@ def config_sections(bots: Sequence[type[Bot]]) -> dict[str, type[BaseModel]]:
                 raise ValueError(f"two bots claim the config section {name!r}")
             sections[name] = model
     return sections
+
+
+def check_config(bots: Sequence[type[Bot]], config: BridgeConfig, rooms: RoomsConfig) -> None:
+    """Every bot's check of the whole configuration; ConfigError with all issues found."""
+    issues = [issue for bot in bots for issue in bot.check_config(config, rooms)]
+    if issues:
+        raise ConfigError(issues)
 
 
 def text_folders(bots: Sequence[type[Bot]]) -> list[Path]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge import logs
-from bridge.bot import config_sections, text_folders
+from bridge.bot import check_config, config_sections, text_folders
 from bridge.clock import SystemClock
 from bridge.config import BridgeConfig, ConfigError, load_bridge_config
 from bridge.i18n import default_catalogue
@@ -27,7 +27,9 @@ from bridge.store import Store
 log = logging.getLogger("linli")
 
 
-def load_all(config_path: Path) -> tuple[BridgeConfig, RoomsConfig]:
+def load_all(config_path: Path, *, whole: bool = True) -> tuple[BridgeConfig, RoomsConfig]:
+    """bridge.yaml and rooms_config/, each validated; `whole`: also what the bots need of them
+    taken together (plan, apply, run; not the registration, which only needs the namespaces)."""
     from bots import ALL_BOTS
 
     config = load_bridge_config(config_path)
@@ -38,7 +40,10 @@ def load_all(config_path: Path) -> tuple[BridgeConfig, RoomsConfig]:
         *(t.inbound_secret for t in config.webhooks.values()),
     )
     sections = config_sections(ALL_BOTS)
-    return config, load_rooms_config(config.rooms_config, config.locale, sections)
+    rooms = load_rooms_config(config.rooms_config, config.locale, sections)
+    if whole:
+        check_config(ALL_BOTS, config, rooms)
+    return config, rooms
 
 
 async def wait_for_signal() -> None:
@@ -90,7 +95,7 @@ async def _run(config_path: Path) -> int:
 
 
 def _qr(config_path: Path, compound: str, output: Path | None) -> int:
-    config, rooms = load_all(config_path)
+    config, rooms = load_all(config_path, whole=False)
     if compound not in rooms.compounds:
         print(
             f"no compound {compound!r} (known: {', '.join(sorted(rooms.compounds))})",
@@ -180,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {args.config}")
             return 0
         if args.command == "registration":
-            config, rooms = load_all(args.config)
+            config, rooms = load_all(args.config, whole=False)
             print(f"wrote {write_registration(config, rooms, args.output)}")
             return 0
         runners: dict[str, Callable[[], Coroutine[Any, Any, int]]] = {
@@ -191,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "qr":
             return _qr(args.config, args.compound, args.output)
         if args.command in verbs:
-            config, rooms = load_all(args.config)
+            config, rooms = load_all(args.config, whole=False)
             return asyncio.run(verbs[args.command].run(args, config, rooms))
         if args.command == "demo":
             from bridge.demo import run_demo

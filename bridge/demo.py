@@ -17,6 +17,7 @@ from typing import Any
 from bots import ALL_BOTS
 from bridge.app import Bridge
 from bridge.cli import load_all, wait_for_signal
+from bridge.demo_grid import GridReceiver, grid_section
 from bridge.local_synapse import LocalSynapse, SynapseSettings
 from bridge.registration import bridge_yaml_text, write_registration
 from bridge.roles import Role
@@ -47,7 +48,11 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
     data.mkdir(parents=True, exist_ok=True)
     hs_port = int(os.environ.get("LINLI_DEMO_HS_PORT", "8008"))
     as_port = int(os.environ.get("LINLI_DEMO_AS_PORT", "29330"))
+    grid_port = int(os.environ.get("LINLI_DEMO_GRID_PORT", "29332"))
     config_path = data / "bridge.yaml"
+    # Residents are bound once (the marker says it was done): a rerun changes nothing that is
+    # already right, and a resident who asked to be forgotten stays forgotten.
+    seeded = data / "demo-residents-bound"
     if not config_path.exists():
         rel_rooms = os.path.relpath(rooms_config.resolve(), data.resolve())
         write_secret(
@@ -57,9 +62,16 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
                 listen_port=as_port,
                 rooms_config=rel_rooms,
                 database_url="sqlite+aiosqlite:///linli.db",  # beside this bridge.yaml, in data/
-            ),
+            )
+            + grid_section(grid_port, secrets.token_hex(24)),
         )
+    elif "\nwebhooks:" not in config_path.read_text(encoding="utf-8"):
+        # A data/ folder from before the demo had its grid platform.
+        text = config_path.read_text(encoding="utf-8")
+        write_secret(config_path, text + grid_section(grid_port, secrets.token_hex(24)))
     config, rooms = load_all(config_path)
+    grid = GridReceiver(config.webhooks["grid"].secret, data / "grid-orders.jsonl", grid_port)
+    await grid.start()
     registration = write_registration(config, rooms, data / "linli-registration.yaml")
     synapse = LocalSynapse(
         SynapseSettings(
@@ -76,15 +88,17 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
     try:
         accounts = await _accounts(synapse, data, config.homeserver.server_name, rooms)
         await bridge.open()
-        for localpart, compound, building, unit, room in DEMO_RESIDENTS:
+        for localpart, compound, building, unit, room in [] if seeded.exists() else DEMO_RESIDENTS:
             user_id = f"@{localpart}:{config.homeserver.server_name}"
             await bridge.store.people.bind_household(
                 compound, user_id, building, unit, room, bridge.clock.now()
             )
+        seeded.touch()
         await bridge.start()
         community = await bridge.store.rooms.by_key(f"community:{next(iter(rooms.communities))}")
         summary: dict[str, Any] = {
             "homeserver": synapse.base_url,
+            "grid_platform": {"url": grid.url, "work_orders": str(data / "grid-orders.jsonl")},
             "server_name": config.homeserver.server_name,
             "community_space": community.room_id if community else None,
             "accounts": [asdict(a) for a in accounts],
@@ -98,6 +112,7 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
     finally:
         await bridge.stop()
         await synapse.stop()
+        await grid.stop()
     return 0
 
 

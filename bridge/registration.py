@@ -98,4 +98,12 @@ locale: zh
 timezone: Asia/Shanghai
 join:
   client_url: null
+# The default escalation ladder ends with a work order to the grid-management platform:
+# Linli refuses to plan, apply or run until that target exists, or until the compounds'
+# `tickets: escalation:` leaves it out.
+# webhooks:
+#   grid:
+#     url: https://grid.example.gov.cn/linli/work-orders
+#     secret: a-shared-secret-of-16-characters-or-more
+#     inbound_secret: another-secret-for-status-updates
 """

@@ -23,8 +23,10 @@ from bots.tickets.store import OPEN_STATES, TicketRecord, TicketStore
 from bots.tickets.ticket_clock import TicketClock
 from bridge.bot import Bot, EventContext, Services
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable
+from bridge.config import BridgeConfig, ConfigError, ConfigIssue, load_source
 from bridge.events import Message, Reaction
 from bridge.roles import COMMITTEE_ROLES, PROPERTY_ROLES, STAFF_ROLES, Role
+from bridge.rooms_config import Compound, RoomsConfig
 
 TICKET_STAFF = PROPERTY_ROLES | COMMITTEE_ROLES
 NUMBER = Arg("number", ArgKind.INT)
@@ -41,6 +43,28 @@ class TicketBot(Bot):
         self.clock = TicketClock(services, self.tickets)
         self.report = TicketReport(services, self.tickets, self.clock)
         self.desk = TicketDesk(services, self.tickets, self.clock)
+
+    @classmethod
+    def check_config(cls, config: BridgeConfig, rooms: RoomsConfig) -> list[ConfigIssue]:
+        """Every escalation step must reach something: a webhook target in bridge.yaml, a
+        room of the compound (a step that fails two hours after a missed deadline tells no
+        one)."""
+        issues = []
+        for compound in rooms.compounds.values():
+            settings = compound.section("tickets", TicketSettings)
+            room_keys = {room.key for room in compound.rooms}
+            for n, step in enumerate(settings.escalation):
+                problem = None
+                if step.to == "webhook" and step.name not in config.webhooks:
+                    problem = (
+                        f"the step sends a work order to webhook target {step.name!r}, which "
+                        "bridge.yaml does not define (webhooks:); add it, or drop the step"
+                    )
+                elif step.to == "room" and step.name not in room_keys:
+                    problem = f"the step posts to room {step.name!r}, which the compound has not"
+                if problem is not None:
+                    issues.append(escalation_issue(compound, n, problem))
+        return issues
 
     async def on_start(self) -> None:
         await self.report.schedule_all()
@@ -280,3 +304,16 @@ class TicketBot(Bot):
         if ticket.status in states or await self.tickets.changed_by(ticket.id, ctx.event.event_id):
             return
         raise CommandError(error, number=ticket.number)
+
+
+def escalation_issue(compound: Compound, step: int, problem: str) -> ConfigIssue:
+    """An issue at the step's line in the compound's file (its first line when the ladder is
+    the default one, which the file does not spell out)."""
+    loc: tuple[str | int, ...] = ("compound", "tickets", "escalation", step)
+    try:
+        source = load_source(compound.source)
+        line = source.line_of(loc)
+    except ConfigError:
+        line = 1
+    where = "tickets.escalation" if line > 1 else "tickets.escalation (the default ladder)"
+    return ConfigIssue(compound.source, line, f"{where}[{step}]", problem)

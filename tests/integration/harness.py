@@ -79,6 +79,7 @@ database: {{url: "{database_url}"}}
 metrics: {{listen_port: 0}}
 rooms_config: rooms_config
 alias_prefix: {self.prefix}
+webhooks: {{grid: {{url: "http://127.0.0.1:9/grid", secret: grid-secret-for-the-tests}}}}
 """,
             encoding="utf-8",
         )

@@ -231,3 +231,44 @@ def test_building_room_name_with_an_unknown_placeholder_is_refused(
     [issue] = [i for i in e.value.issues if "placeholder" in i.message]
     assert (issue.path, issue.line) == (path, line_of(path, "building_room:"))
     assert "the only placeholder is {building}" in issue.message
+
+
+def _bridge_yaml(tmp_path: Path, rooms_dir: Path, webhooks: str = "") -> Path:
+    path = tmp_path / "bridge.yaml"
+    path.write_text(
+        "appservice: {as_token: aaaaaaaaaaaaaaaaaaaa, hs_token: bbbbbbbbbbbbbbbbbbbb}\n"
+        f"rooms_config: {rooms_dir}\n" + webhooks,
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_ladder_step_to_a_missing_webhook_target_stops_plan_with_file_and_line(
+    tmp_path: Path, rooms_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _bridge_yaml(tmp_path, rooms_dir)
+    # The example compounds use the default ladder, which ends with a work order to "grid".
+    assert linli(["-c", str(config), "plan"]) == 2
+    err = capsys.readouterr().err
+    heping = rooms_dir / "compounds" / "heping.yaml"
+    assert f"{heping}:1: tickets.escalation (the default ladder)[2]:" in err
+    assert "webhook target 'grid'" in err and "bridge.yaml" in err
+    # the registration needs only the namespaces: it is still written
+    assert linli(["-c", str(config), "registration", "-o", str(tmp_path / "r.yaml")]) == 0
+
+
+def test_a_ladder_step_to_a_missing_room_names_its_line(
+    tmp_path: Path, rooms_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    heping = rooms_dir / "compounds" / "heping.yaml"
+    text = heping.read_text(encoding="utf-8").rstrip("\n")
+    heping.write_text(
+        text + "\n  tickets:\n    escalation:\n      - {to: room, name: no_such_room}\n",
+        encoding="utf-8",
+    )
+    grid = "webhooks: {grid: {url: 'http://127.0.0.1:9/x', secret: sixteen-chars-secret}}\n"
+    config = _bridge_yaml(tmp_path, rooms_dir, grid)
+    assert linli(["-c", str(config), "plan"]) == 2
+    err = capsys.readouterr().err
+    assert f"{heping}:{line_of(heping, 'no_such_room')}: tickets.escalation[0]:" in err
+    assert "no_such_room" in err
