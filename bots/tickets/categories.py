@@ -76,9 +76,11 @@ DEFAULT_KEYWORDS_EN: Mapping[Category, tuple[str, ...]] = {
 # commonly write in a compound chat (hotpot, trains, a fire door to repair, an extinguisher
 # past its date). Longer urgent words such as "着火" or "火灾" still count inside them.
 # "上火" is left out on purpose: "楼上火很大" (a big fire upstairs) contains it.
+# Someone trapped rarely writes "电梯困人": "电梯坏了，困在里面" and "出不来" count too (found by
+# a live test of the demo, where such a ticket got next morning's deadline).
 DEFAULT_URGENT_ZH: tuple[str, ...] = (
-    "漏水", "火", "着火", "起火", "火灾", "火警", "冒烟", "电梯困人", "困人", "被困", "燃气",
-    "煤气", "爆管", "水管爆", "停电", "触电", "救命",
+    "漏水", "火", "着火", "起火", "火灾", "火警", "冒烟", "电梯困人", "困人", "被困", "困在",
+    "关在电梯", "卡在电梯", "出不来", "燃气", "煤气", "爆管", "水管爆", "停电", "触电", "救命",
 )  # fmt: skip
 
 # No bare "smoke" or "help": "people smoke in the stairwell" and "can you help with parking"

@@ -119,3 +119,11 @@ def test_english_emergencies_are_urgent(text: str) -> None:
 )
 def test_english_harmless_phrases_are_not_urgent(text: str) -> None:
     assert not is_urgent(text, DEFAULT_URGENT_EN)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["@物业 1号楼电梯坏了，困在里面", "电梯卡住了 我出不来", "老人关在电梯里", "卡在电梯里了"],
+)
+def test_someone_trapped_is_urgent_however_they_say_it(text: str) -> None:
+    assert is_urgent(text, DEFAULT_URGENT_ZH)
