@@ -13,6 +13,7 @@ import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bots import ALL_BOTS
 from bridge.app import Bridge
@@ -70,6 +71,10 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
         text = config_path.read_text(encoding="utf-8")
         write_secret(config_path, text + grid_section(grid_port, secrets.token_hex(24)))
     config, rooms = load_all(config_path)
+    # The ports chosen on the first run are kept in data/bridge.yaml: a rerun uses them, with
+    # or without the variables set.
+    hs_port = urlsplit(config.homeserver.url).port or hs_port
+    grid_port = urlsplit(config.webhooks["grid"].url).port or grid_port
     grid = GridReceiver(config.webhooks["grid"].secret, data / "grid-orders.jsonl", grid_port)
     await grid.start()
     registration = write_registration(config, rooms, data / "linli-registration.yaml")
