@@ -4,7 +4,7 @@ posted to the five-in-one room on each compound's schedule."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -50,6 +50,14 @@ def facts(ticket: TicketRecord) -> TicketFacts:
         closed_at=ticket.closed_at,
         rating=ticket.rating,
     )
+
+
+def report_period(at: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The week a report posted at `at` covers: the seven whole local days before the day it is
+    posted. The figures and the chart both count this period, and the title names it, so a
+    ticket opened on the report's morning is in next week's report, in text and chart alike."""
+    until = datetime.combine(at.astimezone(tz).date(), time(0), tz)
+    return until - timedelta(days=7), until
 
 
 def next_report_time(settings: TicketSettings, after: datetime, tz: ZoneInfo) -> datetime | None:
@@ -147,11 +155,10 @@ class TicketReport:
         if compound is None:
             return
         settings = compound.section("tickets", TicketSettings)
-        until = payload.at
-        since = until - timedelta(days=7)
+        since, until = report_period(payload.at, self.tz)
         if settings.weekly_report is not None:
             # Next week's first: a failure below retries this job, never drops the series.
-            following = next_report_time(settings, until, self.tz)
+            following = next_report_time(settings, payload.at, self.tz)
             if following is not None:
                 await self._schedule(compound, following)
             record = await self.services.store.rooms.by_key(

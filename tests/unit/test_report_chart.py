@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from PIL import Image
 
 from bots.tickets.report_chart import chart_title, daily_counts, weekly_chart_png
-from bots.tickets.stats import TicketFacts
+from bots.tickets.stats import TicketFacts, summarize
 
 SH = ZoneInfo("Asia/Shanghai")
 MONDAY = date(2026, 11, 23)
@@ -103,3 +103,21 @@ def test_a_chinese_title_is_replaced_so_no_glyph_goes_missing() -> None:
         warnings.simplefilter("error")
         png = weekly_chart_png(days, CHINESE_TITLE)
     assert png.startswith(PNG_SIGNATURE)
+
+
+def test_the_report_figures_and_chart_cover_the_same_whole_days() -> None:
+    from bots.tickets.report import report_period
+
+    # The default schedule: Monday 09:00 in Shanghai.
+    at = datetime(2026, 11, 23, 9, 0, tzinfo=SH)
+    since, until = report_period(at, SH)
+    assert (since, until) == (
+        datetime(2026, 11, 16, 0, 0, tzinfo=SH),
+        datetime(2026, 11, 23, 0, 0, tzinfo=SH),
+    )
+    monday_morning = ticket(1, sh(23, 8))
+    sunday = ticket(2, sh(22, 20))
+    daily = daily_counts([monday_morning, sunday], since.date(), 7, SH)
+    counted = summarize([monday_morning, sunday], since, until)
+    # Sunday's ticket is in both; Monday morning's in neither (it is next week's).
+    assert sum(opened for _, opened, _ in daily) == counted.opened == 1
