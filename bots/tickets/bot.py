@@ -17,7 +17,14 @@ from pydantic import BaseModel
 from bots.tickets.categories import Category
 from bots.tickets.desk import TicketDesk, settings_of
 from bots.tickets.report import TicketReport
-from bots.tickets.rules import LIST_FILTERS, NO_TICKET_ROOMS, short, team_mentioned
+from bots.tickets.rules import (
+    LIST_FILTERS,
+    NO_TICKET_ROOMS,
+    STAFF_ROOMS,
+    asks_the_resident,
+    short,
+    team_mentioned,
+)
 from bots.tickets.settings import TicketSettings
 from bots.tickets.store import OPEN_STATES, TicketRecord, TicketStore
 from bots.tickets.ticket_clock import TicketClock
@@ -104,7 +111,8 @@ class TicketBot(Bot):
         if ctx.roles & TICKET_STAFF and ticket.first_response_at is None and ticket.is_open:
             await self.desk.first_response(ctx, ticket, announce=False)
         elif message.sender == ticket.reporter and ticket.status == "waiting":
-            await self.desk.resume(ctx, ticket, settings)
+            if asks_the_resident(await self.tickets.waiting_reason(ticket.id)):
+                await self.desk.resume(ctx, ticket, settings)
 
     async def on_reaction(self, ctx: EventContext, reaction: Reaction) -> None:
         ticket = await self.tickets.by_confirm_question(reaction.relates_to_event)
@@ -137,22 +145,29 @@ class TicketBot(Bot):
         else:
             tickets = await self.tickets.listing(compound.key, statuses=("open", "waiting", "done"))
         if not tickets:
-            await ctx.reply("tickets.list_empty")
+            await self._staff_answer(ctx, ctx.text("tickets.list_empty"), "list")
             return
         lines = [ctx.text("tickets.list_header", filter=ctx.text(f"tickets.filter_{which}"))]
         for t in tickets:
+            # The deadline that matters: the first response while none came, then the fix.
+            first = t.first_response_at is None and t.is_open
+            due = ctx.text(
+                "tickets.due_first" if first else "tickets.due_resolution",
+                due=self.clock.local(compound, t.first_response_due if first else t.resolution_due),
+            )
             lines.append(
                 ctx.text(
                     "tickets.list_line",
                     number=t.number,
+                    urgent=ctx.text("tickets.urgent_mark") if t.urgent else "",
                     status=ctx.text(f"tickets.status_{t.status}"),
                     category=ctx.text(f"categories.{t.category}"),
                     place=ctx.text("tickets.place", building=t.building) if t.building else "",
                     text=short(t.text),
-                    due=self.clock.local(compound, t.resolution_due),
+                    due=due,
                 )
             )
-        await ctx.reply_text("\n".join(lines), purpose="list")
+        await self._staff_answer(ctx, "\n".join(lines), "list")
 
     @commands.command(
         "ticket ack", aliases=["工单 受理", "工单 回复"], args=[NUMBER], roles=TICKET_STAFF
@@ -196,6 +211,12 @@ class TicketBot(Bot):
     async def wait(self, ctx: EventContext, number: int, reason: str) -> None:
         await self.desk.wait(ctx, await self._open(ctx, number), reason)
 
+    @commands.command("ticket resume", aliases=["工单 继续"], args=[NUMBER], roles=TICKET_STAFF)
+    async def resume(self, ctx: EventContext, number: int) -> None:
+        ticket = await self._ticket(ctx, number)
+        await self._expect(ctx, ticket, ("waiting",), "tickets.not_waiting")
+        await self.desk.resume(ctx, ticket, settings_of(ctx))
+
     @commands.command(
         "ticket category",
         aliases=["工单 分类"],
@@ -231,7 +252,7 @@ class TicketBot(Bot):
         compound = self._compound(ctx)
         days = 30 if period in ("30d", "30天") else 7
         text = await self.report.stats_text(ctx, compound, timedelta(days=days))
-        await ctx.reply_text(text, purpose="stats")
+        await self._staff_answer(ctx, text, "stats")
 
     # ------------------------------------------------------------ the resident's commands
 
@@ -276,6 +297,19 @@ class TicketBot(Bot):
     async def erase_personal(self, user_id: str, compound: str | None) -> None:
         # The tickets stay (statistics, history); who reported them goes.
         await self.tickets.anonymise_reporter(user_id, compound)
+
+    async def _staff_answer(self, ctx: EventContext, text: str, purpose: str) -> None:
+        """Staff business answered where staff read it: in place in a staff room, else in the
+        compound's five-in-one room, the room of the command hearing only where it went."""
+        if ctx.room_key in STAFF_ROOMS or ctx.compound is None:
+            await ctx.reply_text(text, purpose=purpose)
+            return
+        record = await self.services.store.rooms.by_key(f"{ctx.compound.key}:five_in_one")
+        if record is None:
+            await ctx.reply_text(text, purpose=purpose)
+            return
+        await ctx.send_notice(record.room_id, text, purpose=purpose, mentions=[ctx.event.sender])
+        await ctx.reply("tickets.answered_in_staff_room")
 
     # ------------------------------------------------------------ finding a ticket
 

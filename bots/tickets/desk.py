@@ -13,7 +13,7 @@ from typing import Any
 
 from bots.tickets.categories import Category, guess_category, is_urgent
 from bots.tickets.openings import Openings
-from bots.tickets.rules import building_in, rating_from_key
+from bots.tickets.rules import asks_the_resident, building_in, rating_from_key
 from bots.tickets.settings import TicketSettings
 from bots.tickets.sla import compute_deadlines, resume_deadline
 from bots.tickets.store import OPEN_STATES, NewTicket, TicketRecord, TicketStore, WrongState
@@ -162,7 +162,14 @@ class TicketDesk:
             )
             ticket = change.ticket
         mentions = [ticket.reporter] if ticket.reporter else None
-        await self.say(ctx, ticket, "tickets.waiting", mentions=mentions, reason=reason)
+        resume = (
+            ctx.text("tickets.waiting_question")
+            if asks_the_resident(reason)
+            else ctx.text("tickets.waiting_staff", number=ticket.number)
+        )
+        await self.say(
+            ctx, ticket, "tickets.waiting", mentions=mentions, reason=reason, resume=resume
+        )
 
     async def resume(
         self, ctx: EventContext, ticket: TicketRecord, settings: TicketSettings

@@ -61,3 +61,13 @@ def short(text: str, limit: int = 24) -> str:
     """A ticket's text in a list: one line, at most `limit` characters."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# Rooms where staff business may be answered in place; anywhere else residents read along.
+STAFF_ROOMS = frozenset({"five_in_one", "committee", "party", "observers"})
+
+
+def asks_the_resident(reason: str) -> bool:
+    """A pause whose reason is a question to the resident ("几点在家？") ends when they reply;
+    any other pause ("等配件") only when staff resume it."""
+    return reason.rstrip().endswith(("?", "？"))

@@ -267,6 +267,19 @@ class TicketStore:
                 await add_jobs(session, jobs(record))
             return Change(record, made_now=True)
 
+    async def waiting_reason(self, ticket_id: int) -> str:
+        """Why the ticket was last paused (what staff wrote with `!工单 等待`)."""
+        async with self.db.sessions() as session:
+            detail = (
+                await session.execute(
+                    select(TicketLog.detail)
+                    .where(TicketLog.ticket_id == ticket_id, TicketLog.action == "waiting")
+                    .order_by(TicketLog.id.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+        return str((detail or {}).get("reason", ""))
+
     async def changed_by(self, ticket_id: int, cause: str) -> bool:
         """Whether this event (or job) already changed the ticket."""
         async with self.db.sessions() as session:

@@ -207,8 +207,8 @@ async def test_resident_cannot_run_staff_commands_and_nothing_changes(w: World) 
 
 async def test_wait_pauses_the_clock_and_the_residents_reply_resumes_it(w: World) -> None:
     event_id, number = await open_ticket(w)
-    await w.staff.send_text(w.neighbours, f"!工单 等待 {number} 等配件")
-    await w.reply_to(event_id, lambda b: "暂停计时：等配件" in b)
+    await w.staff.send_text(w.neighbours, f"!工单 等待 {number} 您下午几点在家？")
+    await w.reply_to(event_id, lambda b: "暂停计时：您下午几点在家？" in b and "您在这里回复" in b)
     before = await w.bridge.bot(TicketBot).tickets.get("heping", number)
     assert before is not None and before.status == "waiting"
     w.clock.advance(timedelta(hours=2))  # 10:00 → 12:00: two business hours paused
@@ -221,6 +221,20 @@ async def test_wait_pauses_the_clock_and_the_residents_reply_resumes_it(w: World
     assert after.resolution_due == datetime(2026, 11, 25, 14, 30, tzinfo=SHANGHAI)
     # Telling the resident why it waits is a first response: no escalation for it.
     assert after.first_response_at is not None and after.escalation_level == 0
+
+
+async def test_a_pause_for_parts_goes_on_until_staff_resume_it(w: World) -> None:
+    event_id, number = await open_ticket(w)
+    await w.staff.send_text(w.neighbours, f"!工单 等待 {number} 等配件")
+    await w.reply_to(event_id, lambda b: "暂停计时：等配件" in b and f"!工单 继续 {number}" in b)
+    await w.resident.reply_in_thread(w.neighbours, event_id, "好的，配件到了请告诉我")
+    await w.sync_point()
+    ticket = await w.bridge.bot(TicketBot).tickets.get("heping", number)
+    assert ticket is not None and ticket.status == "waiting"  # a reply does not end it
+    await w.staff.send_text(w.neighbours, f"!工单 继续 {number}")
+    await w.reply_to(event_id, lambda b: "继续计时，解决期限" in b)
+    ticket = await w.bridge.bot(TicketBot).tickets.get("heping", number)
+    assert ticket is not None and ticket.status == "open"
 
 
 async def test_urgent_keyword_runs_around_the_clock(w: World) -> None:
@@ -334,9 +348,10 @@ async def test_stats_and_the_weekly_report_from_known_times(w: World) -> None:
     await w.reply_to(event_id, lambda b: "已关闭" in b)
 
     w.clock.advance(timedelta(minutes=5))
-    await w.staff.send_text(w.neighbours, "!工单 统计")
+    staff_room = await w.staff.join(w.harness.alias("heping-five_in_one"))
+    await w.staff.send_text(staff_room, "!工单 统计")
     stats = await w.staff.wait_for_event(
-        w.neighbours, from_bot(lambda b: b.startswith("和平里小区工单统计"))
+        staff_room, from_bot(lambda b: b.startswith("和平里小区工单统计"))
     )
     lines = stats["content"]["body"].split("\n")
     assert lines[0] == (
@@ -366,11 +381,25 @@ async def test_stats_and_the_weekly_report_from_known_times(w: World) -> None:
 async def test_staff_assign_note_category_and_list(w: World) -> None:
     event_id, number = await open_ticket(w, "@物业 楼下有人乱停车")
     # Unclaimed, it is "mine" for the staff named on duty, and not for the manager.
-    await w.staff.send_text(w.neighbours, "!工单 我的")
-    on_duty = await w.staff.wait_for_event(w.neighbours, from_bot(lambda b: "工单（我的）" in b))
+    five = await w.staff.join(w.harness.alias("heping-five_in_one"))
+    await w.manager.join(five)
+    await w.staff.send_text(five, "!工单 我的")
+    on_duty = await w.staff.wait_for_event(five, from_bot(lambda b: "工单（我的）" in b))
     assert f"#{number} " in on_duty["content"]["body"]
-    await w.manager.send_text(w.neighbours, "!工单 我的")
-    await w.manager.wait_for_event(w.neighbours, from_bot(lambda b: b == "没有工单。"))
+    await w.manager.send_text(five, "!工单 我的")
+    await w.manager.wait_for_event(five, from_bot(lambda b: b == "没有工单。"))
+    # Typed in the residents' room, the list goes to the staff room; residents see only that.
+    await w.manager.send_text(w.neighbours, "!工单")
+    await w.manager.wait_for_event(w.neighbours, from_bot(lambda b: "已在五位一体群回复您" in b))
+    listed = await w.manager.wait_for_event(
+        five, from_bot(lambda b: b.startswith("工单（未完成）"))
+    )
+    assert listed["content"]["m.mentions"]["user_ids"] == [w.manager.user_id]
+    assert not [
+        e
+        for e in await w.resident.messages(w.neighbours)
+        if "工单（" in e["content"].get("body", "")
+    ]
     await w.manager.send_text(w.neighbours, f"!工单 指派 {number} {STAFF}")
     assigned = await w.reply_to(event_id, lambda b: "指派给" in b)
     assert assigned["content"]["m.mentions"]["user_ids"] == [STAFF]
@@ -380,9 +409,9 @@ async def test_staff_assign_note_category_and_list(w: World) -> None:
     await w.staff.wait_for_event(w.neighbours, from_bot(lambda b: "没有“天气”这个分类" in b))
     await w.staff.send_text(w.neighbours, f"!工单 备注 {number} 已联系车主")
     await w.reply_to(event_id, lambda b: "备注" in b and "已联系车主" in b)
-    await w.staff.send_text(w.neighbours, "!工单 我的")
+    await w.staff.send_text(five, "!工单 我的")
     listing = await w.staff.wait_for_event(
-        w.neighbours, from_bot(lambda b: "工单（我的）" in b and "噪音" in b)
+        five, from_bot(lambda b: "工单（我的）" in b and "噪音" in b)
     )
     assert f"#{number} 处理中 噪音" in listing["content"]["body"]
     ticket = await w.bridge.bot(TicketBot).tickets.get("heping", number)
