@@ -16,7 +16,7 @@ class HelpBot(Bot):
     async def show_help(self, ctx: EventContext) -> None:
         lines = [ctx.text("help.header")]
         for spec in self.services.commands:
-            if allowed(spec, ctx.roles):
+            if allowed(spec, ctx.roles) and not spec.hidden_for & ctx.roles:
                 lines.append(
                     ctx.text(
                         "help.line",

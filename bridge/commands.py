@@ -62,6 +62,8 @@ class CommandSpec:
     # The command's words are personal (an address, a name): Linli redacts the message once
     # it has read it, whatever the outcome.
     private: bool = False
+    # Not offered by `!help` to people with any of these roles (`!认证` to the verified).
+    hidden_for: frozenset[Role] = frozenset()
 
     @property
     def words(self) -> list[tuple[str, ...]]:
@@ -81,6 +83,7 @@ class CommandTable:
         roles: Iterable[Role] | None = None,
         key: str | None = None,
         private: bool = False,
+        hidden_for: Iterable[Role] = (),
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.specs.append(
@@ -92,6 +95,7 @@ class CommandTable:
                     handler=handler,
                     key=key or "cmd." + name.replace(" ", "."),
                     private=private,
+                    hidden_for=frozenset(hidden_for),
                 )
             )
             return handler

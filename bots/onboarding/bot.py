@@ -67,6 +67,7 @@ class OnboardingBot(Bot):
         args=[Arg("address"), Arg("name", ArgKind.REST)],
         roles=None,
         private=True,  # an address and a name, in a room anyone with the link may join
+        hidden_for=STAFF_ROLES | {Role.RESIDENT},
     )
     async def request_verification(self, ctx: EventContext, address: str, name: str) -> None:
         compound = self._compound(ctx)

@@ -102,9 +102,10 @@ async def test_help_from_a_resident_is_answered_in_the_room(harness: Harness, ma
     reply = await resident.wait_for_event(
         room, lambda e: e["sender"] == bot and e["content"].get("msgtype") == "m.notice"
     )
-    assert reply["content"]["body"].startswith("你可以用这些命令")
+    assert reply["content"]["body"].startswith("您可以用这些命令")
     assert "!帮助" in reply["content"]["body"]
     assert "找物业" in reply["content"]["body"]  # how a resident reaches the property company
+    assert "!认证" not in reply["content"]["body"]  # verified already: not offered
 
     await resident.send_text(room, "!飞天")
     reply = await resident.wait_for_event(
