@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bots.tickets.jobs import WEEKLY, WeeklyReport
-from bots.tickets.report_chart import daily_counts, weekly_chart_png
+from bots.tickets.report_chart import ChartWords, daily_counts, weekly_chart_png
 from bots.tickets.settings import WEEKDAYS, TicketSettings
 from bots.tickets.stats import (
     StaffSummary,
@@ -224,14 +224,28 @@ class TicketReport:
         await self.services.client.send(
             room_id, messages.notice(body), derived_txn_id(f"job:{job.key}", "text")
         )
-        await self._post_chart(job, room_id, tickets, start, lines[0])
+        await self._post_chart(job, compound, room_id, tickets, start, lines[0])
 
     async def _post_chart(
-        self, job: Job, room_id: str, tickets: list[TicketFacts], start: date, title: str
+        self,
+        job: Job,
+        compound: Compound,
+        room_id: str,
+        tickets: list[TicketFacts],
+        start: date,
+        title: str,
     ) -> None:
+        text = self.services.catalogue.text
+        locale = compound.locale
+        words = ChartWords(
+            opened=text(locale, "tickets.chart_opened"),
+            closed=text(locale, "tickets.chart_closed"),
+            tickets=text(locale, "tickets.chart_tickets"),
+            weekdays=tuple(text(locale, "tickets.chart_weekdays").split()),
+        )
         # Drawing takes a while: in a thread, so no room's events wait for it.
         png = await asyncio.to_thread(
-            weekly_chart_png, daily_counts(tickets, start, 7, self.tz), title
+            weekly_chart_png, daily_counts(tickets, start, 7, self.tz), title, words
         )
         uri = await self.services.client.upload(png, "image/png", f"tickets-{start}.png")
         if uri is None:

@@ -1,16 +1,24 @@
 """The weekly chart: tickets opened and closed per day, as a PNG for an m.image message.
 
-Drawn on a bare matplotlib Figure with the Agg canvas: no pyplot, nothing global touched.
+Drawn on a bare matplotlib Figure with the Agg canvas: no pyplot, nothing global touched. Its
+words are the compound's: Chinese is drawn with Noto Sans CJK SC from the `mplfonts` package
+(found by path, not imported: importing it would not change matplotlib either, but nothing here
+needs it), so the chart needs no font from the system.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
+from functools import cache
+from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import MaxNLocator
 
 from bots.tickets.stats import TicketFacts
@@ -18,6 +26,28 @@ from bots.tickets.stats import TicketFacts
 WIDTH, HEIGHT, DPI = 6, 3, 100  # inches, inches, dots per inch: a 600 x 300 image
 # Fixed English names: strftime("%a") follows the process locale.
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+CJK_FONT = "NotoSansCJKsc-Regular.otf"
+
+
+@dataclass(frozen=True)
+class ChartWords:
+    """What the chart says, in the compound's language."""
+
+    opened: str = "opened"
+    closed: str = "closed"
+    tickets: str = "tickets"
+    weekdays: tuple[str, ...] = WEEKDAYS
+
+
+@cache
+def cjk_font() -> FontProperties | None:
+    """Noto Sans CJK SC as shipped by mplfonts; None when it is not installed."""
+    spec = importlib.util.find_spec("mplfonts")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "fonts" / CJK_FONT
+        if path.is_file():
+            return FontProperties(fname=str(path))
+    return None
 
 
 def daily_counts(
@@ -38,21 +68,22 @@ def daily_counts(
 
 
 def chart_title(title: str, daily: Sequence[tuple[date, int, int]]) -> str:
-    """`title` if it is ASCII, else a plain English one over the same days.
-
-    No CJK font is installed on the server (`fc-list :lang=zh` lists none) and matplotlib's
-    own DejaVu Sans has no Chinese glyphs, so Chinese would be drawn as empty boxes; the
-    Chinese title travels in the message text beside the image instead.
-    """
-    if title.isascii():
+    """`title` if it is ASCII or the CJK font is there, else a plain English one over the same
+    days (matplotlib's own DejaVu Sans has no Chinese glyphs: Chinese would be empty boxes)."""
+    if title.isascii() or cjk_font() is not None:
         return title
     if not daily:
         return "Tickets opened and closed"
     return f"Tickets opened and closed, {daily[0][0]} to {daily[-1][0]}"
 
 
-def weekly_chart_png(daily: Sequence[tuple[date, int, int]], title: str) -> bytes:
+def weekly_chart_png(
+    daily: Sequence[tuple[date, int, int]], title: str, words: ChartWords = ChartWords()
+) -> bytes:
     """A bar chart of tickets opened and closed per day, as PNG bytes."""
+    font = cjk_font()
+    if font is None and not all(w.isascii() for w in (words.opened, words.closed)):
+        words = ChartWords()  # no font for them: the English words, not empty boxes
     figure = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI)
     FigureCanvasAgg(figure)  # attaches itself to the figure; savefig then renders with Agg
     axes = figure.add_subplot()
@@ -60,20 +91,22 @@ def weekly_chart_png(daily: Sequence[tuple[date, int, int]], title: str) -> byte
     opened = [o for _, o, _ in daily]
     closed = [c for _, _, c in daily]
     for offset, values, label, colour in (
-        (-0.2, opened, "opened", "#d9822b"),
-        (0.2, closed, "closed", "#2b7bb9"),
+        (-0.2, opened, words.opened, "#d9822b"),
+        (0.2, closed, words.closed, "#2b7bb9"),
     ):
         bars = axes.bar([x + offset for x in xs], values, width=0.4, label=label, color=colour)
         # A week holds a few tickets a day: the number on the bar reads better than the axis.
         axes.bar_label(bars, labels=[str(v) if v else "" for v in values], fontsize=8)
-    axes.set_xticks(xs, [f"{WEEKDAYS[d.weekday()]}\n{d:%m-%d}" for d, _, _ in daily])
-    axes.set_ylabel("tickets")
+    axes.set_xticks(
+        xs, [f"{words.weekdays[d.weekday()]}\n{d:%m-%d}" for d, _, _ in daily], fontproperties=font
+    )
+    axes.set_ylabel(words.tickets, fontproperties=font)
     # Headroom above the tallest bar for its number and the legend; an empty week still
     # gets an axis from 0 to 1 rather than a degenerate one.
-    axes.set_ylim(0, max([1, *opened, *closed]) * 1.3)
+    axes.set_ylim(0, max([1, *opened, *closed]) * 1.45)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.legend(loc="upper right")
-    axes.set_title(chart_title(title, daily))
+    axes.legend(loc="upper right", prop=font)
+    axes.set_title(chart_title(title, daily), fontproperties=font)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

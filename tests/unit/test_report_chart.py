@@ -7,9 +7,16 @@ import warnings
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from PIL import Image
 
-from bots.tickets.report_chart import chart_title, daily_counts, weekly_chart_png
+from bots.tickets.report_chart import (
+    ChartWords,
+    chart_title,
+    cjk_font,
+    daily_counts,
+    weekly_chart_png,
+)
 from bots.tickets.stats import TicketFacts, summarize
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -93,15 +100,36 @@ def test_same_week_draws_the_same_image() -> None:
     )
 
 
-def test_a_chinese_title_is_replaced_so_no_glyph_goes_missing() -> None:
+ZH_WORDS = ChartWords("新开", "关闭", "工单数", tuple("周一 周二 周三 周四 周五 周六 周日".split()))
+
+
+def test_the_chart_is_drawn_in_chinese_with_no_glyph_missing() -> None:
+    days = week((1, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 1))
+    assert cjk_font() is not None  # the project installs it (mplfonts)
+    assert chart_title(CHINESE_TITLE, days) == CHINESE_TITLE
+    # matplotlib warns of each glyph its font lacks; none may be drawn as an empty box
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        png = weekly_chart_png(days, CHINESE_TITLE, ZH_WORDS)
+    assert png.startswith(PNG_SIGNATURE)
+    # and the Chinese words are really drawn: the image differs from the English one
+    english = weekly_chart_png(days, "Week", ChartWords())
+    assert decoded(png).tobytes() != decoded(english).tobytes()
+
+
+def test_without_the_font_a_chinese_title_falls_back_to_english(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import bots.tickets.report_chart as chart
+
+    monkeypatch.setattr(chart, "cjk_font", lambda: None)
     days = week((1, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 1))
     assert chart_title(CHINESE_TITLE, days) == "Tickets opened and closed, 2026-11-23 to 2026-11-29"
     assert chart_title(CHINESE_TITLE, []) == "Tickets opened and closed"
     assert chart_title("Week 48", days) == "Week 48"
-    # matplotlib warns of each glyph its font lacks; none may be drawn as an empty box
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        png = weekly_chart_png(days, CHINESE_TITLE)
+        png = chart.weekly_chart_png(days, CHINESE_TITLE, ZH_WORDS)
     assert png.startswith(PNG_SIGNATURE)
 
 
