@@ -141,6 +141,7 @@ class TicketClock:
             return
         rung = settings.escalation[step.step]
         common: dict[str, Any] = {
+            "urgent": self.text(compound, "tickets.urgent_mark") if ticket.urgent else "",
             "number": ticket.number,
             "what": self.text(compound, f"tickets.what_{step.which}"),
             "due": self.local(compound, step.due),
@@ -158,14 +159,25 @@ class TicketClock:
             escalation_level=max(ticket.escalation_level, step.step + 1),
         )
         ticket = change.ticket
+        link = f"https://matrix.to/#/{ticket.room_id}/{ticket.source_event_id}"
         if rung.to == "role":
+            # Staff business: in the staff's five-in-one room, mentioning who must follow up,
+            # not in the residents' room (the resident's thread keeps what concerns them).
             table = await self.services.roles.table(compound)
             people = sorted(u for u, roles in table.staff.items() if Role(rung.name) in roles)
             who = self.text(compound, "roles.separator").join(people) or self.text(
                 compound, f"roles.{rung.name}"
             )
-            text = self.text(compound, "tickets.escalate_role", who=who, **common)
-            await self._thread_notice(job, ticket, text, people)
+            text = self.text(compound, "tickets.escalate_role", who=who, link=link, **common)
+            staff_room = await self.services.store.rooms.by_key(
+                room_key(compound.key, "five_in_one")
+            )
+            if staff_room is not None:
+                await self._send(
+                    job, staff_room.room_id, messages.notice(text, mentions=people), "role"
+                )
+            else:
+                await self._thread_notice(job, ticket, text, people)
         elif rung.to == "room":
             record = await self.services.store.rooms.by_key(room_key(compound.key, rung.name))
             if record is not None:
@@ -176,7 +188,7 @@ class TicketClock:
                     if ticket.building
                     else "",
                     category=self.text(compound, f"categories.{ticket.category}"),
-                    link=f"https://matrix.to/#/{ticket.room_id}/{ticket.source_event_id}",
+                    link=link,
                     **common,
                 )
                 await self._send(job, record.room_id, messages.notice(text), "room")

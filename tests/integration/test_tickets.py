@@ -299,11 +299,14 @@ async def test_reminder_and_escalation_fire_once_across_a_restart_and_reach_the_
     w.clock.advance(timedelta(minutes=14))
     await harness.stop_bridge(w.bridge)
     w.clock.advance(timedelta(minutes=2))  # 10:31
-    w.bridge = await harness.start_bridge(apply=False, clock=w.clock)
-    await w.reply_to(event_id, lambda b: "超时" in b and "@wuye_jingli:linli.localhost" in b)
-
     five = await (await staff_client("wuye_jingli")).join(harness.alias("heping-five_in_one"))
     manager = w.manager
+    w.bridge = await harness.start_bridge(apply=False, clock=w.clock)
+    # The manager is asked to follow up in the staff room, not in the residents' room.
+    follow_up = await manager.wait_for_event(
+        five, from_bot(lambda b: "请 @wuye_jingli:linli.localhost 跟进" in b)
+    )
+    assert follow_up["content"]["m.mentions"]["user_ids"] == ["@wuye_jingli:linli.localhost"]
     w.clock.advance(timedelta(minutes=30))
     await manager.wait_for_event(five, from_bot(lambda b: f"超时工单 #{number}" in b))
 
@@ -322,7 +325,9 @@ async def test_reminder_and_escalation_fire_once_across_a_restart_and_reach_the_
     thread = [e for e in await w.resident.messages(w.neighbours, 100) if in_thread(event_id)(e)]
     bodies = [e["content"]["body"] for e in thread if e["sender"] == BOT]
     assert sum(b.startswith("提醒") for b in bodies) == 1
-    assert sum("@wuye_jingli" in b for b in bodies) == 1
+    assert sum("@wuye_jingli" in b for b in bodies) == 0  # staff business stays out
+    staff_room = [e["content"].get("body", "") for e in await manager.messages(five, 100)]
+    assert sum("请 @wuye_jingli:linli.localhost 跟进" in b for b in staff_room) == 1
     assert sum("网格化管理平台" in b for b in bodies) == 1
 
     # Status updates: a genuine one appears in the thread; forged, stale, replayed are refused.
