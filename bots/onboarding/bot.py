@@ -84,7 +84,11 @@ class OnboardingBot(Bot):
         if await roster.roster_size(compound.key):
             owners = await roster.roster_owners(compound.key, *_parts(where))
             if owners is None:
-                raise CommandError("onboarding.not_in_roster", household=where)
+                # Anyone with the join link reads the lobby: a refused address goes privately.
+                await self._tell_privately(
+                    ctx, ctx.text("onboarding.not_in_roster", household=where), "onboarding.me_sent"
+                )
+                return
         pending = await roster.pending_request_of(compound.key, ctx.event.sender)
         if pending is not None and pending.source_event_id != ctx.event.event_id:
             # A second request while one waits: the first stands (it may be mid-review).

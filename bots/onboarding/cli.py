@@ -58,7 +58,11 @@ async def _roster(args: argparse.Namespace, config: BridgeConfig, rooms: RoomsCo
         )
     finally:
         await store.close()
-    print(f"imported {count} households, {len(result.errors)} bad lines")
+    print(
+        catalogue.text(
+            found.locale, "onboarding.roster_imported", count=count, bad=len(result.errors)
+        )
+    )
     return 1 if result.errors else 0
 
 

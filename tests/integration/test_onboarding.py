@@ -285,13 +285,22 @@ async def test_roster_import_reports_bad_lines_and_requests_must_match_it(
     assert code == 1
     assert f"{roster}:3: 不能写手机号，请写手机号的哈希值" in out.err
     assert "13812345678" not in out.err + out.out and "王五" not in out.err + out.out
-    assert "imported 2 households, 1 bad lines" in out.out
+    assert "导入 2 户；1 行有误，未导入。" in out.out
     assert await bridge.store.roster.roster_owners("heping", "3", "2", "1101") == ["张三", "李梅"]
 
     newcomer: ResidentClient = await make_user()
     lobby = await newcomer.join(harness.alias("heping-lobby"))
     await newcomer.send_text(lobby, "!认证 3-2-1102 王五")
-    await newcomer.wait_for_event(lobby, from_bot(lambda b: "花名册里没有 3-2-1102" in b))
+    # Anyone with the link reads the lobby: the refused address is told privately.
+    await newcomer.wait_for_event(lobby, from_bot(lambda b: b == "已私信发给您。"))
+    dm = await _invited_dm(newcomer)
+    await newcomer.join(dm)
+    await newcomer.wait_for_event(dm, from_bot(lambda b: "花名册里没有 3-2-1102" in b))
+    assert not [
+        e
+        for e in await newcomer.messages(lobby)
+        if e["sender"] == BOT and "3-2-1102" in e["content"].get("body", "")
+    ]
     await newcomer.send_text(lobby, "!认证 3-2-1101 张三")
     await newcomer.wait_for_event(lobby, from_bot(lambda b: b.startswith("已收到")))
 
