@@ -17,7 +17,7 @@ from bridge.clock import Clock, SystemClock
 from bridge.config import BridgeConfig
 from bridge.i18n import Catalogue, default_catalogue
 from bridge.inbox_worker import InboxWorker
-from bridge.matrix import MatrixClient
+from bridge.matrix import MatrixClient, MatrixError, Unavailable
 from bridge.ops import HealthCheck, OpsServer
 from bridge.provision.apply import ApplyReport
 from bridge.provision.reconcile import Provisioner
@@ -31,6 +31,10 @@ from bridge.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
 B = TypeVar("B", bound=Bot)
+
+
+class StartError(Exception):
+    """An expected failure at start, said in one line with what to do."""
 
 
 class Bridge:
@@ -119,10 +123,19 @@ class Bridge:
     def _is_bot_user(self, user_id: str) -> bool:
         return user_id == self.config.bot_user_id
 
-    async def start(self, *, apply: bool = True) -> None:
+    async def start(self, *, apply: bool = True, wait_for_homeserver: bool = False) -> None:
+        """Open, reach the homeserver (waiting for it with `wait_for_homeserver`, as bridges
+        do while Synapse starts), apply the config, and listen."""
         if not self._opened:
             await self.open()
-        await self.client.register_user(self.config.bots.main)
+        try:
+            await self._start(apply, wait_for_homeserver)
+        except BaseException:
+            await self.stop()  # nothing half-started stays behind (sessions, the database)
+            raise
+
+    async def _start(self, apply: bool, wait_for_homeserver: bool) -> None:
+        await self._reach_homeserver(wait_for_homeserver)
         if apply:
             self.applied = await self.provisioner.apply()
         await self.retention.schedule()
@@ -141,6 +154,44 @@ class Bridge:
         # A ping makes the homeserver retry at once a transaction it failed to deliver while
         # Linli was down, instead of waiting out its backoff (up to 512 s).
         await self.client.ping(self.config.appservice.id, f"linli-start-{uuid4().hex}")
+
+    async def _reach_homeserver(self, wait: bool) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self.client.register_user(self.config.bots.main)
+                return
+            except Unavailable:
+                if not wait:
+                    raise StartError(
+                        f"the homeserver at {self.config.homeserver.url} does not answer; "
+                        "start it first, or check homeserver.url in bridge.yaml"
+                    ) from None
+                log.info(
+                    "waiting for the homeserver at %s; next try in %.0f s",
+                    self.config.homeserver.url,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            except MatrixError as e:
+                if e.errcode in ("M_UNKNOWN_TOKEN", "M_FORBIDDEN", "M_MISSING_TOKEN"):
+                    raise StartError(
+                        "the homeserver does not know Linli's registration "
+                        f"({e.errcode}); run `linli registration`, add the file to the "
+                        "homeserver's app_service_config_files and restart it"
+                    ) from None
+                raise
+
+    async def reload(self, rooms: RoomsConfig) -> ApplyReport:
+        """Take a new rooms config (SIGHUP): every part that reads it sees the new one, and
+        the homeserver is brought in line. bridge.yaml itself needs a restart."""
+        self.rooms = rooms
+        self.services.rooms = rooms
+        self.services.roles.reload(rooms)
+        self.provisioner.rooms = rooms
+        self.applied = await self.provisioner.apply()
+        return self.applied
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)

@@ -73,6 +73,12 @@ class Roles:
         self._tables: dict[str, RoleTable] = {}
         self._loading: dict[tuple[str, tuple[int, int]], asyncio.Future[RoleTable]] = {}
 
+    def reload(self, rooms: RoomsConfig) -> None:
+        """A new rooms config: every cached table is dropped."""
+        self.rooms = rooms
+        self._cached_at = (-1, -1)
+        self._tables = {}
+
     async def _fresh(self) -> None:
         # Rooms and roles change only through this process's store, which bumps a generation
         # after each commit that touches them: the cached copies are exact (one process per

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
+import importlib.metadata
 import logging
 import signal
+import socket
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from bridge import logs
+from bridge.app import StartError
 from bridge.bot import check_config, config_sections, text_folders
 from bridge.clock import SystemClock
 from bridge.config import BridgeConfig, ConfigError, load_bridge_config
@@ -46,12 +51,19 @@ def load_all(config_path: Path, *, whole: bool = True) -> tuple[BridgeConfig, Ro
     return config, rooms
 
 
-async def wait_for_signal() -> None:
-    stop = asyncio.Event()
+async def wait_for_signal(*, reload: bool = False) -> bool:
+    """Wait for SIGINT or SIGTERM (False: stop) or, with `reload`, SIGHUP (True: reload)."""
+    received: asyncio.Queue[bool] = asyncio.Queue()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+        loop.add_signal_handler(sig, received.put_nowait, False)
+    if reload:
+        loop.add_signal_handler(signal.SIGHUP, received.put_nowait, True)
+    try:
+        return await received.get()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
 
 
 async def _plan_or_apply(config_path: Path, apply: bool) -> int:
@@ -82,16 +94,84 @@ async def _run(config_path: Path) -> int:
     from bridge.app import Bridge
 
     config, rooms = load_all(config_path)
-    bridge = Bridge(config, rooms, ALL_BOTS)
-    await bridge.start()
-    log.info(
-        "Linli is running on %s:%s", config.appservice.listen_host, config.appservice.listen_port
-    )
-    try:
-        await wait_for_signal()
-    finally:
-        await bridge.stop()
+    with single_instance(config):
+        bridge = Bridge(config, rooms, ALL_BOTS)
+        await bridge.start(wait_for_homeserver=True)
+        log.info(
+            "Linli %s started: config %s; homeserver %s reached, registration accepted; "
+            "%d compounds applied (%d changes); listening on %s:%s",
+            version(),
+            config_path,
+            config.homeserver.url,
+            len(rooms.compounds),
+            len(bridge.applied.done),
+            config.appservice.listen_host,
+            config.appservice.listen_port,
+        )
+        try:
+            while await wait_for_signal(reload=True):
+                await _reload(bridge, config_path)
+        finally:
+            await bridge.stop()
+            log.info("Linli stopped")
     return 0
+
+
+async def _reload(bridge: Any, config_path: Path) -> None:
+    """SIGHUP: rooms_config/ read again and applied; a broken file keeps the running config."""
+    try:
+        _, rooms = load_all(config_path)
+    except ConfigError as e:
+        for issue in e.issues:
+            log.error("reload refused, the running configuration stays: %s", issue)
+        return
+    report = await bridge.reload(rooms)
+    log.info(
+        "configuration reloaded: %d compounds, %d changes applied (a change to bridge.yaml "
+        "itself needs a restart)",
+        len(rooms.compounds),
+        len(report.done),
+    )
+
+
+@contextmanager
+def single_instance(config: BridgeConfig) -> Iterator[None]:
+    """One Linli per database (DESIGN.md): a second `run` on the same SQLite file stops at
+    once, before touching the homeserver, and so does one whose port is taken."""
+    lock = None
+    path = sqlite_path(config.database.url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(path.with_name(path.name + ".lock"), "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise StartError(
+                f"another Linli is running on {path}; stop it first (one Linli per database)"
+            ) from None
+    try:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((config.appservice.listen_host, config.appservice.listen_port))
+            except OSError as e:
+                raise StartError(
+                    f"cannot listen on {config.appservice.listen_host}:"
+                    f"{config.appservice.listen_port} ({e.strerror}); another program uses it, "
+                    "or change appservice.listen_port (and the registration's url)"
+                ) from None
+        yield
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def sqlite_path(url: str) -> Path | None:
+    if not url.startswith("sqlite") or ":///" not in url:
+        return None
+    path = url.split(":///", 1)[1]
+    return Path(path) if path and path != ":memory:" else None
 
 
 def _qr(config_path: Path, compound: str, output: Path | None) -> int:
@@ -122,15 +202,49 @@ def setup_logging(verbose: bool) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def _common_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    """-c, -v and --log-format, before the subcommand or after it (`linli plan -c x.yaml`)."""
+
+    def default(value: Any) -> Any:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=default(Path("bridge.yaml")),
+        help="Linli's settings (default: bridge.yaml in the current folder)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=default(False), help="log at DEBUG"
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=default("text"),
+        help="text (default) or json: one object a line",
+    )
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("linli")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="linli", description="Linli (邻里) bridge and bots")
-    parser.add_argument("-c", "--config", type=Path, default=Path("bridge.yaml"))
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG")
-    parser.add_argument(
-        "--log-format", choices=["text", "json"], default="text", help="json: one object a line"
-    )
+    parser.add_argument("--version", action="version", version=f"linli {version()}")
+    _common_options(parser, defaults=True)
+    after = argparse.ArgumentParser(add_help=False)
+    _common_options(after, defaults=False)
     sub = parser.add_subparsers(dest="command", required=True)
-    init = sub.add_parser("init", help="write a bridge.yaml with fresh random tokens")
+
+    def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[after], **kwargs)
+
+    init = command("init", help="write a bridge.yaml with fresh random tokens")
     init.add_argument("--force", action="store_true")
     init.add_argument("--server-name", default="linli.localhost")
     init.add_argument("--homeserver-url", default="http://127.0.0.1:8008")
@@ -145,20 +259,20 @@ def main(argv: list[str] | None = None) -> int:
         help="e.g. postgresql+asyncpg://linli@db/linli (password from PGPASSWORD)",
     )
     init.add_argument("--metrics-host", default="127.0.0.1", help="where /metrics listens")
-    reg = sub.add_parser("registration", help="write the homeserver's registration file")
+    reg = command("registration", help="write the homeserver's registration file")
     reg.add_argument("-o", "--output", type=Path, default=Path("linli-registration.yaml"))
-    sub.add_parser("plan", help="print what apply would change; touch nothing")
-    sub.add_parser("apply", help="make the homeserver match rooms_config/")
-    sub.add_parser("run", help="run the bridge and the bots")
-    qr = sub.add_parser("qr", help="the join link of a compound's lobby, and its QR code (PNG)")
+    command("plan", help="print what apply would change; touch nothing")
+    command("apply", help="make the homeserver match rooms_config/")
+    command("run", help="run the bridge and the bots")
+    qr = command("qr", help="the join link of a compound's lobby, and its QR code (PNG)")
     qr.add_argument("compound")
     qr.add_argument("-o", "--output", type=Path)
     from bots import ALL_BOTS
 
     verbs = {verb.name: verb for bot in ALL_BOTS for verb in bot.cli_verbs}
     for verb in verbs.values():  # each bot's admin verbs (bots/<name>/cli.py)
-        verb.add_arguments(sub.add_parser(verb.name, help=verb.help))
-    demo = sub.add_parser("demo", help="a local Synapse, the example compounds and the bots")
+        verb.add_arguments(command(verb.name, help=verb.help))
+    demo = command("demo", help="a local Synapse, the example compounds and the bots")
     demo.add_argument("--data", type=Path, default=Path("data"))
     demo.add_argument("--rooms-config", type=Path, default=Path("rooms_config"))
     args = parser.parse_args(argv)
@@ -203,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return asyncio.run(run_demo(args.data, args.rooms_config))
         return asyncio.run(runners[args.command]())
+    except StartError as e:
+        print(f"linli: {e}", file=sys.stderr)
+        return 1
     except ConfigError as e:
         print("Configuration error:", file=sys.stderr)
         for issue in e.issues:

@@ -37,6 +37,7 @@ class Store:
         except BaseException:
             await db.close()
             raise
+        _owner_only(url)
         return cls(db)
 
     async def close(self) -> None:
@@ -48,6 +49,17 @@ def _make_sqlite_folder(url: str) -> None:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _owner_only(url: str) -> None:
+    """The database holds residents' names and households: readable by Linli's user alone
+    (its WAL and shared-memory files too, which SQLite creates with the same mode)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if file.exists():
+                file.chmod(0o600)
 
 
 __all__ = ["Database", "Store"]

@@ -94,3 +94,11 @@ def test_local_synapse_config_with_the_shared_secret_is_for_its_owner_only(
         name: mode(tmp_path / "synapse" / name)
         for name in ("hs.yaml", "signing.key", "registration_shared_secret")
     } == dict.fromkeys(("hs.yaml", "signing.key", "registration_shared_secret"), 0o600)
+
+
+async def test_the_sqlite_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    from bridge.store import Store
+
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path}/data/linli.db")
+    await store.close()
+    assert (tmp_path / "data" / "linli.db").stat().st_mode & 0o777 == 0o600
