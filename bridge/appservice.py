@@ -84,7 +84,8 @@ class AppserviceServer:
         self.app = web.Application(
             client_max_size=config.appservice.max_body_bytes, middlewares=[self._auth]
         )
-        self.app.router.add_put("/_matrix/app/v1/transactions/{txn_id}", self.transaction)
+        # Any txnId: it is opaque (spec), and aiohttp's default pattern would refuse "{" and "}".
+        self.app.router.add_put("/_matrix/app/v1/transactions/{txn_id:[^/]+}", self.transaction)
         self.app.router.add_get("/_matrix/app/v1/users/{user_id}", self.query_user)
         self.app.router.add_get("/_matrix/app/v1/rooms/{alias}", self.query_alias)
         self.app.router.add_post("/_matrix/app/v1/ping", self.ping)
@@ -121,19 +122,13 @@ class AppserviceServer:
     async def transaction(self, request: web.Request) -> web.Response:
         txn_id = request.match_info["txn_id"]
         try:
-            body = await request.json(loads=json.loads)
+            raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _error(413, "M_TOO_LARGE", "Transaction too large")
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _error(400, "M_NOT_JSON", "Body is not JSON")
-        events = body.get("events") if isinstance(body, dict) else None
-        if not isinstance(events, list) or not all(
-            isinstance(e, dict) and isinstance(e.get("event_id"), str) for e in events
-        ):
-            return _error(400, "M_BAD_JSON", "events must be a list of events with event_id")
-        ephemeral = body.get("ephemeral", body.get("de.sorunome.msc2409.ephemeral", []))
-        if not isinstance(ephemeral, list):
-            return _error(400, "M_BAD_JSON", "ephemeral must be a list")
+        try:
+            events, ephemeral = parse_transaction(raw)
+        except BadTransaction as e:
+            return _error(400, e.errcode, e.error)
         txn_id = transaction_key(txn_id, events, ephemeral)
         # Linli's own messages come back too; the bots ignore them, and storing them would
         # keep copies of what Linli told people (a verification request names a resident).
@@ -226,6 +221,47 @@ class AppserviceServer:
             self._runner = None
 
 
+class BadTransaction(ValueError):
+    """A transaction body the homeserver should not have sent: answered with a 400."""
+
+    def __init__(self, errcode: str, error: str) -> None:
+        super().__init__(error)
+        self.errcode = errcode
+        self.error = error
+
+
+def parse_transaction(raw: bytes) -> tuple[list[dict[str, Any]], list[Any]]:
+    """A transaction's events and ephemeral events from its body (PUT /transactions, spec:
+    Application Service API); BadTransaction if it is not one."""
+    try:
+        # The body is JSON in UTF-8 whatever the Content-Type claims (json.loads reads the bytes).
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as e:
+        # ValueError: not JSON, not UTF-8, or an integer of more than 4,300 digits;
+        # RecursionError: nested deeper than the decoder goes.
+        raise BadTransaction("M_NOT_JSON", "Body is not JSON") from e
+    events = body.get("events") if isinstance(body, dict) else None
+    if not isinstance(events, list) or not all(
+        isinstance(e, dict) and _is_event_id(e.get("event_id")) for e in events
+    ):
+        raise BadTransaction("M_BAD_JSON", "events must be a list of events with event_id")
+    ephemeral = body.get("ephemeral", body.get("de.sorunome.msc2409.ephemeral", []))
+    if not isinstance(ephemeral, list):
+        raise BadTransaction("M_BAD_JSON", "ephemeral must be a list")
+    return events, ephemeral
+
+
+def _is_event_id(value: Any) -> bool:
+    # What the inbox can store as a key in any database: at most 255 bytes of UTF-8 (the spec's
+    # limit), no NUL (PostgreSQL's text refuses it), no lone surrogate (JSON allows "\ud800").
+    if not isinstance(value, str) or not value or "\0" in value:
+        return False
+    try:
+        return len(value.encode("utf-8")) <= 255
+    except UnicodeEncodeError:
+        return False
+
+
 def transaction_key(txn_id: str, events: list[Any], ephemeral: list[Any]) -> str:
     """What identifies a transaction: its txnId *and* what it carries. Synapse on SQLite
     numbers transactions from 1 again after a restart (it derives the next number from the
@@ -234,7 +270,9 @@ def transaction_key(txn_id: str, events: list[Any], ephemeral: list[Any]) -> str
     without its ephemeral events, so those count only when there are no others."""
     ids = [str(e.get("event_id")) for e in events if isinstance(e, dict)]
     carried = json.dumps(ids if ids else ephemeral, sort_keys=True, ensure_ascii=False)
-    return f"{txn_id}:{hashlib.sha256(carried.encode()).hexdigest()[:16]}"
+    # surrogatepass: an ephemeral event may carry a lone surrogate ("\ud800" is valid JSON).
+    digest = hashlib.sha256(carried.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{txn_id}:{digest}"
 
 
 def _ephemeral_entry(txn_id: str, index: int, event: dict[str, Any]) -> dict[str, Any]:

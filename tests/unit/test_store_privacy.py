@@ -20,17 +20,18 @@ SECRET = "Zhang San, 3-2-1101"
 NOON = datetime(2026, 5, 6, 12, 0, tzinfo=UTC)
 
 
-async def test_a_database_error_does_not_carry_its_parameters(tmp_path: Path) -> None:
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'linli.db'}")
+async def test_a_database_error_does_not_carry_its_parameters(database_url: str) -> None:
+    store = await Store.open(database_url)
     try:
-        job = ("ticket:1:remind", "remind", NOON, {"name": SECRET})
+        job = (f"ticket:1:{SECRET}", "remind", NOON, {"name": SECRET})
         await store.jobs.schedule_many([job])
         with pytest.raises(IntegrityError) as caught:
             async with store.db.transaction() as session:
-                # the key is taken: a unique violation whose parameters hold the secret
+                # the key is taken: a unique violation whose parameters hold the secret (and
+                # whose key would be in PostgreSQL's DETAIL, which the driver leaves out)
                 await add_jobs(session, [job], fresh=True)
         error = caught.value
-        assert "UNIQUE" in str(error)
+        assert "unique" in str(error).lower()
         # what InboxWorker._failed stores and logs: repr(error), and the log's str(error)
         for text in (str(error), repr(error), str(error.orig)):
             assert SECRET not in text
