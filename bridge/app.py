@@ -209,6 +209,7 @@ class Bridge:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.worker.stop()  # its lanes and marks, also when drained without running
         await self.client.close()
         await self.webhooks.close()
         await self.store.close()
