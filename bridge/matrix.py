@@ -302,6 +302,23 @@ class MatrixClient:
         result = await self._nio(Api.join(_NIO_TOKEN, room_id_or_alias), as_user=as_user, body={})
         return str(result["room_id"])
 
+    async def room_state(self, room_id: str) -> list[dict[str, Any]]:
+        """Every current state event of a room."""
+        result = await self.request(
+            "GET", f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/state"
+        )
+        events = result.get("chunk") if isinstance(result, dict) else None
+        return list(events) if isinstance(events, list) else []
+
+    async def delete_alias(self, alias: str) -> None:
+        """Remove an alias from the room directory (gone already is fine)."""
+        try:
+            await self.request(
+                "DELETE", f"/_matrix/client/v3/directory/room/{quote(alias, safe='')}"
+            )
+        except NotFound:
+            pass
+
     async def resolve_alias(self, alias: str) -> str:
         result = await self._nio(Api.room_resolve_alias(alias))
         return str(result["room_id"])
@@ -342,8 +359,12 @@ class MatrixClient:
 
 
 def _json_or_empty(text: str) -> dict[str, Any]:
+    """The answer's JSON object; an array (`GET /rooms/{id}/state` answers with one) comes as
+    {"chunk": [...]}, the shape of the spec's paginated answers."""
     try:
         value = json.loads(text) if text else {}
     except json.JSONDecodeError:
         return {}
+    if isinstance(value, list):
+        return {"chunk": value}
     return value if isinstance(value, dict) else {}

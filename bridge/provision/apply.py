@@ -123,11 +123,26 @@ class Applier:
             self._set_member(action.key, action.user_id, present=False)
             await self._save(action.key)
         elif isinstance(action, Archive):
-            await self.client.put_state(
-                self._ids[action.key], "m.room.topic", {"topic": action.topic}
-            )
+            await self._archive(self._ids[action.key], action.topic)
             self._state[action.key]["topic"] = action.topic
             await self._save(action.key, archived=True)
+
+    async def _archive(self, room_id: str, topic: str) -> None:
+        """Out of reach for new members, history kept: invite-only, no alias, no space parent
+        (its space already dropped it as a child), topic marked."""
+        await self.client.put_state(room_id, "m.room.topic", {"topic": topic})
+        await self.client.put_state(room_id, "m.room.join_rules", {"join_rule": "invite"})
+        for event in await self.client.room_state(room_id):
+            kind, content = event.get("type"), event.get("content") or {}
+            if kind == "m.room.canonical_alias" and content:
+                for alias in [content.get("alias"), *content.get("alt_aliases", [])]:
+                    if isinstance(alias, str):
+                        await self.client.delete_alias(alias)
+                await self.client.put_state(room_id, "m.room.canonical_alias", {})
+            elif kind == "m.space.parent" and content:
+                await self.client.put_state(
+                    room_id, "m.space.parent", {}, str(event.get("state_key", ""))
+                )
 
     async def _invite(self, key: str, user_id: str) -> None:
         try:

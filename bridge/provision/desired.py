@@ -123,7 +123,11 @@ def desired_rooms(
                     "history_visibility": "world_readable",
                     "power_levels": _space_power_levels(),
                     "members": [],
-                    "children": _children(child_keys, suggested=set()),
+                    # Ordered by key (communities first), not by position: adding a compound
+                    # must not re-link the unchanged ones around it.
+                    "children": {
+                        k: {"order": _key_order(k), "suggested": False} for k in child_keys
+                    },
                 },
             )
         )
@@ -185,6 +189,14 @@ def _compound_rooms(config: BridgeConfig, compound: Compound, table: RoleTable) 
 
 def _pick(locale: str, zh: str, en: str | None) -> str:
     return en if locale == "en" and en else zh
+
+
+def _key_order(key: str) -> str:
+    """An m.space.child `order` from a symbolic key ("community:sanlin" → "0 sanlin",
+    "compound:heping" → "1 heping"): printable ASCII, at most 50 characters (spec: spaces)."""
+    kind, _, name = key.partition(":")
+    rank = "0" if kind == "community" else "1"
+    return f"{rank} {name}"[:50]
 
 
 def _children(keys: list[str], suggested: set[str]) -> dict[str, dict[str, Any]]:

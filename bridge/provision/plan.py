@@ -81,7 +81,10 @@ class Archive:
     topic: str
 
     def describe(self) -> str:
-        return f"- archive {self.key} (taken out of its space, topic marked; not deleted)"
+        return (
+            f"- archive {self.key} (out of its space, invite-only, alias removed, topic marked;"
+            " history kept, not deleted)"
+        )
 
 
 Action = CreateRoom | SetFacet | SetChild | Invite | Remove | Archive

@@ -121,12 +121,21 @@ async def test_second_apply_writes_nothing_a_topic_change_writes_one_and_removal
     space = await bridge.store.rooms.by_key("compound:heping")
     assert dance is not None and dance.archived and space is not None
     await resident.join(space.room_id)
-    await resident.join(dance.room_id)  # still joinable: archived, not deleted
     assert await resident.get_state(space.room_id, "m.space.child", dance.room_id) == {}
-    topic = (await resident.get_state(dance.room_id, "m.room.topic"))["topic"]
+    # Archived: out of reach for new members (invite-only, no alias, no parent)...
+    with pytest.raises(MatrixHTTPError) as refused:
+        await resident.join(dance.room_id)
+    assert refused.value.status == 403
+    with pytest.raises(MatrixHTTPError) as gone:
+        await resident.resolve_alias(harness.alias("heping-dance"))
+    assert gone.value.status == 404
+    # ...and not deleted: its state and history stay, the topic says why.
+    topic = (await bridge.client.get_state(dance.room_id, "m.room.topic"))["topic"]
     assert topic.startswith(ARCHIVED_MARK)
-    # archived, not deleted: the alias still leads to the room
-    assert await resident.resolve_alias(harness.alias("heping-dance")) == dance.room_id
+    state = await bridge.client.room_state(dance.room_id)
+    assert not [e for e in state if e["type"] == "m.space.parent" and e["content"]]
+    # A second apply finds nothing more to do.
+    assert not (await removed.plan()).actions
 
 
 async def test_broken_yaml_names_file_line_and_key_and_sends_nothing(

@@ -134,3 +134,22 @@ def test_observers_speak_only_in_their_own_room() -> None:
     assert own["users"][OBSERVER] == POSTER_LEVEL >= own["events_default"]
     assert s["heping:observers"].state["join_rules"] == {"join_rule": "invite"}
     assert OBSERVER in s["heping:observers"].state["members"]
+
+
+def test_adding_a_compound_links_it_and_leaves_the_others_alone() -> None:
+    from dataclasses import replace as swap
+
+    before = specs()
+    # Only xingfu applied so far; heping (sorted before it) is added now.
+    only_xingfu = {
+        k: s for k, s in before.items() if not k.startswith(("heping", "compound:heping"))
+    }
+    community = only_xingfu["community:sanlin"]
+    children = dict(community.state["children"])
+    children.pop("compound:heping")
+    only_xingfu["community:sanlin"] = swap(
+        community, state={**community.state, "children": children}
+    )
+    actions = plan(list(before.values()), applied(only_xingfu))
+    links = [a for a in actions if isinstance(a, SetChild) and a.parent == "community:sanlin"]
+    assert [a.child for a in links] == ["compound:heping"]  # xingfu is not re-linked
