@@ -318,7 +318,7 @@ async def test_observer_asks_for_figures_in_their_own_room_only(
         and "新开 0" in answer["content"]["body"]
     )
     await observer.send_text(own, "!帮助")
-    helped = await observer.wait_for_event(own, from_bot(lambda b: b.startswith("你可以用")))
+    helped = await observer.wait_for_event(own, from_bot(lambda b: b.startswith("您可以用")))
     assert "找物业" not in helped["content"]["body"]  # they cannot post where that would work
     hall = await observer.join(harness.alias("heping-hall"))
     with pytest.raises(MatrixHTTPError) as e:

@@ -60,7 +60,7 @@ class World:
                     .get("event_id")
                     == marker
                 )
-                or (e["sender"] == BOT and e["content"].get("body", "").startswith("你可以用"))
+                or (e["sender"] == BOT and e["content"].get("body", "").startswith("您可以用"))
             ),
         )
         await self.bridge.worker.drain()
