@@ -89,11 +89,12 @@ async def _plan_or_apply(config_path: Path, apply: bool) -> int:
         await store.close()
 
 
-async def _run(config_path: Path) -> int:
+async def _run(config_path: Path, verbose: bool = False, log_format: Any = None) -> int:
     from bots import ALL_BOTS
     from bridge.app import Bridge
 
     config, rooms = load_all(config_path)
+    logs.configure(config.logging, verbose=verbose, fmt=log_format)
     with single_instance(config):
         bridge = Bridge(config, rooms, ALL_BOTS)
         await bridge.start(wait_for_homeserver=True)
@@ -221,8 +222,8 @@ def _common_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
     parser.add_argument(
         "--log-format",
         choices=["text", "json"],
-        default=default("text"),
-        help="text (default) or json: one object a line",
+        default=default(None),
+        help="text or json (one object a line); default: bridge.yaml's logging.format, text",
     )
 
 
@@ -276,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--data", type=Path, default=Path("data"))
     demo.add_argument("--rooms-config", type=Path, default=Path("rooms_config"))
     args = parser.parse_args(argv)
-    logs.setup(args.verbose, args.log_format)
+    logs.setup(args.verbose, args.log_format or "text")
 
     try:
         if args.command == "init":
@@ -305,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         runners: dict[str, Callable[[], Coroutine[Any, Any, int]]] = {
             "plan": lambda: _plan_or_apply(args.config, apply=False),
             "apply": lambda: _plan_or_apply(args.config, apply=True),
-            "run": lambda: _run(args.config),
+            "run": lambda: _run(args.config, args.verbose, args.log_format),
         }
         if args.command == "qr":
             return _qr(args.config, args.compound, args.output)

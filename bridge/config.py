@@ -124,6 +124,25 @@ class WebhookTarget(Strict):
     inbound_secret: str | None = Field(default=None, min_length=16)  # checks what it receives
 
 
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class LoggingConfig(Strict):
+    """What Linli logs and where. INFO says what Linli did; third-party libraries stay at
+    WARNING (their DEBUG output can carry SQL parameters: names, addresses) unless named in
+    `levels`."""
+
+    level: LogLevel = "INFO"
+    format: Literal["text", "json"] = "text"
+    # A file (relative to bridge.yaml's folder), rotated at `max_bytes`, `backups` kept;
+    # without one, standard error (what systemd's journal and Docker collect).
+    file: Path | None = None
+    max_bytes: int = Field(default=10_000_000, ge=10_000)
+    backups: int = Field(default=5, ge=0, le=100)
+    # Per logger: {"bridge.provision": "DEBUG", "aiosqlite": "DEBUG"}.
+    levels: dict[str, LogLevel] = {}
+
+
 class BridgeConfig(Strict):
     homeserver: HomeserverConfig = HomeserverConfig()
     appservice: AppserviceConfig
@@ -137,6 +156,7 @@ class BridgeConfig(Strict):
     timezone: Annotated[str, AfterValidator(_check_timezone)] = "Asia/Shanghai"
     join: JoinConfig = JoinConfig()
     webhooks: dict[str, WebhookTarget] = {}
+    logging: LoggingConfig = LoggingConfig()
 
     @property
     def bot_user_id(self) -> str:
@@ -224,5 +244,12 @@ def load_bridge_config(path: Path) -> BridgeConfig:
     if db_url.startswith(prefix) and not db_url[len(prefix) :].startswith("/"):
         rel = db_url[len(prefix) :]
         if rel != ":memory:":
-            updates["database"] = DatabaseConfig(url=prefix + str((base / rel).resolve()))
+            # Only the URL changes: the rest of the section (sqlite_synchronous) stays as written.
+            updates["database"] = config.database.model_copy(
+                update={"url": prefix + str((base / rel).resolve())}
+            )
+    if config.logging.file is not None:
+        updates["logging"] = config.logging.model_copy(
+            update={"file": (base / config.logging.file).resolve()}
+        )
     return config.model_copy(update=updates)

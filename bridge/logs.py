@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.handlers
 import sys
 import time
 from collections.abc import Iterable
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
+
+if TYPE_CHECKING:
+    from bridge.config import LoggingConfig
 
 LogFormat = Literal["text", "json"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -78,6 +82,36 @@ def hide(*secrets: str | None) -> None:
     """Secrets to mask from now on (the tokens and webhook secrets, once the config is read)."""
     # Short values would mask ordinary words; the config demands 16 characters or more anyway.
     _mask_filter.secrets.update(s for s in secrets if s and len(s) >= 8)
+
+
+def configure(
+    settings: LoggingConfig, *, verbose: bool = False, fmt: LogFormat | None = None
+) -> None:
+    """Logging as bridge.yaml's `logging:` says: its level (DEBUG with `-v`), format (the
+    command line's `--log-format` wins when given), file with rotation, levels per logger."""
+    handler: logging.Handler
+    if settings.file is not None:
+        settings.file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(
+            settings.file,
+            maxBytes=settings.max_bytes,
+            backupCount=settings.backups,
+            encoding="utf-8",
+        )
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    chosen = fmt or settings.format
+    handler.setFormatter(JsonFormatter() if chosen == "json" else _UTCFormatter(TEXT_FORMAT))
+    handler.addFilter(_mask_filter)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else settings.level)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for name, level in settings.levels.items():  # asked for by name: the operator's choice
+        logging.getLogger(name).setLevel(level)
 
 
 def setup(verbose: bool = False, fmt: LogFormat = "text", stream: TextIO | None = None) -> None:

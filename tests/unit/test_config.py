@@ -272,3 +272,45 @@ def test_a_ladder_step_to_a_missing_room_names_its_line(
     err = capsys.readouterr().err
     assert f"{heping}:{line_of(heping, 'no_such_room')}: tickets.escalation[0]:" in err
     assert "no_such_room" in err
+
+
+def test_a_relative_sqlite_path_keeps_the_rest_of_the_database_section(tmp_path: Path) -> None:
+    path = tmp_path / "bridge.yaml"
+    path.write_text(
+        "appservice: {as_token: aaaaaaaaaaaaaaaaaaaa, hs_token: bbbbbbbbbbbbbbbbbbbb}\n"
+        "database: {url: 'sqlite+aiosqlite:///data/linli.db', sqlite_synchronous: normal}\n",
+        encoding="utf-8",
+    )
+    config = load_bridge_config(path)
+    assert config.database.url == f"sqlite+aiosqlite:///{tmp_path}/data/linli.db"
+    assert config.database.sqlite_synchronous == "normal"  # it used to vanish
+
+
+def test_logging_from_bridge_yaml_writes_a_rotated_file_without_library_debug(
+    tmp_path: Path,
+) -> None:
+    import logging
+
+    from bridge import logs
+
+    path = tmp_path / "bridge.yaml"
+    path.write_text(
+        "appservice: {as_token: aaaaaaaaaaaaaaaaaaaa, hs_token: bbbbbbbbbbbbbbbbbbbb}\n"
+        "logging: {level: DEBUG, format: json, file: logs/linli.log, max_bytes: 10000,"
+        " levels: {bridge.noisy: WARNING}}\n",
+        encoding="utf-8",
+    )
+    config = load_bridge_config(path)
+    assert config.logging.file == tmp_path / "logs" / "linli.log"
+    try:
+        logs.configure(config.logging)
+        logging.getLogger("bridge.test").debug("ticket %s opened", 7)
+        logging.getLogger("bridge.noisy").info("not wanted")
+        logging.getLogger("aiosqlite").debug("SELECT 张三")  # a library's DEBUG stays out
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        lines = (tmp_path / "logs" / "linli.log").read_text(encoding="utf-8").splitlines()
+        records = [json.loads(line) for line in lines]
+        assert [r["message"] for r in records] == ["ticket 7 opened"]
+    finally:
+        logs.setup()
