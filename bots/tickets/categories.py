@@ -12,7 +12,9 @@ from enum import StrEnum
 
 class Category(StrEnum):
     # Declaration order breaks ties in guess_category(): a message about a leaking pipe that
-    # also keeps people awake is a repair first.
+    # also keeps people awake is a repair first; someone trapped in a broken lift is an
+    # emergency first.
+    EMERGENCY = "emergency"
     REPAIR = "repair"
     SANITATION = "sanitation"
     SECURITY = "security"
@@ -24,6 +26,10 @@ class Category(StrEnum):
 # Entries within a category should not contain one another ("偷" and "小偷"), or one word
 # would count twice.
 DEFAULT_KEYWORDS_ZH: Mapping[Category, tuple[str, ...]] = {
+    Category.EMERGENCY: (
+        "困人", "被困", "困在", "关在电梯", "卡在电梯", "出不来", "着火", "起火", "冒烟",
+        "燃气泄漏", "煤气味", "燃气味", "触电", "救命", "晕倒", "摔倒",
+    ),
     Category.REPAIR: (
         "坏", "维修", "修理", "报修", "漏水", "渗水", "水管", "下水道", "马桶", "电梯",
         "停电", "跳闸", "灯不亮", "路灯", "停水", "没水", "水压", "门禁", "暖气", "插座",
@@ -48,6 +54,10 @@ DEFAULT_KEYWORDS_ZH: Mapping[Category, tuple[str, ...]] = {
 
 # English keywords match whole words (see _found), so inflections are listed explicitly.
 DEFAULT_KEYWORDS_EN: Mapping[Category, tuple[str, ...]] = {
+    Category.EMERGENCY: (
+        "trapped", "stuck in the lift", "stuck in the elevator", "on fire", "smoke coming",
+        "gas leak", "smell of gas", "electric shock", "fainted", "collapsed",
+    ),
     Category.REPAIR: (
         "broken", "repair", "fix", "leak", "leaks", "leaking", "pipe", "pipes", "toilet",
         "clogged", "elevator", "lift", "light", "lights", "power", "heating", "not working",
@@ -119,8 +129,11 @@ def _spans(folded_text: str, keyword: str) -> list[tuple[int, int]]:
 
 def guess_category(text: str, keywords: Mapping[Category, Sequence[str]]) -> Category:
     """The category with the most distinct keywords in `text`; ties go to the earlier
-    category in `Category` order; no keyword at all gives OTHER."""
+    category in `Category` order; no keyword at all gives OTHER. Any emergency word makes it
+    an emergency, however many repair words come with it ("电梯坏了，困在里面")."""
     folded = text.casefold()
+    if any(_spans(folded, word) for word in keywords.get(Category.EMERGENCY, ())):
+        return Category.EMERGENCY
     best, best_hits = Category.OTHER, 0
     for category in Category:
         # Distinct keywords, not occurrences: "吵吵吵" is one complaint about noise.

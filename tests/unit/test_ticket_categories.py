@@ -68,6 +68,7 @@ def test_default_tables_name_every_category() -> None:
 
 def test_category_values_are_stable_strings() -> None:
     assert [c.value for c in Category] == [
+        "emergency",
         "repair",
         "sanitation",
         "security",
@@ -127,3 +128,10 @@ def test_english_harmless_phrases_are_not_urgent(text: str) -> None:
 )
 def test_someone_trapped_is_urgent_however_they_say_it(text: str) -> None:
     assert is_urgent(text, DEFAULT_URGENT_ZH)
+
+
+@pytest.mark.parametrize(
+    "text", ["@物业 电梯困人了", "@物业 1号楼电梯坏了，困在里面", "楼道冒烟了", "有煤气味"]
+)
+def test_an_emergency_is_filed_as_one_not_as_a_repair(text: str) -> None:
+    assert guess_category(text, DEFAULT_KEYWORDS_ZH) is Category.EMERGENCY
