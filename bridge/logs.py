@@ -100,29 +100,25 @@ def configure(
         )
     else:
         handler = logging.StreamHandler(sys.stderr)
-    chosen = fmt or settings.format
-    handler.setFormatter(JsonFormatter() if chosen == "json" else _UTCFormatter(TEXT_FORMAT))
-    handler.addFilter(_mask_filter)
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else settings.level)
-    for name in QUIET_LIBRARIES:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    _install(handler, fmt or settings.format, logging.DEBUG if verbose else settings.level)
     for name, level in settings.levels.items():  # asked for by name: the operator's choice
         logging.getLogger(name).setLevel(level)
 
 
 def setup(verbose: bool = False, fmt: LogFormat = "text", stream: TextIO | None = None) -> None:
     """Configure the root logger (again, if called twice): one handler, one format."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    level = logging.DEBUG if verbose else logging.INFO
+    _install(logging.StreamHandler(stream or sys.stderr), fmt, level)
+
+
+def _install(handler: logging.Handler, fmt: LogFormat, level: int | str) -> None:
+    """The root logger's one handler, its format and level; the quiet libraries quiet."""
     handler.setFormatter(JsonFormatter() if fmt == "json" else _UTCFormatter(TEXT_FORMAT))
     handler.addFilter(_mask_filter)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.setLevel(level)
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
