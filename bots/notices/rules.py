@@ -24,7 +24,7 @@ ACK_KEYS = frozenset({"✅", "✔️", "☑️", "👌", "👍", "收到", "已�
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 _ZH_DURATION = re.compile(r"^(\d+)(天|小时|分钟)$")
 _TOKEN = re.compile(r"\S+")
-_RANGE = re.compile(r"^(\d{1,4})-(\d{1,4})$")
+_RANGE = re.compile(r"^(\d{1,9})-(\d{1,9})$")
 _HOUSEHOLD = re.compile(r"^([0-9A-Za-z]{1,8})-([0-9A-Za-z]{1,8})-([0-9A-Za-z]{1,8})$")
 # Buildings at most: a range such as 1-100000 is refused before it is expanded.
 MAX_BUILDINGS = 500
