@@ -17,6 +17,7 @@ from bots.notices.bot import NoticeBot
 from bots.notices.models import NoticeRoomEvent
 from bridge.app import Bridge
 from bridge.clock import FakeClock
+from bridge.roles import Role
 from tests.integration.harness import Harness
 from tests.integration.matrix_client import MatrixHTTPError, ResidentClient
 
@@ -283,3 +284,70 @@ async def test_recurring_notice_fires_at_each_cron_time_and_not_twice_across_a_r
     events = await w.r3a.messages(w.rooms["building_3"], 100)
     posts = [e for e in events if "垃圾分类" in e["content"].get("body", "")]
     assert len(posts) == 2
+
+
+async def sync_token(client: ResidentClient) -> str:
+    return str(
+        (await client.call("GET", "/_matrix/client/v3/sync", params={"timeout": "0"}))["next_batch"]
+    )
+
+
+async def invited_dm(client: ResidentClient, since: dict[str, str]) -> str | None:
+    """The direct-message room the client was invited to since its token in `since`, if any
+    (one /sync, no waiting). The token moves on: Synapse answers a repeated /sync from a cache."""
+    params = {"timeout": "0", "since": since[client.user_id]}
+    sync = await client.call("GET", "/_matrix/client/v3/sync", params=params)
+    since[client.user_id] = sync["next_batch"]
+    for room_id, room in sync.get("rooms", {}).get("invite", {}).items():
+        events = room.get("invite_state", {}).get("events", [])
+        if any(e.get("content", {}).get("is_direct") for e in events):
+            return str(room_id)
+    return None
+
+
+async def test_reminders_go_to_the_unacknowledged_then_the_building_contact_visits(
+    w: World,
+) -> None:
+    await w.bridge.store.people.grant(
+        "heping", w.r3b.user_id, Role.BUILDING_CONTACT, w.staff.user_id, w.clock.now()
+    )
+    await w.command("!通知 3 周三停电检修", lambda b: "通知 #1 已发布" in b)
+    notice = await w.notice_in(w.r3a, "building_3", "周三停电检修")
+    await w.r3a.react(w.rooms["building_3"], notice["event_id"], "✅")
+    [record] = await w.bot.notices.listing("heping")
+
+    async def acknowledged() -> bool:
+        return bool((await w.bot.notices.reach_rows(record.id)).acknowledged)
+
+    await eventually(acknowledged)
+    since = {c.user_id: await sync_token(c) for c in (w.r3a, w.r3b)}
+    w.clock.advance(timedelta(hours=4))
+    dm: list[str] = []
+
+    async def reminded() -> bool:
+        found = await invited_dm(w.r3b, since)
+        dm.extend([found] if found else [])
+        return found is not None
+
+    await eventually(reminded)
+    await w.r3b.join(dm[0])
+    await w.r3b.wait_for_event(dm[0], from_bot(lambda b: "您还没有确认通知 #1" in b))
+    await w.bridge.scheduler.run_due()  # waits for the loop's pass that sent the reminders
+    assert await invited_dm(w.r3a, since) is None  # acknowledged: no reminder
+
+    # After the last reminder (1 day) and an hour: the 楼长 gets the household to visit.
+    w.clock.advance(timedelta(days=1, hours=1))
+    visits = await w.r3b.wait_for_event(dm[0], from_bot(lambda b: b.startswith("楼长您好")))
+    assert "3-1-101" in visits["content"]["body"]
+    assert "3-2-1101" not in visits["content"]["body"]
+    reminders = [
+        e
+        for e in await w.r3b.messages(dm[0], 50)
+        if "您还没有确认通知 #1" in e["content"].get("body", "")
+    ]
+    assert len(reminders) == 2  # at 4 h and at 1 day, once each
+
+    await w.r3b.send_text(w.rooms["building_3"], "!通知 已通知 1 3-1-101")
+    await w.r3b.wait_for_event(w.rooms["building_3"], from_bot(lambda b: "已当面通知" in b))
+    answer = await w.command("!通知 回执 1", lambda b: "回执" in b)
+    assert "3号楼：2/2 户" in answer and "当面 1" in answer
