@@ -8,21 +8,25 @@ new; every change goes through `NoticeStore.change`, once per cause.
 from __future__ import annotations
 
 import html
+import json
 import logging
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import markdown
 
 from bots.notices import rules
 from bots.notices.jobs import (
+    CATCH_UP,
     EXPIRE,
     POST,
     RECUR,
     REMIND,
     VISITS,
+    CatchUp,
     NoticeJob,
     Occurrence,
     Reminder,
@@ -33,6 +37,7 @@ from bots.notices.settings import NoticeSettings
 from bots.notices.store import NewNotice, NoticeRecord, NoticeStore
 from bridge import messages
 from bridge.bot import Services
+from bridge.events import Receipt, parse_receipts
 from bridge.matrix import NotFound, derived_txn_id
 from bridge.provision.desired import room_key
 from bridge.roles import Role
@@ -56,12 +61,14 @@ class NoticeBoard:
         self.notices = notices
         # Rooms that carry notices: their events are kept in order (for read receipts).
         self.rooms_with_posts: set[str] | None = None
+        self._reader_registered = False
         scheduler = services.scheduler
         scheduler.register_kind(POST, self._post_due)
         scheduler.register_kind(RECUR, self._recur)
         scheduler.register_kind(REMIND, self._remind)
         scheduler.register_kind(VISITS, self._visits)
         scheduler.register_kind(EXPIRE, self._expire)
+        scheduler.register_kind(CATCH_UP, self._catch_up)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -214,6 +221,7 @@ class NoticeBoard:
                 event_id = await self._send(room, content, base, f"post:{room}")
                 ts = await self._origin_ts(room, event_id)
                 await self.notices.add_post(notice.id, room, event_id, ts)
+                await self._reader_joins(room)
                 if self.rooms_with_posts is not None:
                     self.rooms_with_posts.add(room)
             else:
@@ -229,6 +237,29 @@ class NoticeBoard:
                 await self._pin(room, event_id, pin=True)
                 await self.notices.set_pinned(notice.id, room, True)
         return names
+
+    @property
+    def reader(self) -> str:
+        """Linli's user that reads receipts through /sync: the appservice's own user may not
+        sync (Synapse refuses it, matrix-doc issue 1144), a user of its namespace may."""
+        config = self.services.config
+        return f"@{config.bots.namespace_prefix}_reach:{config.homeserver.server_name}"
+
+    async def _reader_joins(self, room_id: str) -> None:
+        """The reader is in every room that carries a notice, so it can catch up receipts."""
+        client, reader = self.services.client, self.reader
+        try:
+            member = await client.get_state(room_id, "m.room.member", reader)
+        except NotFound:
+            member = {}
+        if member.get("membership") == "join":
+            return
+        if not self._reader_registered:
+            await client.register_user(reader[1:].split(":", 1)[0])
+            self._reader_registered = True
+        if member.get("membership") != "invite":
+            await client.invite(room_id, reader)
+        await client.join(room_id, as_user=reader)
 
     async def _origin_ts(self, room_id: str, event_id: str) -> int:
         """The homeserver's timestamp of an event (compared with later events' own)."""
@@ -347,7 +378,65 @@ class NoticeBoard:
         lines.append(t(compound, "notices.reach_lower_bound"))
         return "\n".join(lines)
 
+    async def count_read(self, receipt: Receipt, at: datetime) -> int:
+        """A read receipt: counted against the room's order, or (an event Linli did not see)
+        against the homeserver's timestamps."""
+        counted = await self.notices.record_read(
+            receipt.room_id, receipt.user_id, receipt.event_id, at
+        )
+        if counted is not None:
+            return counted
+        ts = await self._origin_ts(receipt.room_id, receipt.event_id)
+        if ts == 0:
+            return 0
+        return await self.notices.record_read_until(receipt.room_id, receipt.user_id, ts, at)
+
     # ------------------------------------------------------------ jobs
+
+    async def _catch_up(self, job: Job, payload: CatchUp) -> None:
+        """Receipts are ephemeral: the homeserver does not push again those sent while Linli
+        was down. The bot's own /sync gives each room's latest receipt per user (spec:
+        "Receipts", m.receipt in a room's ephemeral events); count them."""
+        now = self.services.clock.now()
+        rooms = await self.notices.rooms_of_current(now - timedelta(days=payload.days))
+        if not rooms:
+            return
+        sync_filter = {
+            "room": {
+                "rooms": sorted(rooms),
+                "timeline": {"limit": 1},
+                "state": {"types": []},
+                "ephemeral": {"types": ["m.receipt"]},
+                "account_data": {"types": []},
+            },
+            "presence": {"types": []},
+            "account_data": {"types": []},
+        }
+        page = await self.services.client.request(
+            "GET",
+            "/_matrix/client/v3/sync",
+            query={"filter": json.dumps(sync_filter), "timeout": "0"},
+            as_user=self.reader,
+        )
+        joined = page.get("rooms", {}).get("join", {})
+        counted = 0
+        for room_id, room in joined.items() if isinstance(joined, dict) else []:
+            for event in room.get("ephemeral", {}).get("events", []):
+                if not isinstance(event, dict):
+                    continue
+                for receipt in parse_receipts({**event, "room_id": room_id}):
+                    if receipt.receipt_type != "m.read":
+                        continue
+                    if self.services.config.is_linli_user(receipt.user_id):
+                        continue
+                    counted += await self.count_read(receipt, now)
+        log.info("notices: caught up receipts in %d rooms (%d counted)", len(joined), counted)
+
+    async def catch_up_soon(self) -> None:
+        now = self.services.clock.now()
+        await self.services.scheduler.schedule_kind(
+            f"notices:catch_up:{uuid4().hex}", CATCH_UP, now, CatchUp()
+        )
 
     async def _post_due(self, job: Job, payload: NoticeJob) -> None:
         """A scheduled notice's time: post it (stating its time if Linli was down then)."""

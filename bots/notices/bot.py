@@ -43,6 +43,8 @@ class NoticeBot(Bot):
 
     async def on_start(self) -> None:
         await self._rooms_with_posts()
+        # Receipts sent while Linli was down never arrive: read them through /sync.
+        await self.board.catch_up_soon()
 
     async def _rooms_with_posts(self) -> set[str]:
         if self.board.rooms_with_posts is None:
@@ -72,9 +74,7 @@ class NoticeBot(Bot):
             or receipt.room_id not in await self._rooms_with_posts()
         ):
             return
-        await self.notices.record_read(
-            receipt.room_id, receipt.user_id, receipt.event_id, ctx.received_at
-        )
+        await self.board.count_read(receipt, ctx.received_at)
 
     async def on_reaction(self, ctx: EventContext, reaction: Reaction) -> None:
         await self._saw(reaction)

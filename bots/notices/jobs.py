@@ -30,11 +30,18 @@ class Reminder(BaseModel):
     last: bool  # after this one, the 楼长 get their visit lists
 
 
+class CatchUp(BaseModel):
+    """Read the receipts the homeserver did not push while Linli was down."""
+
+    days: int = 30  # of notices posted this recently
+
+
 POST = JobKind("notice.post", NoticeJob)  # a scheduled notice's time has come
 RECUR = JobKind("notice.recur", Occurrence)
 REMIND = JobKind("notice.remind", Reminder)
 VISITS = JobKind("notice.visits", NoticeJob)  # the unreached households to each 楼长
 EXPIRE = JobKind("notice.expire", NoticeJob)
+CATCH_UP = JobKind("notice.catch_up_receipts", CatchUp)
 
 
 def notice_key(notice_id: int, *parts: object) -> str:

@@ -275,12 +275,13 @@ class NoticeStore:
 
     # ------------------------------------------------------------ reach
 
-    async def record_read(self, room_id: str, user_id: str, event_id: str, at: datetime) -> int:
+    async def record_read(
+        self, room_id: str, user_id: str, event_id: str, at: datetime
+    ) -> int | None:
         """A read receipt on `event_id`: the reader has seen every tracked notice posted in the
         room at or before that event (in Linli's order of the room, and not after it by the
-        homeserver's clock). Returns how many notices it counted for (an event Linli never saw
-        in the room counts for none: reach stays a lower bound)."""
-        post_event = table_of(NoticeRoomEvent).alias("post_event")
+        homeserver's clock). Returns how many notices it counted for, or None when Linli never
+        saw that event in the room (see `record_read_until`)."""
         async with self.db.transaction() as session:
             seen = (
                 await session.execute(
@@ -290,29 +291,51 @@ class NoticeStore:
                 )
             ).first()
             if seen is None:
-                return 0
+                return None
             seq, ts = seen
-            notices = list(
-                (
-                    await session.execute(
-                        select(NoticePost.notice_id)
-                        .join(post_event, post_event.c.event_id == NoticePost.event_id)
-                        .join(Notice, Notice.id == NoticePost.notice_id)
-                        .where(
-                            NoticePost.room_id == room_id,
-                            post_event.c.id <= seq,
-                            post_event.c.ts <= ts,
-                            Notice.status.in_(TRACKED),
-                        )
-                    )
-                ).scalars()
+            return await self._read(session, room_id, user_id, at, seq, ts)
+
+    async def record_read_until(self, room_id: str, user_id: str, ts: int, at: datetime) -> int:
+        """A receipt on an event Linli did not see (sent while it was down, or not given to
+        it): it counts for the notices of the room posted before that event by the homeserver's
+        clock."""
+        async with self.db.transaction() as session:
+            return await self._read(session, room_id, user_id, at, None, ts)
+
+    async def _read(
+        self, session: Any, room_id: str, user_id: str, at: datetime, seq: int | None, ts: int
+    ) -> int:
+        post_event = table_of(NoticeRoomEvent).alias("post_event")
+        query = (
+            select(NoticePost.notice_id)
+            .join(post_event, post_event.c.event_id == NoticePost.event_id)
+            .join(Notice, Notice.id == NoticePost.notice_id)
+            .where(
+                NoticePost.room_id == room_id,
+                post_event.c.ts <= ts,
+                Notice.status.in_(TRACKED),
             )
-            if notices:
-                await session.execute(
-                    insert_ignoring_duplicates(session, NoticeReach),
-                    [{"notice_id": n, "who": user_id, "kind": READ, "at": at} for n in notices],
-                )
-            return len(notices)
+        )
+        if seq is not None:
+            query = query.where(post_event.c.id <= seq)
+        notices = list((await session.execute(query)).scalars())
+        if notices:
+            await session.execute(
+                insert_ignoring_duplicates(session, NoticeReach),
+                [{"notice_id": n, "who": user_id, "kind": READ, "at": at} for n in notices],
+            )
+        return len(notices)
+
+    async def rooms_of_current(self, since: datetime) -> set[str]:
+        """Rooms carrying notices posted since `since` and still tracked."""
+        async with self.db.sessions() as session:
+            rows = await session.execute(
+                select(NoticePost.room_id)
+                .join(Notice, Notice.id == NoticePost.notice_id)
+                .where(Notice.status.in_(TRACKED), Notice.posted_at >= since)
+                .distinct()
+            )
+            return set(rows.scalars())
 
     async def record_reach(
         self, notice_id: int, who: str, kind: str, at: datetime, by: str | None = None

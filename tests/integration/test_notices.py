@@ -351,3 +351,24 @@ async def test_reminders_go_to_the_unacknowledged_then_the_building_contact_visi
     await w.r3b.wait_for_event(w.rooms["building_3"], from_bot(lambda b: "已当面通知" in b))
     answer = await w.command("!通知 回执 1", lambda b: "回执" in b)
     assert "3号楼：2/2 户" in answer and "当面 1" in answer
+
+
+async def test_a_receipt_sent_while_linli_was_down_is_counted_after_it_starts(w: World) -> None:
+    await w.command("!通知 3 明早八点停水", lambda b: "通知 #1 已发布" in b)
+    notice = await w.notice_in(w.r3a, "building_3", "明早八点停水")
+    await w.harness.stop_bridge(w.bridge)
+    # While Linli is down: one reads the notice, the other a message sent after it.
+    b3 = w.rooms["building_3"]
+    await w.r3a.send_read_receipt(b3, notice["event_id"])
+    later = await w.r3a.send_text(b3, "好的")
+    await w.r3b.send_read_receipt(b3, later)
+    w.bridge = await w.harness.start_bridge(apply=False, clock=w.clock)
+    [record] = await w.bot.notices.listing("heping")
+
+    async def counted() -> bool:
+        rows = await w.bot.notices.reach_rows(record.id)
+        return rows.read == {w.r3a.user_id, w.r3b.user_id}
+
+    await eventually(counted)
+    answer = await w.command("!通知 回执 1", lambda b: "回执" in b)
+    assert "3号楼：2/2 户" in answer
