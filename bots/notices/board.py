@@ -224,15 +224,16 @@ class NoticeBoard:
                 await self._reader_joins(room)
                 if self.rooms_with_posts is not None:
                     self.rooms_with_posts.add(room)
+                # Offered once, with the post: the same reaction again is refused (400).
+                await self._send(
+                    room,
+                    messages.reaction(event_id, ACK_REACTION),
+                    base,
+                    f"ack:{room}",
+                    event_type="m.reaction",
+                )
             else:
                 event_id = post.event_id
-            await self._send(
-                room,
-                messages.reaction(event_id, ACK_REACTION),
-                base,
-                f"ack:{room}",
-                event_type="m.reaction",
-            )
             if notice.urgent and (post is None or not post.pinned):
                 await self._pin(room, event_id, pin=True)
                 await self.notices.set_pinned(notice.id, room, True)

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from bots.notices import rules
 from bots.notices.board import NoticeBoard, settings_for
+from bots.notices.inbound import InboundNotices
 from bots.notices.jobs import notice_prefix
 from bots.notices.rules import ACK_KEYS, NoticeInputError
 from bots.notices.settings import NoticeSettings
@@ -40,6 +41,7 @@ class NoticeBot(Bot):
         super().__init__(services)
         self.notices = NoticeStore(services.store.db)
         self.board = NoticeBoard(services, self.notices)
+        self.inbound = InboundNotices(services, self.board)
 
     async def on_start(self) -> None:
         await self._rooms_with_posts()

@@ -37,5 +37,7 @@ class NoticeSettings(BaseModel):
     reminders: list[Duration] = [timedelta(hours=4), timedelta(days=1)]
     # Urgent notices remind this often until acknowledged or expired.
     urgent_every: Duration = timedelta(hours=2)
+    # Outside systems (webhook targets in bridge.yaml) that may post notices to this compound.
+    senders: list[str] = []
     # After the last reminder (this long after it), each 楼长 gets the households to visit.
     visit_list_after: Duration = timedelta(hours=1)

@@ -4,12 +4,14 @@ receipts), react and answer with theirs; the clock is a FakeClock the test moves
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -17,7 +19,9 @@ from bots.notices.bot import NoticeBot
 from bots.notices.models import NoticeRoomEvent
 from bridge.app import Bridge
 from bridge.clock import FakeClock
+from bridge.config import WebhookTarget
 from bridge.roles import Role
+from bridge.webhooks import SIGNATURE_HEADER, signature_header
 from tests.integration.harness import Harness
 from tests.integration.matrix_client import MatrixHTTPError, ResidentClient
 
@@ -85,6 +89,10 @@ class World:
 
 @pytest.fixture
 async def w(harness: Harness, make_user, staff_client) -> World:
+    return await build_world(harness, make_user, staff_client)
+
+
+async def build_world(harness: Harness, make_user, staff_client) -> World:
     harness.only("heping")
     clock = FakeClock(MONDAY_10)
     r3a, r3b, r1, r2 = [await make_user() for _ in range(4)]
@@ -372,3 +380,63 @@ async def test_a_receipt_sent_while_linli_was_down_is_counted_after_it_starts(w:
     await eventually(counted)
     answer = await w.command("!通知 回执 1", lambda b: "回执" in b)
     assert "3号楼：2/2 户" in answer
+
+
+WATER_SECRET = "water-company-inbound-secret-0123"
+
+
+async def test_inbound_webhook_notice_is_posted_once_and_forgeries_are_refused(
+    harness: Harness, make_user, staff_client
+) -> None:
+    harness.webhooks = {
+        "water": WebhookTarget(
+            url="http://127.0.0.1:9/unused", secret="w" * 16, inbound_secret=WATER_SECRET
+        )
+    }
+    harness.only("heping")
+    harness.edit_compound(
+        "heping",
+        '  buildings: ["1", "2", "3"]',
+        '  buildings: ["1", "2", "3"]\n  notices:\n    senders: [water]',
+    )
+    w = await build_world(harness, make_user, staff_client)
+    url = f"http://127.0.0.1:{harness.port}/linli/webhooks/water"
+
+    async def send(payload: dict[str, Any], *, secret: str = WATER_SECRET, age: int = 0) -> int:
+        body = json.dumps(payload).encode()
+        ts = int(w.clock.now().timestamp()) - age
+        headers = {SIGNATURE_HEADER: signature_header(secret, ts, body)}
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, data=body, headers=headers) as answer:
+                return answer.status
+
+    good = {
+        "id": "outage-42",
+        "compound": "heping",
+        "buildings": "3",
+        "text": "自来水公司：3号楼今晚停水",
+    }
+    assert await send(good, secret="not-the-secret-at-all-0123") == 401
+    assert await send(good, age=600) == 401  # stale timestamp
+    assert await send({**good, "compound": "xingfu"}) == 403
+    assert await send({**good, "buildings": "9"}) == 400
+    assert await send({**good, "text": "停" * 5000}) == 413
+    assert await w.bot.notices.listing("heping") == []
+
+    assert await send(good) == 200
+    posted = await w.notice_in(w.r3a, "building_3", "自来水公司")
+    assert posted["content"]["body"].startswith("【通知 #1】")
+    assert await send(good) == 409  # the very same request again: a replay
+    # The same id a minute later (a new signature: the sender retries): nothing new is posted.
+    w.clock.advance(timedelta(minutes=1))
+    assert await send(good) == 200
+    [record] = await w.bot.notices.listing("heping")
+    assert record.origin == "webhook:water"
+    await w.r3a.send_read_receipt(w.rooms["building_3"], posted["event_id"])
+
+    async def counted() -> bool:
+        return w.r3a.user_id in (await w.bot.notices.reach_rows(record.id)).read
+
+    await eventually(counted)
+    events = await w.r3a.messages(w.rooms["building_3"], 50)
+    assert len([e for e in events if "自来水公司" in e["content"].get("body", "")]) == 1
