@@ -62,6 +62,8 @@ class NoticeBoard:
         # Rooms that carry notices: their events are kept in order (for read receipts).
         self.rooms_with_posts: set[str] | None = None
         self._reader_registered = False
+        # (notice, reader) pairs this process has stored: a repeated receipt writes nothing.
+        self._reads: set[tuple[int, str]] = set()
         scheduler = services.scheduler
         scheduler.register_kind(POST, self._post_due)
         scheduler.register_kind(RECUR, self._recur)
@@ -381,16 +383,20 @@ class NoticeBoard:
 
     async def count_read(self, receipt: Receipt, at: datetime) -> int:
         """A read receipt: counted against the room's order, or (an event Linli did not see)
-        against the homeserver's timestamps."""
-        counted = await self.notices.record_read(
-            receipt.room_id, receipt.user_id, receipt.event_id, at
-        )
-        if counted is not None:
-            return counted
-        ts = await self._origin_ts(receipt.room_id, receipt.event_id)
-        if ts == 0:
-            return 0
-        return await self.notices.record_read_until(receipt.room_id, receipt.user_id, ts, at)
+        against the homeserver's timestamps. What this process recorded already is not
+        written again (a resident's client sends a receipt for every message it shows)."""
+        notices = await self.notices.notices_read_by(receipt.room_id, receipt.event_id)
+        if notices is None:
+            ts = await self._origin_ts(receipt.room_id, receipt.event_id)
+            notices = await self.notices.notices_read_until(receipt.room_id, ts) if ts else []
+        new = [n for n in notices if (n, receipt.user_id) not in self._reads]
+        if new:
+            await self.notices.add_reads(receipt.user_id, new, at)
+            self._reads.update((n, receipt.user_id) for n in new)
+        return len(notices)
+
+    def forget_reader(self, user_id: str) -> None:
+        self._reads = {pair for pair in self._reads if pair[1] != user_id}
 
     # ------------------------------------------------------------ jobs
 

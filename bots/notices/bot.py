@@ -286,6 +286,7 @@ class NoticeBot(Bot):
 
     async def erase_personal(self, user_id: str, compound: str | None) -> None:
         await self.notices.erase(user_id)
+        self.board.forget_reader(user_id)
 
     # ------------------------------------------------------------ finding things
 

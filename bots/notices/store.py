@@ -275,56 +275,62 @@ class NoticeStore:
 
     # ------------------------------------------------------------ reach
 
-    async def record_read(
-        self, room_id: str, user_id: str, event_id: str, at: datetime
-    ) -> int | None:
-        """A read receipt on `event_id`: the reader has seen every tracked notice posted in the
-        room at or before that event (in Linli's order of the room, and not after it by the
-        homeserver's clock). Returns how many notices it counted for, or None when Linli never
-        saw that event in the room (see `record_read_until`)."""
-        async with self.db.transaction() as session:
-            seen = (
-                await session.execute(
-                    select(NoticeRoomEvent.id, NoticeRoomEvent.ts).where(
-                        NoticeRoomEvent.event_id == event_id, NoticeRoomEvent.room_id == room_id
-                    )
-                )
-            ).first()
-            if seen is None:
-                return None
-            seq, ts = seen
-            return await self._read(session, room_id, user_id, at, seq, ts)
-
-    async def record_read_until(self, room_id: str, user_id: str, ts: int, at: datetime) -> int:
-        """A receipt on an event Linli did not see (sent while it was down, or not given to
-        it): it counts for the notices of the room posted before that event by the homeserver's
-        clock."""
-        async with self.db.transaction() as session:
-            return await self._read(session, room_id, user_id, at, None, ts)
-
-    async def _read(
-        self, session: Any, room_id: str, user_id: str, at: datetime, seq: int | None, ts: int
-    ) -> int:
+    async def notices_read_by(self, room_id: str, event_id: str) -> list[int] | None:
+        """The tracked notices a read receipt on `event_id` covers: those posted in the room at
+        or before that event (in Linli's order of the room, and not after it by the
+        homeserver's clock). None when Linli never saw that event in the room (see
+        `notices_read_until`). Read-only: most receipts repeat what is recorded already."""
+        mark = (
+            select(NoticeRoomEvent.id, NoticeRoomEvent.ts)
+            .where(NoticeRoomEvent.event_id == event_id, NoticeRoomEvent.room_id == room_id)
+            .subquery()
+        )
         post_event = table_of(NoticeRoomEvent).alias("post_event")
         query = (
-            select(NoticePost.notice_id)
-            .join(post_event, post_event.c.event_id == NoticePost.event_id)
-            .join(Notice, Notice.id == NoticePost.notice_id)
-            .where(
-                NoticePost.room_id == room_id,
-                post_event.c.ts <= ts,
-                Notice.status.in_(TRACKED),
+            select(mark.c.id, NoticePost.notice_id)
+            .select_from(mark)
+            .outerjoin(
+                table_of(NoticePost)
+                .join(post_event, post_event.c.event_id == NoticePost.event_id)
+                .join(table_of(Notice), Notice.id == NoticePost.notice_id),
+                and_(
+                    NoticePost.room_id == room_id,
+                    post_event.c.id <= mark.c.id,
+                    post_event.c.ts <= mark.c.ts,
+                    Notice.status.in_(TRACKED),
+                ),
             )
         )
-        if seq is not None:
-            query = query.where(post_event.c.id <= seq)
-        notices = list((await session.execute(query)).scalars())
-        if notices:
-            await session.execute(
-                insert_ignoring_duplicates(session, NoticeReach),
-                [{"notice_id": n, "who": user_id, "kind": READ, "at": at} for n in notices],
+        async with self.db.sessions() as session:
+            rows = (await session.execute(query)).all()
+        if not rows:
+            return None
+        return [notice for _, notice in rows if notice is not None]
+
+    async def notices_read_until(self, room_id: str, ts: int) -> list[int]:
+        """The tracked notices of the room posted before `ts` by the homeserver's clock: for a
+        receipt on an event Linli did not see (sent while it was down, or never given to it)."""
+        post_event = table_of(NoticeRoomEvent).alias("post_event")
+        async with self.db.sessions() as session:
+            rows = await session.execute(
+                select(NoticePost.notice_id)
+                .join(post_event, post_event.c.event_id == NoticePost.event_id)
+                .join(Notice, Notice.id == NoticePost.notice_id)
+                .where(
+                    NoticePost.room_id == room_id,
+                    post_event.c.ts <= ts,
+                    Notice.status.in_(TRACKED),
+                )
             )
-        return len(notices)
+            return list(rows.scalars())
+
+    async def add_reads(self, user_id: str, notices: Iterable[int], at: datetime) -> None:
+        """`user_id` read these notices (a repeat is ignored)."""
+        rows = [{"notice_id": n, "who": user_id, "kind": READ, "at": at} for n in notices]
+        if not rows:
+            return
+        async with self.db.transaction() as session:
+            await session.execute(insert_ignoring_duplicates(session, NoticeReach), rows)
 
     async def rooms_of_current(self, since: datetime) -> set[str]:
         """Rooms carrying notices posted since `since` and still tracked."""
