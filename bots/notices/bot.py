@@ -9,6 +9,7 @@ tables in `models.py` and `store.py`; jobs in `jobs.py`; the words in `texts/`.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,9 +19,11 @@ from bots.notices import rules
 from bots.notices.board import NoticeBoard, settings_for
 from bots.notices.inbound import InboundNotices
 from bots.notices.jobs import notice_prefix
+from bots.notices.reach_chart import reach_chart_png
 from bots.notices.rules import ACK_KEYS, NoticeInputError
 from bots.notices.settings import NoticeSettings
 from bots.notices.store import ACK, TOLD, NewNotice, NoticeRecord, NoticeStore
+from bridge import messages
 from bridge.bot import Bot, EventContext, Services
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable, printable
 from bridge.events import Membership, Message, OtherEvent, Reaction, Receipt, RoomEvent
@@ -239,6 +242,14 @@ class NoticeBot(Bot):
         notice = await self._notice(ctx, number)
         found = await self.board.reach_of(notice)
         await ctx.reply_text(self.board.reach_text(compound, notice, found), purpose="reach")
+        if found.buildings:
+            # Drawing takes a while: in a thread, so no room's events wait for it.
+            png = await asyncio.to_thread(reach_chart_png, notice.number, found)
+            name = f"notice-{notice.number}-reach.png"
+            uri = await self.services.client.upload(png, "image/png", name)
+            if uri is not None:  # no media repository: the text above stands alone
+                image = messages.file_message(uri, name, "image/png", len(png), msgtype="m.image")
+                await ctx.send(ctx.event.room_id, image, purpose="reach_chart")
 
     # ------------------------------------------------------------ 楼长 and residents
 

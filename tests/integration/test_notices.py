@@ -178,6 +178,11 @@ async def test_receipts_and_a_reaction_make_reach_per_building_a_lower_bound(w: 
 
     await eventually(counted)
     answer = await w.command("!通知 回执 1", lambda b: "回执" in b)
+    chart = await w.staff.wait_for_event(
+        w.work_room,
+        lambda e: e["sender"] == BOT and e["content"].get("msgtype") == "m.image",
+    )
+    assert chart["content"]["info"]["mimetype"] == "image/png"
     assert "3 户中已送达 2 户（67%）" in answer
     assert "3 位认证住户中已读 2 人，确认收到 1 人" in answer
     assert "1号楼：0/1 户" in answer and "3号楼：2/2 户" in answer

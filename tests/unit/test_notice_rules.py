@@ -123,3 +123,13 @@ def test_households_are_read_as_building_unit_room() -> None:
     assert rules.parse_household("3-2-1101").label == "3-2-1101"
     with pytest.raises(NoticeInputError):
         rules.parse_household("3号楼1101")
+
+
+def test_the_reach_chart_is_a_png() -> None:
+    from bots.notices.reach_chart import reach_chart_png
+
+    found = rules.reach(
+        {"@a": Household("3", "1", "1"), "@b": Household("4", "1", "1")}, {"@a"}, (), ()
+    )
+    png = reach_chart_png(1, found)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000

@@ -185,7 +185,8 @@ async def test_receipts_at_or_after_the_notice_and_acks_make_reach(bridge: Bridg
     await handle(reaction("$heart", A, notice.event_id, b3, "❤️"), NOW)
     staff_room = await room(bridge, "five_in_one")
     await handle(message("$reach", STAFF, "!通知 回执 1", staff_room), NOW, fresh=True)
-    answer = client.bodies(staff_room)[-1]
+    answer, image = client.sent[-2].body, client.sent[-1]
+    assert image.content["msgtype"] == "m.image" and image.room_id == staff_room
     # Building 3: households 3-1-101 (A), 3-1-102 (the contact), 3-2-1101 (B).
     assert "3 户中已送达 2 户（67%）" in answer
     assert "3 位认证住户中已读 2 人，确认收到 1 人" in answer
@@ -199,7 +200,7 @@ async def test_receipts_at_or_after_the_notice_and_acks_make_reach(bridge: Bridg
     await handle(message("$told2", CONTACT, "!通知 已通知 1 2-1-201", b3), NOW, fresh=True)
     assert "不在通知 #1 的范围内" in client.bodies(b3)[-1]
     await handle(message("$reach2", STAFF, "!通知 回执 1", staff_room), NOW, fresh=True)
-    assert "3 户中已送达 3 户（100%）" in client.bodies(staff_room)[-1]
+    assert "3 户中已送达 3 户（100%）" in client.bodies(staff_room)[-2]
 
 
 async def test_edit_replaces_the_notice_in_every_room_and_cancel_withdraws_it(
