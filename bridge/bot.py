@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -292,6 +292,10 @@ class Bot:
 
     async def on_receipt(self, ctx: EventContext, receipt: Receipt) -> None:
         """A read receipt (`ctx.event` is a synthetic event of type m.receipt)."""
+
+    async def seed_demo(self, passwords: Mapping[str, str]) -> None:
+        """`make demo` only: show this bot at work (the demo accounts' user IDs and passwords
+        given, to act as a resident would). Must change nothing when run again."""
 
     async def export_personal(self, user_id: str) -> dict[str, Any]:
         """What this bot keeps about a person, for `!me export` (keys name its records)."""

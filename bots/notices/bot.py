@@ -10,12 +10,13 @@ tables in `models.py` and `store.py`; jobs in `jobs.py`; the words in `texts/`.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from bots.notices import rules
+from bots.notices import demo, rules
 from bots.notices.board import NoticeBoard, settings_for
 from bots.notices.inbound import InboundNotices
 from bots.notices.jobs import notice_prefix
@@ -289,6 +290,9 @@ class NoticeBot(Bot):
             )
         await self.notices.record_reach(notice.id, ctx.event.sender, ACK, ctx.received_at)
         await ctx.reply("notices.acknowledged", number=number)
+
+    async def seed_demo(self, passwords: Mapping[str, str]) -> None:
+        await demo.seed(self, passwords)
 
     # ------------------------------------------------------------ personal data
 
