@@ -281,7 +281,12 @@ class NoticeBot(Bot):
 
     @commands.command("ack", aliases=["收到"], args=[NUMBER])
     async def acknowledge(self, ctx: EventContext, number: int) -> None:
-        notice = await self._notice(ctx, number)
+        # Reminders come by direct message, a room of no compound: there, the compound is the
+        # one the resident lives in.
+        key = ctx.compound.key if ctx.compound is not None else await self._home(ctx)
+        notice = await self.notices.get(key, number)
+        if notice is None:
+            raise CommandError("notices.not_found", number=number)
         if notice.status not in ("posted", "expired"):
             raise CommandError("notices.not_found", number=number)
         if ctx.event.room_id in await self._rooms_with_posts():
@@ -323,6 +328,13 @@ class NoticeBot(Bot):
         if ctx.room_key not in settings.staff_rooms:
             raise CommandError("notices.staff_room_only")
         return compound, settings
+
+    async def _home(self, ctx: EventContext) -> str:
+        data = await self.services.store.people.export(ctx.event.sender)
+        compounds = {h["compound"] for h in data["households"]}
+        if len(compounds) != 1:
+            raise CommandError("error.not_in_compound")
+        return str(compounds.pop())
 
     async def _notice(self, ctx: EventContext, number: int) -> NoticeRecord:
         notice = await self.notices.get(self._compound(ctx).key, number)

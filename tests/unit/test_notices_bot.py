@@ -245,3 +245,11 @@ async def test_scheduled_notice_posts_at_its_time_once_and_reminds_then_lists_vi
     [visits] = [s for s in client.sent if s.body.startswith("楼长您好")]
     assert "3-1-102" in visits.body and "3-2-1101" in visits.body and "3-1-101" not in visits.body
     assert await bridge.scheduler.run_due() == 0
+
+
+async def test_ack_in_a_direct_room_counts_for_the_residents_compound(bridge: Bridge) -> None:
+    await post(bridge, "!通知 3 停水")
+    await bridge.router.handle(message("$dm-ack", B, "!收到 1", "!dm:linli.localhost"), NOW)
+    assert "已确认收到通知 #1" in client_of(bridge).bodies("!dm:linli.localhost")[-1]
+    [notice] = await bridge.bot(NoticeBot).notices.listing("heping")
+    assert B in (await bridge.bot(NoticeBot).notices.reach_rows(notice.id)).acknowledged
