@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import dispatch, jobs, lanes, provision, tickets
+from bench import dispatch, jobs, lanes, notices, provision, tickets
 
 
 async def main(quick: bool) -> None:
@@ -18,6 +18,8 @@ async def main(quick: bool) -> None:
     await provision.run((3,) if quick else (10, 50))
     print()
     await tickets.run(30 if quick else 200)
+    print()
+    await (notices.run(1_000, 4_000) if quick else notices.run())
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ add its class here, and, if it has tables, an alembic revision in `bridge/store/
 from __future__ import annotations
 
 from bots.help import HelpBot
+from bots.notices.bot import NoticeBot
 from bots.onboarding.bot import OnboardingBot
 from bots.tickets.bot import TicketBot
 from bridge.bot import Bot
 
-ALL_BOTS: list[type[Bot]] = [HelpBot, OnboardingBot, TicketBot]
+ALL_BOTS: list[type[Bot]] = [HelpBot, OnboardingBot, TicketBot, NoticeBot]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from bridge.commands import CommandSpec, CommandTable
 from bridge.config import BridgeConfig, ConfigError, ConfigIssue
 from bridge.events import Membership, Message, OtherEvent, Reaction, Receipt, RoomEvent
 from bridge.i18n import Catalogue
-from bridge.matrix import MatrixClient, derived_txn_id
+from bridge.matrix import MatrixClient, NotFound, derived_txn_id
 from bridge.provision.desired import RoleTable, role_table
 from bridge.roles import Role
 from bridge.rooms_config import Compound, RoomsConfig
@@ -155,6 +155,23 @@ class Services:
     def text(self, compound: Compound | None, key: str, **args: Any) -> str:
         locale = compound.locale if compound else self.config.locale
         return self.catalogue.text(locale, key, **args)
+
+    async def direct_room(self, user: str) -> str:
+        """The direct-message room with this person, made once and reused; they are invited
+        back if they left it. (Shared by every bot that writes to a person privately.)"""
+        people, client = self.store.people, self.client
+        room = await people.direct_room(user)
+        if room is None:
+            room = await client.create_direct_room(user)
+            await people.set_direct_room(user, room, self.clock.now())
+            return room
+        try:
+            member = await client.get_state(room, "m.room.member", user)
+        except NotFound:
+            member = {}
+        if member.get("membership") not in ("join", "invite"):
+            await client.invite(room, user)
+        return room
 
 
 @dataclass
@@ -299,6 +316,10 @@ class Bot:
 
     async def on_receipt(self, ctx: EventContext, receipt: Receipt) -> None:
         """A read receipt (`ctx.event` is a synthetic event of type m.receipt)."""
+
+    async def seed_demo(self, passwords: Mapping[str, str]) -> None:
+        """`make demo` only: show this bot at work (the demo accounts' user IDs and passwords
+        given, to act as a resident would). Must change nothing when run again."""
 
     async def export_personal(self, user_id: str) -> dict[str, Any]:
         """What this bot keeps about a person, for `!me export` (keys name its records)."""

@@ -100,6 +100,9 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
             )
         seeded.touch()
         await bridge.start()
+        passwords = {a.user_id: a.password for a in accounts}
+        for bot in bridge.router.bots:
+            await bot.seed_demo(passwords)
         community = await bridge.store.rooms.by_key(f"community:{next(iter(rooms.communities))}")
         summary: dict[str, Any] = {
             "homeserver": synapse.base_url,

@@ -1,0 +1,1 @@
+"""The notices bot: staff notices that provably reach every household."""

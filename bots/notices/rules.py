@@ -1,0 +1,326 @@
+"""The notices bot's pure rules: reading a `!通知` command (target, time, cron, urgency, text),
+reach per building and household over plain data, and the reminder schedule. No I/O here;
+time is passed in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+
+WHOLE_COMPOUND = ("全体", "全部", "全小区", "all", "everyone")
+URGENT_WORDS = ("紧急", "urgent")
+AT_WORDS = ("定时", "at")
+CRON_WORDS = ("每", "cron", "重复")
+EXPIRES_WORDS = ("有效", "expires", "到期")
+# Reactions that acknowledge a notice: the ✅ the bot offers, and what people type instead.
+ACK_KEYS = frozenset({"✅", "✔️", "☑️", "👌", "👍", "收到", "已阅", "ok", "OK"})
+
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
+_ZH_DURATION = re.compile(r"^(\d+)(天|小时|分钟)$")
+_TOKEN = re.compile(r"\S+")
+_RANGE = re.compile(r"^(\d{1,9})-(\d{1,9})$")
+_HOUSEHOLD = re.compile(r"^([0-9A-Za-z]{1,8})-([0-9A-Za-z]{1,8})-([0-9A-Za-z]{1,8})$")
+# Buildings at most: a range such as 1-100000 is refused before it is expanded.
+MAX_BUILDINGS = 500
+
+
+class NoticeInputError(ValueError):
+    """Input a person typed that does not fit: a message key and its arguments."""
+
+    def __init__(self, key: str, **args: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.args_ = args
+
+
+def parse_duration(value: object) -> timedelta:
+    """ "15m", "2h", "3d", "1h30m", or "3天", "2小时", "30分钟"."""
+    if isinstance(value, timedelta):
+        return value
+    text = str(value).strip().lower().replace(" ", "")
+    zh = _ZH_DURATION.match(text)
+    if zh:
+        n, unit = int(zh.group(1)), zh.group(2)
+        return {"天": timedelta(days=n), "小时": timedelta(hours=n)}.get(unit, timedelta(minutes=n))
+    match = _DURATION.match(text)
+    if not text or match is None or not any(match.groups()):
+        raise ValueError(f"{value!r} is not a duration like 15m, 2h, 3d or 1h30m")
+    days, hours, minutes = (int(g or 0) for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes)
+
+
+def parse_buildings(spec: str, known: Sequence[str]) -> tuple[str, ...] | None:
+    """ "3,5-7" → ("3", "5", "6", "7"); "全体" / "all" → None (the whole compound). Every
+    building must exist in the compound."""
+    text = spec.strip().translate(str.maketrans("，、－—", ",,--"))
+    if text.lower() in WHOLE_COMPOUND:
+        return None
+    chosen: list[str] = []
+    for part in text.split(","):
+        part = part.strip().removesuffix("号楼").removesuffix("栋")
+        if not part:
+            continue
+        found = _RANGE.match(part)
+        if found:
+            low, high = int(found.group(1)), int(found.group(2))
+            if low > high or high - low >= MAX_BUILDINGS:
+                raise NoticeInputError("notices.bad_range", range=part)
+            names = [str(n) for n in range(low, high + 1)]
+        else:
+            names = [part]
+        for name in names:
+            if name not in known:
+                raise NoticeInputError(
+                    "notices.no_building", building=name, known=",".join(known) or "—"
+                )
+            if name not in chosen:
+                chosen.append(name)
+    if not chosen:
+        raise NoticeInputError("notices.no_target")
+    return tuple(chosen)
+
+
+@dataclass(frozen=True)
+class PostRequest:
+    """What `!通知 <target> [options] <text>` asks for."""
+
+    targets: tuple[str, ...] | None  # buildings; None: the whole compound
+    text: str
+    urgent: bool = False
+    at: datetime | None = None  # post later (UTC)
+    cron: str | None = None  # post at each of these times (the compound's time zone)
+    expires: datetime | None = None  # UTC; None: the compound's default
+
+
+def parse_when(words: Sequence[str], now: datetime, tz: ZoneInfo) -> tuple[datetime, int]:
+    """A local date and time at the start of `words`: "2026-11-24 09:00", "11-24 09:00" or
+    "09:00" (the next such time). Returns it in UTC, and how many words it took."""
+    local_now = now.astimezone(tz)
+    if not words:
+        raise NoticeInputError("notices.bad_time", time="")
+    first = words[0].translate(str.maketrans("：／", ":/")).replace("/", "-")
+    try:
+        if ":" in first:
+            clock = datetime.strptime(first, "%H:%M").time()
+            when = datetime.combine(local_now.date(), clock, tz)
+            if when <= local_now:
+                when += timedelta(days=1)
+            return when, 1
+        if len(words) < 2:
+            raise ValueError("no time of day")
+        second = words[1].translate(str.maketrans("：", ":"))
+        clock = datetime.strptime(second, "%H:%M").time()
+        if first.count("-") == 2:
+            day = datetime.strptime(first, "%Y-%m-%d").date()
+        else:
+            day = datetime.strptime(f"{local_now.year}-{first}", "%Y-%m-%d").date()
+            if datetime.combine(day, clock, tz) < local_now - timedelta(days=1):
+                day = day.replace(year=day.year + 1)
+        return datetime.combine(day, clock, tz), 2
+    except ValueError:
+        shown = " ".join(words[:2])
+        raise NoticeInputError("notices.bad_time", time=shown) from None
+
+
+def check_cron(expression: str) -> str:
+    """A five-field cron expression, or NoticeInputError."""
+    fields = expression.split()
+    if len(fields) != 5 or not croniter.is_valid(expression):
+        raise NoticeInputError("notices.bad_cron", cron=expression)
+    return " ".join(fields)
+
+
+def next_cron(expression: str, after: datetime, tz: ZoneInfo) -> datetime:
+    """The first time strictly after `after` that the expression names, read in the local time
+    zone `tz` (so "0 9 * * 1" is Monday 09:00 there), as an aware datetime."""
+    start = after.astimezone(tz)
+    following: datetime = croniter(expression, start).get_next(datetime)
+    return following if following.tzinfo is not None else following.replace(tzinfo=tz)
+
+
+def parse_post(rest: str, buildings: Sequence[str], now: datetime, tz: ZoneInfo) -> PostRequest:
+    """The arguments of `!通知`: a target first, then options in any order, then the text
+    (which keeps its line breaks)."""
+    tokens = list(_TOKEN.finditer(rest))
+    if not tokens:
+        raise NoticeInputError("notices.no_target")
+    targets = parse_buildings(tokens[0].group(), buildings)
+    urgent = False
+    at: datetime | None = None
+    cron: str | None = None
+    expires: datetime | None = None
+    i = 1
+    while i < len(tokens):
+        word = tokens[i].group().lower()
+        if word in URGENT_WORDS:
+            urgent, i = True, i + 1
+        elif word in AT_WORDS:
+            at, used = parse_when([t.group() for t in tokens[i + 1 : i + 3]], now, tz)
+            i += 1 + used
+        elif word in CRON_WORDS:
+            fields = [t.group() for t in tokens[i + 1 : i + 6]]
+            cron = check_cron(" ".join(fields))
+            i += 6
+        elif word in EXPIRES_WORDS:
+            following = [t.group() for t in tokens[i + 1 : i + 3]]
+            try:
+                expires, used = now + parse_duration(following[0] if following else ""), 1
+            except ValueError:
+                expires, used = parse_when(following, now, tz)
+            i += 1 + used
+        else:
+            break
+    text = rest[tokens[i].start() :].strip() if i < len(tokens) else ""
+    if not text:
+        raise NoticeInputError("notices.no_text")
+    if at is not None and cron is not None:
+        raise NoticeInputError("notices.at_and_cron")
+    start = at or now
+    if at is not None and at <= now:
+        raise NoticeInputError("notices.past_time")
+    if expires is not None and expires <= start:
+        raise NoticeInputError("notices.expires_early")
+    return PostRequest(targets, text, urgent, at, cron, expires)
+
+
+# ------------------------------------------------------------------ reach
+
+
+@dataclass(frozen=True, order=True)
+class Household:
+    building: str
+    unit: str
+    room: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.building}-{self.unit}-{self.room}"
+
+
+def parse_household(text: str) -> Household:
+    match = _HOUSEHOLD.match(text.strip().translate(str.maketrans("－—", "--")))
+    if match is None:
+        raise NoticeInputError("notices.bad_household", household=text)
+    return Household(*match.groups())
+
+
+@dataclass(frozen=True)
+class BuildingReach:
+    building: str
+    residents: int
+    read: int  # residents who read or acknowledged it (an acknowledgement is a reading)
+    acknowledged: int
+    households: int
+    reached: int  # households with a reader, an acknowledgement, or told in person
+    told: int  # households reached only in person
+    unreached: tuple[str, ...]  # household labels, sorted
+
+
+@dataclass(frozen=True)
+class Reach:
+    buildings: tuple[BuildingReach, ...]
+    residents: int = 0
+    read: int = 0
+    acknowledged: int = 0
+    households: int = 0
+    reached: int = 0
+    told: int = 0
+    unreached: tuple[str, ...] = field(default=())
+
+
+def _building_order(name: str) -> tuple[int, str]:
+    return (int(name), "") if name.isdigit() else (10**9, name)
+
+
+def reach(
+    targeted: Mapping[str, Household],
+    read: Iterable[str],
+    acknowledged: Iterable[str],
+    told: Iterable[str],
+) -> Reach:
+    """Reach of one notice: `targeted` maps each targeted verified resident to their household;
+    `read` and `acknowledged` are user IDs (anyone: those not targeted are ignored), `told` are
+    household labels marked "told in person" by a 楼长. A lower bound: private receipts are
+    invisible."""
+    acked = set(acknowledged) & targeted.keys()
+    seen = (set(read) & targeted.keys()) | acked
+    told_labels = set(told)
+    by_building: dict[str, list[tuple[str, Household]]] = {}
+    for user, household in targeted.items():
+        by_building.setdefault(household.building, []).append((user, household))
+    rows = []
+    for building in sorted(by_building, key=_building_order):
+        people = by_building[building]
+        households = {h for _, h in people}
+        reached_by_reading = {h for u, h in people if u in seen}
+        told_only = {h for h in households - reached_by_reading if h.label in told_labels}
+        unreached = households - reached_by_reading - told_only
+        rows.append(
+            BuildingReach(
+                building=building,
+                residents=len(people),
+                read=sum(1 for u, _ in people if u in seen),
+                acknowledged=sum(1 for u, _ in people if u in acked),
+                households=len(households),
+                reached=len(reached_by_reading) + len(told_only),
+                told=len(told_only),
+                unreached=tuple(h.label for h in sorted(unreached, key=_household_order)),
+            )
+        )
+    return Reach(
+        buildings=tuple(rows),
+        residents=sum(r.residents for r in rows),
+        read=sum(r.read for r in rows),
+        acknowledged=sum(r.acknowledged for r in rows),
+        households=sum(r.households for r in rows),
+        reached=sum(r.reached for r in rows),
+        told=sum(r.told for r in rows),
+        unreached=tuple(label for r in rows for label in r.unreached),
+    )
+
+
+def _household_order(h: Household) -> tuple[tuple[int, str], ...]:
+    return (_building_order(h.building), _building_order(h.unit), _building_order(h.room))
+
+
+def targeted_residents(
+    residents: Iterable[tuple[str, Household]], targets: Sequence[str] | None
+) -> dict[str, Household]:
+    """The verified residents a notice is for: those of the targeted buildings (all when
+    `targets` is None)."""
+    return {
+        user: household
+        for user, household in residents
+        if targets is None or household.building in targets
+    }
+
+
+# ------------------------------------------------------------------ reminders
+
+
+def reminder_times(
+    posted_at: datetime,
+    after: Sequence[timedelta],
+    expires_at: datetime | None,
+    *,
+    urgent_every: timedelta | None = None,
+    urgent_limit: int = 24,
+) -> list[datetime]:
+    """When to remind the targeted residents who have not acknowledged: at each offset after
+    posting (an urgent notice: every `urgent_every` instead, up to `urgent_limit` times), all
+    before the notice expires."""
+    if urgent_every is not None and urgent_every > timedelta(0):
+        times = [posted_at + urgent_every * n for n in range(1, urgent_limit + 1)]
+    else:
+        times = sorted(posted_at + offset for offset in after if offset > timedelta(0))
+    return [t for t in times if expires_at is None or t < expires_at]
+
+
+def percent(part: int, whole: int) -> int:
+    return round(100 * part / whole) if whole else 0
