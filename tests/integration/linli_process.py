@@ -210,6 +210,20 @@ alias_prefix: {self.prefix}
         finally:
             db.close()
 
+    async def wait_handled(self, event_id: str, timeout: float = 30) -> str:  # noqa: ASYNC109
+        """Until Linli's inbox marks the event handled ("done", or "failed" after its retries):
+        its handlers have returned and their writes committed. Bots answer before they write
+        (a resident waits for the answer), so a visible answer alone does not say that."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        sql = "SELECT status FROM inbox_events WHERE event_id = ?"
+        # Polling the database: from outside there is nothing else to wait on.
+        while (status := self.query(sql, [event_id])) in ([], [("pending",)]):
+            if loop.time() > deadline:
+                raise TimeoutError(f"{event_id} not handled after {timeout}s: {status}")
+            await asyncio.sleep(0.05)
+        return str(status[0][0])
+
     # ------------------------------------------------------------ as the homeserver
 
     async def put_transaction(
