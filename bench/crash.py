@@ -61,7 +61,9 @@ async def run(kills: int = 100, seed: int = CrashSettings.seed) -> Report:
             config.appservice.listen_port,
             grid=GridTarget(grid.url, grid.secret),
         )
-        scenario = CrashRun(linli, grid, CrashSettings(kills=kills, seed=seed), new_user, login)
+        # A fifth of the tickets left to their clock: reminders and escalations all along.
+        settings = CrashSettings(kills=kills, seed=seed, alone_share=0.2)
+        scenario = CrashRun(linli, grid, settings, new_user, login)
         try:
             for localpart in _example_localparts():
                 await synapse.register_user(localpart, PASSWORD)

@@ -55,10 +55,11 @@ class CrashSettings:
     startup_kill_share: float = 0.15
     life: tuple[float, float] = (0.3, 3.0)
     mention_gap: tuple[float, float] = (0.5, 2.0)  # after the answer to a resident's last
-    # Each resident's first tickets are left to their clock: their reminders and escalations
-    # fall due while Linli is still being killed.
+    # Each resident's first tickets, and later ones by chance, are left to their clock: their
+    # reminders and escalations fall due while Linli is still being killed.
     alone_per_resident: int = 1
-    answer_timeout: float = 60.0  # for one answer, Linli down or not
+    alone_share: float = 0.0
+    answer_timeout: float = 45.0  # for one answer, Linli down or not: then the driver moves on
     quiet_timeout: float = 240.0
 
 
@@ -262,7 +263,7 @@ class CrashRun:
         n = 0
         while not self._stop_mentions.is_set():
             await asyncio.sleep(self.rng.uniform(*s.mention_gap))  # pacing, not waiting
-            alone = n < s.alone_per_resident
+            alone = n < s.alone_per_resident or self.rng.random() < s.alone_share
             mention = Mention(
                 "",
                 resident,

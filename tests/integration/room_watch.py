@@ -58,16 +58,18 @@ class RoomWatch:
     async def wait_until(self, condition: Callable[[], bool], timeout: float) -> bool:  # noqa: ASYNC109
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while not condition():
+        while True:
+            self._changed.clear()  # before looking: a change while looking wakes the wait
+            if condition():
+                return True
+            if self._task is not None and self._task.done():
+                self._task.result()  # the sync loop died: say why
+                return False
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
-            self._changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(remaining, 1.0))
-        if self._task is not None and self._task.done():
-            self._task.result()  # the loop died: say why
-        return True
+                await asyncio.wait_for(self._changed.wait(), remaining)
 
     async def _run(self) -> None:
         sync_filter = {
@@ -85,17 +87,17 @@ class RoomWatch:
         while True:
             try:
                 page = await self.client.call("GET", "/_matrix/client/v3/sync", params=params)
+                joined = page.get("rooms", {}).get("join", {})
+                for room in self.rooms:
+                    timeline = joined.get(room, {}).get("timeline", {})
+                    events = timeline.get("events", [])
+                    if timeline.get("limited") and params.get("since"):
+                        events = await self._backfill(room, timeline.get("prev_batch"), events)
+                    for event in events:
+                        self._add(room, event)
             except (aiohttp.ClientError, MatrixHTTPError, TimeoutError):
                 await asyncio.sleep(0.5)  # the homeserver restarting: ask again
                 continue
-            joined = page.get("rooms", {}).get("join", {})
-            for room in self.rooms:
-                timeline = joined.get(room, {}).get("timeline", {})
-                events = timeline.get("events", [])
-                if timeline.get("limited") and params.get("since"):
-                    events = await self._backfill(room, timeline.get("prev_batch"), events)
-                for event in events:
-                    self._add(room, event)
             params["since"] = page["next_batch"]
             params["timeout"] = "5000"
             self._changed.set()
