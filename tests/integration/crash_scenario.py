@@ -358,28 +358,16 @@ class CrashRun:
 
     async def _wait_quiet(self) -> None:
         """Until Linli has nothing left to do: everything sent has reached it (the homeserver
-        delivers in order, so an answer to a last command means every earlier event arrived),
-        its inbox is handled, every reminder and escalation of the tickets has fired and every
-        work order is delivered."""
-        for _ in range(3):
-            if await self._sync_point():
-                break
+        delivers one transaction at a time, in order, so a command sent now being in Linli's
+        inbox means every earlier event is there too), its inbox is handled, every reminder
+        and escalation of the tickets has fired and every work order is delivered."""
+        marker = await self.committee.send_text(self.committee_room, "!帮助")
+        await self.linli.wait_handled(marker, self.settings.quiet_timeout)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.quiet_timeout
         # Polling Linli's database: from outside there is nothing else to wait on.
         while self._busy() and loop.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.5)
-
-    async def _sync_point(self) -> bool:
-        marker = await self.committee.send_text(self.committee_room, "!帮助")
-        events = self.committee_watch.events(self.committee_room)
-
-        def answered() -> bool:
-            ids = [e["event_id"] for e in events]
-            after = events[ids.index(marker) + 1 :] if marker in ids else []
-            return any(self._from_bot(e) and body(e).startswith("你可以用") for e in after)
-
-        return await self.committee_watch.wait_until(answered, self.settings.answer_timeout)
 
     def _busy(self) -> list[str]:
         return [

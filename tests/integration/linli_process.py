@@ -50,8 +50,11 @@ class LinliProcess:
     hs_token: str
     port: int  # the appservice port the homeserver's registration names
     compounds: Sequence[str] = ("heping",)
-    grid: GridTarget | None = None
+    # The default escalation ladder ends at the grid platform, and Linli refuses to start
+    # without the target it names: one that nothing answers unless a test gives its own.
+    grid: GridTarget = field(default_factory=lambda: GridTarget("http://127.0.0.1:9/orders"))
     verbose: bool = False
+    log_file: str | None = None  # bridge.yaml's logging.file, beside the captured output
     # Unique in the shared homeserver; unlike the in-process harness's "t<n>_".
     prefix: str = field(default_factory=lambda: f"p{next(_prefixes)}{secrets.token_hex(2)}_")
     starts: int = 0
@@ -88,15 +91,7 @@ class LinliProcess:
         path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
     def write_config(self) -> Path:
-        grid = ""
-        if self.grid is not None:
-            grid = (
-                "webhooks:\n"
-                "  grid:\n"
-                f"    url: {json.dumps(self.grid.url)}\n"
-                f"    secret: {self.grid.secret}\n"
-                f"    inbound_secret: {self.grid.inbound_secret}\n"
-            )
+        log_file = f"logging: {{file: {json.dumps(self.log_file)}}}\n" if self.log_file else ""
         self.config_path.write_text(
             f"""homeserver:
   url: {json.dumps(self.homeserver_url)}
@@ -109,9 +104,15 @@ appservice:
   hs_token: {self.hs_token}
 database:
   url: "sqlite+aiosqlite:///linli.db"
+metrics: {{listen_port: 0}}
 rooms_config: rooms_config
 alias_prefix: {self.prefix}
-{grid}""",
+webhooks:
+  grid:
+    url: {json.dumps(self.grid.url)}
+    secret: {self.grid.secret}
+    inbound_secret: {self.grid.inbound_secret}
+{log_file}""",
             encoding="utf-8",
         )
         return self.config_path
@@ -193,9 +194,13 @@ alias_prefix: {self.prefix}
             await process.wait()
 
     def log_text(self) -> str:
-        if not self.log_path.exists():
-            return ""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+        """What Linli printed, and what it wrote to its log file if it has one."""
+        paths = [self.log_path]
+        if self.log_file:
+            paths += sorted(self.workdir.glob(Path(self.log_file).name + "*"))
+        return "".join(
+            path.read_text(encoding="utf-8", errors="replace") for path in paths if path.exists()
+        )
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:]) or "(no output)"
