@@ -1,4 +1,8 @@
-"""`make bench`: every benchmark, each printed beside its same-run baseline."""
+"""`make bench`: every benchmark, each printed beside its same-run baseline.
+
+`python -m bench crash [KILLS]` (or `make bench ARGS=crash`): the crash scenario alone, 100 kills
+by default; not part of the default run, at about five seconds a kill (bench/crash.py).
+"""
 
 from __future__ import annotations
 
@@ -23,4 +27,8 @@ async def main(quick: bool) -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["crash"]:
+        from bench import crash
+
+        sys.exit(asyncio.run(crash.main(sys.argv[2:])))
     asyncio.run(main("--quick" in sys.argv))
