@@ -1,32 +1,28 @@
-"""What each thing does to a notice: post it in its rooms (now, or when its job fires), edit
-it, cancel it, pin and unpin it, remind the residents who have not acknowledged it, and hand
-the 楼长 their visit lists. Every message carries a transaction ID derived from its cause (the
-staff command's event ID, or `job:<key>` for a scheduled job), so work redone posts nothing
-new; every change goes through `NoticeStore.change`, once per cause.
+"""What each thing does to a notice: create it with its jobs, post it in its rooms, edit it,
+withdraw it, pin and unpin it, and count who it reached. Every message carries a transaction ID
+derived from its cause (the staff command's event ID, `job:<key>` for a scheduled job, or
+`webhook:<sender>:<id>`), so work redone posts nothing new; every change goes through
+`NoticeStore.change`, once per cause. The jobs themselves fire in `notice_clock.py`.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import logging
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
-from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import markdown
 
 from bots.notices import rules
 from bots.notices.jobs import (
-    CATCH_UP,
     EXPIRE,
     POST,
     RECUR,
     REMIND,
     VISITS,
-    CatchUp,
     NoticeJob,
     Occurrence,
     Reminder,
@@ -37,12 +33,11 @@ from bots.notices.settings import NoticeSettings
 from bots.notices.store import NewNotice, NoticeRecord, NoticeStore
 from bridge import messages
 from bridge.bot import Services
-from bridge.events import Receipt, parse_receipts
+from bridge.events import Receipt
 from bridge.matrix import NotFound, derived_txn_id
 from bridge.provision.desired import room_key
-from bridge.roles import Role
 from bridge.rooms_config import Compound
-from bridge.store.jobs import Job, JobSpec
+from bridge.store.jobs import JobSpec
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +59,6 @@ class NoticeBoard:
         self._reader_registered = False
         # (notice, reader) pairs this process has stored: a repeated receipt writes nothing.
         self._reads: set[tuple[int, str]] = set()
-        scheduler = services.scheduler
-        scheduler.register_kind(POST, self._post_due)
-        scheduler.register_kind(RECUR, self._recur)
-        scheduler.register_kind(REMIND, self._remind)
-        scheduler.register_kind(VISITS, self._visits)
-        scheduler.register_kind(EXPIRE, self._expire)
-        scheduler.register_kind(CATCH_UP, self._catch_up)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -83,7 +71,7 @@ class NoticeBoard:
     def compound_of(self, notice: NoticeRecord) -> Compound | None:
         return self.services.rooms.compounds.get(notice.compound)
 
-    async def _send(
+    async def send(
         self, room_id: str, content: dict[str, Any], base: str, purpose: str, **kw: Any
     ) -> str:
         return await self.services.client.send(
@@ -105,10 +93,10 @@ class NoticeBoard:
         if notice.status == "recurring":
             assert notice.cron is not None
             due = rules.next_cron(notice.cron, notice.created_at, self.tz)
-            return [self._occurrence(notice.id, due)]
+            return [self.occurrence(notice.id, due)]
         return self.jobs_of_posted(notice, settings)
 
-    def _occurrence(self, series: int, due: datetime) -> JobSpec:
+    def occurrence(self, series: int, due: datetime) -> JobSpec:
         key = notice_key(series, "recur", int(due.timestamp()))
         return RECUR.spec(key, due, Occurrence(notice=series, due=due))
 
@@ -220,14 +208,14 @@ class NoticeBoard:
             )
             post = done.get(room)
             if post is None:
-                event_id = await self._send(room, content, base, f"post:{room}")
-                ts = await self._origin_ts(room, event_id)
+                event_id = await self.send(room, content, base, f"post:{room}")
+                ts = await self.origin_ts(room, event_id)
                 await self.notices.add_post(notice.id, room, event_id, ts)
                 await self._reader_joins(room)
                 if self.rooms_with_posts is not None:
                     self.rooms_with_posts.add(room)
                 # Offered once, with the post: the same reaction again is refused (400).
-                await self._send(
+                await self.send(
                     room,
                     messages.reaction(event_id, ACK_REACTION),
                     base,
@@ -264,7 +252,7 @@ class NoticeBoard:
             await client.invite(room_id, reader)
         await client.join(room_id, as_user=reader)
 
-    async def _origin_ts(self, room_id: str, event_id: str) -> int:
+    async def origin_ts(self, room_id: str, event_id: str) -> int:
         """The homeserver's timestamp of an event (compared with later events' own)."""
         path = (
             f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/event/{quote(event_id, safe='')}"
@@ -300,7 +288,7 @@ class NoticeBoard:
         new = self.content(notice, compound)
         posts = await self.notices.posts(notice.id)
         for post in posts:
-            await self._send(
+            await self.send(
                 post.room_id, messages.edit(post.event_id, new), base, f"edit:{post.room_id}"
             )
         return len(posts)
@@ -387,7 +375,7 @@ class NoticeBoard:
         written again (a resident's client sends a receipt for every message it shows)."""
         notices = await self.notices.notices_read_by(receipt.room_id, receipt.event_id)
         if notices is None:
-            ts = await self._origin_ts(receipt.room_id, receipt.event_id)
+            ts = await self.origin_ts(receipt.room_id, receipt.event_id)
             notices = await self.notices.notices_read_until(receipt.room_id, ts) if ts else []
         new = [n for n in notices if (n, receipt.user_id) not in self._reads]
         if new:
@@ -397,216 +385,3 @@ class NoticeBoard:
 
     def forget_reader(self, user_id: str) -> None:
         self._reads = {pair for pair in self._reads if pair[1] != user_id}
-
-    # ------------------------------------------------------------ jobs
-
-    async def _catch_up(self, job: Job, payload: CatchUp) -> None:
-        """Receipts are ephemeral: the homeserver does not push again those sent while Linli
-        was down. The bot's own /sync gives each room's latest receipt per user (spec:
-        "Receipts", m.receipt in a room's ephemeral events); count them."""
-        now = self.services.clock.now()
-        rooms = await self.notices.rooms_of_current(now - timedelta(days=payload.days))
-        if not rooms:
-            return
-        sync_filter = {
-            "room": {
-                "rooms": sorted(rooms),
-                "timeline": {"limit": 1},
-                "state": {"types": []},
-                "ephemeral": {"types": ["m.receipt"]},
-                "account_data": {"types": []},
-            },
-            "presence": {"types": []},
-            "account_data": {"types": []},
-        }
-        page = await self.services.client.request(
-            "GET",
-            "/_matrix/client/v3/sync",
-            query={"filter": json.dumps(sync_filter), "timeout": "0"},
-            as_user=self.reader,
-        )
-        joined = page.get("rooms", {}).get("join", {})
-        counted = 0
-        for room_id, room in joined.items() if isinstance(joined, dict) else []:
-            for event in room.get("ephemeral", {}).get("events", []):
-                if not isinstance(event, dict):
-                    continue
-                for receipt in parse_receipts({**event, "room_id": room_id}):
-                    if receipt.receipt_type != "m.read":
-                        continue
-                    if self.services.config.is_linli_user(receipt.user_id):
-                        continue
-                    counted += await self.count_read(receipt, now)
-        log.info("notices: caught up receipts in %d rooms (%d counted)", len(joined), counted)
-
-    async def catch_up_soon(self) -> None:
-        now = self.services.clock.now()
-        await self.services.scheduler.schedule_kind(
-            f"notices:catch_up:{uuid4().hex}", CATCH_UP, now, CatchUp()
-        )
-
-    async def _post_due(self, job: Job, payload: NoticeJob) -> None:
-        """A scheduled notice's time: post it (stating its time if Linli was down then)."""
-        notice = await self.notices.by_id(payload.notice)
-        if notice is None or notice.status not in ("scheduled", "posted"):
-            return
-        compound = self.compound_of(notice)
-        if compound is None:
-            return
-        now = self.services.clock.now()
-        if notice.expires_at is not None and now >= notice.expires_at:
-            await self.notices.change(
-                notice.id,
-                cause=f"job:{job.key}",
-                action="expired",
-                at=now,
-                actor=None,
-                status="expired",
-            )
-            return
-        settings = settings_for(compound)
-        notice, _ = await self.notices.change(
-            notice.id,
-            cause=f"job:{job.key}",
-            action="posted",
-            at=now,
-            actor=None,
-            status="posted",
-            posted_at=now,
-            jobs=lambda n: self.jobs_of_posted(n, settings),
-        )
-        late = job.due_at if now - job.due_at > LATE_AFTER else None
-        names = await self.publish(notice, f"job:{job.key}", late_from=late)
-        await self._tell_staff(
-            notice, compound, f"job:{job.key}", "notices.posted_scheduled", names
-        )
-
-    async def _recur(self, job: Job, payload: Occurrence) -> None:
-        """A recurring notice's time: a notice of its own (made once per occurrence), posted,
-        and the next occurrence scheduled with it."""
-        series = await self.notices.by_id(payload.notice)
-        if series is None or series.status != "recurring" or series.cron is None:
-            return
-        compound = self.compound_of(series)
-        if compound is None:
-            return
-        settings = settings_for(compound)
-        now = self.services.clock.now()
-        base = f"job:{job.key}"
-        # Missed occurrences while down are not all sent: this one, then the next to come.
-        following = rules.next_cron(series.cron, max(payload.due, now), self.tz)
-        child = NewNotice(
-            compound=series.compound,
-            cause=base,
-            author=series.author,
-            origin=series.origin,
-            staff_room_id=series.staff_room_id,
-            text=series.text,
-            targets=series.targets,
-            urgent=series.urgent,
-            status="posted",
-            created_at=now,
-            post_at=payload.due,
-            cron=None,
-            expires_at=self.expiry(settings, series.urgent, now, None),
-            series_id=series.id,
-            posted_at=now,
-        )
-        occurrence = self._occurrence(series.id, following)
-        created = await self.notices.create(
-            child, lambda n: [*self.jobs_of_posted(n, settings), occurrence]
-        )
-        self.services.scheduler.wake.set()
-        notice = created.notice
-        late = payload.due if now - payload.due > LATE_AFTER else None
-        names = await self.publish(notice, base, late_from=late)
-        await self._tell_staff(
-            notice, compound, base, "notices.posted_recurring", names, series=series.number
-        )
-
-    async def _tell_staff(
-        self,
-        notice: NoticeRecord,
-        compound: Compound,
-        base: str,
-        key: str,
-        names: list[str],
-        **args: Any,
-    ) -> None:
-        if notice.staff_room_id is None:
-            return
-        body = self.services.text(
-            compound, key, number=notice.number, rooms="、".join(names), **args
-        )
-        await self._send(notice.staff_room_id, messages.notice(body), base, "told_staff")
-
-    async def _remind(self, job: Job, payload: Reminder) -> None:
-        """Each targeted resident who has not acknowledged gets a direct message."""
-        notice = await self.notices.by_id(payload.notice)
-        if notice is None or notice.status != "posted":
-            return
-        compound = self.compound_of(notice)
-        if compound is None:
-            return
-        targeted = await self.targeted(notice)
-        acked = await self.notices.acknowledged_by(notice.id, targeted)
-        rows = await self.notices.reach_rows(notice.id)
-        base = f"job:{job.key}"
-        for user in sorted(set(targeted) - acked):
-            if targeted[user].label in rows.told:
-                continue
-            room = await self.services.direct_room(user)
-            body = self.services.text(
-                compound, "notices.reminder", number=notice.number, text=_short(notice.text)
-            )
-            await self._send(room, messages.notice(body), base, f"remind:{user}")
-
-    async def _visits(self, job: Job, payload: NoticeJob) -> None:
-        """After the last reminder: each building's 楼长 gets its unreached households."""
-        notice = await self.notices.by_id(payload.notice)
-        if notice is None or notice.status != "posted":
-            return
-        compound = self.compound_of(notice)
-        if compound is None:
-            return
-        found = await self.reach_of(notice)
-        table = await self.services.roles.table(compound)
-        contacts: dict[str, list[str]] = {}
-        for user, building in table.residents.items():
-            if Role.BUILDING_CONTACT in table.roles_of(user):
-                contacts.setdefault(building, []).append(user)
-        base = f"job:{job.key}"
-        for b in found.buildings:
-            if not b.unreached:
-                continue
-            for contact in sorted(contacts.get(b.building, [])):
-                room = await self.services.direct_room(contact)
-                body = self.services.text(
-                    compound,
-                    "notices.visit_list",
-                    number=notice.number,
-                    building=b.building,
-                    text=_short(notice.text),
-                    households="\n".join(b.unreached),
-                )
-                await self._send(room, messages.notice(body), base, f"visits:{contact}")
-
-    async def _expire(self, job: Job, payload: NoticeJob) -> None:
-        notice = await self.notices.by_id(payload.notice)
-        if notice is None or notice.status != "posted":
-            return
-        await self.notices.change(
-            notice.id,
-            cause=f"job:{job.key}",
-            action="expired",
-            at=self.services.clock.now(),
-            actor=None,
-            cancel=[notice_key(notice.id, "remind") + ":", notice_key(notice.id, "visits")],
-            status="expired",
-        )
-        await self.unpin(notice)
-
-
-def _short(text: str, limit: int = 60) -> str:
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    return first if len(first) <= limit else first[: limit - 1] + "…"

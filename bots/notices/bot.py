@@ -20,6 +20,7 @@ from bots.notices import demo, rules
 from bots.notices.board import NoticeBoard, settings_for
 from bots.notices.inbound import InboundNotices
 from bots.notices.jobs import notice_prefix
+from bots.notices.notice_clock import NoticeClock
 from bots.notices.reach_chart import reach_chart_png
 from bots.notices.rules import ACK_KEYS, NoticeInputError
 from bots.notices.settings import NoticeSettings
@@ -45,12 +46,13 @@ class NoticeBot(Bot):
         super().__init__(services)
         self.notices = NoticeStore(services.store.db)
         self.board = NoticeBoard(services, self.notices)
+        self.notice_clock = NoticeClock(services, self.board)
         self.inbound = InboundNotices(services, self.board)
 
     async def on_start(self) -> None:
         await self._rooms_with_posts()
         # Receipts sent while Linli was down never arrive: read them through /sync.
-        await self.board.catch_up_soon()
+        await self.notice_clock.catch_up_soon()
 
     async def _rooms_with_posts(self) -> set[str]:
         if self.board.rooms_with_posts is None:

@@ -110,4 +110,4 @@ async def _read_as(bot: NoticeBot, user_id: str, passwords: Mapping[str, str], n
                 log.warning("demo read receipt refused: HTTP %d", resp.status)
     # A homeserver that has just started may not push it (receipts are ephemeral): read the
     # receipts back through /sync, as after a downtime.
-    await bot.board.catch_up_soon()
+    await bot.notice_clock.catch_up_soon()

@@ -1,0 +1,264 @@
+"""A notice's clock: posting at its time, each occurrence of a recurring notice, reminders to
+the residents who have not acknowledged, the 楼长's visit lists, expiry (and unpinning), and
+reading back receipts missed while Linli was down. Every step is a scheduler job keyed by notice
+and step, so it fires once, also across restarts; its messages carry transaction IDs derived
+from `job:<key>`, and its change is stored once per job key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+from uuid import uuid4
+
+from bots.notices import rules
+from bots.notices.board import LATE_AFTER, NoticeBoard, settings_for
+from bots.notices.jobs import (
+    CATCH_UP,
+    EXPIRE,
+    POST,
+    RECUR,
+    REMIND,
+    VISITS,
+    CatchUp,
+    NoticeJob,
+    Occurrence,
+    Reminder,
+    notice_key,
+)
+from bots.notices.store import NewNotice, NoticeRecord
+from bridge import messages
+from bridge.bot import Services
+from bridge.events import parse_receipts
+from bridge.roles import Role
+from bridge.rooms_config import Compound
+from bridge.store.jobs import Job
+
+log = logging.getLogger(__name__)
+
+
+class NoticeClock:
+    def __init__(self, services: Services, board: NoticeBoard) -> None:
+        self.services = services
+        self.board = board
+        self.notices = board.notices
+        scheduler = services.scheduler
+        scheduler.register_kind(POST, self._post_due)
+        scheduler.register_kind(RECUR, self._recur)
+        scheduler.register_kind(REMIND, self._remind)
+        scheduler.register_kind(VISITS, self._visits)
+        scheduler.register_kind(EXPIRE, self._expire)
+        scheduler.register_kind(CATCH_UP, self._catch_up)
+
+    async def _catch_up(self, job: Job, payload: CatchUp) -> None:
+        """Receipts are ephemeral: the homeserver does not push again those sent while Linli
+        was down. The bot's own /sync gives each room's latest receipt per user (spec:
+        "Receipts", m.receipt in a room's ephemeral events); count them."""
+        now = self.services.clock.now()
+        rooms = await self.notices.rooms_of_current(now - timedelta(days=payload.days))
+        if not rooms:
+            return
+        sync_filter = {
+            "room": {
+                "rooms": sorted(rooms),
+                "timeline": {"limit": 1},
+                "state": {"types": []},
+                "ephemeral": {"types": ["m.receipt"]},
+                "account_data": {"types": []},
+            },
+            "presence": {"types": []},
+            "account_data": {"types": []},
+        }
+        page = await self.services.client.request(
+            "GET",
+            "/_matrix/client/v3/sync",
+            query={"filter": json.dumps(sync_filter), "timeout": "0"},
+            as_user=self.board.reader,
+        )
+        joined = page.get("rooms", {}).get("join", {})
+        counted = 0
+        for room_id, room in joined.items() if isinstance(joined, dict) else []:
+            for event in room.get("ephemeral", {}).get("events", []):
+                if not isinstance(event, dict):
+                    continue
+                for receipt in parse_receipts({**event, "room_id": room_id}):
+                    if receipt.receipt_type != "m.read":
+                        continue
+                    if self.services.config.is_linli_user(receipt.user_id):
+                        continue
+                    counted += await self.board.count_read(receipt, now)
+        log.info("notices: caught up receipts in %d rooms (%d counted)", len(joined), counted)
+
+    async def catch_up_soon(self) -> None:
+        now = self.services.clock.now()
+        await self.services.scheduler.schedule_kind(
+            f"notices:catch_up:{uuid4().hex}", CATCH_UP, now, CatchUp()
+        )
+
+    async def _post_due(self, job: Job, payload: NoticeJob) -> None:
+        """A scheduled notice's time: post it (stating its time if Linli was down then)."""
+        notice = await self.notices.by_id(payload.notice)
+        if notice is None or notice.status not in ("scheduled", "posted"):
+            return
+        compound = self.board.compound_of(notice)
+        if compound is None:
+            return
+        now = self.services.clock.now()
+        if notice.expires_at is not None and now >= notice.expires_at:
+            await self.notices.change(
+                notice.id,
+                cause=f"job:{job.key}",
+                action="expired",
+                at=now,
+                actor=None,
+                status="expired",
+            )
+            return
+        settings = settings_for(compound)
+        notice, _ = await self.notices.change(
+            notice.id,
+            cause=f"job:{job.key}",
+            action="posted",
+            at=now,
+            actor=None,
+            status="posted",
+            posted_at=now,
+            jobs=lambda n: self.board.jobs_of_posted(n, settings),
+        )
+        late = job.due_at if now - job.due_at > LATE_AFTER else None
+        names = await self.board.publish(notice, f"job:{job.key}", late_from=late)
+        await self._tell_staff(
+            notice, compound, f"job:{job.key}", "notices.posted_scheduled", names
+        )
+
+    async def _recur(self, job: Job, payload: Occurrence) -> None:
+        """A recurring notice's time: a notice of its own (made once per occurrence), posted,
+        and the next occurrence scheduled with it."""
+        series = await self.notices.by_id(payload.notice)
+        if series is None or series.status != "recurring" or series.cron is None:
+            return
+        compound = self.board.compound_of(series)
+        if compound is None:
+            return
+        settings = settings_for(compound)
+        now = self.services.clock.now()
+        base = f"job:{job.key}"
+        # Missed occurrences while down are not all sent: this one, then the next to come.
+        following = rules.next_cron(series.cron, max(payload.due, now), self.board.tz)
+        child = NewNotice(
+            compound=series.compound,
+            cause=base,
+            author=series.author,
+            origin=series.origin,
+            staff_room_id=series.staff_room_id,
+            text=series.text,
+            targets=series.targets,
+            urgent=series.urgent,
+            status="posted",
+            created_at=now,
+            post_at=payload.due,
+            cron=None,
+            expires_at=self.board.expiry(settings, series.urgent, now, None),
+            series_id=series.id,
+            posted_at=now,
+        )
+        occurrence = self.board.occurrence(series.id, following)
+        created = await self.notices.create(
+            child, lambda n: [*self.board.jobs_of_posted(n, settings), occurrence]
+        )
+        self.services.scheduler.wake.set()
+        notice = created.notice
+        late = payload.due if now - payload.due > LATE_AFTER else None
+        names = await self.board.publish(notice, base, late_from=late)
+        await self._tell_staff(
+            notice, compound, base, "notices.posted_recurring", names, series=series.number
+        )
+
+    async def _tell_staff(
+        self,
+        notice: NoticeRecord,
+        compound: Compound,
+        base: str,
+        key: str,
+        names: list[str],
+        **args: Any,
+    ) -> None:
+        if notice.staff_room_id is None:
+            return
+        body = self.services.text(
+            compound, key, number=notice.number, rooms="、".join(names), **args
+        )
+        await self.board.send(notice.staff_room_id, messages.notice(body), base, "told_staff")
+
+    async def _remind(self, job: Job, payload: Reminder) -> None:
+        """Each targeted resident who has not acknowledged gets a direct message."""
+        notice = await self.notices.by_id(payload.notice)
+        if notice is None or notice.status != "posted":
+            return
+        compound = self.board.compound_of(notice)
+        if compound is None:
+            return
+        targeted = await self.board.targeted(notice)
+        acked = await self.notices.acknowledged_by(notice.id, targeted)
+        rows = await self.notices.reach_rows(notice.id)
+        base = f"job:{job.key}"
+        for user in sorted(set(targeted) - acked):
+            if targeted[user].label in rows.told:
+                continue
+            room = await self.services.direct_room(user)
+            body = self.services.text(
+                compound, "notices.reminder", number=notice.number, text=_short(notice.text)
+            )
+            await self.board.send(room, messages.notice(body), base, f"remind:{user}")
+
+    async def _visits(self, job: Job, payload: NoticeJob) -> None:
+        """After the last reminder: each building's 楼长 gets its unreached households."""
+        notice = await self.notices.by_id(payload.notice)
+        if notice is None or notice.status != "posted":
+            return
+        compound = self.board.compound_of(notice)
+        if compound is None:
+            return
+        found = await self.board.reach_of(notice)
+        table = await self.services.roles.table(compound)
+        contacts: dict[str, list[str]] = {}
+        for user, building in table.residents.items():
+            if Role.BUILDING_CONTACT in table.roles_of(user):
+                contacts.setdefault(building, []).append(user)
+        base = f"job:{job.key}"
+        for b in found.buildings:
+            if not b.unreached:
+                continue
+            for contact in sorted(contacts.get(b.building, [])):
+                room = await self.services.direct_room(contact)
+                body = self.services.text(
+                    compound,
+                    "notices.visit_list",
+                    number=notice.number,
+                    building=b.building,
+                    text=_short(notice.text),
+                    households="\n".join(b.unreached),
+                )
+                await self.board.send(room, messages.notice(body), base, f"visits:{contact}")
+
+    async def _expire(self, job: Job, payload: NoticeJob) -> None:
+        notice = await self.notices.by_id(payload.notice)
+        if notice is None or notice.status != "posted":
+            return
+        await self.notices.change(
+            notice.id,
+            cause=f"job:{job.key}",
+            action="expired",
+            at=self.services.clock.now(),
+            actor=None,
+            cancel=[notice_key(notice.id, "remind") + ":", notice_key(notice.id, "visits")],
+            status="expired",
+        )
+        await self.board.unpin(notice)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first if len(first) <= limit else first[: limit - 1] + "…"
