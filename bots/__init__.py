@@ -10,6 +10,7 @@ from __future__ import annotations
 from bots.help import HelpBot
 from bots.onboarding.bot import OnboardingBot
 from bots.tickets.bot import TicketBot
+from bots.votes.bot import VoteBot
 from bridge.bot import Bot
 
-ALL_BOTS: list[type[Bot]] = [HelpBot, OnboardingBot, TicketBot]
+ALL_BOTS: list[type[Bot]] = [HelpBot, OnboardingBot, TicketBot, VoteBot]

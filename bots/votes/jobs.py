@@ -1,0 +1,23 @@
+"""The votes bot's scheduled jobs: their kinds and typed payloads.
+
+Keys say whose jobs they are (`vote:<poll id>:<which>`), so a poll's jobs are cancelled by key
+prefix when it closes.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from bridge.scheduler import JobKind
+
+
+class ClosePoll(BaseModel):
+    poll: int
+
+
+class RemindVoters(BaseModel):
+    poll: int
+
+
+CLOSE = JobKind("votes.close", ClosePoll)
+REMIND = JobKind("votes.remind", RemindVoters)

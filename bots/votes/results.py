@@ -1,0 +1,175 @@
+"""A closed poll's result: frozen once as plain JSON (exact shares as "p/q" strings), and put
+into words from that frozen form, so a replayed close says exactly what the first one said."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from fractions import Fraction
+from typing import Any
+
+from bots.votes.rules import (
+    RULES,
+    Answer,
+    Comparison,
+    Outcome,
+    Rule,
+    Threshold,
+    area_text,
+    custom_rule,
+    formal_tally,
+    latest_answers,
+    percent,
+    quick_tally,
+)
+from bots.votes.store import PollRecord, Voter
+
+Text = Callable[..., str]
+
+
+def rule_of(rule: dict[str, Any]) -> Rule:
+    if rule["name"] == "custom":
+        return custom_rule(Fraction(rule["participation"]), Fraction(rule["approval"]))
+    return RULES[rule["name"]]
+
+
+def electorate_of(
+    poll: PollRecord, voters: Sequence[Voter], areas: dict[str, Fraction]
+) -> dict[str, Fraction]:
+    """Who may vote and with which weight, as the roster and residents stand at the close."""
+    if poll.eligibility == "owners":
+        return dict(areas)
+    if poll.eligibility == "households":
+        return {v.household: Fraction(1) for v in voters}
+    return {v.user_id: Fraction(1) for v in voters}
+
+
+def freeze(
+    poll: PollRecord, answers: list[Answer], voters: Sequence[Voter], areas: dict[str, Fraction]
+) -> dict[str, Any]:
+    counted = latest_answers(answers, poll.per_household)
+    if poll.kind == "quick":
+        return {
+            "counts": quick_tally(poll.option_ids, counted.values()),
+            "voters": len(counted),
+        }
+    assert poll.rule is not None
+    electorate = electorate_of(poll, voters, areas)
+    ballots = {key: a.choices[0] for key, a in counted.items() if key in electorate}
+    outcome = formal_tally(rule_of(poll.rule), electorate, ballots)
+    return {
+        "outcome": {
+            k: str(v) if isinstance(v, Fraction) else v for k, v in asdict(outcome).items()
+        },
+        "passed": outcome.passed,
+        "electorate": {k: str(v) for k, v in sorted(electorate.items())},
+        "ballots": dict(sorted(ballots.items())),
+    }
+
+
+def outcome_of(result: dict[str, Any]) -> Outcome:
+    values: dict[str, Any] = {
+        k: Fraction(v) if k.endswith("_area") else v for k, v in result["outcome"].items()
+    }
+    return Outcome(**values)
+
+
+def rule_text(text: Text, rule: dict[str, Any]) -> str:
+    if rule["name"] == "custom":
+        return text(
+            "votes.rule_custom",
+            participation=_share(Fraction(rule["participation"])),
+            approval=_share(Fraction(rule["approval"])),
+        )
+    return text(f"votes.rule_{rule['name']}")
+
+
+def _share(value: Fraction) -> str:
+    return str(value) if value.denominator != 1 else str(value.numerator)
+
+
+def _check(text: Text, threshold: Threshold | None, met: bool | None) -> str:
+    if threshold is None or met is None:
+        return ""
+    word = "votes.at_least" if threshold.comparison is Comparison.AT_LEAST else "votes.more_than"
+    bound = text(word, share=_share(threshold.share))
+    return text("votes.check_met" if met else "votes.check_missed", threshold=bound)
+
+
+def result_text(text: Text, poll: PollRecord) -> str:
+    assert poll.result is not None
+    if poll.kind == "quick":
+        counts = poll.result["counts"]
+        listed = "\n".join(
+            text("votes.result_line", option=o["text"], count=counts.get(o["id"], 0))
+            for o in poll.options
+        )
+        unit = "votes.unit_households" if poll.per_household else "votes.unit_people"
+        return text(
+            "votes.result_quick",
+            number=poll.number,
+            question=poll.question,
+            lines=listed,
+            voters=poll.result["voters"],
+            unit=text(unit),
+        )
+    assert poll.rule is not None
+    rule = rule_of(poll.rule)
+    o = outcome_of(poll.result)
+    weighted = poll.eligibility == "owners"
+    lines = [
+        text(
+            "votes.participation_heads",
+            part=o.voted_heads,
+            whole=o.electorate_heads,
+            percent=percent(Fraction(o.voted_heads), Fraction(o.electorate_heads)),
+            check=_check(text, rule.participation_heads, o.participation_heads_met),
+        )
+    ]
+    if weighted:
+        lines.append(
+            text(
+                "votes.participation_area",
+                part=area_text(o.voted_area),
+                whole=area_text(o.electorate_area),
+                percent=percent(o.voted_area, o.electorate_area),
+                check=_check(text, rule.participation_area, o.participation_area_met),
+            )
+        )
+    lines.append(
+        text(
+            "votes.approval_heads",
+            part=o.yes_heads,
+            whole=o.voted_heads,
+            percent=percent(Fraction(o.yes_heads), Fraction(o.voted_heads)),
+            check=_check(text, rule.approval_heads, o.approval_heads_met),
+        )
+    )
+    if weighted:
+        lines.append(
+            text(
+                "votes.approval_area",
+                part=area_text(o.yes_area),
+                whole=area_text(o.voted_area),
+                percent=percent(o.yes_area, o.voted_area),
+                check=_check(text, rule.approval_area, o.approval_area_met),
+            )
+        )
+    lines.append(text("votes.counts", yes=o.yes_heads, no=o.no_heads, abstain=o.abstain_heads))
+    if weighted:
+        lines.append(
+            text(
+                "votes.counts_area",
+                yes=area_text(o.yes_area),
+                no=area_text(o.no_area),
+                abstain=area_text(o.abstain_area),
+            )
+        )
+    return text(
+        "votes.result_formal",
+        number=poll.number,
+        question=poll.question,
+        rule=rule_text(text, poll.rule),
+        lines="\n".join(lines),
+        verdict=text("votes.passed" if o.passed else "votes.failed"),
+    )

@@ -1,0 +1,215 @@
+"""The votes bot's pure rules: which answer counts, the tally of a quick poll, and the
+thresholds of a formal vote (Civil Code art. 278) in exact `Fraction` arithmetic.
+
+Nothing here reads the clock, the database or the network: callers pass plain values.
+
+Civil Code art. 278 (2021), the words the thresholds follow:
+- participation: owners holding "三分之二以上" (at least 2/3, "以上" includes the number) of the
+  floor area AND "三分之二以上" of the owners take part;
+- ordinary matter: "过半数" (more than half, strictly) of the participating area AND of the
+  participating owners agree;
+- major matter (maintenance fund, rebuilding, change of use of common parts, business on them):
+  "四分之三以上" (at least 3/4) of the participating area AND of the participating owners agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from fractions import Fraction
+
+# The options of a formal vote, in the order they are shown.
+YES, NO, ABSTAIN = "yes", "no", "abstain"
+FORMAL_CHOICES: tuple[str, ...] = (YES, NO, ABSTAIN)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One response to a poll, as the bot stored it."""
+
+    voter: str  # who answered: a Matrix user ID, or a household for paper ballots
+    household: str | None  # "3-2-1101" when the voter is bound to one
+    choices: tuple[str, ...]  # option IDs
+    ts: int  # origin_server_ts: the latest response wins (MSC3381)
+    seq: int  # arrival order, to break ties between equal timestamps
+
+
+def latest_answers(answers: Iterable[Answer], per_household: bool) -> dict[str, Answer]:
+    """The answer that counts for each voter (or each household): the latest one."""
+    latest: dict[str, Answer] = {}
+    for answer in answers:
+        key = answer.household if per_household and answer.household else answer.voter
+        held = latest.get(key)
+        if held is None or (answer.ts, answer.seq) > (held.ts, held.seq):
+            latest[key] = answer
+    return latest
+
+
+def quick_tally(option_ids: Sequence[str], counted: Iterable[Answer]) -> dict[str, int]:
+    """Votes per option (a multiple-choice answer counts once for each option chosen)."""
+    counts = dict.fromkeys(option_ids, 0)
+    for answer in counted:
+        for choice in answer.choices:
+            if choice in counts:
+                counts[choice] += 1
+    return counts
+
+
+class Comparison(StrEnum):
+    AT_LEAST = "at_least"  # ≥ ("以上")
+    MORE_THAN = "more_than"  # > ("过半数")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    share: Fraction
+    comparison: Comparison
+
+    def met(self, part: Fraction, whole: Fraction) -> bool:
+        """Whether part/whole reaches the threshold; nothing of nothing reaches none."""
+        if whole == 0:
+            return False
+        ratio = part / whole
+        if self.comparison is Comparison.AT_LEAST:
+            return ratio >= self.share
+        return ratio > self.share
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a vote needs: participation (of the whole electorate) and approval (of those who
+    took part), each by head and by area; None where the rule sets none."""
+
+    name: str
+    participation_heads: Threshold | None
+    participation_area: Threshold | None
+    approval_heads: Threshold
+    approval_area: Threshold | None
+
+
+HALF_PLUS = Threshold(Fraction(1, 2), Comparison.MORE_THAN)
+TWO_THIRDS = Threshold(Fraction(2, 3), Comparison.AT_LEAST)
+THREE_QUARTERS = Threshold(Fraction(3, 4), Comparison.AT_LEAST)
+
+SIMPLE = Rule("simple", None, None, HALF_PLUS, None)
+ORDINARY = Rule("ordinary", TWO_THIRDS, TWO_THIRDS, HALF_PLUS, HALF_PLUS)
+MAJOR = Rule("major", TWO_THIRDS, TWO_THIRDS, THREE_QUARTERS, THREE_QUARTERS)
+RULES: dict[str, Rule] = {r.name: r for r in (SIMPLE, ORDINARY, MAJOR)}
+
+
+def custom_rule(participation: Fraction, approval: Fraction) -> Rule:
+    """Custom thresholds, by head and by area alike, each "at least"."""
+    for share in (participation, approval):
+        if not 0 <= share <= 1:
+            raise ValueError("a threshold is a share between 0 and 1")
+    take = Threshold(participation, Comparison.AT_LEAST)
+    agree = Threshold(approval, Comparison.AT_LEAST)
+    return Rule("custom", take, take, agree, agree)
+
+
+def parse_share(text: str) -> Fraction:
+    """ "2/3", "75%", "0.5" → an exact share; ValueError otherwise."""
+    text = text.strip().replace("％", "%")
+    if text.endswith("%"):
+        value = Fraction(Decimal(text[:-1])) / 100
+    elif "/" in text:
+        top, bottom = text.split("/", 1)
+        value = Fraction(int(top), int(bottom))
+    else:
+        value = Fraction(Decimal(text))
+    if not 0 <= value <= 1:
+        raise ValueError("a share is between 0 and 1")
+    return value
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A formal vote's figures and verdict, every ratio exact."""
+
+    rule: str
+    electorate_heads: int
+    electorate_area: Fraction
+    voted_heads: int
+    voted_area: Fraction
+    yes_heads: int
+    yes_area: Fraction
+    no_heads: int
+    no_area: Fraction
+    abstain_heads: int
+    abstain_area: Fraction
+    participation_heads_met: bool | None  # None: the rule sets no such threshold
+    participation_area_met: bool | None
+    approval_heads_met: bool
+    approval_area_met: bool | None
+
+    @property
+    def passed(self) -> bool:
+        checks = (
+            self.participation_heads_met,
+            self.participation_area_met,
+            self.approval_heads_met,
+            self.approval_area_met,
+        )
+        return all(c is not False for c in checks)
+
+
+def formal_tally(
+    rule: Rule, electorate: Mapping[str, Fraction], ballots: Mapping[str, str]
+) -> Outcome:
+    """Tally a formal vote. `electorate`: every eligible voter (household or person) and its
+    weight (floor area; 1 where votes are not weighted); `ballots`: the choice that counts for
+    each voter who took part (yes / no / abstain). A ballot from outside the electorate is a
+    caller's bug: ValueError."""
+    heads = {YES: 0, NO: 0, ABSTAIN: 0}
+    area = {YES: Fraction(0), NO: Fraction(0), ABSTAIN: Fraction(0)}
+    for voter, choice in ballots.items():
+        if voter not in electorate:
+            raise ValueError(f"ballot from outside the electorate: {voter}")
+        if choice not in heads:
+            raise ValueError(f"unknown choice: {choice}")
+        heads[choice] += 1
+        area[choice] += electorate[voter]
+    total_area = sum(electorate.values(), Fraction(0))
+    voted_heads = sum(heads.values())
+    voted_area = sum(area.values(), Fraction(0))
+
+    def check(threshold: Threshold | None, part: Fraction, whole: Fraction) -> bool | None:
+        return None if threshold is None else threshold.met(part, whole)
+
+    return Outcome(
+        rule=rule.name,
+        electorate_heads=len(electorate),
+        electorate_area=total_area,
+        voted_heads=voted_heads,
+        voted_area=voted_area,
+        yes_heads=heads[YES],
+        yes_area=area[YES],
+        no_heads=heads[NO],
+        no_area=area[NO],
+        abstain_heads=heads[ABSTAIN],
+        abstain_area=area[ABSTAIN],
+        participation_heads_met=check(
+            rule.participation_heads, Fraction(voted_heads), Fraction(len(electorate))
+        ),
+        participation_area_met=check(rule.participation_area, voted_area, total_area),
+        approval_heads_met=rule.approval_heads.met(Fraction(heads[YES]), Fraction(voted_heads)),
+        approval_area_met=check(rule.approval_area, area[YES], voted_area),
+    )
+
+
+def percent(part: Fraction, whole: Fraction) -> str:
+    """A share for people to read, to two decimals ("66.67%"); the verdict never uses it."""
+    if whole == 0:
+        return "0.00%"
+    value = Decimal(part.numerator * whole.denominator * 100) / Decimal(
+        part.denominator * whole.numerator
+    )
+    return f"{value.quantize(Decimal('0.01'))}%"
+
+
+def area_text(value: Fraction) -> str:
+    """An area in square metres as exact as the roster wrote it (areas have 2 decimals)."""
+    exact = Decimal(value.numerator) / Decimal(value.denominator)
+    return f"{exact.quantize(Decimal('0.01'))}"

@@ -1,0 +1,308 @@
+"""Polls, formal votes and their answers: queries named by what the votes bot asks, and one
+method per kind of change, keyed by its cause (the command event, the response event or the
+closing job), so a handler run again finds the change made."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bots.votes.models import Poll, PollAnswer
+from bots.votes.rules import Answer
+from bridge.store.database import Database, insert_ignoring_duplicates, table_of
+from bridge.store.jobs import JobSpec, add_jobs, cancel_jobs
+from bridge.store.models import Resident, RosterHousehold
+
+
+@dataclass(frozen=True)
+class PollRecord:
+    id: int
+    compound: str
+    number: int
+    kind: str
+    room_id: str
+    source_event_id: str
+    start_event_id: str
+    creator: str
+    question: str
+    options: list[dict[str, str]]
+    max_selections: int
+    per_household: bool
+    eligibility: str
+    rule: dict[str, Any] | None
+    opened_at: datetime
+    closes_at: datetime | None
+    status: str
+    closed_at: datetime | None
+    close_cause: str | None
+    closed_by: str | None
+    result: dict[str, Any] | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+    @property
+    def option_ids(self) -> list[str]:
+        return [o["id"] for o in self.options]
+
+
+_FIELDS = [f.name for f in fields(PollRecord)]
+
+
+def _record(row: Poll) -> PollRecord:
+    return PollRecord(**{name: getattr(row, name) for name in _FIELDS})
+
+
+@dataclass(frozen=True)
+class NewPoll:
+    compound: str
+    kind: str
+    room_id: str
+    source_event_id: str
+    start_event_id: str
+    creator: str
+    question: str
+    options: list[dict[str, str]]
+    max_selections: int
+    per_household: bool
+    eligibility: str
+    rule: dict[str, Any] | None
+    opened_at: datetime
+    closes_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Closing:
+    poll: PollRecord  # as it is after closing
+    made_now: bool  # False: this cause closed it before (the handler runs again)
+
+
+class AlreadyClosed(Exception):
+    def __init__(self, poll: PollRecord) -> None:
+        super().__init__(poll.number)
+        self.poll = poll
+
+
+class VoteStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def next_number(self, compound: str) -> int:
+        async with self.db.sessions() as session:
+            last = (
+                await session.execute(
+                    select(func.coalesce(func.max(Poll.number), 0)).where(Poll.compound == compound)
+                )
+            ).scalar_one()
+            return int(last) + 1
+
+    async def by_source(self, source_event_id: str) -> PollRecord | None:
+        return await self._one(Poll.source_event_id == source_event_id)
+
+    async def by_start_event(self, start_event_id: str) -> PollRecord | None:
+        return await self._one(Poll.start_event_id == start_event_id)
+
+    async def get(self, compound: str, number: int) -> PollRecord | None:
+        return await self._one((Poll.compound == compound) & (Poll.number == number))
+
+    async def by_id(self, poll_id: int) -> PollRecord | None:
+        return await self._one(Poll.id == poll_id)
+
+    async def _one(self, where: Any) -> PollRecord | None:
+        async with self.db.sessions() as session:
+            row = (await session.execute(select(Poll).where(where))).scalar_one_or_none()
+            return _record(row) if row is not None else None
+
+    async def create(
+        self, new: NewPoll, number: int, jobs: Callable[[PollRecord], list[JobSpec]]
+    ) -> PollRecord:
+        """Store a poll posted for a command, with its closing (and reminder) jobs, once per
+        command: the poll that command already made is returned as it is."""
+        async with self.db.transaction() as session:
+            existing = (
+                await session.execute(
+                    select(Poll).where(Poll.source_event_id == new.source_event_id)
+                )
+            ).scalar_one_or_none()
+            if existing is not None:
+                return _record(existing)
+            row = Poll(
+                **{k: getattr(new, k) for k in new.__dataclass_fields__},
+                number=number,
+                status="open",
+            )
+            session.add(row)
+            await session.flush()
+            record = _record(row)
+            await add_jobs(session, jobs(record), fresh=True)
+            return record
+
+    async def record_answer(
+        self,
+        poll_id: int,
+        *,
+        event_id: str,
+        voter: str,
+        household: str | None,
+        choices: Sequence[str],
+        ts: int,
+        received_at: datetime,
+    ) -> bool:
+        """Keep a response while the poll is open; False when it is closed. The same event
+        twice is kept once."""
+        async with self.db.transaction() as session:
+            status = (
+                await session.execute(select(Poll.status).where(Poll.id == poll_id))
+            ).scalar_one()
+            if status != "open":
+                found = await session.execute(
+                    select(PollAnswer.id).where(PollAnswer.event_id == event_id)
+                )
+                return found.first() is not None  # kept before the close: it counted
+            await session.execute(
+                insert_ignoring_duplicates(session, table_of(PollAnswer)).values(
+                    poll_id=poll_id,
+                    event_id=event_id,
+                    voter=voter,
+                    household=household,
+                    choices=list(choices),
+                    ts=ts,
+                    received_at=received_at,
+                )
+            )
+            return True
+
+    async def answers(self, poll_id: int) -> list[Answer]:
+        async with self.db.sessions() as session:
+            return await _answers(session, poll_id)
+
+    async def close(
+        self,
+        poll_id: int,
+        *,
+        cause: str,
+        at: datetime,
+        by: str | None,
+        result: Callable[[PollRecord, list[Answer]], dict[str, Any]],
+    ) -> Closing:
+        """Close a poll once: freeze its `result(poll, answers)` and cancel its jobs, in one
+        transaction. The same cause again finds it closed and gets it back; another cause
+        gets AlreadyClosed."""
+        async with self.db.transaction() as session:
+            row = await session.get_one(Poll, poll_id, with_for_update=True)
+            if row.status == "closed":
+                if row.close_cause == cause:
+                    return Closing(_record(row), made_now=False)
+                raise AlreadyClosed(_record(row))
+            answers = await _answers(session, poll_id)
+            row.result = result(_record(row), answers)
+            row.status, row.closed_at, row.close_cause, row.closed_by = "closed", at, cause, by
+            await cancel_jobs(session, poll_key(poll_id) + ":")
+            await session.flush()
+            return Closing(_record(row), made_now=True)
+
+    async def open_polls(self, compound: str) -> list[PollRecord]:
+        async with self.db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Poll)
+                    .where(Poll.compound == compound, Poll.status == "open")
+                    .order_by(Poll.number)
+                )
+            ).scalars()
+            return [_record(r) for r in rows]
+
+    async def answers_of(self, user_id: str) -> list[dict[str, Any]]:
+        """A person's own answers, for `!me export`."""
+        async with self.db.sessions() as session:
+            rows = await session.execute(
+                select(Poll.compound, Poll.number, PollAnswer.choices, PollAnswer.received_at)
+                .join(Poll, Poll.id == PollAnswer.poll_id)
+                .where(PollAnswer.voter == user_id)
+                .order_by(PollAnswer.id)
+            )
+            return [
+                {"compound": c, "poll": n, "choices": list(ch), "at": at.isoformat()}
+                for c, n, ch, at in rows.all()
+            ]
+
+
+async def _answers(session: Any, poll_id: int) -> list[Answer]:
+    rows = (
+        await session.execute(
+            select(PollAnswer).where(PollAnswer.poll_id == poll_id).order_by(PollAnswer.id)
+        )
+    ).scalars()
+    return [Answer(r.voter, r.household, tuple(r.choices), r.ts, r.id) for r in rows]
+
+
+def poll_key(poll_id: int, *parts: object) -> str:
+    """Job keys of a poll: `vote:<id>:...`; its jobs are cancelled by this prefix."""
+    return ":".join(["vote", str(poll_id), *map(str, parts)])
+
+
+@dataclass(frozen=True)
+class Voter:
+    user_id: str
+    household: str  # "3-2-1101"
+    is_owner: bool
+
+
+def household_name(building: str, unit: str, room: str) -> str:
+    return f"{building}-{unit}-{room}"
+
+
+class ElectorateStore:
+    """Who may vote, read from the plumbing's tables (residents, roster) without changing them."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def voter(self, compound: str, user_id: str) -> Voter | None:
+        async with self.db.sessions() as session:
+            row = (
+                await session.execute(
+                    select(Resident).where(
+                        Resident.compound == compound, Resident.user_id == user_id
+                    )
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                return None
+            return Voter(
+                row.user_id, household_name(row.building, row.unit, row.room), row.is_owner
+            )
+
+    async def voters(self, compound: str) -> list[Voter]:
+        async with self.db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Resident).where(Resident.compound == compound).order_by(Resident.id)
+                )
+            ).scalars()
+            return [
+                Voter(r.user_id, household_name(r.building, r.unit, r.room), r.is_owner)
+                for r in rows
+            ]
+
+    async def floor_areas(self, compound: str) -> dict[str, Fraction]:
+        """Every roster household and its floor area, exact (the roster keeps it as text)."""
+        async with self.db.sessions() as session:
+            rows = await session.execute(
+                select(
+                    RosterHousehold.building,
+                    RosterHousehold.unit,
+                    RosterHousehold.room,
+                    RosterHousehold.floor_area,
+                ).where(RosterHousehold.compound == compound)
+            )
+            return {
+                household_name(b, u, r): Fraction(Decimal(area)) for b, u, r, area in rows.all()
+            }
