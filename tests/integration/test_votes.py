@@ -137,3 +137,89 @@ async def test_a_poll_ended_by_its_creator_counts_each_voters_latest_answer(w: W
     )
     poll = await w.bridge.bot(VoteBot).votes.get("heping", 1)
     assert poll is not None and poll.close_cause is not None and not poll.is_open
+
+
+async def test_an_owners_vote_weighted_by_floor_area_passes_ordinary_and_fails_major(
+    w: World, make_user, staff_client
+) -> None:
+    """Owners of 1-1-101 (120.50 m²), 1-1-102 (89.25), 1-1-201 (100.00); 1-1-202 (90.25) does
+    not vote. Two yes and one no: participation 3/4 by head and 309.75/400 by area; approval
+    2/3 by head and 209.75/309.75 by area: more than half (ordinary), less than 3/4 (major)."""
+    dave = await make_user()
+    store = w.bridge.store
+    await store.roster.import_roster(
+        "heping",
+        [
+            ("1", "1", "101", "120.50", ["甲"], []),
+            ("1", "1", "102", "89.25", ["乙"], []),
+            ("1", "1", "201", "100.00", ["丙"], []),
+            ("1", "1", "202", "90.25", ["丁"], []),
+        ],
+        w.clock.now(),
+    )
+    await store.people.bind_household(
+        "heping", dave.user_id, "1", "1", "201", w.clock.now(), is_owner=True
+    )
+    await w.bridge.provisioner.apply()
+    await dave.join(w.hall)
+    committee = await staff_client("yewei_zhao")
+    await committee.join(w.hall)
+
+    await committee.send_text(w.hall, "!表决 更换电梯（使用维修基金）| 重大 | 业主 | 截止 3天")
+    major = await committee.wait_for_event(w.hall, from_bot(POLL_START))
+    assert major["content"][POLL_START]["kind"] == "org.matrix.msc3381.poll.undisclosed"
+    await committee.wait_for_event(w.hall, notice(lambda b: b.startswith("表决 #1 已发起")))
+    await committee.send_text(w.hall, "!表决 加装楼道灯 | 一般 | 业主 | 截止 3天")
+    ordinary = await committee.wait_for_event(
+        w.hall, from_bot(POLL_START, lambda c: c[POLL_START]["question"][TEXT] == "加装楼道灯")
+    )
+
+    for start in (major, ordinary):
+        await answer(w.alice, w.hall, start["event_id"], ["yes"])
+        await answer(w.carol, w.hall, start["event_id"], ["yes"], stable=True)
+    await dave.send_text(w.hall, "!表决 投 1 反对")
+    await dave.wait_for_event(w.hall, notice(lambda b: b.startswith("已记下您家对表决 #1")))
+    await dave.send_text(w.hall, "!表决 投 2 no")
+    await dave.wait_for_event(w.hall, notice(lambda b: b.startswith("已记下您家对表决 #2")))
+
+    # Bob lives in 1-1-101 but is not an owner: refused, nothing counted.
+    await answer(w.bob, w.hall, major["event_id"], ["no"])
+    await w.bob.wait_for_event(w.hall, notice(lambda b: "只有业主可以投票" in b))
+    # The street office observes: Synapse refuses its poll response in the hall (power −1),
+    # and the bot refuses its ballot by command where it may speak.
+    observer = await staff_client("jiedao_zhou")
+    await observer.join(w.hall)
+    with pytest.raises(MatrixHTTPError) as refused:
+        await answer(observer, w.hall, major["event_id"], ["yes"])
+    assert refused.value.status == 403
+    observers_room = await observer.join(w.harness.alias("heping-observers"))
+    await observer.send_text(observers_room, "!表决 投 1 同意")
+    await observer.wait_for_event(observers_room, notice(lambda b: b.startswith("只有")))
+
+    w.clock.advance(timedelta(days=3))
+    major_result = await committee.wait_for_event(
+        w.hall, notice(lambda b: b.startswith("表决 #1 结果"))
+    )
+    assert major_result["content"]["body"].split("\n")[2:] == [
+        "参与人数：3/4（75.00%），达到 ≥2/3 ✓",
+        "参与面积：309.75/400.00 平方米（77.44%），达到 ≥2/3 ✓",
+        "同意人数：2/3（66.67%），未达到 ≥3/4 ✗",
+        "同意面积：209.75/309.75 平方米（67.72%），未达到 ≥3/4 ✗",
+        "同意 2，反对 1，弃权 0",
+        "面积：同意 209.75，反对 100.00，弃权 0.00 平方米",
+        "结论：未通过",
+    ]
+    ordinary_result = await committee.wait_for_event(
+        w.hall, notice(lambda b: b.startswith("表决 #2 结果"))
+    )
+    assert ordinary_result["content"]["body"].split("\n")[2:] == [
+        "参与人数：3/4（75.00%），达到 ≥2/3 ✓",
+        "参与面积：309.75/400.00 平方米（77.44%），达到 ≥2/3 ✓",
+        "同意人数：2/3（66.67%），达到 >1/2 ✓",
+        "同意面积：209.75/309.75 平方米（67.72%），达到 >1/2 ✓",
+        "同意 2，反对 1，弃权 0",
+        "面积：同意 209.75，反对 100.00，弃权 0.00 平方米",
+        "结论：通过",
+    ]
+    ends = [e for e in await committee.messages(w.hall, 100) if e["type"] == POLL_END]
+    assert len(ends) == 2
