@@ -223,3 +223,28 @@ async def test_an_owners_vote_weighted_by_floor_area_passes_ordinary_and_fails_m
     ]
     ends = [e for e in await committee.messages(w.hall, 100) if e["type"] == POLL_END]
     assert len(ends) == 2
+
+
+async def test_closing_survives_a_restart_and_fires_once(w: World) -> None:
+    await w.alice.send_text(w.hall, "!投票 要不要装充电桩？| 要 | 不要 | 截止 1小时")
+    start = await w.alice.wait_for_event(w.hall, from_bot(POLL_START))
+    yes = start["content"][POLL_START]["answers"][0]["id"]
+    await answer(w.carol, w.hall, start["event_id"], [yes])
+    await w.alice.wait_for_event(w.hall, notice(lambda b: "投票 #1 已发起" in b))
+    await w.harness.stop_bridge(w.bridge)
+    w.bridge = await w.harness.start_bridge(apply=False, clock=w.clock)
+    w.clock.advance(timedelta(hours=1))
+    await w.alice.wait_for_event(w.hall, notice(lambda b: b.startswith("投票 #1 已结束")))
+    # The job ran and is done: running what is due again, or restarting, fires nothing more.
+    assert await w.bridge.scheduler.run_due() == 0
+    await w.harness.stop_bridge(w.bridge)
+    w.bridge = await w.harness.start_bridge(apply=False, clock=w.clock)
+    await w.bridge.scheduler.run_due()
+    await w.alice.send_text(w.hall, "!投票 结束 1")
+    await w.alice.wait_for_event(w.hall, notice(lambda b: b == "投票 #1 已经结束了。"))
+    events = await w.alice.messages(w.hall, 100)
+    assert len([e for e in events if e["type"] == POLL_END]) == 1
+    results = [e for e in events if e["content"].get("body", "").startswith("投票 #1 已结束")]
+    assert len(results) == 1 and results[0]["content"]["body"].endswith(
+        "要：1 票\n不要：0 票\n共 1 人参与。"
+    )

@@ -14,6 +14,7 @@ import pytest
 
 from bots import ALL_BOTS
 from bots.votes.bot import VoteBot
+from bots.votes.jobs import ClosePoll
 from bridge.app import Bridge
 from bridge.bot import config_sections
 from bridge.clock import FakeClock
@@ -166,3 +167,20 @@ async def test_a_bad_poll_command_is_answered_and_posts_nothing(bridge: Bridge) 
     assert not [s for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
     await bridge.router.handle(message("$q", CAROL, "!投票 结束 7", hall), NOW)
     assert recording(bridge).bodies(hall)[-1] == "没有找到投票 #7。"
+
+
+async def test_a_closing_job_fired_again_after_a_crash_announces_once(bridge: Bridge) -> None:
+    hall = await room(bridge, "neighbours")
+    await bridge.router.handle(
+        message("$p", CAROL, "!投票 装吗？| 装 | 不装 | 截止 1小时", hall), NOW
+    )
+    bot = bridge.bot(VoteBot)
+    poll = await bot.votes.get("heping", 1)
+    assert poll is not None
+    [job] = await bridge.store.jobs.due(NOW + timedelta(hours=1))
+    payload = ClosePoll(poll=poll.id)
+    await bot.close_when_due(job, payload)
+    await bot.close_when_due(job, payload)  # the crash came before the job was marked done
+    sent = recording(bridge).sent
+    assert len([s for s in sent if s.event_type == "org.matrix.msc3381.poll.end"]) == 1
+    assert len([b for b in recording(bridge).bodies(hall) if b.startswith("投票 #1 已结束")]) == 1
