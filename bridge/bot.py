@@ -26,7 +26,7 @@ from bridge.commands import CommandSpec, CommandTable
 from bridge.config import BridgeConfig
 from bridge.events import Membership, Message, OtherEvent, Reaction, Receipt, RoomEvent
 from bridge.i18n import Catalogue
-from bridge.matrix import MatrixClient, derived_txn_id
+from bridge.matrix import MatrixClient, NotFound, derived_txn_id
 from bridge.provision.desired import RoleTable, role_table
 from bridge.roles import Role
 from bridge.rooms_config import Compound, RoomsConfig
@@ -137,6 +137,24 @@ class Services:
     def text(self, compound: Compound | None, key: str, **args: Any) -> str:
         locale = compound.locale if compound else self.config.locale
         return self.catalogue.text(locale, key, **args)
+
+    async def direct_room(self, user: str) -> str:
+        """The direct-message room with this person, made once and reused; they are invited
+        back if they left it. (Shared by the bots that write to one person: onboarding's
+        personal data, votes' secret ballots.)"""
+        people, client = self.store.people, self.client
+        room = await people.direct_room(user)
+        if room is None:
+            room = await client.create_direct_room(user)
+            await people.set_direct_room(user, room, self.clock.now())
+            return room
+        try:
+            member = await client.get_state(room, "m.room.member", user)
+        except NotFound:
+            member = {}
+        if member.get("membership") not in ("join", "invite"):
+            await client.invite(room, user)
+        return room
 
 
 @dataclass

@@ -323,21 +323,7 @@ class OnboardingBot(Bot):
     # ------------------------------------------------------------ personal data
 
     async def _direct_room(self, user: str) -> str:
-        """The direct-message room with this person, made once and reused; they are invited
-        back if they left it."""
-        people, client = self.services.store.people, self.services.client
-        room = await people.direct_room(user)
-        if room is None:
-            room = await client.create_direct_room(user)
-            await people.set_direct_room(user, room, self.services.clock.now())
-            return room
-        try:
-            member = await client.get_state(room, "m.room.member", user)
-        except NotFound:
-            member = {}
-        if member.get("membership") not in ("join", "invite"):
-            await client.invite(room, user)
-        return room
+        return await self.services.direct_room(user)
 
     async def _tell_privately(self, ctx: EventContext, body: str, sent_key: str) -> str:
         """Personal data goes to the direct room; the room of the command hears where."""
