@@ -8,16 +8,22 @@ the closing job in `jobs.py`, the words in `texts/`.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
-from bots.votes import results
-from bots.votes.jobs import CLOSE, ClosePoll
+from bots.votes import audit, results
+from bots.votes.cli import AUDIT
+from bots.votes.jobs import CLOSE, DISTRIBUTE, ClosePoll, HandOut
+from bots.votes.paper import PaperRow, parse_household, parse_paper_csv
 from bots.votes.parsing import PollTextError, parse_closing, parse_poll, poll_response
 from bots.votes.rules import FORMAL_CHOICES, parse_share
 from bots.votes.store import (
@@ -29,15 +35,17 @@ from bots.votes.store import (
     poll_key,
 )
 from bridge import messages
-from bridge.bot import Bot, EventContext, Services
+from bridge.bot import Bot, CliVerb, EventContext, Services
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable
 from bridge.events import OtherEvent
 from bridge.matrix import derived_txn_id
-from bridge.roles import COMMITTEE_ROLES, RESIDENT_ROLES, STAFF_ROLES, Role
+from bridge.roles import COMMITTEE_ROLES, PROPERTY_ROLES, RESIDENT_ROLES, STAFF_ROLES, Role
 from bridge.rooms_config import Compound
 from bridge.store.jobs import Job, JobSpec
 
 NUMBER = Arg("number", ArgKind.INT)
+PAPER_STAFF = COMMITTEE_ROLES | PROPERTY_ROLES
+SECRET_WORDS = ("不记名", "无记名", "secret")
 # Who may start a quick poll: anyone Linli knows in the compound, except observers.
 POLL_PEOPLE = RESIDENT_ROLES | STAFF_ROLES
 RULE_WORDS = {
@@ -75,12 +83,14 @@ Send = Callable[[str, dict[str, Any], str, str], Awaitable[str]]  # room, conten
 class VoteBot(Bot):
     commands: ClassVar[CommandTable] = CommandTable()
     texts: ClassVar[Path | None] = Path(__file__).parent / "texts"
+    cli_verbs: ClassVar[tuple[CliVerb, ...]] = (AUDIT,)
 
     def __init__(self, services: Services) -> None:
         super().__init__(services)
         self.votes = VoteStore(services.store.db)
         self.electorate = ElectorateStore(services.store.db)
         services.scheduler.register_kind(CLOSE, self.close_when_due)
+        services.scheduler.register_kind(DISTRIBUTE, self.hand_out_ballot_papers)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -140,10 +150,15 @@ class VoteBot(Bot):
         self._compound(ctx)
         if ctx.room_key != "hall":
             raise CommandError("votes.hall_only")
-        question, rule, eligibility, closes_at = self._formal_terms(ctx, text)
+        question, rule, eligibility, closes_at, secret = self._formal_terms(ctx, text)
         options = [(choice, ctx.text(f"votes.option_{choice}")) for choice in FORMAL_CHOICES]
-        # Undisclosed: clients show no running count, so choices are not seen before the close.
-        content = messages.poll_start(question, options, max_selections=1, disclosed=False)
+        if secret:
+            # No poll in the hall: its responses would show who chose what. The hall gets a
+            # notice; each voter gets a ballot paper (a poll) in a direct room with the bot.
+            content = messages.notice(ctx.text("votes.secret_announced", question=question))
+        else:
+            # Undisclosed: clients show no running count, so choices are not seen before the close.
+            content = messages.poll_start(question, options, max_selections=1, disclosed=False)
         poll = await self._post_poll(
             ctx,
             content,
@@ -155,9 +170,10 @@ class VoteBot(Bot):
             eligibility=eligibility,
             rule=rule,
             closes_at=closes_at,
+            secret=secret,
         )
         await ctx.reply(
-            "votes.opened_formal",
+            "votes.opened_secret" if secret else "votes.opened_formal",
             number=poll.number,
             question=question,
             rule=results.rule_text(ctx.text, rule),
@@ -167,10 +183,11 @@ class VoteBot(Bot):
 
     def _formal_terms(
         self, ctx: EventContext, text: str
-    ) -> tuple[str, dict[str, Any], str, datetime | None]:
-        """`议题 | 规则 | 资格 [| 截止 3天]`: the subject, the rule, who may vote, the close."""
+    ) -> tuple[str, dict[str, Any], str, datetime | None, bool]:
+        """`议题 | 规则 | 资格 [| 不记名] [| 截止 3天]`: the subject, the rule, who may vote,
+        the close, and whether the ballot is secret."""
         parts = [p.strip() for p in text.replace("｜", "|").split("|")]
-        if len(parts) not in (3, 4) or not parts[0]:
+        if len(parts) < 3 or len(parts) > 5 or not parts[0]:
             raise CommandError("votes.bad_formal")
         question, rule_text, who = parts[0], parts[1].split(), parts[2].casefold()
         if not rule_text:
@@ -191,16 +208,19 @@ class VoteBot(Bot):
         eligibility = ELIGIBILITY_WORDS.get(who)
         if eligibility is None:
             raise CommandError("votes.bad_formal")
-        closes_at = None
-        if len(parts) == 4:
-            words = parts[3].split(None, 1)
-            if len(words) != 2 or words[0].casefold() not in ("截止", "closes", "close", "until"):
+        closes_at, secret = None, False
+        for extra in parts[3:]:
+            words = extra.split(None, 1)
+            if extra.casefold() in SECRET_WORDS:
+                secret = True
+            elif len(words) == 2 and words[0].casefold() in ("截止", "closes", "close", "until"):
+                try:
+                    closes_at = parse_closing(words[1], ctx.received_at, self.tz)
+                except PollTextError as e:
+                    raise CommandError(e.key, **e.args_) from None
+            else:
                 raise CommandError("votes.bad_formal")
-            try:
-                closes_at = parse_closing(words[1], ctx.received_at, self.tz)
-            except PollTextError as e:
-                raise CommandError(e.key, **e.args_) from None
-        return question, rule, eligibility, closes_at
+        return question, rule, eligibility, closes_at, secret
 
     @commands.command(
         "vote cast",
@@ -212,6 +232,12 @@ class VoteBot(Bot):
         poll = await self._poll(ctx, number)
         if poll.kind != "formal":
             raise CommandError("votes.not_formal", number=number)
+        if poll.secret:
+            # A secret choice typed in a room: take it out of the room, count nothing.
+            await self.services.client.redact(
+                ctx.event.room_id, ctx.event.event_id, ctx.text("votes.redacted"), ctx.txn("redact")
+            )
+            raise CommandError("votes.secret_elsewhere", number=number)
         picked = CHOICE_WORDS.get(choice.casefold())
         if picked is None:
             raise CommandError("votes.bad_choice")
@@ -224,11 +250,17 @@ class VoteBot(Bot):
     # ------------------------------------------------------------ answers from clients
 
     async def on_event(self, ctx: EventContext, event: OtherEvent) -> None:
+        if event.type == "m.room.encrypted":
+            await self._encrypted_ballot(ctx)
+            return
         response = poll_response(event)
-        if response is None or ctx.compound is None:
+        if response is None:
             return
         poll = await self.votes.by_start_event(response.poll_event_id)
-        if poll is None or poll.room_id != event.room_id:
+        if poll is None:
+            await self._secret_ballot(ctx, response.poll_event_id, response.answers)
+            return
+        if ctx.compound is None or poll.room_id != event.room_id:
             return  # not one of Linli's polls
         if any(a not in poll.option_ids for a in response.answers) or not response.answers:
             await self._answer(ctx, "votes.bad_option", poll)
@@ -273,6 +305,189 @@ class VoteBot(Bot):
             mentions=[ctx.event.sender],
         )
         await ctx.send(ctx.event.room_id, content, purpose=f"refused:{key}")
+
+    # ------------------------------------------------------------ secret ballots
+
+    async def hand_out_ballot_papers(self, job: Job, payload: HandOut) -> None:
+        """Give each eligible voter a ballot paper: a poll in their direct room with the bot.
+        Run again (a crash, a retry), it skips the papers already given."""
+        poll = await self.votes.by_id(payload.poll)
+        if poll is None or not poll.is_open:
+            return
+        compound = self.services.rooms.compounds.get(poll.compound)
+        areas = await self.electorate.floor_areas(poll.compound)
+        options = [(o["id"], o["text"]) for o in poll.options]
+        for voter in await self.electorate.voters(poll.compound):
+            if poll.eligibility == "owners" and not (voter.is_owner and voter.household in areas):
+                continue
+            if await self.votes.ballot_paper_of(poll.id, voter.user_id) is not None:
+                continue
+            room = await self.services.direct_room(voter.user_id)
+            text = self.services.text(compound, "votes.ballot_paper", number=poll.number)
+            start = await self.services.client.send(
+                room,
+                messages.poll_start(
+                    f"{text}{poll.question}", options, max_selections=1, disclosed=False
+                ),
+                derived_txn_id(job.key, f"paper:{voter.user_id}"),
+                event_type=messages.POLL_START,
+            )
+            await self.votes.add_ballot_paper(poll.id, voter.user_id, room, start)
+
+    async def _secret_ballot(
+        self, ctx: EventContext, start_event_id: str, answers: tuple[str, ...]
+    ) -> None:
+        paper = await self.votes.ballot_paper(start_event_id)
+        if paper is None:
+            return  # not one of Linli's polls
+        poll_id, owner = paper
+        poll = await self.votes.by_id(poll_id)
+        if poll is None or ctx.event.sender != owner:
+            return
+        compound = self.services.rooms.compounds.get(poll.compound)
+
+        def say(key: str, **args: Any) -> Awaitable[str]:
+            text = self.services.text(compound, key, number=poll.number, **args)
+            return ctx.send(
+                ctx.event.room_id,
+                messages.notice(text, reply_to=ctx.event.event_id),
+                purpose=f"secret:{key}",
+            )
+
+        if len(answers) != 1 or answers[0] not in poll.option_ids:
+            await say("votes.bad_option")
+            return
+        voter = await self.electorate.voter(poll.compound, ctx.event.sender)
+        areas = await self.electorate.floor_areas(poll.compound)
+        if voter is None or (
+            poll.eligibility == "owners" and (not voter.is_owner or voter.household not in areas)
+        ):
+            await say(
+                "votes.owners_only" if poll.eligibility == "owners" else "votes.residents_only"
+            )
+            return
+        key = voter.user_id if poll.eligibility == "residents" else voter.household
+        weight = areas[voter.household] if poll.eligibility == "owners" else Fraction(1)
+        receipt = self._receipt(poll.id, ctx.event.event_id)
+        outcome = await self.votes.cast_secret(
+            poll.id,
+            voter=key,
+            cause=ctx.event.event_id,
+            receipt=receipt,
+            choice=answers[0],
+            weight=weight,
+        )
+        if outcome in ("cast", "again"):
+            await say("votes.receipt", receipt=receipt)
+        else:
+            await say(f"votes.secret_{outcome}")
+
+    def _receipt(self, poll_id: int, event_id: str) -> str:
+        """A ballot's receipt code: derived from the ballot's event with a key kept in
+        bridge.yaml (never in the database), so a replayed ballot gets the same code and the
+        database alone does not link a code to the event, nor so to the voter."""
+        key = hashlib.sha256(b"linli-receipt:" + self.services.config.appservice.as_token.encode())
+        digest = hmac.new(key.digest(), f"{poll_id}:{event_id}".encode(), "sha256").digest()
+        code = base64.b32encode(digest)[:10].decode()
+        return f"{code[:5]}-{code[5:]}"
+
+    async def _encrypted_ballot(self, ctx: EventContext) -> None:
+        """An encrypted event in a room with a ballot paper: the bot cannot read it."""
+        numbers = await self.votes.open_secret_papers_in(ctx.event.room_id)
+        if numbers:
+            await ctx.reply_text(
+                ctx.text("votes.encrypted", number=numbers[0]), purpose="encrypted"
+            )
+
+    # ------------------------------------------------------------ paper ballots
+
+    @commands.command(
+        "vote paper",
+        aliases=["投票 纸质", "表决 纸质"],
+        args=[NUMBER, Arg("household"), Arg("choice")],
+        roles=PAPER_STAFF,
+    )
+    async def enter_paper_ballot(
+        self, ctx: EventContext, number: int, household: str, choice: str
+    ) -> None:
+        poll = await self._paper_vote(ctx, number)
+        name = parse_household(household)
+        picked = CHOICE_WORDS.get(choice.casefold())
+        if name is None:
+            raise CommandError("votes.bad_household", text=household)
+        if picked is None:
+            raise CommandError("votes.bad_choice")
+        row = PaperRow(1, name, picked)
+        problem = (await self._check_papers(poll, [row]))[0]
+        if problem is not None:
+            raise CommandError(problem, household=name, number=number)
+        outcome = await self._enter_paper(ctx, poll, row, ctx.event.event_id)
+        if outcome in ("online", "closed"):
+            raise CommandError(f"votes.paper_{outcome}", household=name, number=number)
+        await ctx.reply(f"votes.paper_{outcome}", household=name, number=number)
+
+    @commands.command(
+        "vote paper import",
+        aliases=["投票 纸质导入", "表决 纸质导入"],
+        args=[NUMBER, Arg("csv", ArgKind.REST)],
+        roles=PAPER_STAFF,
+    )
+    async def import_paper_ballots(self, ctx: EventContext, number: int, csv: str) -> None:
+        """Paper ballots pasted as CSV lines (`3-2-1101,同意`) after the command: each bad line
+        is reported by number, the good ones are counted."""
+        poll = await self._paper_vote(ctx, number)
+        rows, errors = parse_paper_csv(csv, CHOICE_WORDS)
+        problems = [
+            (row.line, key)
+            for row, key in zip(rows, await self._check_papers(poll, rows), strict=True)
+            if key is not None
+        ]
+        bad_lines = {line for line, _ in problems}
+        entered = 0
+        for row in rows:
+            if row.line in bad_lines:
+                continue
+            outcome = await self._enter_paper(ctx, poll, row, f"{ctx.event.event_id}:{row.line}")
+            if outcome in ("online", "closed"):
+                problems.append((row.line, f"votes.paper_{outcome}"))
+            else:
+                entered += 1
+        lines = [
+            ctx.text("votes.csv_line", line=line, reason=ctx.text(key, household="", number=number))
+            for line, key in sorted([*errors, *problems])
+        ]
+        await ctx.reply_text(
+            "\n".join([ctx.text("votes.csv_done", number=number, count=entered), *lines]),
+            purpose="paper-import",
+        )
+
+    async def _paper_vote(self, ctx: EventContext, number: int) -> PollRecord:
+        poll = await self._poll(ctx, number)
+        if poll.kind != "formal":
+            raise CommandError("votes.not_formal", number=number)
+        if poll.eligibility == "residents":
+            raise CommandError("votes.paper_households_only", number=number)
+        return poll
+
+    async def _check_papers(self, poll: PollRecord, rows: list[PaperRow]) -> list[str | None]:
+        """Why each row cannot be entered (its household is not in the electorate), or None."""
+        if poll.eligibility == "owners":
+            households = set(await self.electorate.floor_areas(poll.compound))
+        else:
+            households = {v.household for v in await self.electorate.voters(poll.compound)}
+        return [None if r.household in households else "votes.paper_not_eligible" for r in rows]
+
+    async def _enter_paper(
+        self, ctx: EventContext, poll: PollRecord, row: PaperRow, cause: str
+    ) -> str:
+        return await self.votes.enter_paper(
+            poll.id,
+            household=row.household,
+            choice=row.choice,
+            entered_by=ctx.event.sender,
+            cause=cause,
+            at=ctx.received_at,
+        )
 
     # ------------------------------------------------------------ closing
 
@@ -340,6 +555,25 @@ class VoteBot(Bot):
             "result",
             "m.room.message",
         )
+        if closed.kind == "formal":
+            await self._publish_audit(closed, compound, send)
+
+    async def _publish_audit(self, poll: PollRecord, compound: Compound | None, send: Send) -> None:
+        """The audit file in the hall, and its SHA-256 in a notice (a copy altered later no
+        longer matches it)."""
+        data = audit.audit_file(poll, compound.config.name if compound else poll.compound)
+        name = f"vote-{poll.compound}-{poll.number}-audit.json"
+        uri = await self.services.client.upload(data, "application/json", name)
+        content = (
+            messages.file_message(uri, name, "application/json", len(data))
+            if uri is not None
+            else messages.notice(data.decode())
+        )
+        await send(poll.room_id, content, "audit", "m.room.message")
+        text = self.services.text(
+            compound, "votes.audit", number=poll.number, sha256=audit.sha256(data)
+        )
+        await send(poll.room_id, messages.notice(text), "audit-hash", "m.room.message")
 
     # ------------------------------------------------------------ shared steps
 
@@ -356,6 +590,7 @@ class VoteBot(Bot):
         eligibility: str,
         rule: dict[str, Any] | None,
         closes_at: datetime | None,
+        secret: bool = False,
     ) -> PollRecord:
         """Post the native poll (its transaction ID derived from the command), then store it
         with its closing job: a replay posts nothing new and finds the poll stored."""
@@ -363,7 +598,8 @@ class VoteBot(Bot):
         if done is not None:
             return done
         compound = self._compound(ctx)
-        start = await ctx.send(ctx.event.room_id, content, "poll", event_type=messages.POLL_START)
+        kind_of_event = "m.room.message" if secret else messages.POLL_START
+        start = await ctx.send(ctx.event.room_id, content, "poll", event_type=kind_of_event)
         new = NewPoll(
             compound=compound.key,
             kind=kind,
@@ -379,12 +615,18 @@ class VoteBot(Bot):
             rule=rule,
             opened_at=ctx.received_at,
             closes_at=closes_at,
+            secret=secret,
         )
 
         def jobs(poll: PollRecord) -> list[JobSpec]:
-            if poll.closes_at is None:
-                return []
-            return [CLOSE.spec(poll_key(poll.id, "close"), poll.closes_at, ClosePoll(poll=poll.id))]
+            specs = []
+            if poll.secret:
+                key = poll_key(poll.id, "papers")
+                specs.append(DISTRIBUTE.spec(key, ctx.received_at, HandOut(poll=poll.id)))
+            if poll.closes_at is not None:
+                key = poll_key(poll.id, "close")
+                specs.append(CLOSE.spec(key, poll.closes_at, ClosePoll(poll=poll.id)))
+            return specs
 
         for _ in range(3):
             # Two rooms of a compound may take the same number at once: the loser takes the next.

@@ -21,3 +21,12 @@ class RemindVoters(BaseModel):
 
 CLOSE = JobKind("votes.close", ClosePoll)
 REMIND = JobKind("votes.remind", RemindVoters)
+
+
+class HandOut(BaseModel):
+    """Give a secret vote's ballot papers to its voters."""
+
+    poll: int
+
+
+DISTRIBUTE = JobKind("votes.hand_out", HandOut)

@@ -29,6 +29,7 @@ class Poll(Base):
     options: Mapped[list[dict[str, str]]] = mapped_column(JSON)  # [{"id", "text"}]
     max_selections: Mapped[int] = mapped_column(Integer, default=1)
     per_household: Mapped[bool] = mapped_column(default=False)
+    secret: Mapped[bool] = mapped_column(default=False)
     # Who may answer: "anyone" (quick polls), "residents", "households", "owners".
     eligibility: Mapped[str] = mapped_column(String(16), default="anyone")
     # A formal vote's rule: {"name", "participation", "approval"} (shares as "p/q").
@@ -58,3 +59,64 @@ class PollAnswer(Base):
     choices: Mapped[list[str]] = mapped_column(JSON)
     ts: Mapped[int] = mapped_column(BigInteger)  # origin_server_ts (ms)
     received_at: Mapped[datetime]
+
+
+class BallotPaper(Base):
+    """A secret vote's poll in one voter's direct room with the bot: who was given one."""
+
+    __tablename__ = "votes_ballot_papers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("votes_polls.id"))
+    user_id: Mapped[str] = mapped_column(String(255))
+    room_id: Mapped[str] = mapped_column(String(255))
+    start_event_id: Mapped[str] = mapped_column(String(255), unique=True)
+
+    __table_args__ = (UniqueConstraint("poll_id", "user_id", name="uq_votes_ballot_papers_user"),)
+
+
+class SecretVoter(Base):
+    """That a voter (household or person) cast a secret ballot, and the event that did: never
+    what they chose."""
+
+    __tablename__ = "votes_secret_voters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("votes_polls.id"))
+    voter: Mapped[str] = mapped_column(String(255))
+    cause: Mapped[str] = mapped_column(String(255), unique=True)
+
+    __table_args__ = (UniqueConstraint("poll_id", "voter", name="uq_votes_secret_voters_voter"),)
+
+
+class SecretBallot(Base):
+    """A secret ballot's choice under its receipt code: no voter, no time, no weight."""
+
+    __tablename__ = "votes_secret_ballots"
+    receipt: Mapped[str] = mapped_column(String(32), primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("votes_polls.id"))
+    choice: Mapped[str] = mapped_column(String(16))
+
+
+class SecretTotal(Base):
+    """Running totals of a secret vote per choice (heads, and area as exact text): the area a
+    ballot carries is added here, never kept with the ballot (areas can name a household)."""
+
+    __tablename__ = "votes_secret_totals"
+    poll_id: Mapped[int] = mapped_column(ForeignKey("votes_polls.id"), primary_key=True)
+    choice: Mapped[str] = mapped_column(String(16), primary_key=True)
+    heads: Mapped[int] = mapped_column(Integer)
+    area: Mapped[str] = mapped_column(String(32))
+
+
+class PaperBallot(Base):
+    """A paper ballot entered by staff: one per household, attributed to who entered it."""
+
+    __tablename__ = "votes_paper_ballots"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("votes_polls.id"))
+    household: Mapped[str] = mapped_column(String(64))
+    choice: Mapped[str] = mapped_column(String(16))
+    entered_by: Mapped[str] = mapped_column(String(255))
+    cause: Mapped[str] = mapped_column(String(255))
+    entered_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("poll_id", "household", name="uq_votes_paper_household"),)

@@ -8,29 +8,19 @@ from dataclasses import asdict
 from fractions import Fraction
 from typing import Any
 
+from bots.votes import audit
 from bots.votes.rules import (
-    RULES,
-    Answer,
     Comparison,
     Outcome,
-    Rule,
     Threshold,
     area_text,
-    custom_rule,
-    formal_tally,
     latest_answers,
     percent,
     quick_tally,
 )
-from bots.votes.store import PollRecord, Voter
+from bots.votes.store import Material, PollRecord, Voter
 
 Text = Callable[..., str]
-
-
-def rule_of(rule: dict[str, Any]) -> Rule:
-    if rule["name"] == "custom":
-        return custom_rule(Fraction(rule["participation"]), Fraction(rule["approval"]))
-    return RULES[rule["name"]]
 
 
 def electorate_of(
@@ -45,9 +35,12 @@ def electorate_of(
 
 
 def freeze(
-    poll: PollRecord, answers: list[Answer], voters: Sequence[Voter], areas: dict[str, Fraction]
+    poll: PollRecord, material: Material, voters: Sequence[Voter], areas: dict[str, Fraction]
 ) -> dict[str, Any]:
-    counted = latest_answers(answers, poll.per_household)
+    """The result of a closing poll as plain JSON: quick polls their counts; formal votes the
+    electorate, every counted ballot (open: by voter; secret: by receipt), paper ballots with
+    who entered them, and the verdict."""
+    counted = latest_answers(material.answers, poll.per_household)
     if poll.kind == "quick":
         return {
             "counts": quick_tally(poll.option_ids, counted.values()),
@@ -55,16 +48,36 @@ def freeze(
         }
     assert poll.rule is not None
     electorate = electorate_of(poll, voters, areas)
-    ballots = {key: a.choices[0] for key, a in counted.items() if key in electorate}
-    outcome = formal_tally(rule_of(poll.rule), electorate, ballots)
-    return {
-        "outcome": {
-            k: str(v) if isinstance(v, Fraction) else v for k, v in asdict(outcome).items()
-        },
-        "passed": outcome.passed,
+    papers = [p for p in material.papers if p.household in electorate]
+    ballots = [
+        {"voter": key, "choice": a.choices[0], "source": "online"}
+        for key, a in sorted(counted.items())
+        if key in electorate
+    ]
+    # One household, online and on paper: the paper ballot counts (staff entered it from the
+    # signed form, later than any online answer could be checked).
+    on_paper = {p.household for p in papers}
+    ballots = [b for b in ballots if b["voter"] not in on_paper] + [
+        {"voter": p.household, "choice": p.choice, "source": "paper", "entered_by": p.entered_by}
+        for p in papers
+    ]
+    result: dict[str, Any] = {
         "electorate": {k: str(v) for k, v in sorted(electorate.items())},
-        "ballots": dict(sorted(ballots.items())),
+        "ballots": sorted(ballots, key=lambda b: str(b["voter"])),
     }
+    if material.secret is not None:
+        secret = material.secret
+        result["secret"] = {
+            "participants": secret.participants,
+            "receipts": [{"receipt": r, "choice": c} for r, c in secret.receipts],
+            "area": {c: str(a) for c, a in sorted(secret.area.items())},
+        }
+    outcome = audit.recount(poll.rule, result)
+    result["outcome"] = {
+        k: str(v) if isinstance(v, Fraction) else v for k, v in asdict(outcome).items()
+    }
+    result["passed"] = outcome.passed
+    return result
 
 
 def outcome_of(result: dict[str, Any]) -> Outcome:
@@ -114,7 +127,7 @@ def result_text(text: Text, poll: PollRecord) -> str:
             unit=text(unit),
         )
     assert poll.rule is not None
-    rule = rule_of(poll.rule)
+    rule = audit.rule_of(poll.rule)
     o = outcome_of(poll.result)
     weighted = poll.eligibility == "owners"
     lines = [

@@ -155,15 +155,21 @@ class Outcome:
         return all(c is not False for c in checks)
 
 
-def formal_tally(
-    rule: Rule, electorate: Mapping[str, Fraction], ballots: Mapping[str, str]
-) -> Outcome:
-    """Tally a formal vote. `electorate`: every eligible voter (household or person) and its
-    weight (floor area; 1 where votes are not weighted); `ballots`: the choice that counts for
-    each voter who took part (yes / no / abstain). A ballot from outside the electorate is a
-    caller's bug: ValueError."""
-    heads = {YES: 0, NO: 0, ABSTAIN: 0}
-    area = {YES: Fraction(0), NO: Fraction(0), ABSTAIN: Fraction(0)}
+@dataclass(frozen=True)
+class Totals:
+    """What a vote's ballots add up to: who took part (for participation) and, per choice,
+    how many and how much area. A secret ballot is counted into these without its voter."""
+
+    participants: frozenset[str]
+    heads: Mapping[str, int]
+    area: Mapping[str, Fraction]
+
+
+def totals_of(electorate: Mapping[str, Fraction], ballots: Mapping[str, str]) -> Totals:
+    """Totals of open ballots (`ballots`: the choice that counts for each voter). A ballot from
+    outside the electorate is a caller's bug: ValueError."""
+    heads = dict.fromkeys(FORMAL_CHOICES, 0)
+    area = dict.fromkeys(FORMAL_CHOICES, Fraction(0))
     for voter, choice in ballots.items():
         if voter not in electorate:
             raise ValueError(f"ballot from outside the electorate: {voter}")
@@ -171,9 +177,30 @@ def formal_tally(
             raise ValueError(f"unknown choice: {choice}")
         heads[choice] += 1
         area[choice] += electorate[voter]
+    return Totals(frozenset(ballots), heads, area)
+
+
+def formal_tally(
+    rule: Rule, electorate: Mapping[str, Fraction], ballots: Mapping[str, str]
+) -> Outcome:
+    """Tally a formal vote. `electorate`: every eligible voter (household or person) and its
+    weight (floor area; 1 where votes are not weighted); `ballots`: the choice that counts for
+    each voter who took part (yes / no / abstain)."""
+    return tally_totals(rule, electorate, totals_of(electorate, ballots))
+
+
+def tally_totals(rule: Rule, electorate: Mapping[str, Fraction], totals: Totals) -> Outcome:
+    """The verdict from totals; the participants must be in the electorate, and the totals
+    must add up to them (ValueError otherwise: a tampered count)."""
+    if not totals.participants <= electorate.keys():
+        raise ValueError("participants outside the electorate")
+    voted_area = sum((electorate[p] for p in totals.participants), Fraction(0))
+    heads = {c: totals.heads.get(c, 0) for c in FORMAL_CHOICES}
+    area = {c: Fraction(totals.area.get(c, 0)) for c in FORMAL_CHOICES}
+    voted_heads = len(totals.participants)
+    if sum(heads.values()) != voted_heads or sum(area.values(), Fraction(0)) != voted_area:
+        raise ValueError("the totals do not add up to the participants")
     total_area = sum(electorate.values(), Fraction(0))
-    voted_heads = sum(heads.values())
-    voted_area = sum(area.values(), Fraction(0))
 
     def check(threshold: Threshold | None, part: Fraction, whole: Fraction) -> bool | None:
         return None if threshold is None else threshold.met(part, whole)

@@ -13,7 +13,15 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bots.votes.models import Poll, PollAnswer
+from bots.votes.models import (
+    BallotPaper,
+    PaperBallot,
+    Poll,
+    PollAnswer,
+    SecretBallot,
+    SecretTotal,
+    SecretVoter,
+)
 from bots.votes.rules import Answer
 from bridge.store.database import Database, insert_ignoring_duplicates, table_of
 from bridge.store.jobs import JobSpec, add_jobs, cancel_jobs
@@ -34,6 +42,7 @@ class PollRecord:
     options: list[dict[str, str]]
     max_selections: int
     per_household: bool
+    secret: bool
     eligibility: str
     rule: dict[str, Any] | None
     opened_at: datetime
@@ -76,6 +85,31 @@ class NewPoll:
     rule: dict[str, Any] | None
     opened_at: datetime
     closes_at: datetime | None
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class Paper:
+    household: str
+    choice: str
+    entered_by: str
+
+
+@dataclass(frozen=True)
+class SecretMaterial:
+    participants: list[str]  # who cast a secret ballot (households or people), sorted
+    receipts: list[tuple[str, str]]  # (receipt, choice), sorted by receipt
+    heads: dict[str, int]
+    area: dict[str, Fraction]
+
+
+@dataclass(frozen=True)
+class Material:
+    """Everything a close counts: answers (online, open), paper ballots, secret ballots."""
+
+    answers: list[Answer]
+    papers: list[Paper]
+    secret: SecretMaterial | None
 
 
 @dataclass(frozen=True)
@@ -190,7 +224,7 @@ class VoteStore:
         cause: str,
         at: datetime,
         by: str | None,
-        result: Callable[[PollRecord, list[Answer]], dict[str, Any]],
+        result: Callable[[PollRecord, Material], dict[str, Any]],
     ) -> Closing:
         """Close a poll once: freeze its `result(poll, answers)` and cancel its jobs, in one
         transaction. The same cause again finds it closed and gets it back; another cause
@@ -201,8 +235,12 @@ class VoteStore:
                 if row.close_cause == cause:
                     return Closing(_record(row), made_now=False)
                 raise AlreadyClosed(_record(row))
-            answers = await _answers(session, poll_id)
-            row.result = result(_record(row), answers)
+            material = Material(
+                await _answers(session, poll_id),
+                await _papers(session, poll_id),
+                await _secret(session, poll_id) if row.secret else None,
+            )
+            row.result = result(_record(row), material)
             row.status, row.closed_at, row.close_cause, row.closed_by = "closed", at, cause, by
             await cancel_jobs(session, poll_key(poll_id) + ":")
             await session.flush()
@@ -218,6 +256,151 @@ class VoteStore:
                 )
             ).scalars()
             return [_record(r) for r in rows]
+
+    # ------------------------------------------------------------ secret ballots
+
+    async def add_ballot_paper(
+        self, poll_id: int, user_id: str, room_id: str, start_event_id: str
+    ) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(
+                insert_ignoring_duplicates(session, table_of(BallotPaper)).values(
+                    poll_id=poll_id, user_id=user_id, room_id=room_id, start_event_id=start_event_id
+                )
+            )
+
+    async def ballot_paper_of(self, poll_id: int, user_id: str) -> str | None:
+        """The start event of the ballot paper this voter was given, if any."""
+        async with self.db.sessions() as session:
+            return (
+                await session.execute(
+                    select(BallotPaper.start_event_id).where(
+                        BallotPaper.poll_id == poll_id, BallotPaper.user_id == user_id
+                    )
+                )
+            ).scalar_one_or_none()
+
+    async def ballot_paper(self, start_event_id: str) -> tuple[int, str] | None:
+        """(poll id, voter) of a ballot paper's poll event."""
+        async with self.db.sessions() as session:
+            row = (
+                await session.execute(
+                    select(BallotPaper.poll_id, BallotPaper.user_id).where(
+                        BallotPaper.start_event_id == start_event_id
+                    )
+                )
+            ).first()
+            return (row[0], row[1]) if row is not None else None
+
+    async def open_secret_papers_in(self, room_id: str) -> list[int]:
+        """Numbers of the open secret votes with a ballot paper in this room."""
+        async with self.db.sessions() as session:
+            rows = await session.execute(
+                select(Poll.number)
+                .join(BallotPaper, BallotPaper.poll_id == Poll.id)
+                .where(BallotPaper.room_id == room_id, Poll.status == "open")
+            )
+            return [n for (n,) in rows.all()]
+
+    async def cast_secret(
+        self, poll_id: int, *, voter: str, cause: str, receipt: str, choice: str, weight: Fraction
+    ) -> str:
+        """Cast a secret ballot once per voter: record THAT the voter voted (with the event
+        that did it), the choice under its receipt in another table, and add the weight to the
+        choice's total. Returns "cast", "again" (this event cast it before), "voted" (the
+        voter cast another), "paper" (a paper ballot came first) or "closed"."""
+        async with self.db.transaction() as session:
+            status = (
+                await session.execute(select(Poll.status).where(Poll.id == poll_id))
+            ).scalar_one()
+            done = (
+                await session.execute(select(SecretVoter.voter).where(SecretVoter.cause == cause))
+            ).first()
+            if done is not None:
+                return "again"
+            if status != "open":
+                return "closed"
+            voted = await session.execute(
+                select(SecretVoter.id).where(
+                    SecretVoter.poll_id == poll_id, SecretVoter.voter == voter
+                )
+            )
+            if voted.first() is not None:
+                return "voted"
+            paper = await session.execute(
+                select(PaperBallot.id).where(
+                    PaperBallot.poll_id == poll_id, PaperBallot.household == voter
+                )
+            )
+            if paper.first() is not None:
+                return "paper"
+            session.add(SecretVoter(poll_id=poll_id, voter=voter, cause=cause))
+            session.add(SecretBallot(receipt=receipt, poll_id=poll_id, choice=choice))
+            total = await session.get(SecretTotal, (poll_id, choice))
+            if total is None:
+                session.add(SecretTotal(poll_id=poll_id, choice=choice, heads=1, area=str(weight)))
+            else:
+                total.heads += 1
+                total.area = str(Fraction(total.area) + weight)
+            return "cast"
+
+    async def secret_voters(self, poll_id: int) -> list[str]:
+        async with self.db.sessions() as session:
+            rows = await session.execute(
+                select(SecretVoter.voter).where(SecretVoter.poll_id == poll_id)
+            )
+            return sorted(v for (v,) in rows.all())
+
+    # ------------------------------------------------------------ paper ballots
+
+    async def enter_paper(
+        self,
+        poll_id: int,
+        *,
+        household: str,
+        choice: str,
+        entered_by: str,
+        cause: str,
+        at: datetime,
+    ) -> str:
+        """Enter a household's paper ballot, once per (cause, household): "entered",
+        "replaced" (an earlier paper ballot of the household), "again" (this cause entered it
+        before), "online" (a secret ballot came first), or "closed"."""
+        async with self.db.transaction() as session:
+            poll = await session.get_one(Poll, poll_id)
+            row = (
+                await session.execute(
+                    select(PaperBallot).where(
+                        PaperBallot.poll_id == poll_id, PaperBallot.household == household
+                    )
+                )
+            ).scalar_one_or_none()
+            if row is not None and row.cause == cause:
+                return "again"
+            if poll.status != "open":
+                return "closed"
+            if poll.secret:
+                voted = await session.execute(
+                    select(SecretVoter.id).where(
+                        SecretVoter.poll_id == poll_id, SecretVoter.voter == household
+                    )
+                )
+                if voted.first() is not None:
+                    return "online"
+            if row is None:
+                session.add(
+                    PaperBallot(
+                        poll_id=poll_id,
+                        household=household,
+                        choice=choice,
+                        entered_by=entered_by,
+                        cause=cause,
+                        entered_at=at,
+                    )
+                )
+                return "entered"
+            row.choice, row.entered_by, row.cause, row.entered_at = choice, entered_by, cause, at
+            return "replaced"
 
     async def answers_of(self, user_id: str) -> list[dict[str, Any]]:
         """A person's own answers, for `!me export`."""
@@ -241,6 +424,36 @@ async def _answers(session: Any, poll_id: int) -> list[Answer]:
         )
     ).scalars()
     return [Answer(r.voter, r.household, tuple(r.choices), r.ts, r.id) for r in rows]
+
+
+async def _papers(session: Any, poll_id: int) -> list[Paper]:
+    rows = (
+        await session.execute(
+            select(PaperBallot)
+            .where(PaperBallot.poll_id == poll_id)
+            .order_by(PaperBallot.household)
+        )
+    ).scalars()
+    return [Paper(r.household, r.choice, r.entered_by) for r in rows]
+
+
+async def _secret(session: Any, poll_id: int) -> SecretMaterial:
+    voters = await session.execute(select(SecretVoter.voter).where(SecretVoter.poll_id == poll_id))
+    ballots = await session.execute(
+        select(SecretBallot.receipt, SecretBallot.choice)
+        .where(SecretBallot.poll_id == poll_id)
+        .order_by(SecretBallot.receipt)
+    )
+    totals = (
+        await session.execute(select(SecretTotal).where(SecretTotal.poll_id == poll_id))
+    ).scalars()
+    heads: dict[str, int] = {}
+    area: dict[str, Fraction] = {}
+    for total in totals:
+        heads[total.choice], area[total.choice] = total.heads, Fraction(total.area)
+    return SecretMaterial(
+        sorted(v for (v,) in voters.all()), [(r, c) for r, c in ballots.all()], heads, area
+    )
 
 
 def poll_key(poll_id: int, *parts: object) -> str:

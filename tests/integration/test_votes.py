@@ -230,7 +230,9 @@ async def test_closing_survives_a_restart_and_fires_once(w: World) -> None:
     start = await w.alice.wait_for_event(w.hall, from_bot(POLL_START))
     yes = start["content"][POLL_START]["answers"][0]["id"]
     await answer(w.carol, w.hall, start["event_id"], [yes])
-    await w.alice.wait_for_event(w.hall, notice(lambda b: "投票 #1 已发起" in b))
+    # A bad answer after it: its refusal means Carol's answer was handled (one lane per room).
+    await answer(w.carol, w.hall, start["event_id"], ["nonsense"])
+    await w.carol.wait_for_event(w.hall, notice(lambda b: "没有这个选项" in b))
     await w.harness.stop_bridge(w.bridge)
     w.bridge = await w.harness.start_bridge(apply=False, clock=w.clock)
     w.clock.advance(timedelta(hours=1))

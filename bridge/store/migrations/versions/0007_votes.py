@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("options", sa.JSON, nullable=False),
         sa.Column("max_selections", sa.Integer, nullable=False),
         sa.Column("per_household", sa.Boolean, nullable=False),
+        sa.Column("secret", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("eligibility", sa.String(16), nullable=False),
         sa.Column("rule", sa.JSON, nullable=True),
         sa.Column("opened_at", TS, nullable=False),
@@ -52,9 +53,61 @@ def upgrade() -> None:
         sa.Column("received_at", TS, nullable=False),
     )
     op.create_index("ix_votes_answers_poll_id", "votes_answers", ["poll_id"])
+    # Secret ballots: who has a ballot paper (a poll in their direct room with the bot), who
+    # voted, and what was chosen, in tables with no link between the last two.
+    op.create_table(
+        "votes_ballot_papers",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("poll_id", sa.Integer, sa.ForeignKey("votes_polls.id"), nullable=False),
+        sa.Column("user_id", sa.String(255), nullable=False),
+        sa.Column("room_id", sa.String(255), nullable=False),
+        sa.Column("start_event_id", sa.String(255), nullable=False, unique=True),
+        sa.UniqueConstraint("poll_id", "user_id", name="uq_votes_ballot_papers_user"),
+    )
+    op.create_table(
+        "votes_secret_voters",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("poll_id", sa.Integer, sa.ForeignKey("votes_polls.id"), nullable=False),
+        sa.Column("voter", sa.String(255), nullable=False),
+        sa.Column("cause", sa.String(255), nullable=False, unique=True),
+        sa.UniqueConstraint("poll_id", "voter", name="uq_votes_secret_voters_voter"),
+    )
+    op.create_table(
+        "votes_secret_ballots",
+        sa.Column("receipt", sa.String(32), primary_key=True),
+        sa.Column("poll_id", sa.Integer, sa.ForeignKey("votes_polls.id"), nullable=False),
+        sa.Column("choice", sa.String(16), nullable=False),
+    )
+    op.create_table(
+        "votes_secret_totals",
+        sa.Column("poll_id", sa.Integer, sa.ForeignKey("votes_polls.id"), primary_key=True),
+        sa.Column("choice", sa.String(16), primary_key=True),
+        sa.Column("heads", sa.Integer, nullable=False),
+        sa.Column("area", sa.String(32), nullable=False),
+    )
+    # Paper ballots, entered by staff one by one or from a CSV file.
+    op.create_table(
+        "votes_paper_ballots",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("poll_id", sa.Integer, sa.ForeignKey("votes_polls.id"), nullable=False),
+        sa.Column("household", sa.String(64), nullable=False),
+        sa.Column("choice", sa.String(16), nullable=False),
+        sa.Column("entered_by", sa.String(255), nullable=False),
+        sa.Column("cause", sa.String(255), nullable=False),
+        sa.Column("entered_at", TS, nullable=False),
+        sa.UniqueConstraint("poll_id", "household", name="uq_votes_paper_household"),
+    )
 
 
 def downgrade() -> None:
+    for table in (
+        "votes_paper_ballots",
+        "votes_secret_totals",
+        "votes_secret_ballots",
+        "votes_secret_voters",
+        "votes_ballot_papers",
+    ):
+        op.drop_table(table)
     op.drop_index("ix_votes_answers_poll_id", "votes_answers")
     op.drop_table("votes_answers")
     op.drop_table("votes_polls")
