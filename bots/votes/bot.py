@@ -438,7 +438,7 @@ class VoteBot(Bot):
         poll = await self._paper_vote(ctx, number)
         rows, errors = parse_paper_csv(csv, CHOICE_WORDS)
         problems = [
-            (row.line, key)
+            (row.line, "votes.csv_not_eligible")
             for row, key in zip(rows, await self._check_papers(poll, rows), strict=True)
             if key is not None
         ]
@@ -449,11 +449,11 @@ class VoteBot(Bot):
                 continue
             outcome = await self._enter_paper(ctx, poll, row, f"{ctx.event.event_id}:{row.line}")
             if outcome in ("online", "closed"):
-                problems.append((row.line, f"votes.paper_{outcome}"))
+                problems.append((row.line, f"votes.csv_{outcome}"))
             else:
                 entered += 1
         lines = [
-            ctx.text("votes.csv_line", line=line, reason=ctx.text(key, household="", number=number))
+            ctx.text("votes.csv_line", line=line, reason=ctx.text(key))
             for line, key in sorted([*errors, *problems])
         ]
         await ctx.reply_text(

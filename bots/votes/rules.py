@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from fractions import Fraction
 
@@ -227,16 +227,17 @@ def tally_totals(rule: Rule, electorate: Mapping[str, Fraction], totals: Totals)
 
 
 def percent(part: Fraction, whole: Fraction) -> str:
-    """A share for people to read, to two decimals ("66.67%"); the verdict never uses it."""
+    """A share for people to read, to two decimals rounded half up ("66.67%", 55.125% →
+    "55.13%"); the verdict never uses it."""
     if whole == 0:
         return "0.00%"
     value = Decimal(part.numerator * whole.denominator * 100) / Decimal(
         part.denominator * whole.numerator
     )
-    return f"{value.quantize(Decimal('0.01'))}%"
+    return f"{value.quantize(Decimal('0.01'), ROUND_HALF_UP)}%"
 
 
 def area_text(value: Fraction) -> str:
     """An area in square metres as exact as the roster wrote it (areas have 2 decimals)."""
     exact = Decimal(value.numerator) / Decimal(value.denominator)
-    return f"{exact.quantize(Decimal('0.01'))}"
+    return f"{exact.quantize(Decimal('0.01'), ROUND_HALF_UP)}"

@@ -4,15 +4,19 @@ moves, so closing times are exact and nothing sleeps."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 
 from bots.votes.bot import VoteBot
+from bots.votes.cli import verify_file
 from bridge.app import Bridge
 from bridge.clock import FakeClock
 from tests.integration.harness import Harness
@@ -44,6 +48,48 @@ async def answer(
         name,
         {"m.relates_to": {"rel_type": "m.reference", "event_id": poll}, name: {"answers": ids}},
     )
+
+
+async def invited_direct_room(client: ResidentClient) -> str:
+    """The direct room the bot invites this person to, joined: long-polls /sync for it."""
+    params = {"timeout": "0", "filter": json.dumps({"room": {"timeline": {"limit": 1}}})}
+    for _ in range(20):
+        page = await client.call("GET", "/_matrix/client/v3/sync", params=params)
+        for room_id, room in page.get("rooms", {}).get("invite", {}).items():
+            events = room.get("invite_state", {}).get("events", [])
+            if any(e.get("content", {}).get("is_direct") for e in events):
+                return await client.join(room_id)
+        params = {**params, "since": page["next_batch"], "timeout": "5000"}
+    raise AssertionError("no direct-message invitation")
+
+
+async def download(client: ResidentClient, mxc: str) -> bytes:
+    parts = urlsplit(mxc)
+    url = f"{client.base_url}/_matrix/client/v1/media/download/{parts.netloc}{parts.path}"
+    async with client.http.get(url, headers={"Authorization": f"Bearer {client.token}"}) as resp:
+        assert resp.status == 200
+        return await resp.read()
+
+
+async def owners_roster(w: World, dave: ResidentClient) -> None:
+    """Owners of 1-1-101 (Alice, 120.50 m²), 1-1-102 (Carol, 89.25), 1-1-201 (Dave, 100.00);
+    1-1-202 (90.25) has no one on Linli."""
+    store = w.bridge.store
+    await store.roster.import_roster(
+        "heping",
+        [
+            ("1", "1", "101", "120.50", ["甲"], []),
+            ("1", "1", "102", "89.25", ["乙"], []),
+            ("1", "1", "201", "100.00", ["丙"], []),
+            ("1", "1", "202", "90.25", ["丁"], []),
+        ],
+        w.clock.now(),
+    )
+    await store.people.bind_household(
+        "heping", dave.user_id, "1", "1", "201", w.clock.now(), is_owner=True
+    )
+    await w.bridge.provisioner.apply()
+    await dave.join(w.hall)
 
 
 @dataclass
@@ -250,3 +296,107 @@ async def test_closing_survives_a_restart_and_fires_once(w: World) -> None:
     assert len(results) == 1 and results[0]["content"]["body"].endswith(
         "要：1 票\n不要：0 票\n共 1 人参与。"
     )
+
+
+async def test_a_secret_owners_vote_keeps_choices_out_of_the_hall_and_its_audit_recounts(
+    w: World, make_user, staff_client, tmp_path
+) -> None:
+    dave = await make_user()
+    await owners_roster(w, dave)
+    committee = await staff_client("yewei_zhao")
+    await committee.join(w.hall)
+    manager = await staff_client("wuye_jingli")
+    await manager.join(w.hall)
+
+    await committee.send_text(w.hall, "!表决 加装电梯 | 一般 | 业主 | 不记名 | 截止 2天")
+    await committee.wait_for_event(w.hall, notice(lambda b: b.startswith("不记名表决 #1 已发起")))
+    receipts: dict[str, str] = {}
+    for name, client, choice in (
+        ("alice", w.alice, "yes"),
+        ("carol", w.carol, "no"),
+        ("dave", dave, "yes"),
+    ):
+        dm = await invited_direct_room(client)
+        paper = await client.wait_for_event(dm, from_bot(POLL_START))
+        assert paper["content"][POLL_START]["kind"] == "org.matrix.msc3381.poll.undisclosed"
+        await answer(client, dm, paper["event_id"], [choice])
+        got = await client.wait_for_event(dm, notice(lambda b: "回执码：" in b))
+        receipts[name] = got["content"]["body"].split("回执码：")[1][:11]
+        if name == "alice":  # a second secret ballot is refused, and says so
+            await answer(client, dm, paper["event_id"], ["no"])
+            await client.wait_for_event(dm, notice(lambda b: "不记名票不能更改" in b))
+    # Bob (no owner) never got a ballot paper; typed in the hall, a choice is taken out.
+    typed = await w.bob.send_text(w.hall, "!表决 投 1 同意")
+    await w.bob.wait_for_event(w.hall, notice(lambda b: "是不记名的" in b))
+    # Paper ballots: 1-1-202 on paper, then corrected by CSV (one bad line, one ineligible);
+    # 1-1-101 voted online, so its paper ballot is refused.
+    await manager.send_text(w.hall, "!投票 纸质 1 1-1-202 反对")
+    await manager.wait_for_event(w.hall, notice(lambda b: b.startswith("已登记 1-1-202")))
+    await manager.send_text(w.hall, "!投票 纸质 1 1-1-101 同意")
+    await manager.wait_for_event(w.hall, notice(lambda b: "纸质票没有计入（每户只计一次）" in b))
+    await manager.send_text(
+        w.hall, "!投票 纸质导入 1\n户号,选择\n1-1-202,弃权\nabc,同意\n9-9-9,同意"
+    )
+    imported = await manager.wait_for_event(w.hall, notice(lambda b: "导入了" in b))
+    assert imported["content"]["body"] == (
+        "表决 #1：导入了 1 张纸质票。\n第 3 行：户号看不懂（例如 3-2-1101）\n"
+        "第 4 行：这一户不在投票范围内，没有计入"
+    )
+
+    w.clock.advance(timedelta(days=2))
+    result = await committee.wait_for_event(w.hall, notice(lambda b: b.startswith("表决 #1 结果")))
+    assert result["content"]["body"].split("\n")[2:] == [
+        "参与人数：4/4（100.00%），达到 ≥2/3 ✓",
+        "参与面积：400.00/400.00 平方米（100.00%），达到 ≥2/3 ✓",
+        "同意人数：2/4（50.00%），未达到 >1/2 ✗",  # exactly half is not more than half
+        "同意面积：220.50/400.00 平方米（55.13%），达到 >1/2 ✓",
+        "同意 2，反对 1，弃权 1",
+        "面积：同意 220.50，反对 89.25，弃权 90.25 平方米",
+        "结论：未通过",
+    ]
+    file_event = await committee.wait_for_event(
+        w.hall, from_bot("m.room.message", lambda c: c.get("msgtype") == "m.file")
+    )
+    hash_notice = await committee.wait_for_event(w.hall, notice(lambda b: "SHA-256：" in b))
+    sha = hash_notice["content"]["body"].split("SHA-256：")[1].split()[0]
+
+    # Nothing in the hall says who chose what: no poll responses, Bob's typed choice redacted.
+    events = await committee.messages(w.hall, 200)
+    assert not [e for e in events if e["type"].endswith("poll.response")]
+    [bobs] = [e for e in events if e["event_id"] == typed]
+    assert bobs["content"] == {}
+    # Nor the database's readable fields: who voted and what was chosen are unlinked.
+    async with w.bridge.store.db.engine.connect() as conn:
+        voters = (await conn.execute(text("SELECT * FROM votes_secret_voters"))).mappings().all()
+        ballots = (await conn.execute(text("SELECT * FROM votes_secret_ballots"))).mappings().all()
+    assert sorted(v["voter"] for v in voters) == ["1-1-101", "1-1-102", "1-1-201"]
+    assert all(set(v) == {"id", "poll_id", "voter", "cause"} for v in voters)
+    assert sorted(b["receipt"] for b in ballots) == sorted(receipts.values())
+    assert all(set(b) == {"receipt", "poll_id", "choice"} for b in ballots)
+
+    # The audit file recounts to the published result; each receipt is found with its choice;
+    # an altered copy is caught.
+    raw = await download(committee, file_event["content"]["url"])
+    assert verify_file("audit.json", raw, sha, receipts["carol"]) == 0
+    data = json.loads(raw)
+    # No voter's Matrix ID: households and receipts only (paper entries name the staff).
+    assert not [c for c in (w.alice, w.bob, w.carol, dave) if c.user_id in raw.decode()]
+    assert data["ballots"] == [
+        {
+            "choice": "abstain",
+            "entered_by": "@wuye_jingli:linli.localhost",
+            "source": "paper",
+            "voter": "1-1-202",
+        }
+    ]
+    assert {r["receipt"]: r["choice"] for r in data["secret"]["receipts"]} == {
+        receipts["alice"]: "yes",
+        receipts["carol"]: "no",
+        receipts["dave"]: "yes",
+    }
+    for item in data["secret"]["receipts"]:
+        if item["receipt"] == receipts["carol"]:
+            item["choice"] = "yes"
+    tampered = json.dumps(data).encode()
+    assert verify_file("audit.json", tampered, None, None) == 1
+    assert verify_file("audit.json", tampered, sha, None) == 1
