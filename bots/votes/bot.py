@@ -22,10 +22,17 @@ from sqlalchemy.exc import IntegrityError
 
 from bots.votes import audit, results
 from bots.votes.cli import AUDIT
-from bots.votes.jobs import CLOSE, DISTRIBUTE, ClosePoll, HandOut
+from bots.votes.jobs import CLOSE, DISTRIBUTE, REMIND, ClosePoll, HandOut, RemindVoters
 from bots.votes.paper import PaperRow, parse_household, parse_paper_csv
 from bots.votes.parsing import PollTextError, parse_closing, parse_poll, poll_response
-from bots.votes.rules import FORMAL_CHOICES, parse_share
+from bots.votes.rules import (
+    FORMAL_CHOICES,
+    area_text,
+    latest_answers,
+    parse_share,
+    percent,
+    reminder_time,
+)
 from bots.votes.store import (
     AlreadyClosed,
     ElectorateStore,
@@ -91,6 +98,7 @@ class VoteBot(Bot):
         self.electorate = ElectorateStore(services.store.db)
         services.scheduler.register_kind(CLOSE, self.close_when_due)
         services.scheduler.register_kind(DISTRIBUTE, self.hand_out_ballot_papers)
+        services.scheduler.register_kind(REMIND, self.remind_voters)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -123,6 +131,7 @@ class VoteBot(Bot):
             eligibility="households" if spec.per_household else "anyone",
             rule=None,
             closes_at=spec.closes_at,
+            remind=spec.remind,
         )
         await ctx.reply("votes.opened", number=poll.number, closing=self._closing(ctx, poll))
 
@@ -171,6 +180,7 @@ class VoteBot(Bot):
             rule=rule,
             closes_at=closes_at,
             secret=secret,
+            remind=closes_at is not None,
         )
         await ctx.reply(
             "votes.opened_secret" if secret else "votes.opened_formal",
@@ -305,6 +315,85 @@ class VoteBot(Bot):
             mentions=[ctx.event.sender],
         )
         await ctx.send(ctx.event.room_id, content, purpose=f"refused:{key}")
+
+    # ------------------------------------------------------------ turnout and reminders
+
+    @commands.command(
+        "vote turnout",
+        aliases=["表决 进度", "投票 进度"],
+        args=[NUMBER],
+        roles=POLL_PEOPLE | {Role.OBSERVER},
+    )
+    async def show_turnout(self, ctx: EventContext, number: int) -> None:
+        poll = await self._poll(ctx, number)
+        await ctx.reply_text(await self._turnout_text(poll, ctx.text), purpose="turnout")
+
+    async def _turnout(self, poll: PollRecord) -> tuple[set[str], dict[str, Fraction], list[Any]]:
+        """Who took part so far (voter keys), the electorate with weights, and the people who
+        may vote: never what anyone chose."""
+        voters = await self.electorate.voters(poll.compound)
+        areas = await self.electorate.floor_areas(poll.compound)
+        if poll.eligibility == "anyone":
+            electorate = {v.user_id: Fraction(1) for v in voters}
+        else:
+            electorate = results.electorate_of(poll, voters, areas)
+        answered = latest_answers(await self.votes.answers(poll.id), poll.per_household)
+        took_part = set(answered) | {p.household for p in await self.votes.papers(poll.id)}
+        if poll.secret:
+            took_part |= set(await self.votes.secret_voters(poll.id))
+        if poll.eligibility == "owners":
+            voters = [v for v in voters if v.is_owner and v.household in areas]
+        return took_part & electorate.keys(), electorate, voters
+
+    async def _turnout_text(self, poll: PollRecord, text: Callable[..., str]) -> str:
+        took_part, electorate, _ = await self._turnout(poll)
+        unit = text("votes.unit_households" if poll.per_household else "votes.unit_people")
+        line = text(
+            "votes.turnout",
+            number=poll.number,
+            voted=len(took_part),
+            total=len(electorate),
+            unit=unit,
+            percent=percent(Fraction(len(took_part)), Fraction(len(electorate))),
+        )
+        if poll.eligibility == "owners":
+            voted_area = sum((electorate[k] for k in took_part), Fraction(0))
+            total_area = sum(electorate.values(), Fraction(0))
+            line += text(
+                "votes.turnout_area",
+                voted=area_text(voted_area),
+                total=area_text(total_area),
+                percent=percent(voted_area, total_area),
+            )
+        return line
+
+    async def remind_voters(self, job: Job, payload: RemindVoters) -> None:
+        """One direct message to each household (or person) that has not answered yet, with the
+        turnout so far; sent once per voter (transaction IDs derived from the job)."""
+        poll = await self.votes.by_id(payload.poll)
+        if poll is None or not poll.is_open or poll.closes_at is None:
+            return
+        compound = self.services.rooms.compounds.get(poll.compound)
+
+        def text(key: str, **args: Any) -> str:
+            return self.services.text(compound, key, **args)
+
+        took_part, _, voters = await self._turnout(poll)
+        turnout = await self._turnout_text(poll, text)
+        at = poll.closes_at.astimezone(self.tz).strftime(text("votes.time_format"))
+        reminded: set[str] = set()
+        for voter in voters:
+            key = voter.household if poll.per_household else voter.user_id
+            if key in took_part or key in reminded:
+                continue
+            reminded.add(key)
+            room = await self.services.direct_room(voter.user_id)
+            body = text("votes.reminder", number=poll.number, question=poll.question, at=at)
+            await self.services.client.send(
+                room,
+                messages.notice(f"{body}\n{turnout}"),
+                derived_txn_id(job.key, voter.user_id),
+            )
 
     # ------------------------------------------------------------ secret ballots
 
@@ -591,6 +680,7 @@ class VoteBot(Bot):
         rule: dict[str, Any] | None,
         closes_at: datetime | None,
         secret: bool = False,
+        remind: bool = False,
     ) -> PollRecord:
         """Post the native poll (its transaction ID derived from the command), then store it
         with its closing job: a replay posts nothing new and finds the poll stored."""
@@ -626,6 +716,11 @@ class VoteBot(Bot):
             if poll.closes_at is not None:
                 key = poll_key(poll.id, "close")
                 specs.append(CLOSE.spec(key, poll.closes_at, ClosePoll(poll=poll.id)))
+                if remind:
+                    at = reminder_time(poll.opened_at, poll.closes_at)
+                    specs.append(
+                        REMIND.spec(poll_key(poll.id, "remind"), at, RemindVoters(poll=poll.id))
+                    )
             return specs
 
         for _ in range(3):

@@ -22,6 +22,7 @@ SEPARATORS = re.compile(r"[|｜]")
 MULTI_WORDS = ("多选", "multi", "multiple")
 HOUSEHOLD_WORDS = ("每户一票", "按户", "household", "per household")
 CLOSE_WORDS = ("截止", "closes", "close", "until")
+REMIND_WORDS = ("提醒", "remind")
 _DURATION = re.compile(r"^(\d{1,4})\s*(分钟|分|m|min|minutes?|小时|h|hours?|天|d|days?)$", re.I)
 _CLOCK = re.compile(r"^(?:(\d{4})-)?(?:(\d{1,2})-(\d{1,2})\s+)?(\d{1,2})[:：](\d{2})$")
 MAX_OPEN = timedelta(days=90)
@@ -43,16 +44,17 @@ class PollText:
     multiple: bool
     per_household: bool
     closes_at: datetime | None
+    remind: bool = False
 
 
 def parse_poll(text: str, now: datetime, tz: ZoneInfo) -> PollText:
-    """`问题 | 选项1 | 选项2 [| 多选] [| 每户一票] [| 截止 2小时]`."""
+    """`问题 | 选项1 | 选项2 [| 多选] [| 每户一票] [| 截止 2小时] [| 提醒]`."""
     parts = [p.strip() for p in SEPARATORS.split(text)]
     question, rest = parts[0], parts[1:]
     if not question:
         raise PollTextError("votes.no_question")
     options: list[str] = []
-    multiple = per_household = False
+    multiple = per_household = remind = False
     closes_at = None
     for part in rest:
         word = part.casefold()
@@ -62,6 +64,8 @@ def parse_poll(text: str, now: datetime, tz: ZoneInfo) -> PollText:
             multiple = True
         elif word in HOUSEHOLD_WORDS:
             per_household = True
+        elif word in REMIND_WORDS:
+            remind = True
         elif word.split(None, 1)[0] in CLOSE_WORDS and len(word.split(None, 1)) == 2:
             closes_at = parse_closing(part.split(None, 1)[1], now, tz)
         else:
@@ -74,7 +78,9 @@ def parse_poll(text: str, now: datetime, tz: ZoneInfo) -> PollText:
         raise PollTextError("votes.duplicate_option")
     if max(len(question), *map(len, options)) > MAX_TEXT:
         raise PollTextError("votes.too_long", limit=MAX_TEXT)
-    return PollText(question, tuple(options), multiple, per_household, closes_at)
+    if remind and closes_at is None:
+        raise PollTextError("votes.remind_needs_closing")
+    return PollText(question, tuple(options), multiple, per_household, closes_at, remind)
 
 
 def parse_closing(text: str, now: datetime, tz: ZoneInfo) -> datetime:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from fractions import Fraction
@@ -45,6 +46,12 @@ def latest_answers(answers: Iterable[Answer], per_household: bool) -> dict[str, 
         if held is None or (answer.ts, answer.seq) > (held.ts, held.seq):
             latest[key] = answer
     return latest
+
+
+def reminder_time(opened_at: datetime, closes_at: datetime) -> datetime:
+    """When voters who have not answered hear about it: a day before the close, or halfway
+    for a shorter vote."""
+    return closes_at - min(timedelta(days=1), (closes_at - opened_at) / 2)
 
 
 def quick_tally(option_ids: Sequence[str], counted: Iterable[Answer]) -> dict[str, int]:

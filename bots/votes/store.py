@@ -402,6 +402,10 @@ class VoteStore:
             row.choice, row.entered_by, row.cause, row.entered_at = choice, entered_by, cause, at
             return "replaced"
 
+    async def papers(self, poll_id: int) -> list[Paper]:
+        async with self.db.sessions() as session:
+            return await _papers(session, poll_id)
+
     async def answers_of(self, user_id: str) -> list[dict[str, Any]]:
         """A person's own answers, for `!me export`."""
         async with self.db.sessions() as session:

@@ -228,6 +228,11 @@ async def test_an_owners_vote_weighted_by_floor_area_passes_ordinary_and_fails_m
     await dave.send_text(w.hall, "!表决 投 2 no")
     await dave.wait_for_event(w.hall, notice(lambda b: b.startswith("已记下您家对表决 #2")))
 
+    await committee.send_text(w.hall, "!表决 进度 1")
+    turnout = await committee.wait_for_event(w.hall, notice(lambda b: b.startswith("#1 目前参与")))
+    assert turnout["content"]["body"] == (
+        "#1 目前参与：3/4 户（75.00%），面积 309.75/400.00 平方米（77.44%）"
+    )
     # Bob lives in 1-1-101 but is not an owner: refused, nothing counted.
     await answer(w.bob, w.hall, major["event_id"], ["no"])
     await w.bob.wait_for_event(w.hall, notice(lambda b: "只有业主可以投票" in b))

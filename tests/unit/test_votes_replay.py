@@ -184,3 +184,31 @@ async def test_a_closing_job_fired_again_after_a_crash_announces_once(bridge: Br
     sent = recording(bridge).sent
     assert len([s for s in sent if s.event_type == "org.matrix.msc3381.poll.end"]) == 1
     assert len([b for b in recording(bridge).bodies(hall) if b.startswith("投票 #1 已结束")]) == 1
+
+
+async def test_households_that_have_not_answered_get_one_reminder_with_the_turnout(
+    bridge: Bridge,
+) -> None:
+    hall = await room(bridge, "neighbours")
+    await bridge.router.handle(
+        message("$p", CAROL, "!投票 装门禁吗？| 装 | 不装 | 每户一票 | 截止 2小时 | 提醒", hall),
+        NOW,
+    )
+    [start] = [s for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
+    await bridge.router.handle(response("$a", ALICE, start.event_id, ["o1"], hall), NOW)
+    await bridge.router.handle(message("$t", CAROL, "!投票 进度 1", hall), NOW)
+    assert recording(bridge).bodies(hall)[-1] == "#1 目前参与：1/2 户（50.00%）"
+    clock = bridge.services.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(timedelta(hours=1))  # halfway to a close two hours away
+    assert await bridge.scheduler.run_due() == 1
+    reminders = [b for b in recording(bridge).bodies() if b.startswith("提醒：#1")]
+    # Alice's household answered (Bob lives there too); only Carol's household hears it.
+    assert reminders == [
+        "提醒：#1「装门禁吗？」将于 11月23日 12:00 截止，您（您家）还没有投票。\n"
+        "#1 目前参与：1/2 户（50.00%）"
+    ]
+    [dm] = {s.room_id for s in recording(bridge).sent if s.body.startswith("提醒：#1")}
+    assert dm == await bridge.store.people.direct_room(CAROL)
+    await bridge.router.handle(message("$q", CAROL, "!投票 只有问题 | a | b | 提醒", hall), NOW)
+    assert recording(bridge).bodies(hall)[-1].startswith("要提醒，请同时写截止时间")
