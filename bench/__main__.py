@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import dispatch, jobs, provision, tickets
+from bench import dispatch, jobs, provision, tickets, votes
 
 
 async def main(quick: bool) -> None:
@@ -16,6 +16,8 @@ async def main(quick: bool) -> None:
     await provision.run((3,) if quick else (10, 50))
     print()
     await tickets.run(30 if quick else 200)
+    print()
+    await votes.run(10_000 if quick else 100_000)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
@@ -328,13 +329,13 @@ class VoteBot(Bot):
         poll = await self._poll(ctx, number)
         await ctx.reply_text(await self._turnout_text(poll, ctx.text), purpose="turnout")
 
-    async def _turnout(self, poll: PollRecord) -> tuple[set[str], dict[str, Fraction], list[Any]]:
+    async def _turnout(self, poll: PollRecord) -> tuple[set[str], dict[str, Decimal], list[Any]]:
         """Who took part so far (voter keys), the electorate with weights, and the people who
         may vote: never what anyone chose."""
         voters = await self.electorate.voters(poll.compound)
         areas = await self.electorate.floor_areas(poll.compound)
         if poll.eligibility == "anyone":
-            electorate = {v.user_id: Fraction(1) for v in voters}
+            electorate = {v.user_id: Decimal(1) for v in voters}
         else:
             electorate = results.electorate_of(poll, voters, areas)
         answered = latest_answers(await self.votes.answers(poll.id), poll.per_household)
@@ -357,8 +358,8 @@ class VoteBot(Bot):
             percent=percent(Fraction(len(took_part)), Fraction(len(electorate))),
         )
         if poll.eligibility == "owners":
-            voted_area = sum((electorate[k] for k in took_part), Fraction(0))
-            total_area = sum(electorate.values(), Fraction(0))
+            voted_area = Fraction(sum((electorate[k] for k in took_part), Decimal(0)))
+            total_area = Fraction(sum(electorate.values(), Decimal(0)))
             line += text(
                 "votes.turnout_area",
                 voted=area_text(voted_area),
@@ -456,7 +457,7 @@ class VoteBot(Bot):
             )
             return
         key = voter.user_id if poll.eligibility == "residents" else voter.household
-        weight = areas[voter.household] if poll.eligibility == "owners" else Fraction(1)
+        weight = Fraction(areas[voter.household]) if poll.eligibility == "owners" else Fraction(1)
         receipt = self._receipt(poll.id, ctx.event.event_id)
         outcome = await self.votes.cast_secret(
             poll.id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -24,18 +25,19 @@ Text = Callable[..., str]
 
 
 def electorate_of(
-    poll: PollRecord, voters: Sequence[Voter], areas: dict[str, Fraction]
-) -> dict[str, Fraction]:
+    poll: PollRecord, voters: Sequence[Voter], areas: dict[str, Decimal]
+) -> dict[str, Decimal]:
     """Who may vote and with which weight, as the roster and residents stand at the close."""
     if poll.eligibility == "owners":
         return dict(areas)
+    one = Decimal(1)
     if poll.eligibility == "households":
-        return {v.household: Fraction(1) for v in voters}
-    return {v.user_id: Fraction(1) for v in voters}
+        return {v.household: one for v in voters}
+    return {v.user_id: one for v in voters}
 
 
 def freeze(
-    poll: PollRecord, material: Material, voters: Sequence[Voter], areas: dict[str, Fraction]
+    poll: PollRecord, material: Material, voters: Sequence[Voter], areas: dict[str, Decimal]
 ) -> dict[str, Any]:
     """The result of a closing poll as plain JSON: quick polls their counts; formal votes the
     electorate, every counted ballot (open: by voter; secret: by receipt), paper ballots with

@@ -21,6 +21,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+# A voter's weight: a floor area (exact), 1 where votes are not weighted, or either scaled to
+# whole hundredths of a square metre, where adding 100,000 of them must be fast.
+Weight = int | Fraction
+
 # The options of a formal vote, in the order they are shown.
 YES, NO, ABSTAIN = "yes", "no", "abstain"
 FORMAL_CHOICES: tuple[str, ...] = (YES, NO, ABSTAIN)
@@ -74,11 +78,11 @@ class Threshold:
     share: Fraction
     comparison: Comparison
 
-    def met(self, part: Fraction, whole: Fraction) -> bool:
+    def met(self, part: Weight, whole: Weight) -> bool:
         """Whether part/whole reaches the threshold; nothing of nothing reaches none."""
         if whole == 0:
             return False
-        ratio = part / whole
+        ratio = Fraction(part) / Fraction(whole)
         if self.comparison is Comparison.AT_LEAST:
             return ratio >= self.share
         return ratio > self.share
@@ -169,14 +173,14 @@ class Totals:
 
     participants: frozenset[str]
     heads: Mapping[str, int]
-    area: Mapping[str, Fraction]
+    area: Mapping[str, Weight]
 
 
-def totals_of(electorate: Mapping[str, Fraction], ballots: Mapping[str, str]) -> Totals:
+def totals_of(electorate: Mapping[str, Weight], ballots: Mapping[str, str]) -> Totals:
     """Totals of open ballots (`ballots`: the choice that counts for each voter). A ballot from
     outside the electorate is a caller's bug: ValueError."""
     heads = dict.fromkeys(FORMAL_CHOICES, 0)
-    area = dict.fromkeys(FORMAL_CHOICES, Fraction(0))
+    area: dict[str, Weight] = dict.fromkeys(FORMAL_CHOICES, 0)
     for voter, choice in ballots.items():
         if voter not in electorate:
             raise ValueError(f"ballot from outside the electorate: {voter}")
@@ -188,7 +192,7 @@ def totals_of(electorate: Mapping[str, Fraction], ballots: Mapping[str, str]) ->
 
 
 def formal_tally(
-    rule: Rule, electorate: Mapping[str, Fraction], ballots: Mapping[str, str]
+    rule: Rule, electorate: Mapping[str, Weight], ballots: Mapping[str, str]
 ) -> Outcome:
     """Tally a formal vote. `electorate`: every eligible voter (household or person) and its
     weight (floor area; 1 where votes are not weighted); `ballots`: the choice that counts for
@@ -196,39 +200,37 @@ def formal_tally(
     return tally_totals(rule, electorate, totals_of(electorate, ballots))
 
 
-def tally_totals(rule: Rule, electorate: Mapping[str, Fraction], totals: Totals) -> Outcome:
+def tally_totals(rule: Rule, electorate: Mapping[str, Weight], totals: Totals) -> Outcome:
     """The verdict from totals; the participants must be in the electorate, and the totals
     must add up to them (ValueError otherwise: a tampered count)."""
     if not totals.participants <= electorate.keys():
         raise ValueError("participants outside the electorate")
-    voted_area = sum((electorate[p] for p in totals.participants), Fraction(0))
+    voted_area: Weight = sum(electorate[p] for p in totals.participants)
     heads = {c: totals.heads.get(c, 0) for c in FORMAL_CHOICES}
-    area = {c: Fraction(totals.area.get(c, 0)) for c in FORMAL_CHOICES}
+    area = {c: totals.area.get(c, 0) for c in FORMAL_CHOICES}
     voted_heads = len(totals.participants)
-    if sum(heads.values()) != voted_heads or sum(area.values(), Fraction(0)) != voted_area:
+    if sum(heads.values()) != voted_heads or sum(area.values()) != voted_area:
         raise ValueError("the totals do not add up to the participants")
-    total_area = sum(electorate.values(), Fraction(0))
+    total_area: Weight = sum(electorate.values())
 
-    def check(threshold: Threshold | None, part: Fraction, whole: Fraction) -> bool | None:
+    def check(threshold: Threshold | None, part: Weight, whole: Weight) -> bool | None:
         return None if threshold is None else threshold.met(part, whole)
 
     return Outcome(
         rule=rule.name,
         electorate_heads=len(electorate),
-        electorate_area=total_area,
+        electorate_area=Fraction(total_area),
         voted_heads=voted_heads,
-        voted_area=voted_area,
+        voted_area=Fraction(voted_area),
         yes_heads=heads[YES],
-        yes_area=area[YES],
+        yes_area=Fraction(area[YES]),
         no_heads=heads[NO],
-        no_area=area[NO],
+        no_area=Fraction(area[NO]),
         abstain_heads=heads[ABSTAIN],
-        abstain_area=area[ABSTAIN],
-        participation_heads_met=check(
-            rule.participation_heads, Fraction(voted_heads), Fraction(len(electorate))
-        ),
+        abstain_area=Fraction(area[ABSTAIN]),
+        participation_heads_met=check(rule.participation_heads, voted_heads, len(electorate)),
         participation_area_met=check(rule.participation_area, voted_area, total_area),
-        approval_heads_met=rule.approval_heads.met(Fraction(heads[YES]), Fraction(voted_heads)),
+        approval_heads_met=rule.approval_heads.met(heads[YES], voted_heads),
         approval_area_met=check(rule.approval_area, area[YES], voted_area),
     )
 

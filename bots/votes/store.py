@@ -422,23 +422,25 @@ class VoteStore:
 
 
 async def _answers(session: Any, poll_id: int) -> list[Answer]:
-    rows = (
-        await session.execute(
-            select(PollAnswer).where(PollAnswer.poll_id == poll_id).order_by(PollAnswer.id)
+    connection = await session.connection()
+    rows = await connection.execute(
+        select(
+            PollAnswer.voter, PollAnswer.household, PollAnswer.choices, PollAnswer.ts, PollAnswer.id
         )
-    ).scalars()
-    return [Answer(r.voter, r.household, tuple(r.choices), r.ts, r.id) for r in rows]
+        .where(PollAnswer.poll_id == poll_id)
+        .order_by(PollAnswer.id)
+    )
+    return [Answer(voter, household, tuple(c), ts, seq) for voter, household, c, ts, seq in rows]
 
 
 async def _papers(session: Any, poll_id: int) -> list[Paper]:
-    rows = (
-        await session.execute(
-            select(PaperBallot)
-            .where(PaperBallot.poll_id == poll_id)
-            .order_by(PaperBallot.household)
-        )
-    ).scalars()
-    return [Paper(r.household, r.choice, r.entered_by) for r in rows]
+    connection = await session.connection()
+    rows = await connection.execute(
+        select(PaperBallot.household, PaperBallot.choice, PaperBallot.entered_by)
+        .where(PaperBallot.poll_id == poll_id)
+        .order_by(PaperBallot.household)
+    )
+    return [Paper(household, choice, by) for household, choice, by in rows]
 
 
 async def _secret(session: Any, poll_id: int) -> SecretMaterial:
@@ -498,21 +500,27 @@ class ElectorateStore:
             )
 
     async def voters(self, compound: str) -> list[Voter]:
+        # Columns, not ORM objects: an owners' vote may read 100,000 of them at its close.
         async with self.db.sessions() as session:
-            rows = (
-                await session.execute(
-                    select(Resident).where(Resident.compound == compound).order_by(Resident.id)
+            connection = await session.connection()
+            rows = await connection.execute(
+                select(
+                    Resident.user_id,
+                    Resident.building,
+                    Resident.unit,
+                    Resident.room,
+                    Resident.is_owner,
                 )
-            ).scalars()
-            return [
-                Voter(r.user_id, household_name(r.building, r.unit, r.room), r.is_owner)
-                for r in rows
-            ]
+                .where(Resident.compound == compound)
+                .order_by(Resident.id)
+            )
+            return [Voter(user, household_name(b, u, r), owner) for user, b, u, r, owner in rows]
 
-    async def floor_areas(self, compound: str) -> dict[str, Fraction]:
+    async def floor_areas(self, compound: str) -> dict[str, Decimal]:
         """Every roster household and its floor area, exact (the roster keeps it as text)."""
         async with self.db.sessions() as session:
-            rows = await session.execute(
+            connection = await session.connection()
+            rows = await connection.execute(
                 select(
                     RosterHousehold.building,
                     RosterHousehold.unit,
@@ -520,6 +528,4 @@ class ElectorateStore:
                     RosterHousehold.floor_area,
                 ).where(RosterHousehold.compound == compound)
             )
-            return {
-                household_name(b, u, r): Fraction(Decimal(area)) for b, u, r, area in rows.all()
-            }
+            return {f"{b}-{u}-{r}": Decimal(area) for b, u, r, area in rows}
