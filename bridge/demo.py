@@ -82,6 +82,10 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
                 compound, user_id, building, unit, room, bridge.clock.now()
             )
         await bridge.start()
+        # The votes bot's demo: rosters with floor areas, a quick poll and a formal vote.
+        from bots.votes.demo import seed as seed_votes
+
+        await seed_votes(bridge, DEMO_RESIDENTS)
         community = await bridge.store.rooms.by_key(f"community:{next(iter(rooms.communities))}")
         summary: dict[str, Any] = {
             "homeserver": synapse.base_url,

@@ -212,3 +212,20 @@ async def test_households_that_have_not_answered_get_one_reminder_with_the_turno
     assert dm == await bridge.store.people.direct_room(CAROL)
     await bridge.router.handle(message("$q", CAROL, "!投票 只有问题 | a | b | 提醒", hall), NOW)
     assert recording(bridge).bodies(hall)[-1].startswith("要提醒，请同时写截止时间")
+
+
+async def test_the_demo_seeds_a_roster_a_poll_and_a_vote_once(bridge: Bridge) -> None:
+    from bots.votes.demo import seed
+    from bridge.demo import DEMO_RESIDENTS
+
+    await seed(bridge, DEMO_RESIDENTS)
+    await seed(bridge, DEMO_RESIDENTS)
+    votes = bridge.bot(VoteBot).votes
+    polls = await votes.open_polls("heping")
+    assert [(p.number, p.kind, p.eligibility) for p in polls] == [
+        (1, "quick", "households"),
+        (2, "formal", "owners"),
+    ]
+    assert await bridge.store.roster.roster_size("heping") == 11
+    starts = [s for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
+    assert len(starts) == 4  # two compounds with demo residents, two polls each
