@@ -26,6 +26,8 @@ from bots.votes.cli import AUDIT
 from bots.votes.jobs import CLOSE, DISTRIBUTE, REMIND, ClosePoll, HandOut, RemindVoters
 from bots.votes.paper import PaperRow, parse_household, parse_paper_csv
 from bots.votes.parsing import PollTextError, parse_closing, parse_poll, poll_response
+from bots.votes.proposal_store import ProposalStore
+from bots.votes.proposals import ProposalDesk
 from bots.votes.rules import (
     FORMAL_CHOICES,
     area_text,
@@ -100,6 +102,7 @@ class VoteBot(Bot):
         services.scheduler.register_kind(CLOSE, self.close_when_due)
         services.scheduler.register_kind(DISTRIBUTE, self.hand_out_ballot_papers)
         services.scheduler.register_kind(REMIND, self.remind_voters)
+        self.proposals = ProposalDesk(services, ProposalStore(services.store.db))
 
     @property
     def tz(self) -> ZoneInfo:
@@ -160,6 +163,10 @@ class VoteBot(Bot):
         self._compound(ctx)
         if ctx.room_key != "hall":
             raise CommandError("votes.hall_only")
+        await self._open_formal(ctx, ctx.event.room_id, text)
+
+    async def _open_formal(self, ctx: EventContext, room_id: str, text: str) -> PollRecord:
+        """Post a formal vote in `room_id` (the hall) and answer the command."""
         question, rule, eligibility, closes_at, secret = self._formal_terms(ctx, text)
         options = [(choice, ctx.text(f"votes.option_{choice}")) for choice in FORMAL_CHOICES]
         if secret:
@@ -182,8 +189,9 @@ class VoteBot(Bot):
             closes_at=closes_at,
             secret=secret,
             remind=closes_at is not None,
+            room_id=room_id,
         )
-        await ctx.reply(
+        opened = ctx.text(
             "votes.opened_secret" if secret else "votes.opened_formal",
             number=poll.number,
             question=question,
@@ -191,6 +199,10 @@ class VoteBot(Bot):
             eligibility=ctx.text(f"votes.eligibility_{eligibility}"),
             closing=self._closing(ctx, poll),
         )
+        await ctx.send_notice(room_id, opened, purpose="opened")
+        if room_id != ctx.event.room_id:
+            await ctx.reply("votes.opened_elsewhere", number=poll.number)
+        return poll
 
     def _formal_terms(
         self, ctx: EventContext, text: str
@@ -647,6 +659,7 @@ class VoteBot(Bot):
         )
         if closed.kind == "formal":
             await self._publish_audit(closed, compound, send)
+            await self.proposals.after_vote(closed, cause, compound, send)
 
     async def _publish_audit(self, poll: PollRecord, compound: Compound | None, send: Send) -> None:
         """The audit file in the hall, and its SHA-256 in a notice (a copy altered later no
@@ -682,6 +695,7 @@ class VoteBot(Bot):
         closes_at: datetime | None,
         secret: bool = False,
         remind: bool = False,
+        room_id: str | None = None,
     ) -> PollRecord:
         """Post the native poll (its transaction ID derived from the command), then store it
         with its closing job: a replay posts nothing new and finds the poll stored."""
@@ -689,12 +703,13 @@ class VoteBot(Bot):
         if done is not None:
             return done
         compound = self._compound(ctx)
+        room_id = room_id or ctx.event.room_id
         kind_of_event = "m.room.message" if secret else messages.POLL_START
-        start = await ctx.send(ctx.event.room_id, content, "poll", event_type=kind_of_event)
+        start = await ctx.send(room_id, content, "poll", event_type=kind_of_event)
         new = NewPoll(
             compound=compound.key,
             kind=kind,
-            room_id=ctx.event.room_id,
+            room_id=room_id,
             source_event_id=ctx.event.event_id,
             start_event_id=start,
             creator=ctx.event.sender,
@@ -756,6 +771,58 @@ class VoteBot(Bot):
         if not poll.is_open and poll.close_cause != ctx.event.event_id:
             raise CommandError("votes.already_closed", number=number)
         return poll
+
+    # ------------------------------------------------------------ proposals and conventions
+
+    @commands.command(
+        "propose", aliases=["提案"], args=[Arg("text", ArgKind.REST)], roles=RESIDENT_ROLES
+    )
+    async def file_proposal(self, ctx: EventContext, text: str) -> None:
+        if len(text) > 1000:
+            raise CommandError("votes.too_long", limit=1000)
+        await self.proposals.file(ctx, self._compound(ctx), text)
+
+    @commands.command(
+        "propose accept",
+        aliases=["提案 受理"],
+        args=[NUMBER, Arg("period", optional=True)],
+        roles={Role.RESIDENTS_COMMITTEE},
+    )
+    async def accept_proposal(self, ctx: EventContext, number: int, period: str | None) -> None:
+        try:
+            until = parse_closing(period or "7天", ctx.received_at, self.tz)
+        except PollTextError as e:
+            raise CommandError(e.key, **e.args_) from None
+        await self.proposals.accept(ctx, self._compound(ctx), number, until)
+
+    @commands.command(
+        "propose reject",
+        aliases=["提案 驳回"],
+        args=[NUMBER, Arg("reason", ArgKind.REST)],
+        roles={Role.RESIDENTS_COMMITTEE},
+    )
+    async def reject_proposal(self, ctx: EventContext, number: int, reason: str) -> None:
+        await self.proposals.reject(ctx, self._compound(ctx), number, reason)
+
+    @commands.command(
+        "propose vote",
+        aliases=["提案 表决"],
+        args=[NUMBER, Arg("terms", ArgKind.REST)],
+        roles={Role.RESIDENTS_COMMITTEE},
+    )
+    async def vote_on_proposal(self, ctx: EventContext, number: int, terms: str) -> None:
+        compound = self._compound(ctx)
+        proposal = await self.proposals.ready_for_vote(ctx, compound, number)
+        hall = await self.services.store.rooms.by_key(f"{compound.key}:hall")
+        if hall is None:
+            raise CommandError("votes.no_room")
+        terms = terms.strip().lstrip("|｜").strip()
+        poll = await self._open_formal(ctx, hall.room_id, f"{proposal.text} | {terms}")
+        await self.proposals.voting(ctx, proposal, poll)
+
+    @commands.command("conventions", aliases=["公约"])
+    async def list_conventions(self, ctx: EventContext) -> None:
+        await self.proposals.list_conventions(ctx, self._compound(ctx))
 
     # ------------------------------------------------------------ personal data
 

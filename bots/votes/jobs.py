@@ -30,3 +30,12 @@ class HandOut(BaseModel):
 
 
 DISTRIBUTE = JobKind("votes.hand_out", HandOut)
+
+
+class DiscussionEnds(BaseModel):
+    """A proposal's discussion period is over: the committee is told it can call the vote."""
+
+    proposal: int
+
+
+DISCUSSION_ENDS = JobKind("votes.discussion_ends", DiscussionEnds)

@@ -120,3 +120,27 @@ class PaperBallot(Base):
     entered_at: Mapped[datetime]
 
     __table_args__ = (UniqueConstraint("poll_id", "household", name="uq_votes_paper_household"),)
+
+
+class Proposal(Base):
+    """A resident's proposal: pending → accepted (discussed) → voting → passed / failed, or
+    rejected; a passed one is published as a convention (公约) and pinned."""
+
+    __tablename__ = "votes_proposals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    compound: Mapped[str] = mapped_column(String(64))
+    number: Mapped[int] = mapped_column(Integer)
+    proposer: Mapped[str | None] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    source_event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime]
+    discussion_event_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    discussion_until: Mapped[datetime | None] = mapped_column(default=None)
+    poll_id: Mapped[int | None] = mapped_column(ForeignKey("votes_polls.id"), default=None)
+    convention_event_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # The event or job that made the latest change: a handler run again finds it made.
+    last_cause: Mapped[str | None] = mapped_column(String(255), default=None)
+
+    __table_args__ = (UniqueConstraint("compound", "number", name="uq_votes_proposals_number"),)

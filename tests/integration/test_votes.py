@@ -405,3 +405,57 @@ async def test_a_secret_owners_vote_keeps_choices_out_of_the_hall_and_its_audit_
     tampered = json.dumps(data).encode()
     assert verify_file("audit.json", tampered, None, None) == 1
     assert verify_file("audit.json", tampered, sha, None) == 1
+
+
+async def test_a_proposal_goes_from_a_resident_to_a_pinned_convention(
+    w: World, staff_client
+) -> None:
+    committee = await staff_client("juwei_chen")  # the residents' committee
+    committee_room = await committee.join(w.harness.alias("heping-committee"))
+    await committee.join(w.hall)
+
+    await w.alice.send_text(w.hall, "!提案 在小区东门设置快递柜")
+    await w.alice.wait_for_event(w.hall, notice(lambda b: b.startswith("提案 #1 已提交")))
+    await committee.wait_for_event(
+        committee_room, notice(lambda b: b.startswith("新提案 #1") and "快递柜" in b)
+    )
+    # A second proposal, rejected with a reason the proposer reads by direct message.
+    await w.carol.send_text(w.hall, "!提案 取消物业费")
+    await committee.wait_for_event(committee_room, notice(lambda b: b.startswith("新提案 #2")))
+    await committee.send_text(committee_room, "!提案 驳回 2 物业费由合同约定，不能表决取消")
+    carol_dm = await invited_direct_room(w.carol)
+    await w.carol.wait_for_event(
+        carol_dm, notice(lambda b: "提案 #2 没有被受理" in b and "合同约定" in b)
+    )
+
+    await committee.send_text(committee_room, "!提案 受理 1 3天")
+    await w.alice.wait_for_event(w.hall, notice(lambda b: b.startswith("提案 #1 开始讨论")))
+    alice_dm = await invited_direct_room(w.alice)
+    await w.alice.wait_for_event(alice_dm, notice(lambda b: "提案 #1 已被居委会受理" in b))
+    # Too early to vote; then the discussion ends and the committee hears so.
+    await committee.send_text(committee_room, "!提案 表决 1 | 简单多数 | 每户一票 | 截止 2天")
+    await committee.wait_for_event(committee_room, notice(lambda b: "才结束" in b))
+    w.clock.advance(timedelta(days=3))
+    await committee.wait_for_event(committee_room, notice(lambda b: "讨论期已结束" in b))
+    await committee.send_text(committee_room, "!提案 表决 1 | 简单多数 | 每户一票 | 截止 2天")
+    start = await w.alice.wait_for_event(
+        w.hall,
+        from_bot(POLL_START, lambda c: c[POLL_START]["question"][TEXT] == "在小区东门设置快递柜"),
+    )
+    await w.alice.wait_for_event(alice_dm, notice(lambda b: "进入表决" in b))
+    await answer(w.alice, w.hall, start["event_id"], ["yes"])
+    await answer(w.carol, w.hall, start["event_id"], ["yes"])
+    await answer(w.carol, w.hall, start["event_id"], ["nonsense"])  # handled after the above
+    await w.carol.wait_for_event(w.hall, notice(lambda b: "没有这个选项" in b))
+
+    w.clock.advance(timedelta(days=2))
+    await w.alice.wait_for_event(alice_dm, notice(lambda b: "已通过表决" in b))
+    announcements = await w.alice.join(w.harness.alias("heping-announcements"))
+    convention = await w.alice.wait_for_event(
+        announcements, notice(lambda b: b.startswith("公约（提案 #1") and "快递柜" in b)
+    )
+    pinned = await w.alice.get_state(announcements, "m.room.pinned_events")
+    assert pinned["pinned"] == [convention["event_id"]]
+    await w.bob.send_text(w.hall, "!公约")
+    listed = await w.bob.wait_for_event(w.hall, notice(lambda b: "的公约：" in b))
+    assert listed["content"]["body"] == "和平里小区的公约：\n1. 在小区东门设置快递柜（提案 #1）"

@@ -97,10 +97,30 @@ def upgrade() -> None:
         sa.Column("entered_at", TS, nullable=False),
         sa.UniqueConstraint("poll_id", "household", name="uq_votes_paper_household"),
     )
+    # Proposals: filed by residents, screened by the committee, discussed, voted, published.
+    op.create_table(
+        "votes_proposals",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("compound", sa.String(64), nullable=False),
+        sa.Column("number", sa.Integer, nullable=False),
+        sa.Column("proposer", sa.String(255), nullable=True),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("source_event_id", sa.String(255), nullable=False, unique=True),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("discussion_event_id", sa.String(255), nullable=True),
+        sa.Column("discussion_until", TS, nullable=True),
+        sa.Column("poll_id", sa.Integer, sa.ForeignKey("votes_polls.id"), nullable=True),
+        sa.Column("convention_event_id", sa.String(255), nullable=True),
+        sa.Column("reason", sa.Text, nullable=True),
+        sa.Column("last_cause", sa.String(255), nullable=True),
+        sa.UniqueConstraint("compound", "number", name="uq_votes_proposals_number"),
+    )
 
 
 def downgrade() -> None:
     for table in (
+        "votes_proposals",
         "votes_paper_ballots",
         "votes_secret_totals",
         "votes_secret_ballots",
