@@ -8,6 +8,7 @@ the closing job in `jobs.py`, the words in `texts/`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -28,6 +29,7 @@ from bots.votes.paper import PaperRow, parse_household, parse_paper_csv
 from bots.votes.parsing import PollTextError, parse_closing, parse_poll, poll_response
 from bots.votes.proposal_store import ProposalStore
 from bots.votes.proposals import ProposalDesk
+from bots.votes.result_chart import result_chart_png
 from bots.votes.rules import (
     FORMAL_CHOICES,
     area_text,
@@ -658,8 +660,26 @@ class VoteBot(Bot):
             "m.room.message",
         )
         if closed.kind == "formal":
+            await self._post_chart(closed, send)
             await self._publish_audit(closed, compound, send)
             await self.proposals.after_vote(closed, cause, compound, send)
+
+    async def _post_chart(self, poll: PollRecord, send: Send) -> None:
+        """The result as an image (drawn in a thread: no room waits for it)."""
+        assert poll.rule is not None and poll.result is not None
+        png = await asyncio.to_thread(
+            result_chart_png,
+            f"Vote #{poll.number}",
+            audit.rule_of(poll.rule),
+            results.outcome_of(poll.result),
+            poll.eligibility == "owners",
+        )
+        name = f"vote-{poll.compound}-{poll.number}.png"
+        uri = await self.services.client.upload(png, "image/png", name)
+        if uri is None:
+            return  # no media repository: the result text stands alone
+        content = messages.file_message(uri, name, "image/png", len(png), msgtype="m.image")
+        await send(poll.room_id, content, "chart", "m.room.message")
 
     async def _publish_audit(self, poll: PollRecord, compound: Compound | None, send: Send) -> None:
         """The audit file in the hall, and its SHA-256 in a notice (a copy altered later no

@@ -274,6 +274,15 @@ async def test_an_owners_vote_weighted_by_floor_area_passes_ordinary_and_fails_m
     ]
     ends = [e for e in await committee.messages(w.hall, 100) if e["type"] == POLL_END]
     assert len(ends) == 2
+    charts = [
+        await committee.wait_for_event(
+            w.hall, from_bot("m.room.message", lambda c, n=name: c.get("body") == n)
+        )
+        for name in ("vote-heping-1.png", "vote-heping-2.png")
+    ]
+    assert {c["content"]["msgtype"] for c in charts} == {"m.image"}
+    png = await download(committee, charts[0]["content"]["url"])
+    assert png.startswith(b"\x89PNG")
 
 
 async def test_closing_survives_a_restart_and_fires_once(w: World) -> None:

@@ -140,3 +140,17 @@ def test_custom_thresholds_are_at_least_and_read_exactly() -> None:
 def test_percentages_are_rounded_for_reading_only() -> None:
     assert percent(Fraction(2), Fraction(3)) == "66.67%"
     assert percent(Fraction(0), Fraction(0)) == "0.00%"
+
+
+def test_the_result_chart_has_a_bar_per_threshold_and_is_a_png() -> None:
+    from bots.votes.result_chart import bars, result_chart_png
+
+    outcome = formal_tally(MAJOR, owners(8), ballots(yes=6, no=2))
+    rows = bars(MAJOR, outcome, weighted=True)
+    assert [(label, share) for label, share, _ in rows] == [
+        ("Participation (heads)", Fraction(1)),
+        ("Participation (area)", Fraction(1)),
+        ("Approval (heads)", Fraction(3, 4)),
+        ("Approval (area)", Fraction(3, 4)),
+    ]
+    assert result_chart_png("Vote #1", MAJOR, outcome, True).startswith(b"\x89PNG")
