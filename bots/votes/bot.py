@@ -848,3 +848,7 @@ class VoteBot(Bot):
 
     async def export_personal(self, user_id: str) -> dict[str, Any]:
         return {"poll_answers": await self.votes.answers_of(user_id)}
+
+    async def erase_personal(self, user_id: str, compound: str | None) -> None:
+        # Counts stay (a closed vote's frozen result and audit file are not rewritten).
+        await self.votes.forget_voter(user_id, compound)

@@ -4,6 +4,7 @@ closing job), so a handler run again finds the change made."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -11,13 +12,14 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bots.votes.models import (
     BallotPaper,
     PaperBallot,
     Poll,
     PollAnswer,
+    Proposal,
     SecretBallot,
     SecretTotal,
     SecretVoter,
@@ -401,6 +403,30 @@ class VoteStore:
                 return "entered"
             row.choice, row.entered_by, row.cause, row.entered_at = choice, entered_by, cause, at
             return "replaced"
+
+    async def forget_voter(self, user_id: str, compound: str | None) -> None:
+        """`!我 删除`: the person's answers stay counted under a random name of their own (one
+        name for all their answers, so the latest still wins); their ballot papers and
+        proposals no longer name them."""
+        alias = f"erased:{secrets.token_hex(6)}"
+        polls = select(Poll.id)
+        if compound is not None:
+            polls = polls.where(Poll.compound == compound)
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(PollAnswer)
+                .where(PollAnswer.voter == user_id, PollAnswer.poll_id.in_(polls))
+                .values(voter=alias)
+            )
+            await session.execute(
+                update(BallotPaper)
+                .where(BallotPaper.user_id == user_id, BallotPaper.poll_id.in_(polls))
+                .values(user_id=alias)
+            )
+            mine = Proposal.proposer == user_id
+            if compound is not None:
+                mine = mine & (Proposal.compound == compound)
+            await session.execute(update(Proposal).where(mine).values(proposer=None))
 
     async def papers(self, poll_id: int) -> list[Paper]:
         async with self.db.sessions() as session:

@@ -229,3 +229,19 @@ async def test_the_demo_seeds_a_roster_a_poll_and_a_vote_once(bridge: Bridge) ->
     assert await bridge.store.roster.roster_size("heping") == 11
     starts = [s for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
     assert len(starts) == 4  # two compounds with demo residents, two polls each
+
+
+async def test_a_forgotten_voter_is_no_longer_named_and_still_counts_once(bridge: Bridge) -> None:
+    hall = await room(bridge, "neighbours")
+    await bridge.router.handle(message("$p", CAROL, "!投票 午饭？| 饺子 | 面条", hall), NOW)
+    [start] = [s for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
+    await bridge.router.handle(response("$a", ALICE, start.event_id, ["o1"], hall, ts=1), NOW)
+    await bridge.router.handle(response("$b", ALICE, start.event_id, ["o2"], hall, ts=2), NOW)
+    bot = bridge.bot(VoteBot)
+    assert [
+        a["poll"] for a in await bot.export_personal(ALICE) and (await bot.votes.answers_of(ALICE))
+    ] == [1, 1]
+    await bot.erase_personal(ALICE, "heping")
+    assert await bot.votes.answers_of(ALICE) == []
+    await bridge.router.handle(message("$e", CAROL, "!投票 结束 1", hall), NOW)
+    assert recording(bridge).bodies(hall)[-1].endswith("饺子：0 票\n面条：1 票\n共 1 人参与。")
