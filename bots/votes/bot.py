@@ -266,9 +266,12 @@ class VoteBot(Bot):
         picked = CHOICE_WORDS.get(choice.casefold())
         if picked is None:
             raise CommandError("votes.bad_choice")
-        refusal = await self._take_answer(ctx, poll, (picked,))
-        if refusal is not None:
-            raise CommandError(refusal, number=number)
+        outcome = await self._take_answer(ctx, poll, (picked,))
+        if outcome == "votes.replaced_household":
+            await ctx.reply(outcome, number=number)
+            return
+        if outcome is not None:
+            raise CommandError(outcome, number=number)
         key = "votes.ballot_taken_household" if poll.per_household else "votes.ballot_taken"
         await ctx.reply(key, number=number)
 
@@ -308,9 +311,12 @@ class VoteBot(Bot):
             if voter is None:
                 return "votes.household_only" if poll.kind == "quick" else "votes.residents_only"
             if poll.eligibility == "owners":
-                areas = await self.electorate.floor_areas(poll.compound)
-                if not voter.is_owner or voter.household not in areas:
+                area = await self.electorate.area_of(poll.compound, voter.household)
+                if not voter.is_owner or area is None:
                     return "votes.owners_only"
+        replaces = False
+        if poll.per_household and voter is not None:
+            replaces = await self.votes.answered_by_other(poll.id, voter.household, voter.user_id)
         kept = await self.votes.record_answer(
             poll.id,
             event_id=ctx.event.event_id,
@@ -320,7 +326,10 @@ class VoteBot(Bot):
             ts=ctx.event.origin_server_ts,
             received_at=ctx.received_at,
         )
-        return None if kept else "votes.closed_answer"
+        if not kept:
+            return "votes.closed_answer"
+        # One household, two members: the later answer replaces the earlier; say so.
+        return "votes.replaced_household" if replaces else None
 
     async def _answer(self, ctx: EventContext, key: str, poll: PollRecord) -> None:
         """A refusal, as a reply to the response, to the one who sent it."""
@@ -462,16 +471,16 @@ class VoteBot(Bot):
             await say("votes.bad_option")
             return
         voter = await self.electorate.voter(poll.compound, ctx.event.sender)
-        areas = await self.electorate.floor_areas(poll.compound)
-        if voter is None or (
-            poll.eligibility == "owners" and (not voter.is_owner or voter.household not in areas)
-        ):
+        area = (
+            None if voter is None else await self.electorate.area_of(poll.compound, voter.household)
+        )
+        if voter is None or (poll.eligibility == "owners" and (not voter.is_owner or area is None)):
             await say(
                 "votes.owners_only" if poll.eligibility == "owners" else "votes.residents_only"
             )
             return
         key = voter.user_id if poll.eligibility == "residents" else voter.household
-        weight = Fraction(areas[voter.household]) if poll.eligibility == "owners" else Fraction(1)
+        weight = Fraction(area) if poll.eligibility == "owners" and area else Fraction(1)
         receipt = self._receipt(poll.id, ctx.event.event_id)
         outcome = await self.votes.cast_secret(
             poll.id,

@@ -215,6 +215,20 @@ class VoteStore:
             )
             return True
 
+    async def answered_by_other(self, poll_id: int, household: str, voter: str) -> bool:
+        """Whether another member of this household has answered the poll already."""
+        async with self.db.sessions() as session:
+            found = await session.execute(
+                select(PollAnswer.id)
+                .where(
+                    PollAnswer.poll_id == poll_id,
+                    PollAnswer.household == household,
+                    PollAnswer.voter != voter,
+                )
+                .limit(1)
+            )
+            return found.first() is not None
+
     async def answers(self, poll_id: int) -> list[Answer]:
         async with self.db.sessions() as session:
             return await _answers(session, poll_id)
@@ -541,6 +555,22 @@ class ElectorateStore:
                 .order_by(Resident.id)
             )
             return [Voter(user, household_name(b, u, r), owner) for user, b, u, r, owner in rows]
+
+    async def area_of(self, compound: str, household: str) -> Decimal | None:
+        """One household's floor area, or None when the roster does not have it."""
+        building, unit, room = [*household.split("-"), "", "", ""][:3]
+        async with self.db.sessions() as session:
+            area = (
+                await session.execute(
+                    select(RosterHousehold.floor_area).where(
+                        RosterHousehold.compound == compound,
+                        RosterHousehold.building == building,
+                        RosterHousehold.unit == unit,
+                        RosterHousehold.room == room,
+                    )
+                )
+            ).scalar_one_or_none()
+            return Decimal(area) if area is not None else None
 
     async def floor_areas(self, compound: str) -> dict[str, Decimal]:
         """Every roster household and its floor area, exact (the roster keeps it as text)."""
