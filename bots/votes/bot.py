@@ -2,58 +2,50 @@
 
 This file is the table of contents: what residents and committees can do, who may, with which
 words. Counting and thresholds are in `rules.py` (pure), what people type and clients send in
-`parsing.py`, the words of results in `results.py`, the tables in `models.py` and `store.py`,
-the closing job in `jobs.py`, the words in `texts/`.
+`parsing.py` and `paper.py`, closing in `closing.py` (results in `results.py`, the chart in
+`result_chart.py`, the audit file in `audit.py`), secret ballots in `secret.py`, turnout and
+reminders in `turnout.py`, proposals in `proposals.py`, the tables in `models.py`, `store.py`
+and `proposal_store.py`, the scheduled jobs in `jobs.py`, the words in `texts/`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import hashlib
-import hmac
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from decimal import Decimal
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
-from bots.votes import audit, results
+from bots.votes import results
 from bots.votes.cli import AUDIT
+from bots.votes.closing import Closer
 from bots.votes.jobs import CLOSE, DISTRIBUTE, REMIND, ClosePoll, HandOut, RemindVoters
 from bots.votes.paper import PaperRow, parse_household, parse_paper_csv
 from bots.votes.parsing import PollTextError, parse_closing, parse_poll, poll_response
 from bots.votes.proposal_store import ProposalStore
 from bots.votes.proposals import ProposalDesk
-from bots.votes.result_chart import result_chart_png
 from bots.votes.rules import (
     FORMAL_CHOICES,
-    area_text,
-    latest_answers,
     parse_share,
-    percent,
     reminder_time,
 )
+from bots.votes.secret import SecretBallots
 from bots.votes.store import (
-    AlreadyClosed,
     ElectorateStore,
     NewPoll,
     PollRecord,
     VoteStore,
     poll_key,
 )
+from bots.votes.turnout import Turnout
 from bridge import messages
 from bridge.bot import Bot, CliVerb, EventContext, Services
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable
 from bridge.events import OtherEvent
-from bridge.matrix import derived_txn_id
 from bridge.roles import COMMITTEE_ROLES, PROPERTY_ROLES, RESIDENT_ROLES, STAFF_ROLES, Role
 from bridge.rooms_config import Compound
-from bridge.store.jobs import Job, JobSpec
+from bridge.store.jobs import JobSpec
 
 NUMBER = Arg("number", ArgKind.INT)
 PAPER_STAFF = COMMITTEE_ROLES | PROPERTY_ROLES
@@ -89,10 +81,11 @@ CHOICE_WORDS = {
     "abstain": "abstain",
 }
 
-Send = Callable[[str, dict[str, Any], str, str], Awaitable[str]]  # room, content, purpose, type
-
 
 class VoteBot(Bot):
+    """Commands and hooks; turnout and reminders in turnout.py, secret ballots in secret.py,
+    closing in closing.py, proposals in proposals.py."""
+
     commands: ClassVar[CommandTable] = CommandTable()
     texts: ClassVar[Path | None] = Path(__file__).parent / "texts"
     cli_verbs: ClassVar[tuple[CliVerb, ...]] = (AUDIT,)
@@ -101,10 +94,13 @@ class VoteBot(Bot):
         super().__init__(services)
         self.votes = VoteStore(services.store.db)
         self.electorate = ElectorateStore(services.store.db)
-        services.scheduler.register_kind(CLOSE, self.close_when_due)
-        services.scheduler.register_kind(DISTRIBUTE, self.hand_out_ballot_papers)
-        services.scheduler.register_kind(REMIND, self.remind_voters)
         self.proposals = ProposalDesk(services, ProposalStore(services.store.db))
+        self.turnout = Turnout(services, self.votes, self.electorate)
+        self.secret = SecretBallots(services, self.votes, self.electorate)
+        self.closer = Closer(services, self.votes, self.electorate, self.proposals)
+        services.scheduler.register_kind(CLOSE, self.closer.close_when_due)
+        services.scheduler.register_kind(DISTRIBUTE, self.secret.hand_out_ballot_papers)
+        services.scheduler.register_kind(REMIND, self.turnout.remind_voters)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -146,7 +142,7 @@ class VoteBot(Bot):
         poll = await self._poll(ctx, number)
         if ctx.event.sender != poll.creator and not ctx.roles & STAFF_ROLES:
             raise CommandError("votes.not_yours", number=number)
-        await self._close(
+        await self.closer.close(
             poll,
             cause=ctx.event.event_id,
             by=ctx.event.sender,
@@ -279,14 +275,14 @@ class VoteBot(Bot):
 
     async def on_event(self, ctx: EventContext, event: OtherEvent) -> None:
         if event.type == "m.room.encrypted":
-            await self._encrypted_ballot(ctx)
+            await self.secret.encrypted(ctx)
             return
         response = poll_response(event)
         if response is None:
             return
         poll = await self.votes.by_start_event(response.poll_event_id)
         if poll is None:
-            await self._secret_ballot(ctx, response.poll_event_id, response.answers)
+            await self.secret.cast(ctx, response.poll_event_id, response.answers)
             return
         if ctx.compound is None or poll.room_id != event.room_id:
             return  # not one of Linli's polls
@@ -350,167 +346,7 @@ class VoteBot(Bot):
     )
     async def show_turnout(self, ctx: EventContext, number: int) -> None:
         poll = await self._poll(ctx, number)
-        await ctx.reply_text(await self._turnout_text(poll, ctx.text), purpose="turnout")
-
-    async def _turnout(self, poll: PollRecord) -> tuple[set[str], dict[str, Decimal], list[Any]]:
-        """Who took part so far (voter keys), the electorate with weights, and the people who
-        may vote: never what anyone chose."""
-        voters = await self.electorate.voters(poll.compound)
-        areas = await self.electorate.floor_areas(poll.compound)
-        if poll.eligibility == "anyone":
-            electorate = {v.user_id: Decimal(1) for v in voters}
-        else:
-            electorate = results.electorate_of(poll, voters, areas)
-        answered = latest_answers(await self.votes.answers(poll.id), poll.per_household)
-        took_part = set(answered) | {p.household for p in await self.votes.papers(poll.id)}
-        if poll.secret:
-            took_part |= set(await self.votes.secret_voters(poll.id))
-        if poll.eligibility == "owners":
-            voters = [v for v in voters if v.is_owner and v.household in areas]
-        return took_part & electorate.keys(), electorate, voters
-
-    async def _turnout_text(self, poll: PollRecord, text: Callable[..., str]) -> str:
-        took_part, electorate, _ = await self._turnout(poll)
-        unit = text("votes.unit_households" if poll.per_household else "votes.unit_people")
-        line = text(
-            "votes.turnout",
-            number=poll.number,
-            voted=len(took_part),
-            total=len(electorate),
-            unit=unit,
-            percent=percent(Fraction(len(took_part)), Fraction(len(electorate))),
-        )
-        if poll.eligibility == "owners":
-            voted_area = Fraction(sum((electorate[k] for k in took_part), Decimal(0)))
-            total_area = Fraction(sum(electorate.values(), Decimal(0)))
-            line += text(
-                "votes.turnout_area",
-                voted=area_text(voted_area),
-                total=area_text(total_area),
-                percent=percent(voted_area, total_area),
-            )
-        return line
-
-    async def remind_voters(self, job: Job, payload: RemindVoters) -> None:
-        """One direct message to each household (or person) that has not answered yet, with the
-        turnout so far; sent once per voter (transaction IDs derived from the job)."""
-        poll = await self.votes.by_id(payload.poll)
-        if poll is None or not poll.is_open or poll.closes_at is None:
-            return
-        compound = self.services.rooms.compounds.get(poll.compound)
-
-        def text(key: str, **args: Any) -> str:
-            return self.services.text(compound, key, **args)
-
-        took_part, _, voters = await self._turnout(poll)
-        turnout = await self._turnout_text(poll, text)
-        at = poll.closes_at.astimezone(self.tz).strftime(text("votes.time_format"))
-        reminded: set[str] = set()
-        for voter in voters:
-            key = voter.household if poll.per_household else voter.user_id
-            if key in took_part or key in reminded:
-                continue
-            reminded.add(key)
-            room = await self.services.direct_room(voter.user_id)
-            body = text("votes.reminder", number=poll.number, question=poll.question, at=at)
-            await self.services.client.send(
-                room,
-                messages.notice(f"{body}\n{turnout}"),
-                derived_txn_id(job.key, voter.user_id),
-            )
-
-    # ------------------------------------------------------------ secret ballots
-
-    async def hand_out_ballot_papers(self, job: Job, payload: HandOut) -> None:
-        """Give each eligible voter a ballot paper: a poll in their direct room with the bot.
-        Run again (a crash, a retry), it skips the papers already given."""
-        poll = await self.votes.by_id(payload.poll)
-        if poll is None or not poll.is_open:
-            return
-        compound = self.services.rooms.compounds.get(poll.compound)
-        areas = await self.electorate.floor_areas(poll.compound)
-        options = [(o["id"], o["text"]) for o in poll.options]
-        for voter in await self.electorate.voters(poll.compound):
-            if poll.eligibility == "owners" and not (voter.is_owner and voter.household in areas):
-                continue
-            if await self.votes.ballot_paper_of(poll.id, voter.user_id) is not None:
-                continue
-            room = await self.services.direct_room(voter.user_id)
-            text = self.services.text(compound, "votes.ballot_paper", number=poll.number)
-            start = await self.services.client.send(
-                room,
-                messages.poll_start(
-                    f"{text}{poll.question}", options, max_selections=1, disclosed=False
-                ),
-                derived_txn_id(job.key, f"paper:{voter.user_id}"),
-                event_type=messages.POLL_START,
-            )
-            await self.votes.add_ballot_paper(poll.id, voter.user_id, room, start)
-
-    async def _secret_ballot(
-        self, ctx: EventContext, start_event_id: str, answers: tuple[str, ...]
-    ) -> None:
-        paper = await self.votes.ballot_paper(start_event_id)
-        if paper is None:
-            return  # not one of Linli's polls
-        poll_id, owner = paper
-        poll = await self.votes.by_id(poll_id)
-        if poll is None or ctx.event.sender != owner:
-            return
-        compound = self.services.rooms.compounds.get(poll.compound)
-
-        def say(key: str, **args: Any) -> Awaitable[str]:
-            text = self.services.text(compound, key, number=poll.number, **args)
-            return ctx.send(
-                ctx.event.room_id,
-                messages.notice(text, reply_to=ctx.event.event_id),
-                purpose=f"secret:{key}",
-            )
-
-        if len(answers) != 1 or answers[0] not in poll.option_ids:
-            await say("votes.bad_option")
-            return
-        voter = await self.electorate.voter(poll.compound, ctx.event.sender)
-        area = (
-            None if voter is None else await self.electorate.area_of(poll.compound, voter.household)
-        )
-        if voter is None or (poll.eligibility == "owners" and (not voter.is_owner or area is None)):
-            await say(
-                "votes.owners_only" if poll.eligibility == "owners" else "votes.residents_only"
-            )
-            return
-        key = voter.user_id if poll.eligibility == "residents" else voter.household
-        weight = Fraction(area) if poll.eligibility == "owners" and area else Fraction(1)
-        receipt = self._receipt(poll.id, ctx.event.event_id)
-        outcome = await self.votes.cast_secret(
-            poll.id,
-            voter=key,
-            cause=ctx.event.event_id,
-            receipt=receipt,
-            choice=answers[0],
-            weight=weight,
-        )
-        if outcome in ("cast", "again"):
-            await say("votes.receipt", receipt=receipt)
-        else:
-            await say(f"votes.secret_{outcome}")
-
-    def _receipt(self, poll_id: int, event_id: str) -> str:
-        """A ballot's receipt code: derived from the ballot's event with a key kept in
-        bridge.yaml (never in the database), so a replayed ballot gets the same code and the
-        database alone does not link a code to the event, nor so to the voter."""
-        key = hashlib.sha256(b"linli-receipt:" + self.services.config.appservice.as_token.encode())
-        digest = hmac.new(key.digest(), f"{poll_id}:{event_id}".encode(), "sha256").digest()
-        code = base64.b32encode(digest)[:10].decode()
-        return f"{code[:5]}-{code[5:]}"
-
-    async def _encrypted_ballot(self, ctx: EventContext) -> None:
-        """An encrypted event in a room with a ballot paper: the bot cannot read it."""
-        numbers = await self.votes.open_secret_papers_in(ctx.event.room_id)
-        if numbers:
-            await ctx.reply_text(
-                ctx.text("votes.encrypted", number=numbers[0]), purpose="encrypted"
-            )
+        await ctx.reply_text(await self.turnout.turnout_text(poll, ctx.text), purpose="turnout")
 
     # ------------------------------------------------------------ paper ballots
 
@@ -601,111 +437,6 @@ class VoteBot(Bot):
             cause=cause,
             at=ctx.received_at,
         )
-
-    # ------------------------------------------------------------ closing
-
-    async def close_when_due(self, job: Job, payload: ClosePoll) -> None:
-        poll = await self.votes.by_id(payload.poll)
-        if poll is None:
-            return
-        compound = self.services.rooms.compounds.get(poll.compound)
-        client = self.services.client
-
-        async def send(room: str, content: dict[str, Any], purpose: str, kind: str) -> str:
-            return await client.send(
-                room, content, derived_txn_id(job.key, purpose), event_type=kind
-            )
-
-        try:
-            await self._close(poll, cause=job.key, by=None, compound=compound, send=send)
-        except CommandError:
-            return  # closed by a command meanwhile: its result is out already
-
-    async def _close(
-        self,
-        poll: PollRecord,
-        *,
-        cause: str,
-        by: str | None,
-        compound: Compound | None,
-        send: Send,
-    ) -> None:
-        """Close once (freeze the count), then post the poll's end event and the result; run
-        again for the same cause, it re-sends what may be missing (same transaction IDs)."""
-        areas: dict[str, Any] = {}
-        voters: list[Any] = []
-        if poll.kind == "formal":
-            areas = await self.electorate.floor_areas(poll.compound)
-            voters = await self.electorate.voters(poll.compound)
-        try:
-            closing = await self.votes.close(
-                poll.id,
-                cause=cause,
-                at=self.services.clock.now(),
-                by=by,
-                result=lambda p, answers: results.freeze(p, answers, voters, areas),
-            )
-        except AlreadyClosed as e:
-            raise CommandError("votes.already_closed", number=e.poll.number) from None
-        closed = closing.poll
-
-        def text(key: str, **args: Any) -> str:
-            return self.services.text(compound, key, **args)
-
-        body = results.result_text(text, closed)
-        await send(
-            closed.room_id,
-            messages.poll_end(
-                closed.start_event_id,
-                text("votes.end_text", question=closed.question) + "\n" + body,
-            ),
-            "end",
-            messages.POLL_END,
-        )
-        await send(
-            closed.room_id,
-            messages.notice(body, reply_to=closed.start_event_id),
-            "result",
-            "m.room.message",
-        )
-        if closed.kind == "formal":
-            await self._post_chart(closed, send)
-            await self._publish_audit(closed, compound, send)
-            await self.proposals.after_vote(closed, cause, compound, send)
-
-    async def _post_chart(self, poll: PollRecord, send: Send) -> None:
-        """The result as an image (drawn in a thread: no room waits for it)."""
-        assert poll.rule is not None and poll.result is not None
-        png = await asyncio.to_thread(
-            result_chart_png,
-            f"Vote #{poll.number}",
-            audit.rule_of(poll.rule),
-            results.outcome_of(poll.result),
-            poll.eligibility == "owners",
-        )
-        name = f"vote-{poll.compound}-{poll.number}.png"
-        uri = await self.services.client.upload(png, "image/png", name)
-        if uri is None:
-            return  # no media repository: the result text stands alone
-        content = messages.file_message(uri, name, "image/png", len(png), msgtype="m.image")
-        await send(poll.room_id, content, "chart", "m.room.message")
-
-    async def _publish_audit(self, poll: PollRecord, compound: Compound | None, send: Send) -> None:
-        """The audit file in the hall, and its SHA-256 in a notice (a copy altered later no
-        longer matches it)."""
-        data = audit.audit_file(poll, compound.config.name if compound else poll.compound)
-        name = f"vote-{poll.compound}-{poll.number}-audit.json"
-        uri = await self.services.client.upload(data, "application/json", name)
-        content = (
-            messages.file_message(uri, name, "application/json", len(data))
-            if uri is not None
-            else messages.notice(data.decode())
-        )
-        await send(poll.room_id, content, "audit", "m.room.message")
-        text = self.services.text(
-            compound, "votes.audit", number=poll.number, sha256=audit.sha256(data)
-        )
-        await send(poll.room_id, messages.notice(text), "audit-hash", "m.room.message")
 
     # ------------------------------------------------------------ shared steps
 

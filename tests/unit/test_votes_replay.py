@@ -179,8 +179,8 @@ async def test_a_closing_job_fired_again_after_a_crash_announces_once(bridge: Br
     assert poll is not None
     [job] = await bridge.store.jobs.due(NOW + timedelta(hours=1))
     payload = ClosePoll(poll=poll.id)
-    await bot.close_when_due(job, payload)
-    await bot.close_when_due(job, payload)  # the crash came before the job was marked done
+    await bot.closer.close_when_due(job, payload)
+    await bot.closer.close_when_due(job, payload)  # the crash came before the job was marked done
     sent = recording(bridge).sent
     assert len([s for s in sent if s.event_type == "org.matrix.msc3381.poll.end"]) == 1
     assert len([b for b in recording(bridge).bodies(hall) if b.startswith("投票 #1 已结束")]) == 1
