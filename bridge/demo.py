@@ -93,7 +93,8 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
     try:
         accounts = await _accounts(synapse, data, config.homeserver.server_name, rooms)
         await bridge.open()
-        for localpart, compound, building, unit, room in [] if seeded.exists() else DEMO_RESIDENTS:
+        first_run = not seeded.exists()
+        for localpart, compound, building, unit, room in DEMO_RESIDENTS if first_run else []:
             user_id = f"@{localpart}:{config.homeserver.server_name}"
             await bridge.store.people.bind_household(
                 compound, user_id, building, unit, room, bridge.clock.now()
@@ -103,6 +104,12 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
         passwords = {a.user_id: a.password for a in accounts}
         for bot in bridge.router.bots:
             await bot.seed_demo(passwords)
+        if first_run:
+            # The votes bot's demo: rosters with floor areas, a quick poll and a formal vote
+            # (once: a rerun must not bind an erased resident again as an owner).
+            from bots.votes.demo import seed as seed_votes
+
+            await seed_votes(bridge, DEMO_RESIDENTS)
         community = await bridge.store.rooms.by_key(f"community:{next(iter(rooms.communities))}")
         summary: dict[str, Any] = {
             "homeserver": synapse.base_url,

@@ -71,3 +71,38 @@ def edit(original_event_id: str, new: dict[str, Any]) -> dict[str, Any]:
         "m.new_content": new,
         "m.relates_to": {"rel_type": "m.replace", "event_id": original_event_id},
     }
+
+
+# Polls are not in the spec yet (MSC3381). These are the names Element sends and renders today,
+# shaped as matrix-js-sdk's PollStartEvent / PollEndEvent serialise them (MATRIX-FACTS.md).
+POLL_START = "org.matrix.msc3381.poll.start"
+POLL_END = "org.matrix.msc3381.poll.end"
+TEXT = "org.matrix.msc1767.text"
+
+
+def poll_start(
+    question: str, answers: list[tuple[str, str]], *, max_selections: int = 1, disclosed: bool
+) -> dict[str, Any]:
+    """A native poll (send as event type POLL_START): `answers` are (id, text); the text
+    fallback lists them numbered for clients without polls."""
+    fallback = "\n".join([question, *(f"{i}. {text}" for i, (_, text) in enumerate(answers, 1))])
+    kind = "disclosed" if disclosed else "undisclosed"
+    return {
+        POLL_START: {
+            "question": {TEXT: question, "body": question, "msgtype": "m.text"},
+            "kind": f"org.matrix.msc3381.poll.{kind}",
+            "max_selections": max_selections,
+            "answers": [{"id": answer_id, TEXT: text} for answer_id, text in answers],
+        },
+        TEXT: fallback,
+    }
+
+
+def poll_end(start_event_id: str, text: str) -> dict[str, Any]:
+    """The end of a poll (send as event type POLL_END), its text readable in every client."""
+    return {
+        "m.relates_to": {"rel_type": "m.reference", "event_id": start_event_id},
+        POLL_END: {},
+        TEXT: text,
+        "body": text,
+    }

@@ -1,0 +1,1 @@
+"""The votes bot: quick polls, formal votes with the Civil Code thresholds."""

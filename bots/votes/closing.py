@@ -1,0 +1,151 @@
+"""Closing a poll or vote once: freeze the count, post the end event and the result, and for a
+formal vote its chart, its audit file and, for a proposal's vote, the convention."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bots.votes import audit, results
+from bots.votes.jobs import ClosePoll
+from bots.votes.proposals import ProposalDesk
+from bots.votes.result_chart import result_chart_png
+from bots.votes.store import (
+    AlreadyClosed,
+    ElectorateStore,
+    PollRecord,
+    VoteStore,
+)
+from bridge import messages
+from bridge.bot import Services
+from bridge.commands import CommandError
+from bridge.matrix import derived_txn_id
+from bridge.rooms_config import Compound
+from bridge.store.jobs import Job
+
+Send = Callable[[str, dict[str, Any], str, str], Awaitable[str]]  # room, content, purpose, type
+
+
+class Closer:
+    """Closes polls: by their job or by a command."""
+
+    def __init__(
+        self,
+        services: Services,
+        votes: VoteStore,
+        electorate: ElectorateStore,
+        proposals: ProposalDesk,
+    ) -> None:
+        self.services = services
+        self.votes = votes
+        self.electorate = electorate
+        self.proposals = proposals
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.services.config.timezone)
+
+    async def close_when_due(self, job: Job, payload: ClosePoll) -> None:
+        poll = await self.votes.by_id(payload.poll)
+        if poll is None:
+            return
+        compound = self.services.rooms.compounds.get(poll.compound)
+        client = self.services.client
+
+        async def send(room: str, content: dict[str, Any], purpose: str, kind: str) -> str:
+            return await client.send(
+                room, content, derived_txn_id(job.key, purpose), event_type=kind
+            )
+
+        try:
+            await self.close(poll, cause=job.key, by=None, compound=compound, send=send)
+        except CommandError:
+            return  # closed by a command meanwhile: its result is out already
+
+    async def close(
+        self,
+        poll: PollRecord,
+        *,
+        cause: str,
+        by: str | None,
+        compound: Compound | None,
+        send: Send,
+    ) -> None:
+        """Close once (freeze the count), then post the poll's end event and the result; run
+        again for the same cause, it re-sends what may be missing (same transaction IDs)."""
+        areas: dict[str, Any] = {}
+        voters: list[Any] = []
+        if poll.kind == "formal":
+            areas = await self.electorate.floor_areas(poll.compound)
+            voters = await self.electorate.voters(poll.compound)
+        try:
+            closing = await self.votes.close(
+                poll.id,
+                cause=cause,
+                at=self.services.clock.now(),
+                by=by,
+                result=lambda p, answers: results.freeze(p, answers, voters, areas),
+            )
+        except AlreadyClosed as e:
+            raise CommandError("votes.already_closed", number=e.poll.number) from None
+        closed = closing.poll
+
+        def text(key: str, **args: Any) -> str:
+            return self.services.text(compound, key, **args)
+
+        body = results.result_text(text, closed)
+        await send(
+            closed.room_id,
+            messages.poll_end(
+                closed.start_event_id,
+                text("votes.end_text", question=closed.question) + "\n" + body,
+            ),
+            "end",
+            messages.POLL_END,
+        )
+        await send(
+            closed.room_id,
+            messages.notice(body, reply_to=closed.start_event_id),
+            "result",
+            "m.room.message",
+        )
+        if closed.kind == "formal":
+            await self._post_chart(closed, send)
+            await self._publish_audit(closed, compound, send)
+            await self.proposals.after_vote(closed, cause, compound, send)
+
+    async def _post_chart(self, poll: PollRecord, send: Send) -> None:
+        """The result as an image (drawn in a thread: no room waits for it)."""
+        assert poll.rule is not None and poll.result is not None
+        png = await asyncio.to_thread(
+            result_chart_png,
+            f"Vote #{poll.number}",
+            audit.rule_of(poll.rule),
+            results.outcome_of(poll.result),
+            poll.eligibility == "owners",
+        )
+        name = f"vote-{poll.compound}-{poll.number}.png"
+        uri = await self.services.client.upload(png, "image/png", name)
+        if uri is None:
+            return  # no media repository: the result text stands alone
+        content = messages.file_message(uri, name, "image/png", len(png), msgtype="m.image")
+        await send(poll.room_id, content, "chart", "m.room.message")
+
+    async def _publish_audit(self, poll: PollRecord, compound: Compound | None, send: Send) -> None:
+        """The audit file in the hall, and its SHA-256 in a notice (a copy altered later no
+        longer matches it)."""
+        data = audit.audit_file(poll, compound.config.name if compound else poll.compound)
+        name = f"vote-{poll.compound}-{poll.number}-audit.json"
+        uri = await self.services.client.upload(data, "application/json", name)
+        content = (
+            messages.file_message(uri, name, "application/json", len(data))
+            if uri is not None
+            else messages.notice(data.decode())
+        )
+        await send(poll.room_id, content, "audit", "m.room.message")
+        text = self.services.text(
+            compound, "votes.audit", number=poll.number, sha256=audit.sha256(data)
+        )
+        await send(poll.room_id, messages.notice(text), "audit-hash", "m.room.message")

@@ -1,0 +1,146 @@
+"""The votes bot's tables. Their schema comes from the alembic history in
+`bridge/store/migrations/` (revision 0007_votes); these classes map them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bridge.store.models import Base
+
+
+class Poll(Base):
+    """A quick poll or a formal vote, posted as a native Matrix poll."""
+
+    __tablename__ = "votes_polls"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    compound: Mapped[str] = mapped_column(String(64))
+    number: Mapped[int] = mapped_column(Integer)  # per compound: "投票 #3"
+    kind: Mapped[str] = mapped_column(String(16))  # "quick" or "formal"
+    room_id: Mapped[str] = mapped_column(String(255))
+    # The command that created it: creating is idempotent on it.
+    source_event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    start_event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    creator: Mapped[str] = mapped_column(String(255))
+    question: Mapped[str] = mapped_column(Text)
+    options: Mapped[list[dict[str, str]]] = mapped_column(JSON)  # [{"id", "text"}]
+    max_selections: Mapped[int] = mapped_column(Integer, default=1)
+    per_household: Mapped[bool] = mapped_column(default=False)
+    secret: Mapped[bool] = mapped_column(default=False)
+    # Who may answer: "anyone" (quick polls), "residents", "households", "owners".
+    eligibility: Mapped[str] = mapped_column(String(16), default="anyone")
+    # A formal vote's rule: {"name", "participation", "approval"} (shares as "p/q").
+    rule: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    opened_at: Mapped[datetime]
+    closes_at: Mapped[datetime | None] = mapped_column(default=None)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open → closed
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The command or scheduled job that closed it: closing is made once per cause.
+    close_cause: Mapped[str | None] = mapped_column(String(255), default=None)
+    closed_by: Mapped[str | None] = mapped_column(String(255), default=None)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+
+    __table_args__ = (UniqueConstraint("compound", "number", name="uq_votes_polls_number"),)
+
+
+class PollAnswer(Base):
+    """One response event to a poll (every one is kept; the latest per voter counts)."""
+
+    __tablename__ = "votes_answers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("votes_polls.id"), index=True)
+    # A response delivered twice is stored once.
+    event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    voter: Mapped[str] = mapped_column(String(255))
+    household: Mapped[str | None] = mapped_column(String(64), default=None)
+    choices: Mapped[list[str]] = mapped_column(JSON)
+    ts: Mapped[int] = mapped_column(BigInteger)  # origin_server_ts (ms)
+    received_at: Mapped[datetime]
+
+
+class BallotPaper(Base):
+    """A secret vote's poll in one voter's direct room with the bot: who was given one."""
+
+    __tablename__ = "votes_ballot_papers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("votes_polls.id"))
+    user_id: Mapped[str] = mapped_column(String(255))
+    room_id: Mapped[str] = mapped_column(String(255))
+    start_event_id: Mapped[str] = mapped_column(String(255), unique=True)
+
+    __table_args__ = (UniqueConstraint("poll_id", "user_id", name="uq_votes_ballot_papers_user"),)
+
+
+class SecretVoter(Base):
+    """That a voter (household or person) cast a secret ballot, and the event that did: never
+    what they chose."""
+
+    __tablename__ = "votes_secret_voters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("votes_polls.id"))
+    voter: Mapped[str] = mapped_column(String(255))
+    cause: Mapped[str] = mapped_column(String(255), unique=True)
+
+    __table_args__ = (UniqueConstraint("poll_id", "voter", name="uq_votes_secret_voters_voter"),)
+
+
+class SecretBallot(Base):
+    """A secret ballot's choice under its receipt code: no voter, no time, no weight."""
+
+    __tablename__ = "votes_secret_ballots"
+    receipt: Mapped[str] = mapped_column(String(32), primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("votes_polls.id"))
+    choice: Mapped[str] = mapped_column(String(16))
+
+
+class SecretTotal(Base):
+    """Running totals of a secret vote per choice (heads, and area as exact text): the area a
+    ballot carries is added here, never kept with the ballot (areas can name a household)."""
+
+    __tablename__ = "votes_secret_totals"
+    poll_id: Mapped[int] = mapped_column(ForeignKey("votes_polls.id"), primary_key=True)
+    choice: Mapped[str] = mapped_column(String(16), primary_key=True)
+    heads: Mapped[int] = mapped_column(Integer)
+    area: Mapped[str] = mapped_column(String(32))
+
+
+class PaperBallot(Base):
+    """A paper ballot entered by staff: one per household, attributed to who entered it."""
+
+    __tablename__ = "votes_paper_ballots"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("votes_polls.id"))
+    household: Mapped[str] = mapped_column(String(64))
+    choice: Mapped[str] = mapped_column(String(16))
+    entered_by: Mapped[str] = mapped_column(String(255))
+    cause: Mapped[str] = mapped_column(String(255))
+    entered_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("poll_id", "household", name="uq_votes_paper_household"),)
+
+
+class Proposal(Base):
+    """A resident's proposal: pending → accepted (discussed) → voting → passed / failed, or
+    rejected; a passed one is published as a convention (公约) and pinned."""
+
+    __tablename__ = "votes_proposals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    compound: Mapped[str] = mapped_column(String(64))
+    number: Mapped[int] = mapped_column(Integer)
+    proposer: Mapped[str | None] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    source_event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime]
+    discussion_event_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    discussion_until: Mapped[datetime | None] = mapped_column(default=None)
+    poll_id: Mapped[int | None] = mapped_column(ForeignKey("votes_polls.id"), default=None)
+    convention_event_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # The event or job that made the latest change: a handler run again finds it made.
+    last_cause: Mapped[str | None] = mapped_column(String(255), default=None)
+
+    __table_args__ = (UniqueConstraint("compound", "number", name="uq_votes_proposals_number"),)

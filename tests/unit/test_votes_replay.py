@@ -1,0 +1,246 @@
+"""The votes bot run twice for one event (a crash after its change was stored, or the same
+event resent): a poll is posted once, an answer counted once, a close announced once. The
+bridge runs on a real SQLite store with a recording homeserver client, no network."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bots import ALL_BOTS
+from bots.votes.bot import VoteBot
+from bots.votes.jobs import ClosePoll
+from bridge.app import Bridge
+from bridge.bot import config_sections
+from bridge.clock import FakeClock
+from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig
+from bridge.rooms_config import load_rooms_config
+from tests.recording_client import RecordingClient
+
+EXAMPLES = Path(__file__).parents[2] / "rooms_config"
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai
+ALICE = "@alice:linli.localhost"
+BOB = "@bob:linli.localhost"  # same household as Alice
+CAROL = "@carol:linli.localhost"
+OBSERVER = "@jiedao_liu:linli.localhost"
+
+
+@pytest.fixture
+async def bridge(tmp_path: Path) -> AsyncIterator[Bridge]:
+    token = secrets.token_hex(8)
+    config = BridgeConfig(
+        appservice=AppserviceConfig(as_token=token, hs_token=token),
+        database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path}/linli.db"),
+    )
+    rooms = load_rooms_config(EXAMPLES, "zh", config_sections(ALL_BOTS))
+    client = RecordingClient(config.bot_user_id)
+    running = Bridge(config, rooms, ALL_BOTS, client=client, clock=FakeClock(NOW))
+    await running.open()
+    people = running.store.people
+    await people.bind_household("heping", ALICE, "3", "1", "101", NOW)
+    await people.bind_household("heping", BOB, "3", "1", "101", NOW)
+    await people.bind_household("heping", CAROL, "3", "1", "102", NOW)
+    await running.provisioner.apply()
+    yield running
+    await running.store.close()
+
+
+def message(event_id: str, sender: str, body: str, room: str) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "room_id": room,
+        "sender": sender,
+        "type": "m.room.message",
+        "origin_server_ts": 1,
+        "content": {"msgtype": "m.text", "body": body},
+    }
+
+
+def response(event_id: str, sender: str, poll: str, answers: list[str], room: str, ts: int = 2):
+    return {
+        "event_id": event_id,
+        "room_id": room,
+        "sender": sender,
+        "type": "org.matrix.msc3381.poll.response",
+        "origin_server_ts": ts,
+        "content": {
+            "m.relates_to": {"rel_type": "m.reference", "event_id": poll},
+            "org.matrix.msc3381.poll.response": {"answers": answers},
+        },
+    }
+
+
+async def room(bridge: Bridge, key: str) -> str:
+    record = await bridge.store.rooms.by_key(f"heping:{key}")
+    assert record is not None
+    return record.room_id
+
+
+def recording(bridge: Bridge) -> RecordingClient:
+    assert isinstance(bridge.client, RecordingClient)
+    return bridge.client
+
+
+async def test_a_poll_command_handled_twice_posts_one_poll(bridge: Bridge) -> None:
+    hall = await room(bridge, "neighbours")
+    command = message("$p", ALICE, "!投票 午饭？| 饺子 | 面条", hall)
+    await bridge.router.handle(command, NOW, fresh=True)
+    await bridge.router.handle(command, NOW, fresh=False)
+    starts = [s for s in recording(bridge).sent if s.event_type == "org.matrix.msc3381.poll.start"]
+    assert len(starts) == 1
+    poll = starts[0].content["org.matrix.msc3381.poll.start"]
+    assert [a["org.matrix.msc1767.text"] for a in poll["answers"]] == ["饺子", "面条"]
+    assert starts[0].content["org.matrix.msc1767.text"] == "午饭？\n1. 饺子\n2. 面条"
+    assert len([b for b in recording(bridge).bodies(hall) if "投票 #1 已发起" in b]) == 1
+
+
+async def test_an_answer_delivered_twice_counts_once_and_the_close_is_announced_once(
+    bridge: Bridge,
+) -> None:
+    hall = await room(bridge, "neighbours")
+    await bridge.router.handle(message("$p", ALICE, "!投票 午饭？| 饺子 | 面条", hall), NOW)
+    [start] = [s for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
+    first = response("$r1", CAROL, start.event_id, ["o1"], hall)
+    await bridge.router.handle(first, NOW, fresh=True)
+    await bridge.router.handle(first, NOW, fresh=False)
+    votes = bridge.bot(VoteBot).votes
+    poll = await votes.get("heping", 1)
+    assert poll is not None
+    assert len(await votes.answers(poll.id)) == 1
+    end = message("$e", ALICE, "!投票 结束 1", hall)
+    await bridge.router.handle(end, NOW, fresh=True)
+    await bridge.router.handle(end, NOW, fresh=False)
+    ends = [s for s in recording(bridge).sent if s.event_type == "org.matrix.msc3381.poll.end"]
+    assert len(ends) == 1
+    assert ends[0].content["m.relates_to"] == {
+        "rel_type": "m.reference",
+        "event_id": start.event_id,
+    }
+    results = [b for b in recording(bridge).bodies(hall) if b.startswith("投票 #1 已结束")]
+    assert results == ["投票 #1 已结束：午饭？\n饺子：1 票\n面条：0 票\n共 1 人参与。"]
+
+
+async def test_a_household_poll_counts_the_households_latest_answer(bridge: Bridge) -> None:
+    hall = await room(bridge, "neighbours")
+    await bridge.router.handle(
+        message("$p", CAROL, "!投票 装门禁吗？| 装 | 不装 | 每户一票 | 截止 1小时", hall), NOW
+    )
+    [start] = [s for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
+    await bridge.router.handle(response("$a", ALICE, start.event_id, ["o1"], hall, ts=10), NOW)
+    await bridge.router.handle(response("$b", BOB, start.event_id, ["o2"], hall, ts=20), NOW)
+    await bridge.router.handle(response("$c", CAROL, start.event_id, ["o1"], hall, ts=30), NOW)
+    clock = bridge.services.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(timedelta(hours=1))
+    assert await bridge.scheduler.run_due() == 1
+    assert await bridge.scheduler.run_due() == 0
+    results = [b for b in recording(bridge).bodies(hall) if b.startswith("投票 #1 已结束")]
+    assert results == ["投票 #1 已结束：装门禁吗？\n装：1 票\n不装：1 票\n共 2 户参与。"]
+    # An answer after the close is refused, and counts nothing.
+    await bridge.router.handle(response("$d", BOB, start.event_id, ["o1"], hall, ts=40), NOW)
+    assert recording(bridge).bodies(hall)[-1] == "投票 #1 已经结束，这次选择没有计入。"
+
+
+async def test_bad_answers_and_strangers_are_refused_and_change_no_count(bridge: Bridge) -> None:
+    hall = await room(bridge, "neighbours")
+    await bridge.router.handle(
+        message("$p", CAROL, "!投票 装门禁吗？| 装 | 不装 | 每户一票", hall), NOW
+    )
+    [start] = [s for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
+    await bridge.router.handle(response("$x", ALICE, start.event_id, ["o9"], hall), NOW)
+    assert recording(bridge).bodies(hall)[-1] == "投票 #1 没有这个选项，这次选择没有计入。"
+    await bridge.router.handle(response("$y", "@stranger:x", start.event_id, ["o1"], hall), NOW)
+    assert "只有认证过的住户可以投" in recording(bridge).bodies(hall)[-1]
+    poll = await bridge.bot(VoteBot).votes.get("heping", 1)
+    assert poll is not None and await bridge.bot(VoteBot).votes.answers(poll.id) == []
+
+
+async def test_a_bad_poll_command_is_answered_and_posts_nothing(bridge: Bridge) -> None:
+    hall = await room(bridge, "neighbours")
+    await bridge.router.handle(message("$p", CAROL, "!投票 只有问题", hall), NOW)
+    assert recording(bridge).bodies(hall)[-1].startswith("至少要有两个选项")
+    assert not [s for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
+    await bridge.router.handle(message("$q", CAROL, "!投票 结束 7", hall), NOW)
+    assert recording(bridge).bodies(hall)[-1] == "没有找到投票 #7。"
+
+
+async def test_a_closing_job_fired_again_after_a_crash_announces_once(bridge: Bridge) -> None:
+    hall = await room(bridge, "neighbours")
+    await bridge.router.handle(
+        message("$p", CAROL, "!投票 装吗？| 装 | 不装 | 截止 1小时", hall), NOW
+    )
+    bot = bridge.bot(VoteBot)
+    poll = await bot.votes.get("heping", 1)
+    assert poll is not None
+    [job] = await bridge.store.jobs.due(NOW + timedelta(hours=1))
+    payload = ClosePoll(poll=poll.id)
+    await bot.closer.close_when_due(job, payload)
+    await bot.closer.close_when_due(job, payload)  # the crash came before the job was marked done
+    sent = recording(bridge).sent
+    assert len([s for s in sent if s.event_type == "org.matrix.msc3381.poll.end"]) == 1
+    assert len([b for b in recording(bridge).bodies(hall) if b.startswith("投票 #1 已结束")]) == 1
+
+
+async def test_households_that_have_not_answered_get_one_reminder_with_the_turnout(
+    bridge: Bridge,
+) -> None:
+    hall = await room(bridge, "neighbours")
+    await bridge.router.handle(
+        message("$p", CAROL, "!投票 装门禁吗？| 装 | 不装 | 每户一票 | 截止 2小时 | 提醒", hall),
+        NOW,
+    )
+    [start] = [s for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
+    await bridge.router.handle(response("$a", ALICE, start.event_id, ["o1"], hall), NOW)
+    await bridge.router.handle(message("$t", CAROL, "!投票 进度 1", hall), NOW)
+    assert recording(bridge).bodies(hall)[-1] == "#1 目前参与：1/2 户（50.00%）"
+    clock = bridge.services.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(timedelta(hours=1))  # halfway to a close two hours away
+    assert await bridge.scheduler.run_due() == 1
+    reminders = [b for b in recording(bridge).bodies() if b.startswith("提醒：#1")]
+    # Alice's household answered (Bob lives there too); only Carol's household hears it.
+    assert reminders == [
+        "提醒：#1「装门禁吗？」将于 11月23日 12:00 截止，您（您家）还没有投票。\n"
+        "#1 目前参与：1/2 户（50.00%）"
+    ]
+    [dm] = {s.room_id for s in recording(bridge).sent if s.body.startswith("提醒：#1")}
+    assert dm == await bridge.store.people.direct_room(CAROL)
+    await bridge.router.handle(message("$q", CAROL, "!投票 只有问题 | a | b | 提醒", hall), NOW)
+    assert recording(bridge).bodies(hall)[-1].startswith("要提醒，请同时写截止时间")
+
+
+async def test_the_demo_seeds_a_roster_a_poll_and_a_vote_once(bridge: Bridge) -> None:
+    from bots.votes.demo import seed
+    from bridge.demo import DEMO_RESIDENTS
+
+    await seed(bridge, DEMO_RESIDENTS)
+    await seed(bridge, DEMO_RESIDENTS)
+    votes = bridge.bot(VoteBot).votes
+    polls = await votes.open_polls("heping")
+    assert [(p.number, p.kind, p.eligibility) for p in polls] == [
+        (1, "quick", "households"),
+        (2, "formal", "owners"),
+    ]
+    assert await bridge.store.roster.roster_size("heping") == 11
+    starts = [s for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
+    assert len(starts) == 4  # two compounds with demo residents, two polls each
+
+
+async def test_a_forgotten_voter_is_no_longer_named_and_still_counts_once(bridge: Bridge) -> None:
+    hall = await room(bridge, "neighbours")
+    await bridge.router.handle(message("$p", CAROL, "!投票 午饭？| 饺子 | 面条", hall), NOW)
+    [start] = [s for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
+    await bridge.router.handle(response("$a", ALICE, start.event_id, ["o1"], hall, ts=1), NOW)
+    await bridge.router.handle(response("$b", ALICE, start.event_id, ["o2"], hall, ts=2), NOW)
+    bot = bridge.bot(VoteBot)
+    exported = await bot.export_personal(ALICE)
+    assert [a["poll"] for a in exported["poll_answers"]] == [1, 1]
+    await bot.erase_personal(ALICE, "heping")
+    assert await bot.votes.answers_of(ALICE) == []
+    await bridge.router.handle(message("$e", CAROL, "!投票 结束 1", hall), NOW)
+    assert recording(bridge).bodies(hall)[-1].endswith("饺子：0 票\n面条：1 票\n共 1 人参与。")
