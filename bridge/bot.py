@@ -144,6 +144,13 @@ class Services:
     commands: list[CommandSpec] = field(default_factory=list)
     bots: list[Bot] = field(default_factory=list)
 
+    async def _just_us(self, room_id: str, user: str) -> bool:
+        compound, _ = await self.roles.place(room_id)
+        if compound is not None:
+            return False  # one of a compound's rooms, never a private one
+        members = await self.client.joined_members(room_id)
+        return members == {user, self.config.bot_user_id}
+
     async def reconcile_soon(self, cause: str, then: Sequence[Said] = ()) -> None:
         """Bring the rooms in line with the role table (invites, removals, power levels) as a
         scheduled job: durable, off the event's lane, and once per `cause`; then send `then`
@@ -156,11 +163,17 @@ class Services:
         locale = compound.locale if compound else self.config.locale
         return self.catalogue.text(locale, key, **args)
 
-    async def direct_room(self, user: str) -> str:
+    async def direct_room(self, user: str, here: str | None = None) -> str:
         """The direct-message room with this person, made once and reused; they are invited
-        back if they left it. (Shared by every bot that writes to a person privately.)"""
+        back if they left it. (Shared by every bot that writes to a person privately.)
+        `here`: the room a command came from; when Linli has no record (erased on request) and
+        it is a room of just the two of them, it becomes the direct room again rather than a
+        second one being opened."""
         people, client = self.store.people, self.client
         room = await people.direct_room(user)
+        if room is None and here is not None and await self._just_us(here, user):
+            await people.set_direct_room(user, here, self.clock.now())
+            return here
         if room is None:
             room = await client.create_direct_room(user)
             await people.set_direct_room(user, room, self.clock.now())

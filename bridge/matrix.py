@@ -310,6 +310,12 @@ class MatrixClient:
         events = result.get("chunk") if isinstance(result, dict) else None
         return list(events) if isinstance(events, list) else []
 
+    async def joined_members(self, room_id: str) -> set[str]:
+        """Who is joined to a room now (as Linli's main user, who must be in it)."""
+        path = f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/joined_members"
+        joined = (await self.request("GET", path)).get("joined")
+        return set(joined) if isinstance(joined, dict) else set()
+
     async def delete_alias(self, alias: str) -> None:
         """Remove an alias from the room directory (gone already is fine)."""
         try:

@@ -333,7 +333,7 @@ class OnboardingBot(Bot):
 
     async def _tell_privately(self, ctx: EventContext, body: str, sent_key: str) -> str:
         """Personal data goes to the direct room; the room of the command hears where."""
-        room = await self._direct_room(ctx.event.sender)
+        room = await self.services.direct_room(ctx.event.sender, here=ctx.event.room_id)
         if room != ctx.event.room_id:
             await ctx.send_notice(room, body, purpose="private")
             await ctx.reply(sent_key)

@@ -221,6 +221,18 @@ async def test_personal_data_stays_private_is_exported_and_forgotten(
     # no longer a resident: taken out of the resident rooms
     with pytest.raises(MatrixHTTPError):
         await resident.send_text(neighbours, "还在吗")
+    # Their export, asked for in the direct room they still have, comes there: no second one.
+    rooms_before = set(await resident.joined_rooms())
+    await resident.send_text(dm, "!我 导出")
+    second = await resident.wait_for_event(
+        dm,
+        lambda e: (
+            e["content"].get("msgtype") == "m.file" and e["event_id"] != file_event["event_id"]
+        ),
+    )
+    assert json.loads(await _download(resident, second["content"]["url"]))["households"] == []
+    assert set(await resident.joined_rooms()) == rooms_before
+    assert await bridge.store.people.direct_room(resident.user_id) == dm  # the same one again
 
 
 async def database_text(bridge: Bridge) -> str:
