@@ -8,25 +8,21 @@ needs it), so the chart needs no font from the system.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from functools import cache
-from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import MaxNLocator
 
 from bots.tickets.stats import TicketFacts
+from bridge.chart_font import cjk_font
 
 WIDTH, HEIGHT, DPI = 6, 3, 100  # inches, inches, dots per inch: a 600 x 300 image
 # Fixed English names: strftime("%a") follows the process locale.
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-CJK_FONT = "NotoSansCJKsc-Regular.otf"
 
 
 @dataclass(frozen=True)
@@ -37,17 +33,6 @@ class ChartWords:
     closed: str = "closed"
     tickets: str = "tickets"
     weekdays: tuple[str, ...] = WEEKDAYS
-
-
-@cache
-def cjk_font() -> FontProperties | None:
-    """Noto Sans CJK SC as shipped by mplfonts; None when it is not installed."""
-    spec = importlib.util.find_spec("mplfonts")
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        path = Path(folder) / "fonts" / CJK_FONT
-        if path.is_file():
-            return FontProperties(fname=str(path))
-    return None
 
 
 def daily_counts(

@@ -2,7 +2,8 @@
 against its threshold, as a PNG for an m.image message.
 
 Drawn on a bare matplotlib Figure with the Agg canvas (as bots/tickets/report_chart.py).
-Labels are English: the server has no CJK font; the Chinese result travels in the text.
+The title is drawn in the compound's language (bridge/chart_font.py); the bar labels are still
+English (to be taken from the texts), the Chinese result travels in the text beside it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from bots.votes.rules import Outcome, Rule, Threshold
+from bridge.chart_font import cjk_font
 
 WIDTH, HEIGHT, DPI = 6, 3, 100
 
@@ -63,7 +65,9 @@ def result_chart_png(title: str, rule: Rule, outcome: Outcome, weighted: bool) -
             axes.plot([x, x], [y - 0.4, y + 0.4], color="black", linewidth=2)
     axes.set_xlim(0, 100)
     axes.set_xlabel("% (black line: threshold)")
-    axes.set_title(title if title.isascii() else "Vote result", fontsize=10)
+    font = cjk_font()
+    shown = title if title.isascii() or font is not None else "Vote result"
+    axes.set_title(shown, fontsize=10, fontproperties=font)
     figure.tight_layout()
     out = io.BytesIO()
     figure.savefig(out, format="png")

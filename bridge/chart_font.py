@@ -1,0 +1,24 @@
+"""The font Linli's charts draw Chinese with: Noto Sans CJK SC (SIL Open Font License), shipped
+by the `mplfonts` package, found by path (the package is not imported: nothing of matplotlib's
+global settings changes), so a chart needs no font from the system or the Docker image."""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import cache
+from pathlib import Path
+
+from matplotlib.font_manager import FontProperties
+
+CJK_FONT = "NotoSansCJKsc-Regular.otf"
+
+
+@cache
+def cjk_font() -> FontProperties | None:
+    """Noto Sans CJK SC as shipped by mplfonts; None when it is not installed."""
+    spec = importlib.util.find_spec("mplfonts")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "fonts" / CJK_FONT
+        if path.is_file():
+            return FontProperties(fname=str(path))
+    return None
