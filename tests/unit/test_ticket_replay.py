@@ -131,3 +131,15 @@ async def test_every_command_has_its_usage_and_summary_in_chinese_and_english(
     ]
     assert missing == []
     assert len(bridge.services.commands) > 20  # every bot's, not one bot's
+
+
+async def test_a_work_order_states_every_time_in_one_zone(bridge: Bridge) -> None:
+    neighbours = await room(bridge, "neighbours")
+    await bridge.router.handle(message(bridge, "$wo", RESIDENT, "@物业 3号楼漏水", neighbours), NOW)
+    bot = bridge.bot(TicketBot)
+    ticket = await bot.tickets.get("heping", 1)
+    assert ticket is not None
+    order = bot.clock.work_order(ticket, bridge.rooms.compounds["heping"], ticket.resolution_due)
+    # ISO 8601 with the offset of Linli's zone (Asia/Shanghai), both of them.
+    assert order["opened_at"].endswith("+08:00") and order["due_at"].endswith("+08:00")
+    assert order["opened_at"].startswith("2026-11-23T10:00")  # 02:00 UTC
