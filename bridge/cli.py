@@ -9,9 +9,10 @@ import importlib.metadata
 import logging
 import signal
 import socket
+import sqlite3
 import sys
 from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,35 @@ def single_instance(config: BridgeConfig) -> Iterator[None]:
             lock.close()
 
 
+def _backup(config_path: Path, output: Path) -> int:
+    """A consistent copy of the SQLite database while Linli runs (SQLite's online backup: a
+    plain `cp` of a WAL database is not safe), readable by its owner alone, checked by reading
+    its schema revision back. PostgreSQL is backed up with pg_dump (docs/self-hosting.md)."""
+    config, _ = load_all(config_path, whole=False)
+    source = sqlite_path(config.database.url)
+    if source is None:
+        print(
+            "linli: the database is not a SQLite file; back it up with pg_dump "
+            "(docs/self-hosting.md, Backups)",
+            file=sys.stderr,
+        )
+        return 2
+    if not source.exists():
+        print(f"linli: no database at {source}", file=sys.stderr)
+        return 2
+    if output.exists():
+        print(f"linli: {output} exists; name a new file", file=sys.stderr)
+        return 1
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.touch(mode=0o600)
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(output)) as dst:
+        src.backup(dst)
+        revision = dst.execute("SELECT version_num FROM alembic_version").fetchone()
+    output.chmod(0o600)
+    print(f"wrote {output} (schema revision {revision[0] if revision else 'none'})")
+    return 0
+
+
 def sqlite_path(url: str) -> Path | None:
     if not url.startswith("sqlite") or ":///" not in url:
         return None
@@ -265,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     command("plan", help="print what apply would change; touch nothing")
     command("apply", help="make the homeserver match rooms_config/")
     command("run", help="run the bridge and the bots")
+    backup = command("backup", help="a consistent copy of the SQLite database, while Linli runs")
+    backup.add_argument("output", type=Path, help="the new file to write (0600)")
     qr = command("qr", help="the join link of a compound's lobby, and its QR code (PNG)")
     qr.add_argument("compound")
     qr.add_argument("-o", "--output", type=Path)
@@ -310,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.command == "qr":
             return _qr(args.config, args.compound, args.output)
+        if args.command == "backup":
+            return _backup(args.config, args.output)
         if args.command in verbs:
             config, rooms = load_all(args.config, whole=False)
             return asyncio.run(verbs[args.command].run(args, config, rooms))

@@ -102,3 +102,39 @@ async def test_the_sqlite_database_is_readable_by_its_owner_only(tmp_path: Path)
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path}/data/linli.db")
     await store.close()
     assert (tmp_path / "data" / "linli.db").stat().st_mode & 0o777 == 0o600
+
+
+async def test_backup_copies_the_database_while_it_is_open(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+    import shutil
+    from datetime import UTC, datetime
+
+    from bridge.store import Store
+
+    shutil.copytree(Path(__file__).parents[2] / "rooms_config", tmp_path / "rooms_config")
+    config = tmp_path / "bridge.yaml"
+    config.write_text(
+        "appservice: {as_token: aaaaaaaaaaaaaaaaaaaa, hs_token: bbbbbbbbbbbbbbbbbbbb}\n"
+        "database: {url: 'sqlite+aiosqlite:///data/linli.db'}\n",
+        encoding="utf-8",
+    )
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path}/data/linli.db")
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    await store.people.bind_household("heping", "@a:linli.localhost", "3", "2", "1101", now)
+    try:  # Linli still has it open
+        out = tmp_path / "backups" / "linli-2026-11-23.db"
+        code = await asyncio.to_thread(linli, ["-c", str(config), "backup", str(out)])
+        assert code == 0, capsys.readouterr().err
+        assert out.stat().st_mode & 0o777 == 0o600
+        assert "schema revision" in capsys.readouterr().out
+        # and not over an existing file
+        assert await asyncio.to_thread(linli, ["-c", str(config), "backup", str(out)]) == 1
+    finally:
+        await store.close()
+    copy = await Store.open(f"sqlite+aiosqlite:///{out}")
+    try:
+        assert [r.user_id for r in await copy.people.residents("heping")] == ["@a:linli.localhost"]
+    finally:
+        await copy.close()
