@@ -23,7 +23,7 @@ from bridge.clock import SystemClock
 from bridge.config import BridgeConfig, ConfigError, load_bridge_config
 from bridge.i18n import default_catalogue
 from bridge.join_link import lobby_link, write_qr_png
-from bridge.matrix import MatrixClient
+from bridge.matrix import MatrixClient, Unavailable
 from bridge.provision.reconcile import Provisioner
 from bridge.registration import bridge_yaml_text, write_registration
 from bridge.rooms_config import RoomsConfig, load_rooms_config
@@ -76,12 +76,20 @@ async def _plan_or_apply(config_path: Path, apply: bool) -> int:
     try:
         catalogue = default_catalogue(tuple(text_folders(ALL_BOTS)))
         provisioner = Provisioner(config, rooms, store, client, SystemClock(), catalogue)
-        if not apply:
-            lines = (await provisioner.plan()).describe()
-            print("\n".join(lines) if lines else "No changes: the homeserver matches the config.")
-            return 0
-        await client.register_user(config.bots.main)
-        report = await provisioner.apply()
+        try:
+            if not apply:
+                lines = (await provisioner.plan(live=True)).describe()
+                print(
+                    "\n".join(lines) if lines else "No changes: the homeserver matches the config."
+                )
+                return 0
+            await client.register_user(config.bots.main)
+            report = await provisioner.apply(live=True)
+        except Unavailable:
+            raise StartError(
+                f"the homeserver at {config.homeserver.url} does not answer; plan and apply "
+                "compare with it: start it first, or check homeserver.url in bridge.yaml"
+            ) from None
         print("\n".join(report.done) if report.done else "No changes.")
         print(f"Homeserver requests: {dict(client.requests)}")
         return 0

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bridge.clock import Clock
 from bridge.config import BridgeConfig
 from bridge.i18n import Catalogue
-from bridge.matrix import MatrixClient
+from bridge.matrix import Forbidden, MatrixClient, NotFound
 from bridge.provision.apply import Applier, ApplyReport
 from bridge.provision.desired import RoleTable, RoomSpec, desired_rooms, role_table
-from bridge.provision.plan import Action, plan
+from bridge.provision.plan import STATE_FACETS, Action, plan
 from bridge.rooms_config import RoomsConfig
 from bridge.store import Store
+from bridge.store.rooms import RoomRecord
+
+# The facets read back from the homeserver by a live plan: plain values, compared as they are
+# (join rules and power levels name rooms and users by ID and are left to the record).
+LIVE_FACETS = ("name", "topic", "history_visibility")
 
 
 @dataclass(frozen=True)
@@ -52,15 +57,40 @@ class Provisioner:
             tables[key] = role_table(compound, self.rooms, residents, grants)
         return tables
 
-    async def plan(self) -> Plan:
+    async def plan(self, *, live: bool = False) -> Plan:
+        """What apply would do. `live`: compare with the homeserver's own state of each room
+        Linli manages (its name, topic and history visibility), not only with what Linli
+        recorded, so a room renamed by hand shows as a change; the homeserver must answer."""
         specs = desired_rooms(self.config, self.rooms, await self.role_tables())
-        return Plan(specs, plan(specs, await self.store.rooms.all()))
+        recorded = await self.store.rooms.all()
+        if live:
+            recorded = await self._as_they_are(recorded)
+        return Plan(specs, plan(specs, recorded))
 
-    async def apply(self) -> ApplyReport:
+    async def _as_they_are(self, recorded: dict[str, RoomRecord]) -> dict[str, RoomRecord]:
+        async def read(record: RoomRecord) -> RoomRecord:
+            if record.archived:
+                return record
+            state = dict(record.state)
+            for facet in LIVE_FACETS:
+                try:
+                    content = await self.client.get_state(record.room_id, STATE_FACETS[facet])
+                except NotFound:
+                    content = {}  # never set, or unset by hand: a change to make
+                except Forbidden:
+                    continue  # Linli cannot read it (removed from the room): keep the record
+                # No name or topic event is what an empty one was created as.
+                state[facet] = content.get(facet, "" if facet in ("name", "topic") else None)
+            return replace(record, state=state)
+
+        checked = await asyncio.gather(*(read(r) for r in recorded.values()))
+        return {r.key: r for r in checked}
+
+    async def apply(self, *, live: bool = False) -> ApplyReport:
         async with self._lock:
-            return await self._apply()
+            return await self._apply(live)
 
-    async def _apply(self) -> ApplyReport:
+    async def _apply(self, live: bool = False) -> ApplyReport:
         return await Applier(
             self.client,
             self.store.rooms,
@@ -68,7 +98,7 @@ class Provisioner:
             self.config.homeserver.server_name,
             self.config.bot_user_id,
             self._removal_reason,
-        ).apply((await self.plan()).actions)
+        ).apply((await self.plan(live=live)).actions)
 
     def _removal_reason(self, key: str) -> str:
         compound = key.split(":", 1)[0]

@@ -83,3 +83,36 @@ def test_a_second_instance_on_the_same_database_is_refused(tmp_path: Path) -> No
         assert "another Linli is running" in str(e.value)
     with single_instance(harness_config):  # released when the first stopped
         pass
+
+
+async def test_plan_shows_a_room_renamed_by_hand_and_apply_puts_it_back(
+    harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from bridge.cli import main as linli
+
+    harness.only("heping")
+    bridge = await harness.start_bridge()
+    hall = await bridge.store.rooms.by_key("heping:hall")
+    assert hall is not None
+    await harness.stop_bridge(bridge)
+    config = harness.write_bridge_yaml()
+    assert await asyncio.to_thread(linli, ["-c", str(config), "plan"]) == 0
+    assert "No changes" in capsys.readouterr().out
+    # Someone with the power renames the hall by hand.
+    from bridge.matrix import MatrixClient
+
+    admin = MatrixClient(harness.homeserver_url, harness.as_token, harness.config.bot_user_id)
+    try:
+        await admin.put_state(hall.room_id, "m.room.name", {"name": "随便聊聊"})
+        assert await asyncio.to_thread(linli, ["-c", str(config), "plan"]) == 0
+        out = capsys.readouterr().out
+        assert "heping:hall" in out and "name" in out and "No changes" not in out
+        assert await asyncio.to_thread(linli, ["-c", str(config), "apply"]) == 0
+        assert (await admin.get_state(hall.room_id, "m.room.name"))["name"] == "议事厅"
+        capsys.readouterr()
+        assert await asyncio.to_thread(linli, ["-c", str(config), "plan"]) == 0
+        assert "No changes" in capsys.readouterr().out
+    finally:
+        await admin.close()
