@@ -19,7 +19,7 @@ from bridge.i18n import Catalogue, default_catalogue
 from bridge.inbox_worker import InboxWorker
 from bridge.matrix import MatrixClient, MatrixError, Unavailable
 from bridge.ops import HealthCheck, OpsServer
-from bridge.provision.apply import ApplyReport
+from bridge.provision.apply import ApplyReport, RegistrationOutdated
 from bridge.provision.reconcile import Provisioner
 from bridge.retention import Retention
 from bridge.rooms_config import RoomsConfig
@@ -137,7 +137,10 @@ class Bridge:
     async def _start(self, apply: bool, wait_for_homeserver: bool) -> None:
         await self._reach_homeserver(wait_for_homeserver)
         if apply:
-            self.applied = await self.provisioner.apply()
+            try:
+                self.applied = await self.provisioner.apply()
+            except RegistrationOutdated as e:
+                raise StartError(str(e)) from None
         await self.retention.schedule()
         for bot in self.router.bots:
             await bot.on_start()

@@ -24,6 +24,7 @@ from bridge.config import BridgeConfig, ConfigError, load_bridge_config
 from bridge.i18n import default_catalogue
 from bridge.join_link import lobby_link, write_qr_png
 from bridge.matrix import MatrixClient, Unavailable
+from bridge.provision.apply import RegistrationOutdated
 from bridge.provision.reconcile import Provisioner
 from bridge.registration import bridge_yaml_text, write_registration
 from bridge.rooms_config import RoomsConfig, load_rooms_config
@@ -90,6 +91,8 @@ async def _plan_or_apply(config_path: Path, apply: bool) -> int:
                 f"the homeserver at {config.homeserver.url} does not answer; plan and apply "
                 "compare with it: start it first, or check homeserver.url in bridge.yaml"
             ) from None
+        except RegistrationOutdated as e:
+            raise StartError(str(e)) from None
         print("\n".join(report.done) if report.done else "No changes.")
         print(f"Homeserver requests: {dict(client.requests)}")
         return 0

@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 _LEGACY_VERSIONS = {str(v) for v in range(1, 12)}
 
 
+class RegistrationOutdated(Exception):
+    """The homeserver has an older registration than the config needs (its namespaces)."""
+
+
 @dataclass
 class ApplyReport:
     done: list[str] = field(default_factory=list)
@@ -88,9 +92,23 @@ class Applier:
                 await self._do(action)
                 report.done.append(action.describe())
 
-        async with asyncio.TaskGroup() as group:
-            for action in actions:
-                group.create_task(run(action))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for action in actions:
+                    group.create_task(run(action))
+        except* MatrixError as failed:
+            # One error to the caller, the first: an ExceptionGroup of the same refusal many
+            # times says nothing more (and hides what to do about it).
+            first = failed.exceptions[0]
+            while isinstance(first, BaseExceptionGroup):
+                first = first.exceptions[0]
+            if isinstance(first, MatrixError) and first.errcode == "M_EXCLUSIVE":
+                raise RegistrationOutdated(
+                    "the homeserver refused an alias Linli's registration does not reserve "
+                    "(a compound was added?): run `linli registration`, give the file to the "
+                    "homeserver and restart it, then apply again"
+                ) from None
+            raise first from None
 
     async def _do(self, action: Action) -> None:
         if isinstance(action, CreateRoom):

@@ -143,3 +143,35 @@ async def test_a_work_order_states_every_time_in_one_zone(bridge: Bridge) -> Non
     # ISO 8601 with the offset of Linli's zone (Asia/Shanghai), both of them.
     assert order["opened_at"].endswith("+08:00") and order["due_at"].endswith("+08:00")
     assert order["opened_at"].startswith("2026-11-23T10:00")  # 02:00 UTC
+
+
+async def test_an_alias_the_registration_does_not_reserve_is_one_clear_error(
+    tmp_path: Path,
+) -> None:
+    from bridge.matrix import MatrixError
+    from bridge.provision.apply import RegistrationOutdated
+
+    class Outdated(RecordingClient):
+        async def create_room(self, **kwargs: Any) -> str:
+            raise MatrixError(
+                400,
+                "M_EXCLUSIVE",
+                "This application service has not reserved this kind of alias",
+                "POST",
+                "/_matrix/client/v3/createRoom",
+            )
+
+    token = secrets.token_hex(8)
+    config = BridgeConfig(
+        appservice=AppserviceConfig(as_token=token, hs_token=token),
+        database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path}/linli.db"),
+    )
+    rooms = load_rooms_config(EXAMPLES, "zh", config_sections(ALL_BOTS))
+    bridge = Bridge(config, rooms, ALL_BOTS, client=Outdated(config.bot_user_id))
+    await bridge.open()
+    try:
+        with pytest.raises(RegistrationOutdated) as e:
+            await bridge.provisioner.apply()
+        assert "linli registration" in str(e.value)  # one error, saying what to do
+    finally:
+        await bridge.store.close()
