@@ -21,7 +21,7 @@ from bots.notices.board import NoticeBoard, settings_for
 from bots.notices.inbound import InboundNotices
 from bots.notices.jobs import notice_prefix
 from bots.notices.notice_clock import NoticeClock
-from bots.notices.reach_chart import reach_chart_png
+from bots.notices.reach_chart import ReachWords, reach_chart_png
 from bots.notices.rules import ACK_KEYS, NoticeInputError
 from bots.notices.settings import NoticeSettings
 from bots.notices.store import ACK, TOLD, NewNotice, NoticeRecord, NoticeStore
@@ -247,7 +247,13 @@ class NoticeBot(Bot):
         await ctx.reply_text(self.board.reach_text(compound, notice, found), purpose="reach")
         if found.buildings:
             # Drawing takes a while: in a thread, so no room's events wait for it.
-            png = await asyncio.to_thread(reach_chart_png, notice.number, found)
+            words = ReachWords(
+                **{
+                    field: ctx.text(f"notices.chart_{field}")
+                    for field in ("title", "read", "told", "missing", "households", "building")
+                }
+            )
+            png = await asyncio.to_thread(reach_chart_png, notice.number, found, words)
             name = f"notice-{notice.number}-reach.png"
             uri = await self.services.client.upload(png, "image/png", name)
             if uri is not None:  # no media repository: the text above stands alone
