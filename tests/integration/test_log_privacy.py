@@ -25,6 +25,8 @@ REASON = "花名册上查不到这户"
 MENTION = "@物业 2号楼电梯坏了，家里老人下不了楼"
 NOTE = "已联系维修师傅老周"
 DONE = "已更换电机"
+NOTICE = "明天上午9点到11点 2号楼停水检修"
+POLL = "二号楼门口的快递柜放哪里"
 
 
 def in_thread(root: str) -> Callable[[dict[str, Any]], bool]:
@@ -35,7 +37,8 @@ async def exercise_every_bot(
     linli: LinliProcess, make_user: Any, staff_client: Any
 ) -> list[ResidentClient]:
     """Verification (approved and rejected), `!我`, `!我 导出`, `!谁`, `!查`, a role, `!帮助`,
-    a ticket taken up, noted, finished and confirmed, and the staff's lists and figures."""
+    a ticket taken up, noted, finished and confirmed, the staff's lists and figures, a notice
+    and a quick poll."""
     committee: ResidentClient = await staff_client("juwei_chen")
     staff: ResidentClient = await staff_client("wuye_wang")
     resident: ResidentClient = await make_user()
@@ -86,6 +89,9 @@ async def exercise_every_bot(
     five_in_one = await staff.join(linli.alias("heping-five_in_one"))
     await ask(staff, five_in_one, "!工单 我的", "工单")
     await ask(staff, five_in_one, "!工单 统计", "工单统计")
+    # The notices and votes bots: a notice to the whole compound, a resident's quick poll.
+    await ask(staff, five_in_one, f"!通知 全体 {NOTICE}", "已发布")
+    await ask(resident, neighbours, f"!投票 {POLL} | 东边 | 西边", "已发起")
     return [resident, newcomer, committee, staff]
 
 
@@ -122,7 +128,7 @@ async def test_the_log_holds_no_names_addresses_texts_or_secrets(
     private = {
         "a resident's name": [NAME, REJECTED_NAME],
         "an address": [ADDRESS, REJECTED_ADDRESS],
-        "what someone wrote": [MENTION, "老人下不了楼", NOTE, DONE, REASON],
+        "what someone wrote": [MENTION, "老人下不了楼", NOTE, DONE, REASON, NOTICE, POLL],
         "a token or secret": [
             session.as_token,
             session.hs_token,
