@@ -148,7 +148,7 @@ async def _reload(bridge: Any, config_path: Path) -> None:
 
 
 @contextmanager
-def single_instance(config: BridgeConfig) -> Iterator[None]:
+def single_instance(config: BridgeConfig, *, check_port: bool = True) -> Iterator[None]:
     """One Linli per database (DESIGN.md): a second `run` on the same SQLite file stops at
     once, before touching the homeserver, and so does one whose port is taken."""
     lock = None
@@ -164,20 +164,25 @@ def single_instance(config: BridgeConfig) -> Iterator[None]:
                 f"another Linli is running on {path}; stop it first (one Linli per database)"
             ) from None
     try:
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((config.appservice.listen_host, config.appservice.listen_port))
-            except OSError as e:
-                raise StartError(
-                    f"cannot listen on {config.appservice.listen_host}:"
-                    f"{config.appservice.listen_port} ({e.strerror}); another program uses it, "
-                    "or change appservice.listen_port (and the registration's url)"
-                ) from None
+        if check_port:
+            _port_free(config)
         yield
     finally:
         if lock is not None:
             lock.close()
+
+
+def _port_free(config: BridgeConfig) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((config.appservice.listen_host, config.appservice.listen_port))
+        except OSError as e:
+            raise StartError(
+                f"cannot listen on {config.appservice.listen_host}:"
+                f"{config.appservice.listen_port} ({e.strerror}); another program uses it, "
+                "or change appservice.listen_port (and the registration's url)"
+            ) from None
 
 
 def _backup(config_path: Path, output: Path) -> int:
@@ -207,6 +212,56 @@ def _backup(config_path: Path, output: Path) -> int:
     output.chmod(0o600)
     print(f"wrote {output} (schema revision {revision[0] if revision else 'none'})")
     return 0
+
+
+def _restore(config_path: Path, backup: Path) -> int:
+    """Put a backup made by `linli backup` back, Linli stopped (the database's lock is free)."""
+    config, _ = load_all(config_path, whole=False)
+    target = sqlite_path(config.database.url)
+    if target is None:
+        print(
+            "linli: the database is not a SQLite file; restore it with pg_restore", file=sys.stderr
+        )
+        return 2
+    if not backup.is_file():
+        print(f"linli: no backup at {backup}", file=sys.stderr)
+        return 2
+    with closing(sqlite3.connect(backup)) as check:
+        found = check.execute(
+            "SELECT name FROM sqlite_master WHERE name = 'alembic_version'"
+        ).fetchone()
+    if found is None:
+        print(f"linli: {backup} is not a Linli database", file=sys.stderr)
+        return 2
+    with single_instance(config, check_port=False):  # refuses while Linli runs
+        for extra in (target.with_name(target.name + s) for s in ("-wal", "-shm")):
+            extra.unlink(missing_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)
+        target.touch(mode=0o600)
+        with closing(sqlite3.connect(backup)) as src, closing(sqlite3.connect(target)) as dst:
+            src.backup(dst)
+        target.chmod(0o600)
+    print(f"restored {target} from {backup}; start Linli again")
+    return 0
+
+
+async def _db_upgrade(config_path: Path) -> int:
+    """Apply the schema migrations now (Linli also does it at start)."""
+    config, _ = load_all(config_path, whole=False)
+    store = await Store.open(config.database.url, config.database.sqlite_synchronous)
+    try:
+        print(f"the database is at schema revision {await store.db.current_revision()}")
+    finally:
+        await store.close()
+    return 0
+
+
+def _still_placeholder(path: Path) -> bool:
+    try:
+        return "CHANGE_ME" in path.read_text(encoding="utf-8")
+    except OSError:
+        return False
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -308,6 +363,11 @@ def main(argv: list[str] | None = None) -> int:
     command("run", help="run the bridge and the bots")
     backup = command("backup", help="a consistent copy of the SQLite database, while Linli runs")
     backup.add_argument("output", type=Path, help="the new file to write (0600)")
+    restore = command("restore", help="put a backup back in place (Linli stopped)")
+    restore.add_argument("backup", type=Path)
+    db = command("db", help="the database")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply the schema migrations (Linli also does at start)")
     qr = command("qr", help="the join link of a compound's lobby, and its QR code (PNG)")
     qr.add_argument("compound")
     qr.add_argument("-o", "--output", type=Path)
@@ -321,6 +381,19 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--rooms-config", type=Path, default=Path("rooms_config"))
     args = parser.parse_args(argv)
     logs.setup(args.verbose, args.log_format or "text")
+    demo_config = Path("data/bridge.yaml")
+    if (
+        args.command not in ("init", "demo")
+        and args.config == Path("bridge.yaml")
+        and _still_placeholder(args.config)
+        and demo_config.exists()
+    ):
+        # Right after `make demo`: its configuration, not the placeholder beside it.
+        print(
+            f"linli: using {demo_config} (the demo's; bridge.yaml here is not set up)",
+            file=sys.stderr,
+        )
+        args.config = demo_config
 
     try:
         if args.command == "init":
@@ -355,6 +428,10 @@ def main(argv: list[str] | None = None) -> int:
             return _qr(args.config, args.compound, args.output)
         if args.command == "backup":
             return _backup(args.config, args.output)
+        if args.command == "restore":
+            return _restore(args.config, args.backup)
+        if args.command == "db":
+            return asyncio.run(_db_upgrade(args.config))
         if args.command in verbs:
             config, rooms = load_all(args.config, whole=False)
             return asyncio.run(verbs[args.command].run(args, config, rooms))

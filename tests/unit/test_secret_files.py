@@ -138,3 +138,67 @@ async def test_backup_copies_the_database_while_it_is_open(
         assert [r.user_id for r in await copy.people.residents("heping")] == ["@a:linli.localhost"]
     finally:
         await copy.close()
+
+
+async def test_restore_puts_a_backup_back_and_db_upgrade_says_the_revision(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from bridge.store import Store
+
+    shutil.copytree(Path(__file__).parents[2] / "rooms_config", tmp_path / "rooms_config")
+    config = tmp_path / "bridge.yaml"
+    config.write_text(
+        "appservice: {as_token: aaaaaaaaaaaaaaaaaaaa, hs_token: bbbbbbbbbbbbbbbbbbbb}\n"
+        "database: {url: 'sqlite+aiosqlite:///data/linli.db'}\n",
+        encoding="utf-8",
+    )
+    assert await asyncio.to_thread(linli, ["-c", str(config), "db", "upgrade"]) == 0
+    assert "schema revision" in capsys.readouterr().out
+    url = f"sqlite+aiosqlite:///{tmp_path}/data/linli.db"
+    store = await Store.open(url)
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    await store.people.bind_household("heping", "@a:linli.localhost", "3", "2", "1101", now)
+    await store.close()
+    out = tmp_path / "linli-backup.db"
+    assert await asyncio.to_thread(linli, ["-c", str(config), "backup", str(out)]) == 0
+    # Later the resident moves out; then the backup is restored.
+    store = await Store.open(url)
+    await store.people.unbind("heping", "@a:linli.localhost")
+    await store.close()
+    assert await asyncio.to_thread(linli, ["-c", str(config), "restore", str(out)]) == 0
+    store = await Store.open(url)
+    try:
+        assert [r.user_id for r in await store.people.residents("heping")] == ["@a:linli.localhost"]
+    finally:
+        await store.close()
+    assert (tmp_path / "data" / "linli.db").stat().st_mode & 0o777 == 0o600
+    # Not a Linli database: refused, nothing replaced.
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"")
+    assert await asyncio.to_thread(linli, ["-c", str(config), "restore", str(junk)]) == 2
+    # While a Linli runs on the database, restoring is refused.
+    from bridge.cli import single_instance
+    from bridge.config import load_bridge_config
+
+    with single_instance(load_bridge_config(config), check_port=False):
+        assert await asyncio.to_thread(linli, ["-c", str(config), "restore", str(out)]) == 1
+    assert "another Linli is running" in capsys.readouterr().err
+
+
+def test_after_make_demo_linli_finds_the_demo_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(Path(__file__).parents[2] / "bridge.yaml", tmp_path / "bridge.yaml")  # placeholder
+    shutil.copytree(Path(__file__).parents[2] / "rooms_config", tmp_path / "rooms_config")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "bridge.yaml").write_text(
+        "appservice: {as_token: aaaaaaaaaaaaaaaaaaaa, hs_token: bbbbbbbbbbbbbbbbbbbb}\n"
+        "rooms_config: ../rooms_config\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    assert linli(["qr", "heping", "-o", str(tmp_path / "qr.png")]) == 0
+    assert "using data/bridge.yaml" in capsys.readouterr().err
