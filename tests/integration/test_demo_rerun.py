@@ -1,53 +1,61 @@
-"""`make demo` run twice: a resident who asked to be forgotten stays forgotten, and the rerun
-changes nothing that is already right (the demo's own Synapse, as a new user runs it)."""
+"""`make demo` run twice, as a new user runs it (`linli demo` as a process of its own, stopped
+with Ctrl-C): a resident who asked to be forgotten stays forgotten and is not let back in."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import sys
 from pathlib import Path
 
-import pytest
-
 from bench.common import free_port
-from bridge.demo import run_demo
 from tests.integration.matrix_client import ResidentClient
 
-EXAMPLES = Path(__file__).parents[2] / "rooms_config"
+ROOT = Path(__file__).parents[2]
 BOT = "@linli:linli.localhost"
 
 
-async def demo_up(data: Path) -> tuple[asyncio.Task[int], dict[str, object]]:
+async def demo_up(data: Path, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, dict]:  # type: ignore[type-arg]
     summary = data / "demo.json"
     summary.unlink(missing_ok=True)
-    task = asyncio.create_task(run_demo(data, EXAMPLES))
-    for _ in range(1200):
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bridge.cli", "demo", "--data", str(data),
+        "--rooms-config", str(ROOT / "rooms_config"),
+        cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(1800):
         if summary.exists() and summary.stat().st_size:
-            return task, json.loads(summary.read_text(encoding="utf-8"))
-        if task.done():
-            task.result()  # raises what stopped it
+            return process, json.loads(summary.read_text(encoding="utf-8"))
+        if process.returncode is not None:
+            raise AssertionError(f"the demo stopped with {process.returncode}")
         await asyncio.sleep(0.1)
+    process.kill()
     raise AssertionError("the demo did not come up")
 
 
-async def demo_down(task: asyncio.Task[int]) -> None:
-    task.cancel()  # as Ctrl-C would: the demo stops Linli and its Synapse on the way out
-    with pytest.raises(asyncio.CancelledError):
-        await task
+async def demo_down(process: asyncio.subprocess.Process) -> None:
+    process.send_signal(signal.SIGINT)  # Ctrl-C: the demo stops Linli and its Synapse
+    try:
+        await asyncio.wait_for(process.wait(), 60)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError("the demo did not stop on Ctrl-C") from None
 
 
 def bot_says(pred):  # type: ignore[no-untyped-def]
     return lambda e: e["sender"] == BOT and pred(e["content"].get("body", ""))
 
 
-async def test_an_erased_resident_stays_erased_when_the_demo_runs_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_an_erased_resident_stays_erased_when_the_demo_runs_again(tmp_path: Path) -> None:
+    env = dict(os.environ)
     for name in ("LINLI_DEMO_HS_PORT", "LINLI_DEMO_AS_PORT", "LINLI_DEMO_GRID_PORT"):
-        monkeypatch.setenv(name, str(free_port()))
+        env[name] = str(free_port())
     data = tmp_path / "data"
-    task, summary = await demo_up(data)
-    accounts = {a["user_id"]: a["password"] for a in summary["accounts"]}  # type: ignore[attr-defined]
+    process, summary = await demo_up(data, env)
+    accounts = {a["user_id"]: a["password"] for a in summary["accounts"]}
     li_si = "@li_si:linli.localhost"
     try:
         client = await ResidentClient.login(str(summary["homeserver"]), li_si, accounts[li_si])
@@ -56,9 +64,9 @@ async def test_an_erased_resident_stays_erased_when_the_demo_runs_again(
         await client.wait_for_event(neighbours, bot_says(lambda b: b.startswith("已删除")))
         await client.close()
     finally:
-        await demo_down(task)
+        await demo_down(process)
 
-    task, summary = await demo_up(data)  # the same data/: ports, tokens, passwords kept
+    process, summary = await demo_up(data, env)  # the same data/: ports, tokens, passwords kept
     try:
         client = await ResidentClient.login(str(summary["homeserver"]), li_si, accounts[li_si])
         lobby = await client.join("#heping-lobby:linli.localhost")
@@ -69,4 +77,4 @@ async def test_an_erased_resident_stays_erased_when_the_demo_runs_again(
         assert neighbours not in await client.joined_rooms()  # not let back in either
         await client.close()
     finally:
-        await demo_down(task)
+        await demo_down(process)
