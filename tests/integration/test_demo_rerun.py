@@ -61,7 +61,10 @@ async def test_an_erased_resident_stays_erased_when_the_demo_runs_again(tmp_path
         client = await ResidentClient.login(str(summary["homeserver"]), li_si, accounts[li_si])
         neighbours = await client.join("#heping-neighbours:linli.localhost")
         await client.send_text(neighbours, "!我 删除 确认")
-        await client.wait_for_event(neighbours, bot_says(lambda b: b.startswith("已删除")))
+        # A demo just started may still be catching up with its Synapse: a generous deadline.
+        await client.wait_for_event(
+            neighbours, bot_says(lambda b: b.startswith("已删除")), timeout=90
+        )
         await client.close()
     finally:
         await demo_down(process)
@@ -71,7 +74,7 @@ async def test_an_erased_resident_stays_erased_when_the_demo_runs_again(tmp_path
         client = await ResidentClient.login(str(summary["homeserver"]), li_si, accounts[li_si])
         lobby = await client.join("#heping-lobby:linli.localhost")
         await client.send_text(lobby, "!我")
-        answer = await client.wait_for_event(lobby, bot_says(lambda b: "个人信息" in b))
+        answer = await client.wait_for_event(lobby, bot_says(lambda b: "个人信息" in b), timeout=90)
         assert answer["content"]["body"] == "我们没有保存您的个人信息。"
         neighbours = await client.resolve_alias("#heping-neighbours:linli.localhost")
         assert neighbours not in await client.joined_rooms()  # not let back in either
