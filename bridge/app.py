@@ -214,7 +214,11 @@ class Bridge:
             await self.ops.stop()
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            # Bounded: a task that will not stop is logged, and the rest still shuts down.
+            _, stuck = await asyncio.wait(self._tasks, timeout=15)
+            for task in stuck:
+                log.error("background task %s did not stop when cancelled", task.get_name())
         self._tasks.clear()
         await self.worker.stop()  # its lanes and marks, also when drained without running
         await self.client.close()

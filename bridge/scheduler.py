@@ -45,6 +45,15 @@ class JobKind(Generic[P]):
         return self.payload.model_validate(job.payload)
 
 
+def _stop_if_cancelled() -> None:
+    """A handler may have turned a cancellation into an error (a TaskGroup whose children
+    failed while it was cancelled raises their ExceptionGroup instead): the loop must still
+    stop when its task is being cancelled, or shutdown waits for it for ever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class MalformedJob(Exception):
     """A stored payload that does not fit its kind (written by another version of Linli)."""
 
@@ -125,6 +134,7 @@ class Scheduler:
                 for job in due:
                     await self._fire(job)
                     fired += 1
+                    _stop_if_cancelled()
         return fired
 
     async def _fire(self, job: Job) -> None:
