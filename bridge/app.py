@@ -192,13 +192,23 @@ class Bridge:
 
     async def reload(self, rooms: RoomsConfig) -> ApplyReport:
         """Take a new rooms config (SIGHUP): every part that reads it sees the new one, and
-        the homeserver is brought in line. bridge.yaml itself needs a restart."""
+        the homeserver is brought in line. bridge.yaml itself needs a restart. A config the
+        homeserver's registration does not cover (RegistrationOutdated, raised before anything
+        is touched) leaves the running one in place."""
+        previous = self.rooms
+        self._use_rooms(rooms)
+        try:
+            self.applied = await self.provisioner.apply()
+        except RegistrationOutdated:
+            self._use_rooms(previous)
+            raise
+        return self.applied
+
+    def _use_rooms(self, rooms: RoomsConfig) -> None:
         self.rooms = rooms
         self.services.rooms = rooms
         self.services.roles.reload(rooms)
         self.provisioner.rooms = rooms
-        self.applied = await self.provisioner.apply()
-        return self.applied
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)

@@ -8,7 +8,8 @@ import importlib.metadata
 import logging
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,13 @@ from bridge.join_link import lobby_link, write_qr_png
 from bridge.matrix import MatrixClient, Unavailable
 from bridge.provision.apply import RegistrationOutdated
 from bridge.provision.reconcile import Provisioner
+from bridge.provision.registration_check import check_token
 from bridge.registration import bridge_yaml_text, write_registration
 from bridge.rooms_config import RoomsConfig, load_rooms_config
 from bridge.secret_files import write_secret
 from bridge.store import Store
+from bridge.store.database import DatabaseTooNew
+from bridge.store.read_only import read_only_store
 
 log = logging.getLogger("linli")
 
@@ -65,37 +69,59 @@ async def wait_for_signal(*, reload: bool = False) -> bool:
             loop.remove_signal_handler(sig)
 
 
-async def _plan_or_apply(config_path: Path, apply: bool) -> int:
+async def _plan(config_path: Path) -> int:
+    """What apply would change; touches nothing (bridge/store/read_only.py)."""
+    config, rooms = load_all(config_path)
+    async with read_only_store(config.database.url) as (store, note):
+        async with _homeserver(config) as client:
+            plan = await _provisioner(config, rooms, store, client).plan(live=True)
+    if note is not None:
+        print(f"Note: {note}.")
+    lines = plan.describe()
+    print("\n".join(lines) if lines else "No changes: the homeserver matches the config.")
+    return 0
+
+
+async def _apply(config_path: Path) -> int:
+    config, rooms = load_all(config_path)
+    store = await Store.open(config.database.url, config.database.sqlite_synchronous)
+    try:
+        async with _homeserver(config) as client:
+            await client.register_user(config.bots.main)
+            report = await _provisioner(config, rooms, store, client).apply(live=True)
+    finally:
+        await store.close()
+    print("\n".join(report.done) if report.done else "No changes.")
+    print(f"Homeserver requests: {dict(client.requests)}")
+    return 0
+
+
+def _provisioner(
+    config: BridgeConfig, rooms: RoomsConfig, store: Store, client: MatrixClient
+) -> Provisioner:
     from bots import ALL_BOTS
 
-    config, rooms = load_all(config_path)
-    store = await Store.open(config.database.url)
+    catalogue = default_catalogue(tuple(text_folders(ALL_BOTS)))
+    return Provisioner(config, rooms, store, client, SystemClock(), catalogue)
+
+
+@asynccontextmanager
+async def _homeserver(config: BridgeConfig) -> AsyncIterator[MatrixClient]:
+    """A client of the homeserver, which must answer and know Linli's registration; either
+    failure, or a registration that does not reserve what the config needs, is one line."""
     client = MatrixClient(config.homeserver.url, config.appservice.as_token, config.bot_user_id)
     try:
-        catalogue = default_catalogue(tuple(text_folders(ALL_BOTS)))
-        provisioner = Provisioner(config, rooms, store, client, SystemClock(), catalogue)
-        try:
-            if not apply:
-                lines = (await provisioner.plan(live=True)).describe()
-                print(
-                    "\n".join(lines) if lines else "No changes: the homeserver matches the config."
-                )
-                return 0
-            await client.register_user(config.bots.main)
-            report = await provisioner.apply(live=True)
-        except Unavailable:
-            raise StartError(
-                f"the homeserver at {config.homeserver.url} does not answer; plan and apply "
-                "compare with it: start it first, or check homeserver.url in bridge.yaml"
-            ) from None
-        except RegistrationOutdated as e:
-            raise StartError(str(e)) from None
-        print("\n".join(report.done) if report.done else "No changes.")
-        print(f"Homeserver requests: {dict(client.requests)}")
-        return 0
+        await check_token(client)
+        yield client
+    except Unavailable:
+        raise StartError(
+            f"the homeserver at {config.homeserver.url} does not answer; plan and apply "
+            "compare with it: start it first, or check homeserver.url in bridge.yaml"
+        ) from None
+    except RegistrationOutdated as e:
+        raise StartError(str(e)) from None
     finally:
         await client.close()
-        await store.close()
 
 
 async def _run(config_path: Path, verbose: bool = False, log_format: Any = None) -> int:
@@ -135,7 +161,11 @@ async def _reload(bridge: Any, config_path: Path) -> None:
         for issue in e.issues:
             log.error("reload refused, the running configuration stays: %s", issue)
         return
-    report = await bridge.reload(rooms)
+    try:
+        report = await bridge.reload(rooms)
+    except RegistrationOutdated as e:
+        log.error("reload refused, the running configuration stays: %s", e)
+        return
     log.info(
         "configuration reloaded: %d compounds, %d changes applied (a change to bridge.yaml "
         "itself needs a restart)",
@@ -311,8 +341,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {write_registration(config, rooms, args.output)}")
             return 0
         runners: dict[str, Callable[[], Coroutine[Any, Any, int]]] = {
-            "plan": lambda: _plan_or_apply(args.config, apply=False),
-            "apply": lambda: _plan_or_apply(args.config, apply=True),
+            "plan": lambda: _plan(args.config),
+            "apply": lambda: _apply(args.config),
             "run": lambda: _run(args.config, args.verbose, args.log_format),
         }
         if args.command == "qr":
@@ -331,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return asyncio.run(run_demo(args.data, args.rooms_config))
         return asyncio.run(runners[args.command]())
-    except StartError as e:
+    except (StartError, DatabaseTooNew) as e:
         print(f"linli: {e}", file=sys.stderr)
         return 1
     except ConfigError as e:

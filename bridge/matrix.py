@@ -325,6 +325,32 @@ class MatrixClient:
         except NotFound:
             pass
 
+    async def alias_exists(self, alias: str) -> bool:
+        try:
+            await self.request("GET", f"/_matrix/client/v3/directory/room/{quote(alias, safe='')}")
+        except NotFound:
+            return False
+        return True
+
+    async def alias_reserved(self, alias: str) -> bool:
+        """Whether the homeserver's registration of this appservice reserves `alias`, which
+        must not exist. Asked by deleting it: the homeserver checks the namespace first and
+        refuses with M_EXCLUSIVE, and deleting an alias that does not exist changes nothing
+        (Synapse answers 200, the spec 404)."""
+        try:
+            await self.delete_alias(alias)
+        except MatrixError as e:
+            if e.errcode == "M_EXCLUSIVE":
+                return False
+            raise
+        return True
+
+    async def whoami(self) -> str:
+        """The user the as_token acts as; M_UNKNOWN_TOKEN when the homeserver has no
+        registration with that token."""
+        result = await self.request("GET", "/_matrix/client/v3/account/whoami")
+        return str(result.get("user_id", ""))
+
     async def resolve_alias(self, alias: str) -> str:
         result = await self._nio(Api.room_resolve_alias(alias))
         return str(result["room_id"])

@@ -34,7 +34,7 @@ _LEGACY_VERSIONS = {str(v) for v in range(1, 12)}
 
 
 class RegistrationOutdated(Exception):
-    """The homeserver has an older registration than the config needs (its namespaces)."""
+    """The homeserver has no registration of Linli, or one older than the config needs."""
 
 
 @dataclass

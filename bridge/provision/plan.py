@@ -125,11 +125,19 @@ def plan(desired: list[RoomSpec], recorded: Mapping[str, RoomRecord]) -> list[Ac
 
 
 def _pl_change(old: Any, new: Any) -> str:
-    old_users = dict((old or {}).get("users", {}))
-    new_users = dict((new or {}).get("users", {}))
+    old, new = dict(old or {}), dict(new or {})
+    old_users = dict(old.get("users") or {})
+    new_users = dict(new.get("users") or {})
     parts = [
         f"{u} {old_users.get(u, 'default')}→{new_users.get(u, 'default')}"
         for u in sorted(set(old_users) | set(new_users))
         if old_users.get(u) != new_users.get(u)
     ]
+    for key in sorted((set(old) | set(new)) - {"users"}):
+        if old.get(key) != new.get(key):
+            before, after = old.get(key), new.get(key)
+            if isinstance(before, dict) or isinstance(after, dict):
+                parts.append(key)  # "events": a level per event type, too long for a line
+            else:
+                parts.append(f"{key} {before}→{after}")
     return ", ".join(parts) or "room defaults"

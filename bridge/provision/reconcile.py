@@ -3,31 +3,39 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from bridge.clock import Clock
 from bridge.config import BridgeConfig
 from bridge.i18n import Catalogue
 from bridge.matrix import Forbidden, MatrixClient, NotFound
-from bridge.provision.apply import Applier, ApplyReport
+from bridge.provision.apply import Applier, ApplyReport, RegistrationOutdated
 from bridge.provision.desired import RoleTable, RoomSpec, desired_rooms, role_table
-from bridge.provision.plan import STATE_FACETS, Action, plan
+from bridge.provision.plan import STATE_FACETS, Action, CreateRoom, plan
+from bridge.provision.registration_check import outdated_message, unreserved_aliases
 from bridge.rooms_config import RoomsConfig
 from bridge.store import Store
 from bridge.store.rooms import RoomRecord
 
-# The facets read back from the homeserver by a live plan: plain values, compared as they are
-# (join rules and power levels name rooms and users by ID and are left to the record).
-LIVE_FACETS = ("name", "topic", "history_visibility")
+# The facets read back from the homeserver by a live plan; join rules and power levels are
+# turned back into the record's symbolic form (rooms by key, Linli itself left out).
+LIVE_FACETS = ("name", "topic", "history_visibility", "join_rules", "power_levels")
 
 
 @dataclass(frozen=True)
 class Plan:
     specs: list[RoomSpec]
     actions: list[Action]
+    # Aliases the plan would create that the homeserver's registration does not reserve
+    # (read by a live plan only).
+    unreserved: list[str] = field(default_factory=list)
 
     def describe(self) -> list[str]:
-        return [a.describe() for a in self.actions]
+        warning = []
+        if self.unreserved:
+            warning = [f"! {outdated_message(self.unreserved)} (before apply)"]
+        return warning + [a.describe() for a in self.actions]
 
 
 class Provisioner:
@@ -59,38 +67,83 @@ class Provisioner:
 
     async def plan(self, *, live: bool = False) -> Plan:
         """What apply would do. `live`: compare with the homeserver's own state of each room
-        Linli manages (its name, topic and history visibility), not only with what Linli
-        recorded, so a room renamed by hand shows as a change; the homeserver must answer."""
+        Linli manages (name, topic, history visibility, join rules, power levels), not only
+        with what Linli recorded, so a change made by hand shows as a change; and ask whether
+        the homeserver's registration reserves the aliases to create. The homeserver must
+        answer."""
         specs = desired_rooms(self.config, self.rooms, await self.role_tables())
         recorded = await self.store.rooms.all()
         if live:
             recorded = await self._as_they_are(recorded)
-        return Plan(specs, plan(specs, recorded))
+        actions = plan(specs, recorded)
+        unreserved = await self._unreserved(actions) if live else []
+        return Plan(specs, actions, unreserved)
+
+    async def _unreserved(self, actions: list[Action]) -> list[str]:
+        creations = [a.spec for a in actions if isinstance(a, CreateRoom)]
+        if not creations:
+            return []
+        server = self.config.homeserver.server_name
+        return await unreserved_aliases(self.client, creations, server)
 
     async def _as_they_are(self, recorded: dict[str, RoomRecord]) -> dict[str, RoomRecord]:
+        keys_by_id = {r.room_id: key for key, r in recorded.items()}
+        limit = asyncio.Semaphore(8)
+
         async def read(record: RoomRecord) -> RoomRecord:
             if record.archived:
                 return record
             state = dict(record.state)
-            for facet in LIVE_FACETS:
-                try:
-                    content = await self.client.get_state(record.room_id, STATE_FACETS[facet])
-                except NotFound:
-                    content = {}  # never set, or unset by hand: a change to make
-                except Forbidden:
-                    continue  # Linli cannot read it (removed from the room): keep the record
-                # No name or topic event is what an empty one was created as.
-                state[facet] = content.get(facet, "" if facet in ("name", "topic") else None)
+            async with limit:
+                for facet in LIVE_FACETS:
+                    try:
+                        content = await self.client.get_state(record.room_id, STATE_FACETS[facet])
+                    except NotFound:
+                        content = {}  # never set, or unset by hand: a change to make
+                    except Forbidden:
+                        continue  # Linli cannot read it (removed from the room): keep the record
+                    state[facet] = self._symbolic(facet, content, state.get(facet), keys_by_id)
             return replace(record, state=state)
 
         checked = await asyncio.gather(*(read(r) for r in recorded.values()))
         return {r.key: r for r in checked}
+
+    def _symbolic(
+        self, facet: str, content: dict[str, Any], recorded: Any, keys_by_id: dict[str, str]
+    ) -> Any:
+        """A state event's content in the record's form, so that it compares with the spec."""
+        if facet == "join_rules":
+            value: dict[str, Any] = {"join_rule": content.get("join_rule")}
+            if "allow" in content or value["join_rule"] in ("restricted", "knock_restricted"):
+                value["allow_spaces"] = [
+                    keys_by_id.get(str(allowed.get("room_id")), str(allowed.get("room_id")))
+                    for allowed in content.get("allow", [])
+                    if isinstance(allowed, dict) and allowed.get("type") == "m.room_membership"
+                ]
+            return value
+        if facet == "power_levels":
+            if not isinstance(recorded, dict):
+                return recorded  # nothing recorded to compare with: apply sends it anyway
+            # Only the keys Linli sets (the homeserver adds its defaults beside them); Linli
+            # itself is listed only in rooms of versions before 12, and is not in the spec.
+            value = {key: content.get(key) for key in recorded}
+            users = dict(content.get("users") or {})
+            users.pop(self.config.bot_user_id, None)
+            value["users"] = users
+            return value
+        # No name or topic event is what an empty one was created as.
+        return content.get(facet, "" if facet in ("name", "topic") else None)
 
     async def apply(self, *, live: bool = False) -> ApplyReport:
         async with self._lock:
             return await self._apply(live)
 
     async def _apply(self, live: bool = False) -> ApplyReport:
+        actions = (await self.plan(live=live)).actions
+        # Before anything is touched: a room half-made for want of its alias helps nobody.
+        unreserved = await self._unreserved(actions)
+        if unreserved:
+            raise RegistrationOutdated(outdated_message(unreserved))
         return await Applier(
             self.client,
             self.store.rooms,
@@ -98,7 +151,7 @@ class Provisioner:
             self.config.homeserver.server_name,
             self.config.bot_user_id,
             self._removal_reason,
-        ).apply((await self.plan(live=live)).actions)
+        ).apply(actions)
 
     def _removal_reason(self, key: str) -> str:
         compound = key.split(":", 1)[0]

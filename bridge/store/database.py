@@ -38,15 +38,32 @@ def _alembic_config(connection: Connection | None = None) -> AlembicConfig:
 
 
 class Database:
-    def __init__(self, url: str, sqlite_synchronous: str = "full") -> None:
+    def __init__(
+        self, url: str, sqlite_synchronous: str = "full", *, bind: AsyncConnection | None = None
+    ) -> None:
+        """`bind`: work inside that connection's open transaction instead of an engine of its
+        own (each unit of work a savepoint in it), for a caller that rolls it all back
+        (`linli plan`, bridge/store/read_only.py)."""
         self.url = url
+        # Counts write transactions: the inbox worker uses it to see whether handling an event
+        # changed anything, and caches use it to know when to reload.
+        self.writes = 0
+        # Bumped by the repositories whose tables the dispatcher caches (rooms, people).
+        self.generations: Counter[str] = Counter()
+        self.engine: AsyncEngine
+        if bind is not None:
+            self.engine = bind.engine
+            self.sessions = async_sessionmaker(
+                bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint"
+            )
+            return
         sqlite = url.startswith("sqlite")
         # Every unit of work here ends in a commit or a rollback (a connection closed inside a
         # transaction rolls it back), so SQLite's extra rollback when a connection goes back to
         # the pool is a wasted round trip to aiosqlite's thread on every query.
         # hide_parameters: a failed statement's error (logged, and stored with a failed inbox
         # entry) would otherwise quote its parameters: residents' names and messages.
-        self.engine: AsyncEngine = create_async_engine(
+        self.engine = create_async_engine(
             url, pool_reset_on_return=None if sqlite else "rollback", hide_parameters=True
         )
         if sqlite:
@@ -63,11 +80,6 @@ class Database:
 
             event.listen(self.engine.sync_engine, "connect", pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # Counts write transactions: the inbox worker uses it to see whether handling an event
-        # changed anything, and caches use it to know when to reload.
-        self.writes = 0
-        # Bumped by the repositories whose tables the dispatcher caches (rooms, people).
-        self.generations: Counter[str] = Counter()
 
     @asynccontextmanager
     async def transaction(self, *, touches: str | None = None) -> AsyncIterator[AsyncSession]:
@@ -87,7 +99,7 @@ class Database:
     async def migrate(self, target: str = "head") -> None:
         """Upgrade the schema; refuse a database whose revision this code does not know."""
         async with self.engine.begin() as conn:
-            await conn.run_sync(self._upgrade, target)
+            await conn.run_sync(self.upgrade, target)
 
     async def current_revision(self) -> str | None:
         async with self.engine.connect() as conn:
@@ -96,7 +108,19 @@ class Database:
             )
 
     @staticmethod
-    def _upgrade(connection: Connection, target: str) -> None:
+    def head_revision() -> str:
+        """The schema revision this code writes."""
+        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        assert head is not None
+        return head
+
+    @staticmethod
+    def revision_of(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    @staticmethod
+    def upgrade(connection: Connection, target: str) -> None:
+        """Bring the schema on `connection` to `target`, inside its transaction."""
         cfg = _alembic_config(connection)
         current = MigrationContext.configure(connection).get_current_revision()
         known = {rev.revision for rev in ScriptDirectory.from_config(cfg).walk_revisions()}
