@@ -277,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         help="e.g. postgresql+asyncpg://linli@db/linli (password from PGPASSWORD)",
     )
     init.add_argument("--metrics-host", default="127.0.0.1", help="where /metrics listens")
+    init.add_argument("--metrics-port", type=int, default=29331)
     reg = command("registration", help="write the homeserver's registration file")
     reg.add_argument("-o", "--output", type=Path, default=Path("linli-registration.yaml"))
     command("plan", help="print what apply would change; touch nothing")
@@ -332,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
                     appservice_url=args.appservice_url,
                     database_url=args.database_url,
                     metrics_host=args.metrics_host,
+                    metrics_port=args.metrics_port,
                 ),
             )
             print(f"wrote {args.config}")

@@ -172,6 +172,23 @@ webhooks:
         await self.spawn()
         await self.wait_ready(timeout)
 
+    def send_signal(self, sig: signal.Signals) -> None:
+        """A signal to the running `linli run`, as `kill -HUP <pid>` or systemd sends it."""
+        assert self._process is not None and self.running, "Linli is not running"
+        self._process.send_signal(sig)
+
+    async def wait_logged(self, text: str, timeout: float = 60) -> None:  # noqa: ASYNC109
+        """Until Linli's log says `text` (polling the file: from outside, nothing else says
+        when a reload is done)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while text not in self.log_text():
+            if not self.running:
+                raise LinliExited(f"Linli exited:\n{self.log_tail()}")
+            if loop.time() > deadline:
+                raise TimeoutError(f"{text!r} not logged after {timeout}s:\n{self.log_tail()}")
+            await asyncio.sleep(0.1)
+
     async def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as when the machine loses power or the OOM killer
         strikes (though the files written so far are on disk)."""

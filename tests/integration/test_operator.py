@@ -116,3 +116,104 @@ async def test_plan_shows_a_room_renamed_by_hand_and_apply_puts_it_back(
         assert "No changes" in capsys.readouterr().out
     finally:
         await admin.close()
+
+
+async def test_plan_touches_neither_a_missing_nor_an_older_database(
+    harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+    import hashlib
+    import sqlite3
+
+    from bridge.cli import main as linli
+    from bridge.store.database import Database
+
+    harness.only("heping")
+    config = harness.write_bridge_yaml()
+    database = harness.workdir / "linli.db"
+    files_before = sorted(p.name for p in harness.workdir.iterdir())
+    assert await asyncio.to_thread(linli, ["-c", str(config), "plan"]) == 0
+    out = capsys.readouterr().out
+    assert "does not exist yet" in out and "+ create space compound:heping" in out
+    assert sorted(p.name for p in harness.workdir.iterdir()) == files_before  # none created
+
+    # A database an older Linli left (schema revision 0006), with no Linli running.
+    older = Database(f"sqlite+aiosqlite:///{database}")
+    await older.migrate("0006")
+    await older.close()
+
+    def snapshot() -> tuple[list[str], str, str | None]:
+        files = sorted(p.name for p in harness.workdir.iterdir())
+        digest = hashlib.sha256(database.read_bytes()).hexdigest()
+        # immutable: a plain read-only open would itself leave -wal and -shm files behind.
+        db = sqlite3.connect(f"file:{database}?immutable=1", uri=True)
+        try:
+            revision = db.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+        finally:
+            db.close()
+        return files, digest, revision
+
+    before = snapshot()
+    assert before[2] == "0006"
+    assert await asyncio.to_thread(linli, ["-c", str(config), "plan"]) == 0
+    out = capsys.readouterr().out
+    assert "schema revision 0006" in out and "linli db upgrade" in out
+    assert "+ create space compound:heping" in out  # and still planned
+    assert snapshot() == before  # no file added, not a byte changed, not migrated
+
+    # With a connection open on it (a running Linli): read through its write-ahead log.
+    holder = sqlite3.connect(database)
+    try:
+        holder.execute("SELECT count(*) FROM alembic_version").fetchone()
+        files_open = sorted(p.name for p in harness.workdir.iterdir())
+        assert await asyncio.to_thread(linli, ["-c", str(config), "plan"]) == 0
+        assert "schema revision 0006" in capsys.readouterr().out
+        assert sorted(p.name for p in harness.workdir.iterdir()) == files_open
+    finally:
+        holder.close()
+    assert snapshot()[1:] == before[1:]
+
+
+async def test_plan_shows_a_join_rule_and_a_power_level_changed_by_hand_and_apply_restores_them(
+    harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from bridge.cli import main as linli
+
+    harness.only("heping")
+    bridge = await harness.start_bridge()
+    records = await bridge.store.rooms.all()
+    await harness.stop_bridge(bridge)
+    key, room = next(
+        (k, r)
+        for k, r in sorted(records.items())
+        if r.state["join_rules"]["join_rule"] == "restricted"
+    )
+    config = harness.write_bridge_yaml()
+    # By hand, with a plain client holding the power (Linli's own token, as an admin might).
+    hand = ResidentClient(harness.homeserver_url, harness.config.bot_user_id, harness.as_token)
+    try:
+        await hand.send_state(room.room_id, "m.room.join_rules", "", {"join_rule": "public"})
+        levels = await hand.get_state(room.room_id, "m.room.power_levels")
+        await hand.send_state(
+            room.room_id, "m.room.power_levels", "", {**levels, "users_default": 50}
+        )
+        assert await asyncio.to_thread(linli, ["-c", str(config), "plan"]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert f"~ {key}: join_rules {{'join_rule': 'public'}} → " in "\n".join(out)
+        assert f"~ {key}: power levels (users_default 50→0)" in out
+        assert len(out) == 2, out  # nothing else drifted
+
+        assert await asyncio.to_thread(linli, ["-c", str(config), "apply"]) == 0
+        capsys.readouterr()
+        rules = await hand.get_state(room.room_id, "m.room.join_rules")
+        assert rules["join_rule"] == "restricted"
+        assert rules["allow"] == [
+            {"type": "m.room_membership", "room_id": records["compound:heping"].room_id}
+        ]
+        assert (await hand.get_state(room.room_id, "m.room.power_levels"))["users_default"] == 0
+        assert await asyncio.to_thread(linli, ["-c", str(config), "plan"]) == 0
+        assert "No changes" in capsys.readouterr().out
+    finally:
+        await hand.close()
