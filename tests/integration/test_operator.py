@@ -130,6 +130,9 @@ async def test_plan_touches_neither_a_missing_nor_an_older_database(
 
     harness.only("heping")
     config = harness.write_bridge_yaml()
+    if harness.database_url is not None:  # PostgreSQL: plan's transaction is rolled back
+        await _plan_leaves_postgresql_as_it_was(harness.database_url, config, capsys)
+        return
     database = harness.workdir / "linli.db"
     files_before = sorted(p.name for p in harness.workdir.iterdir())
     assert await asyncio.to_thread(linli, ["-c", str(config), "plan"]) == 0
@@ -217,3 +220,25 @@ async def test_plan_shows_a_join_rule_and_a_power_level_changed_by_hand_and_appl
         assert "No changes" in capsys.readouterr().out
     finally:
         await hand.close()
+
+
+async def _plan_leaves_postgresql_as_it_was(
+    url: str, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from bridge.cli import main as linli
+    from bridge.store.database import Database
+
+    db = Database(url)
+    try:
+        assert await asyncio.to_thread(linli, ["-c", str(config), "plan"]) == 0
+        assert "holds no schema yet" in capsys.readouterr().out
+        assert await db.current_revision() is None
+        await db.migrate("0006")
+        assert await asyncio.to_thread(linli, ["-c", str(config), "plan"]) == 0
+        out = capsys.readouterr().out
+        assert "schema revision 0006" in out and "+ create space compound:heping" in out
+        assert await db.current_revision() == "0006"
+    finally:
+        await db.close()
