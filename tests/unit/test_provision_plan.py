@@ -153,3 +153,12 @@ def test_adding_a_compound_links_it_and_leaves_the_others_alone() -> None:
     actions = plan(list(before.values()), applied(only_xingfu))
     links = [a for a in actions if isinstance(a, SetChild) and a.parent == "community:sanlin"]
     assert [a.child for a in links] == ["compound:heping"]  # xingfu is not re-linked
+
+
+def test_a_power_level_change_names_the_users_and_room_defaults_that_differ() -> None:
+    old = {"users": {STAFF: 50}, "users_default": 50, "events_default": 0, "events": {"a": 1}}
+    new = {"users": {STAFF: 50, RESIDENT: 10}, "users_default": 0, "events_default": 0}
+    change = SetFacet("heping:hall", "power_levels", new, old).describe()
+    assert change == (
+        f"~ heping:hall: power levels ({RESIDENT} default→10, events, users_default 50→0)"
+    )
