@@ -29,7 +29,7 @@ from bridge.registration import bridge_yaml_text, write_registration
 from bridge.rooms_config import RoomsConfig, load_rooms_config
 from bridge.secret_files import write_secret
 from bridge.store import Store
-from bridge.store.database import DatabaseTooNew
+from bridge.store.database import DatabaseTooNew, DatabaseUnavailable
 from bridge.store.read_only import read_only_store
 
 log = logging.getLogger("linli")
@@ -363,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return asyncio.run(run_demo(args.data, args.rooms_config))
         return asyncio.run(runners[args.command]())
-    except (StartError, DatabaseTooNew) as e:
+    except (StartError, DatabaseTooNew, DatabaseUnavailable) as e:
         print(f"linli: {e}", file=sys.stderr)
         return 1
     except ConfigError as e:

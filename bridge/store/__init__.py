@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 
-from bridge.store.database import Database
+from bridge.store.database import Database, DatabaseUnavailable
 from bridge.store.inbox import InboxStore
 from bridge.store.jobs import JobStore
 from bridge.store.outbox import OutboxStore
@@ -34,6 +35,9 @@ class Store:
         db = Database(url, sqlite_synchronous)
         try:
             await db.migrate()
+        except (OSError, OperationalError, InterfaceError) as e:
+            await db.close()
+            raise DatabaseUnavailable.of(url, e) from e
         except BaseException:
             await db.close()
             raise

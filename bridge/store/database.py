@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Table, event, text
+from sqlalchemy import Table, event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -27,6 +27,17 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 class DatabaseTooNew(RuntimeError):
     """The database was written by a newer Linli; running older code on it could corrupt it."""
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database could not be opened (a server that does not answer, a file that cannot be
+    created): said in one line, with the URL's password left out."""
+
+    @classmethod
+    def of(cls, url: str, error: BaseException) -> DatabaseUnavailable:
+        shown = make_url(url).render_as_string(hide_password=True)
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        return cls(f"the database {shown} cannot be opened ({type(error).__name__}: {reason})")
 
 
 def _alembic_config(connection: Connection | None = None) -> AlembicConfig:

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import aiosqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool, StaticPool
 
 from bridge.store import Store
-from bridge.store.database import Database
+from bridge.store.database import Database, DatabaseUnavailable
 
 
 @asynccontextmanager
@@ -28,7 +29,11 @@ async def read_only_store(url: str) -> AsyncIterator[tuple[Store, str | None]]:
     at this code's schema revision). A database newer than the code raises DatabaseTooNew."""
     engine, note = _engine(url)
     try:
-        async with engine.connect() as connection:
+        try:
+            connection = await engine.connect()
+        except (OSError, OperationalError, InterfaceError) as e:
+            raise DatabaseUnavailable.of(url, e) from e
+        async with connection:
             await connection.begin()
             try:
                 current = await connection.run_sync(Database.revision_of)

@@ -314,3 +314,19 @@ def test_logging_from_bridge_yaml_writes_a_rotated_file_without_library_debug(
         assert [r["message"] for r in records] == ["ticket 7 opened"]
     finally:
         logs.setup()
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_a_database_that_cannot_be_opened_is_one_line_without_its_password(
+    tmp_path: Path, rooms_dir: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    grid = "webhooks: {grid: {url: 'http://127.0.0.1:9/x', secret: sixteen-chars-secret}}\n"
+    config = _bridge_yaml(tmp_path, rooms_dir, grid)
+    url = "postgresql+asyncpg://linli:hunter2hunter2@127.0.0.1:9/linli"  # nothing listens
+    config.write_text(
+        config.read_text(encoding="utf-8") + f"database: {{url: '{url}'}}\n", encoding="utf-8"
+    )
+    assert linli(["-c", str(config), command]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("linli: the database postgresql+asyncpg://linli:***@127.0.0.1:9/linli")
+    assert err.count("\n") == 1 and "hunter2" not in err
