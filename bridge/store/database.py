@@ -37,7 +37,10 @@ class DatabaseUnavailable(RuntimeError):
     def of(cls, url: str, error: BaseException) -> DatabaseUnavailable:
         shown = make_url(url).render_as_string(hide_password=True)
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-        return cls(f"the database {shown} cannot be opened ({type(error).__name__}: {reason})")
+        return cls(
+            f"the database {shown} cannot be opened ({type(error).__name__}: {reason}); "
+            "check database.url in bridge.yaml, and that its server runs"
+        )
 
 
 def _alembic_config(connection: Connection | None = None) -> AlembicConfig:
