@@ -70,6 +70,7 @@ def bridge_yaml_text(
     appservice_url: str | None = None,
     database_url: str = "sqlite+aiosqlite:///data/linli.db",
     metrics_host: str = "127.0.0.1",
+    metrics_port: int = 29331,
     rooms_config: str = "rooms_config",
 ) -> str:
     """A bridge.yaml with fresh random tokens (`linli init`)."""
@@ -89,7 +90,7 @@ database:
 metrics:
   enabled: true
   listen_host: {metrics_host}
-  listen_port: 29331
+  listen_port: {metrics_port}
 rooms_config: {rooms_config}
 bots:
   main: linli
