@@ -6,8 +6,9 @@ Every task it starts is kept, cancelled and awaited at shutdown, and its failure
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Coroutine, Sequence
 from typing import Any, TypeVar
 from uuid import uuid4
 
@@ -35,6 +36,19 @@ B = TypeVar("B", bound=Bot)
 
 class StartError(Exception):
     """An expected failure at start, said in one line with what to do."""
+
+
+async def _listening(start: Awaitable[None], where: str, setting: str) -> None:
+    """A listener started, or one line saying its port is taken and what to change."""
+    try:
+        await start
+    except OSError as e:
+        if e.errno != errno.EADDRINUSE:
+            raise
+        raise StartError(
+            f"{where} is in use (another Linli, or another program); stop it or change "
+            f"{setting} in bridge.yaml"
+        ) from None
 
 
 class Bridge:
@@ -148,9 +162,15 @@ class Bridge:
         if self.process_inbox:
             # What the inbox holds from an earlier run is queued before anything new arrives.
             await self.worker.start()
-        await self.server.start()
+        await _listening(
+            self.server.start(),
+            f"{self.config.appservice.listen_host}:{self.config.appservice.listen_port}",
+            "appservice.listen_port",
+        )
         if self.ops is not None:
-            await self.ops.start()
+            await _listening(
+                self.ops.start(), f"{self.ops.host}:{self.ops.port}", "metrics.listen_port"
+            )
         if self.process_inbox:
             self._spawn(self.worker.run(), "inbox worker")
             self._spawn(self.scheduler.run(), "scheduler")

@@ -50,6 +50,7 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
     hs_port = int(os.environ.get("LINLI_DEMO_HS_PORT", "8008"))
     as_port = int(os.environ.get("LINLI_DEMO_AS_PORT", "29330"))
     grid_port = int(os.environ.get("LINLI_DEMO_GRID_PORT", "29332"))
+    metrics_port = int(os.environ.get("LINLI_DEMO_METRICS_PORT", "29331"))
     config_path = data / "bridge.yaml"
     # Residents are bound once (the marker says it was done): a rerun changes nothing that is
     # already right, and a resident who asked to be forgotten stays forgotten.
@@ -61,6 +62,7 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
             bridge_yaml_text(
                 homeserver_url=f"http://127.0.0.1:{hs_port}",
                 listen_port=as_port,
+                metrics_port=metrics_port,
                 rooms_config=rel_rooms,
                 database_url="sqlite+aiosqlite:///linli.db",  # beside this bridge.yaml, in data/
             )

@@ -50,6 +50,12 @@ class Router:
             for spec in type(bot).commands.specs:
                 services.commands.append(spec)
                 self._owners[id(spec)] = bot
+        # The bots that handle each kind of event; no context is built for a kind none handles
+        # (state changes and other bots' events are most of a busy room's traffic).
+        self._handling = {
+            hook: [b for b in self.bots if getattr(type(b), hook) is not getattr(Bot, hook)]
+            for hook in ("on_message", "on_membership", "on_reaction", "on_event", "on_receipt")
+        }
 
     @property
     def command_specs(self) -> list[CommandSpec]:
@@ -82,16 +88,18 @@ class Router:
             for bot in self.bots:
                 await bot.on_message(ctx, event)
         elif isinstance(event, Membership):
-            ctx = await self.context(event, when, fresh)
-            for bot in self.bots:
-                await bot.on_membership(ctx, event)
+            if bots := self._handling["on_membership"]:
+                ctx = await self.context(event, when, fresh)
+                for bot in bots:
+                    await bot.on_membership(ctx, event)
         elif isinstance(event, Reaction):
+            if bots := self._handling["on_reaction"]:
+                ctx = await self.context(event, when, fresh)
+                for bot in bots:
+                    await bot.on_reaction(ctx, event)
+        elif isinstance(event, OtherEvent) and (bots := self._handling["on_event"]):
             ctx = await self.context(event, when, fresh)
-            for bot in self.bots:
-                await bot.on_reaction(ctx, event)
-        elif isinstance(event, OtherEvent):
-            ctx = await self.context(event, when, fresh)
-            for bot in self.bots:
+            for bot in bots:
                 await bot.on_event(ctx, event)
 
     async def _receipt(self, receipt: Receipt, received_at: datetime, fresh: bool) -> None:
@@ -104,8 +112,10 @@ class Router:
             type="m.receipt",
             origin_server_ts=receipt.ts,
         )
+        if not (bots := self._handling["on_receipt"]):
+            return
         ctx = await self.context(event, received_at, fresh)
-        for bot in self.bots:
+        for bot in bots:
             await bot.on_receipt(ctx, receipt)
 
     async def context(self, event: RoomEvent, received_at: datetime, fresh: bool) -> EventContext:

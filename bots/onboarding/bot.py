@@ -8,25 +8,21 @@ and power levels follow the role table in every room of the compound.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from bots.onboarding.address import AddressError, parse_address
 from bots.onboarding.cli import ROSTER_IMPORT
-from bridge import messages
+from bots.onboarding.personal import CONFIRM, PERSONAL, PersonalData
 from bridge.bot import Bot, CliVerb, EventContext
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable
 from bridge.events import Membership
-from bridge.matrix import NotFound
 from bridge.provision.desired import room_key
 from bridge.roles import GRANTABLE_ROLES, STAFF_ROLES, Role
 from bridge.rooms_config import Compound
 from bridge.store.roster import VerificationRecord
 
 COMMITTEE = frozenset({Role.RESIDENTS_COMMITTEE})
-# The word that confirms an irreversible request (`!我 删除 确认`).
-CONFIRM = Arg("confirm", optional=True, choices=("确认", "confirm"))
 # Who may move a resident out: the committee, and the property manager who hands over keys.
 HOUSING_STAFF = frozenset({Role.RESIDENTS_COMMITTEE, Role.PROPERTY_MANAGER})
 ROLE_WORDS = {
@@ -37,7 +33,7 @@ ROLE_WORDS = {
 }
 
 
-class OnboardingBot(Bot):
+class OnboardingBot(PersonalData, Bot):
     commands: ClassVar[CommandTable] = CommandTable()
     texts: ClassVar[Path | None] = Path(__file__).parent / "texts"
     cli_verbs: ClassVar[tuple[CliVerb, ...]] = (ROSTER_IMPORT,)
@@ -325,94 +321,6 @@ class OnboardingBot(Bot):
         else:
             await ctx.reply("onboarding.whois_not_staff", user=user)
 
-    # ------------------------------------------------------------ personal data
-
-    async def _direct_room(self, user: str) -> str:
-        """The direct-message room with this person, made once and reused (Services)."""
-        return await self.services.direct_room(user)
-
-    async def _tell_privately(self, ctx: EventContext, body: str, sent_key: str) -> str:
-        """Personal data goes to the direct room; the room of the command hears where."""
-        room = await self.services.direct_room(ctx.event.sender, here=ctx.event.room_id)
-        if room != ctx.event.room_id:
-            await ctx.send_notice(room, body, purpose="private")
-            await ctx.reply(sent_key)
-        else:
-            await ctx.reply_text(body, purpose="private")
-        return room
-
-    @commands.command("me", aliases=["我"])
-    async def show_me(self, ctx: EventContext) -> None:
-        data = await self.services.store.people.export(ctx.event.sender)
-        # Households, then requests still waiting (an approved one is a household already).
-        waiting = [q for q in data["verification_requests"] if q["status"] == "pending"]
-        if not data["households"] and not waiting:
-            await ctx.reply("onboarding.me_nothing")
-            return
-        compounds = self.services.rooms.compounds
-
-        def line(key: str, h: dict[str, Any]) -> str:
-            compound = compounds.get(h["compound"])
-            return ctx.text(
-                key,
-                compound=compound.config.name if compound else h["compound"],
-                household=h["household"],
-                name=h["name"] or "—",
-            )
-
-        details = ctx.text("roles.separator").join(
-            [line("onboarding.me_household", h) for h in data["households"]]
-            + [line("onboarding.me_pending", q) for q in waiting]
-        )
-        await self._tell_privately(
-            ctx, ctx.text("onboarding.me", details=details), "onboarding.me_sent"
-        )
-
-    @commands.command("me export", aliases=["我 导出"])
-    async def export_me(self, ctx: EventContext) -> None:
-        data = await self.services.store.people.export(ctx.event.sender)
-        for bot in self.services.bots:
-            data.update(await bot.export_personal(ctx.event.sender))
-        payload = json.dumps(data, ensure_ascii=False, indent=2).encode()
-        client = self.services.client
-        room = await self._tell_privately(
-            ctx, ctx.text("onboarding.export_file"), "onboarding.exported"
-        )
-        uri = await client.upload(payload, "application/json", "linli-my-data.json")
-        if uri is None:  # no media repository: the data goes as text
-            content = messages.notice(payload.decode())
-        else:
-            content = messages.file_message(
-                uri, "linli-my-data.json", "application/json", len(payload)
-            )
-        await ctx.send(room, content, purpose="export-file")
-
-    @commands.command("me forget", aliases=["我 删除"], args=[CONFIRM])
-    async def forget_me(self, ctx: EventContext, confirm: str | None) -> None:
-        if confirm is None:  # erasure cannot be undone: ask first
-            await ctx.reply("onboarding.forget_confirm")
-            return
-        people = self.services.store.people
-        # Linli's own messages that named them (the request the committee saw) go first, so a
-        # crash before the erasure leaves the records to redact them again.
-        for room, event_id in await people.personal_messages(ctx.event.sender):
-            try:
-                await self.services.client.redact(
-                    room, event_id, ctx.text("privacy.forgotten"), ctx.txn(f"forget:{event_id}")
-                )
-            except NotFound:
-                pass  # the room or the message is gone already
-        await people.forget(ctx.event.sender)
-        await self._erase_elsewhere(ctx.event.sender, None)
-        await ctx.reply("onboarding.forgotten")
-        await self.services.reconcile_soon(ctx.event.event_id)
-
-    async def _erase_elsewhere(self, user: str, compound: str | None) -> None:
-        """What the other bots keep about the person goes too (tickets lose their reporter)."""
-        for bot in self.services.bots:
-            if bot is not self:
-                await bot.erase_personal(user, compound)
-
     @commands.command("me show", aliases=["我 亮身份", "me show-party"], roles=[Role.PARTY_MEMBER])
     async def show_party(self, ctx: EventContext) -> None:
         compound = self._compound(ctx)
@@ -426,3 +334,7 @@ class OnboardingBot(Bot):
 def _parts(where: str) -> tuple[str, str, str]:
     building, unit, room = where.split("-")
     return building, unit, room
+
+
+# `!me`, `!me export`, `!me forget` (personal.py) after this bot's own commands.
+OnboardingBot.commands.specs.extend(PERSONAL.specs)

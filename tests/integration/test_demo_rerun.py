@@ -20,17 +20,20 @@ BOT = "@linli:linli.localhost"
 async def demo_up(data: Path, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, dict]:  # type: ignore[type-arg]
     summary = data / "demo.json"
     summary.unlink(missing_ok=True)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bridge.cli", "demo", "--data", str(data),
-        "--rooms-config", str(ROOT / "rooms_config"),
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the demo and the Synapse it starts
-    )  # fmt: skip
+    errors = data.parent / "demo-stderr.txt"
+    with errors.open("ab") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bridge.cli", "demo", "--data", str(data),
+            "--rooms-config", str(ROOT / "rooms_config"),
+            cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
+            start_new_session=True,  # its own process group: the demo and the Synapse it starts
+        )  # fmt: skip
     for _ in range(1800):
         if summary.exists() and summary.stat().st_size:
             return process, json.loads(summary.read_text(encoding="utf-8"))
         if process.returncode is not None:
-            raise AssertionError(f"the demo stopped with {process.returncode}")
+            said = errors.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise AssertionError(f"the demo stopped with {process.returncode}:\n{said}")
         await asyncio.sleep(0.1)
     process.kill()
     raise AssertionError("the demo did not come up")
@@ -54,8 +57,8 @@ def bot_says(pred):  # type: ignore[no-untyped-def]
 
 async def test_an_erased_resident_stays_erased_when_the_demo_runs_again(tmp_path: Path) -> None:
     env = dict(os.environ)
-    for name in ("LINLI_DEMO_HS_PORT", "LINLI_DEMO_AS_PORT", "LINLI_DEMO_GRID_PORT"):
-        env[name] = str(free_port())
+    for port in ("HS", "AS", "GRID", "METRICS"):
+        env[f"LINLI_DEMO_{port}_PORT"] = str(free_port())
     data = tmp_path / "data"
     process, summary = await demo_up(data, env)
     accounts = {a["user_id"]: a["password"] for a in summary["accounts"]}
