@@ -33,22 +33,22 @@ async def read_only_store(url: str) -> AsyncIterator[tuple[Store, str | None]]:
             connection = await engine.connect()
         except (OSError, OperationalError, InterfaceError) as e:
             raise DatabaseUnavailable.of(url, e) from e
-        async with connection:
+        try:
             await connection.begin()
-            try:
-                current = await connection.run_sync(Database.revision_of)
-                head = Database.head_revision()
-                if note is None and current is None:
-                    note = "the database holds no schema yet; apply (or run) creates it"
-                elif note is None and current != head:
-                    note = (
-                        f"the database is at schema revision {current}: `linli db upgrade` "
-                        f"(or apply, or run) migrates it to {head}; planned as if migrated"
-                    )
-                await connection.run_sync(Database.upgrade, "head")
-                yield Store(Database(url, bind=connection)), note
-            finally:
-                await connection.rollback()
+            current = await connection.run_sync(Database.revision_of)
+            head = Database.head_revision()
+            if note is None and current is None:
+                note = "the database holds no schema yet; apply (or run) creates it"
+            elif note is None and current != head:
+                note = (
+                    f"the database is at schema revision {current}: `linli db upgrade` "
+                    f"(or apply, or run) migrates it to {head}; planned as if migrated"
+                )
+            await connection.run_sync(Database.upgrade, "head")
+            yield Store(Database(url, bind=connection)), note
+        finally:
+            await connection.rollback()
+            await connection.close()
     finally:
         await engine.dispose()
 
