@@ -10,6 +10,7 @@ and `proposal_store.py`, the scheduled jobs in `jobs.py`, the words in `texts/`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,9 +18,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
-from bots.votes import results
+from bots.votes import demo, results
+from bots.votes.ballot_store import BallotStore
 from bots.votes.cli import AUDIT
 from bots.votes.closing import Closer
+from bots.votes.electorate import ElectorateStore
 from bots.votes.jobs import CLOSE, DISTRIBUTE, REMIND, ClosePoll, HandOut, RemindVoters
 from bots.votes.paper import PaperRow, parse_household, parse_paper_csv
 from bots.votes.parsing import PollTextError, parse_closing, parse_poll, poll_response
@@ -31,13 +34,7 @@ from bots.votes.rules import (
     reminder_time,
 )
 from bots.votes.secret import SecretBallots
-from bots.votes.store import (
-    ElectorateStore,
-    NewPoll,
-    PollRecord,
-    VoteStore,
-    poll_key,
-)
+from bots.votes.store import NewPoll, PollRecord, VoteStore, poll_key
 from bots.votes.turnout import Turnout
 from bridge import messages
 from bridge.bot import Bot, CliVerb, EventContext, Services
@@ -93,11 +90,12 @@ class VoteBot(Bot):
     def __init__(self, services: Services) -> None:
         super().__init__(services)
         self.votes = VoteStore(services.store.db)
+        self.ballots = BallotStore(services.store.db)
         self.electorate = ElectorateStore(services.store.db)
         self.proposals = ProposalDesk(services, ProposalStore(services.store.db))
-        self.turnout = Turnout(services, self.votes, self.electorate)
-        self.secret = SecretBallots(services, self.votes, self.electorate)
-        self.closer = Closer(services, self.votes, self.electorate, self.proposals)
+        self.turnout = Turnout(services, self.votes, self.ballots, self.electorate)
+        self.secret = SecretBallots(services, self.votes, self.ballots, self.electorate)
+        self.closer = Closer(services, self.votes, self.proposals)
         services.scheduler.register_kind(CLOSE, self.closer.close_when_due)
         services.scheduler.register_kind(DISTRIBUTE, self.secret.hand_out_ballot_papers)
         services.scheduler.register_kind(REMIND, self.turnout.remind_voters)
@@ -429,7 +427,7 @@ class VoteBot(Bot):
     async def _enter_paper(
         self, ctx: EventContext, poll: PollRecord, row: PaperRow, cause: str
     ) -> str:
-        return await self.votes.enter_paper(
+        return await self.ballots.enter_paper(
             poll.id,
             household=row.household,
             choice=row.choice,
@@ -584,7 +582,10 @@ class VoteBot(Bot):
     async def list_conventions(self, ctx: EventContext) -> None:
         await self.proposals.list_conventions(ctx, self._compound(ctx))
 
-    # ------------------------------------------------------------ personal data
+    # ------------------------------------------------------------ demo and personal data
+
+    async def seed_demo(self, passwords: Mapping[str, str]) -> None:
+        await demo.seed(self, passwords)
 
     async def export_personal(self, user_id: str) -> dict[str, Any]:
         return {"poll_answers": await self.votes.answers_of(user_id)}

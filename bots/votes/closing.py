@@ -12,12 +12,8 @@ from bots.votes import audit, results
 from bots.votes.jobs import ClosePoll
 from bots.votes.proposals import ProposalDesk
 from bots.votes.result_chart import result_chart_png
-from bots.votes.store import (
-    AlreadyClosed,
-    ElectorateStore,
-    PollRecord,
-    VoteStore,
-)
+from bots.votes.store import AlreadyClosed, PollRecord, VoteStore
+from bots.votes.tally_store import audit_material
 from bridge import messages
 from bridge.bot import Services
 from bridge.commands import CommandError
@@ -35,12 +31,10 @@ class Closer:
         self,
         services: Services,
         votes: VoteStore,
-        electorate: ElectorateStore,
         proposals: ProposalDesk,
     ) -> None:
         self.services = services
         self.votes = votes
-        self.electorate = electorate
         self.proposals = proposals
 
     @property
@@ -75,18 +69,13 @@ class Closer:
     ) -> None:
         """Close once (freeze the count), then post the poll's end event and the result; run
         again for the same cause, it re-sends what may be missing (same transaction IDs)."""
-        areas: dict[str, Any] = {}
-        voters: list[Any] = []
-        if poll.kind == "formal":
-            areas = await self.electorate.floor_areas(poll.compound)
-            voters = await self.electorate.voters(poll.compound)
         try:
             closing = await self.votes.close(
                 poll.id,
                 cause=cause,
                 at=self.services.clock.now(),
                 by=by,
-                result=lambda p, answers: results.freeze(p, answers, voters, areas),
+                result=results.freeze,
             )
         except AlreadyClosed as e:
             raise CommandError("votes.already_closed", number=e.poll.number) from None
@@ -136,7 +125,8 @@ class Closer:
     async def _publish_audit(self, poll: PollRecord, compound: Compound | None, send: Send) -> None:
         """The audit file in the hall, and its SHA-256 in a notice (a copy altered later no
         longer matches it)."""
-        data = audit.audit_file(poll, compound.config.name if compound else poll.compound)
+        material = await audit_material(self.votes.db, poll.id, poll.secret)
+        data = audit.audit_file(poll, compound.config.name if compound else poll.compound, material)
         name = f"vote-{poll.compound}-{poll.number}-audit.json"
         uri = await self.services.client.upload(data, "application/json", name)
         content = (

@@ -48,6 +48,15 @@ async def demo_down(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
+def poll_from_bot(question: str):  # type: ignore[no-untyped-def]
+    start = "org.matrix.msc3381.poll.start"
+    return lambda e: (
+        e["sender"] == BOT
+        and e["type"] == start
+        and e["content"][start]["question"]["org.matrix.msc1767.text"] == question
+    )
+
+
 def bot_says(pred):  # type: ignore[no-untyped-def]
     return lambda e: e["sender"] == BOT and pred(e["content"].get("body", ""))
 
@@ -62,6 +71,11 @@ async def test_an_erased_resident_stays_erased_when_the_demo_runs_again(tmp_path
     li_si = "@li_si:linli.localhost"
     try:
         client = await ResidentClient.login(str(summary["homeserver"]), li_si, accounts[li_si])
+        # The votes demo: its owners' committee member starts a quick poll and a formal vote in
+        # the hall from their own account; the bot posts them as native polls.
+        hall = await client.join("#heping-hall:linli.localhost")
+        for question in ("周末小区大扫除安排在几点？", "使用维修基金更换1号楼电梯"):
+            await client.wait_for_event(hall, poll_from_bot(question), timeout=90)
         neighbours = await client.join("#heping-neighbours:linli.localhost")
         await client.send_text(neighbours, "!我 删除 确认")
         # A demo just started may still be catching up with its Synapse: a generous deadline.

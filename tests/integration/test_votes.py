@@ -370,6 +370,7 @@ async def test_a_secret_owners_vote_keeps_choices_out_of_the_hall_and_its_audit_
         "同意面积：220.50/400.00 平方米（55.13%），达到 >1/2 ✓",
         "同意 2，反对 1，弃权 1",
         "面积：同意 220.50，反对 89.25，弃权 90.25 平方米",
+        "计入纸质票 1 张；同一户只计一次，以先投的一张为准",  # the rule for duplicates
         "结论：未通过",
     ]
     file_event = await committee.wait_for_event(
@@ -387,10 +388,12 @@ async def test_a_secret_owners_vote_keeps_choices_out_of_the_hall_and_its_audit_
     async with w.bridge.store.db.engine.connect() as conn:
         voters = (await conn.execute(text("SELECT * FROM votes_secret_voters"))).mappings().all()
         ballots = (await conn.execute(text("SELECT * FROM votes_secret_ballots"))).mappings().all()
+        counted = (await conn.execute(text("SELECT voter FROM votes_counted"))).scalars().all()
     assert sorted(v["voter"] for v in voters) == ["1-1-101", "1-1-102", "1-1-201"]
     assert all(set(v) == {"id", "poll_id", "voter", "cause"} for v in voters)
     assert sorted(b["receipt"] for b in ballots) == sorted(receipts.values())
     assert all(set(b) == {"receipt", "poll_id", "choice"} for b in ballots)
+    assert counted == ["1-1-202"]  # the close's list of counted ballots: the open (paper) one
 
     # The audit file recounts to the published result; each receipt is found with its choice;
     # an altered copy is caught.
