@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from bots.votes import audit, results
 from bots.votes.jobs import ClosePoll
 from bots.votes.proposals import ProposalDesk
-from bots.votes.result_chart import result_chart_png
+from bots.votes.result_chart import FALLBACK, result_chart_png
 from bots.votes.store import AlreadyClosed, PollRecord, VoteStore
 from bots.votes.tally_store import audit_material
 from bridge import messages
@@ -101,16 +101,21 @@ class Closer:
             "m.room.message",
         )
         if closed.kind == "formal":
-            await self._post_chart(closed, send)
+            await self._post_chart(closed, compound, send)
             await self._publish_audit(closed, compound, send)
             await self.proposals.after_vote(closed, cause, compound, send)
 
-    async def _post_chart(self, poll: PollRecord, send: Send) -> None:
-        """The result as an image (drawn in a thread: no room waits for it)."""
+    async def _post_chart(self, poll: PollRecord, compound: Compound | None, send: Send) -> None:
+        """The result as an image, in the compound's words (drawn in a thread: no room waits
+        for it)."""
         assert poll.rule is not None and poll.result is not None
+        words = {
+            key: self.services.text(compound, f"votes.chart_{key}", number=poll.number)
+            for key in FALLBACK
+        }
         png = await asyncio.to_thread(
             result_chart_png,
-            f"Vote #{poll.number}",
+            words,
             audit.rule_of(poll.rule),
             results.outcome_of(poll.result),
             poll.eligibility == "owners",
