@@ -25,7 +25,7 @@ from bots.votes.electorate import ElectorateStore
 from bots.votes.formal_terms import CHOICE_WORDS
 from bots.votes.jobs import CLOSE, DISTRIBUTE, REMIND
 from bots.votes.opening import Opener, compound_of, open_poll
-from bots.votes.paper_desk import PaperDesk
+from bots.votes.paper_desk import PAPER_STAFF, PaperDesk
 from bots.votes.parsing import PollTextError, parse_closing, parse_poll
 from bots.votes.proposal_store import ProposalStore
 from bots.votes.proposals import ProposalDesk
@@ -35,11 +35,10 @@ from bots.votes.turnout import Turnout
 from bridge import messages
 from bridge.bot import Bot, CliVerb, EventContext, Services
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable
-from bridge.events import OtherEvent
-from bridge.roles import COMMITTEE_ROLES, PROPERTY_ROLES, RESIDENT_ROLES, STAFF_ROLES, Role
+from bridge.events import Message, OtherEvent
+from bridge.roles import COMMITTEE_ROLES, RESIDENT_ROLES, STAFF_ROLES, Role
 
 NUMBER = Arg("number", ArgKind.INT)
-PAPER_STAFF = COMMITTEE_ROLES | PROPERTY_ROLES
 # Who may start a quick poll: anyone Linli knows in the compound, except observers.
 POLL_PEOPLE = RESIDENT_ROLES | STAFF_ROLES
 
@@ -62,7 +61,7 @@ class VoteBot(Bot):
         self.closer = Closer(services, self.votes, self.proposals)
         self.opener = Opener(services, self.votes)
         self.answers = Answers(self.votes, self.electorate, self.secret)
-        self.papers = PaperDesk(self.votes, self.ballots, self.electorate)
+        self.papers = PaperDesk(services, self.votes, self.ballots, self.electorate)
         services.scheduler.register_kind(CLOSE, self.closer.close_when_due)
         services.scheduler.register_kind(DISTRIBUTE, self.secret.hand_out_ballot_papers)
         services.scheduler.register_kind(REMIND, self.turnout.remind_voters)
@@ -162,6 +161,10 @@ class VoteBot(Bot):
 
     async def on_event(self, ctx: EventContext, event: OtherEvent) -> None:
         await self.answers.on_event(ctx, event)
+
+    async def on_message(self, ctx: EventContext, message: Message) -> None:
+        if message.msgtype == "m.file":
+            await self.papers.import_file(ctx, message)  # paper ballots as a CSV file
 
     # ------------------------------------------------------------ turnout and reminders
 

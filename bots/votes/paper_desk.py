@@ -3,18 +3,36 @@ or sent as a CSV file; each bad line is reported by its number and the good ones
 
 from __future__ import annotations
 
+import re
+
 from bots.votes.ballot_store import BallotStore
 from bots.votes.electorate import ElectorateStore
 from bots.votes.formal_terms import CHOICE_WORDS
 from bots.votes.opening import open_poll
 from bots.votes.paper import PaperRow, parse_household, parse_paper_csv
 from bots.votes.store import PollRecord, VoteStore
-from bridge.bot import EventContext
+from bridge.bot import EventContext, Services
 from bridge.commands import CommandError
+from bridge.events import Message
+from bridge.matrix import MatrixError, TooLarge
+from bridge.roles import COMMITTEE_ROLES, PROPERTY_ROLES
+
+PAPER_STAFF = COMMITTEE_ROLES | PROPERTY_ROLES
+MAX_FILE_BYTES = 512 * 1024  # MAX_LINES short lines, with room to spare
+CSV_TYPES = ("text/csv", "text/comma-separated-values", "application/csv")
+# A vote's number in a file's name: "表决3.csv", "投票 #3.csv", "vote-3.csv".
+_NUMBER_IN_NAME = re.compile(r"(?:#|表决|投票|vote)[\s_#-]*(\d+)", re.IGNORECASE)
 
 
 class PaperDesk:
-    def __init__(self, votes: VoteStore, ballots: BallotStore, electorate: ElectorateStore) -> None:
+    def __init__(
+        self,
+        services: Services,
+        votes: VoteStore,
+        ballots: BallotStore,
+        electorate: ElectorateStore,
+    ) -> None:
+        self.services = services
         self.votes = votes
         self.ballots = ballots
         self.electorate = electorate
@@ -65,6 +83,61 @@ class PaperDesk:
             purpose="paper-import",
         )
 
+    async def import_file(self, ctx: EventContext, message: Message) -> None:
+        """A CSV file (m.file) sent by staff in one of the compound's rooms: downloaded from
+        the homeserver's media repository and imported like pasted lines. The vote is the one
+        the file replies to, the one its name gives ("表决3.csv"), or the compound's only
+        open vote that takes paper ballots; other files, and files from others, are not ours."""
+        name = message.filename or message.body
+        is_csv = name.casefold().endswith(".csv") or message.mimetype in CSV_TYPES
+        if ctx.compound is None or message.url is None or not is_csv:
+            return
+        if not ctx.roles & PAPER_STAFF:
+            return
+        try:
+            poll = await self._vote_for_file(ctx, message, name)
+            if poll is None:
+                return
+            if message.size is not None and message.size > MAX_FILE_BYTES:
+                raise CommandError("votes.csv_file_too_large", number=poll.number)
+            try:
+                raw = await self.services.client.download(message.url, MAX_FILE_BYTES)
+            except TooLarge:
+                raise CommandError("votes.csv_file_too_large", number=poll.number) from None
+            except MatrixError as e:
+                if e.status >= 500 or e.status in (0, 429):
+                    raise  # the homeserver's trouble: the inbox tries the event again
+                raise CommandError("votes.csv_file_unreadable", number=poll.number) from None
+            text = _decode(raw)
+            if text is None:
+                raise CommandError("votes.csv_file_unreadable", number=poll.number)
+        except CommandError as e:
+            await ctx.reply(e.key, **e.args_)
+            return
+        await self.import_csv(ctx, poll, text)
+
+    async def _vote_for_file(
+        self, ctx: EventContext, message: Message, name: str
+    ) -> PollRecord | None:
+        if message.in_reply_to is not None:
+            replied = await self.votes.by_start_event(message.in_reply_to)
+            if replied is not None and replied.compound == open_compound(ctx):
+                return await self.paper_vote(ctx, replied.number)
+        named = _NUMBER_IN_NAME.search(name)
+        if named is not None:
+            return await self.paper_vote(ctx, int(named.group(1)))
+        open_votes = [
+            p
+            for p in await self.votes.open_polls(open_compound(ctx))
+            if p.kind == "formal" and p.eligibility != "residents"
+        ]
+        if not open_votes:
+            return None  # a CSV file about something else
+        if len(open_votes) > 1:
+            numbers = "、".join(f"#{p.number}" for p in open_votes)
+            raise CommandError("votes.csv_file_which", numbers=numbers)
+        return open_votes[0]
+
     async def paper_vote(self, ctx: EventContext, number: int) -> PollRecord:
         """The open formal vote by households or owners that paper ballots can go to."""
         poll = await open_poll(self.votes, ctx, number)
@@ -91,3 +164,19 @@ class PaperDesk:
             cause=cause,
             at=ctx.received_at,
         )
+
+
+def open_compound(ctx: EventContext) -> str:
+    assert ctx.compound is not None
+    return ctx.compound.key
+
+
+def _decode(raw: bytes) -> str | None:
+    """A CSV file's text: UTF-8 (with or without the BOM Excel writes), else GB18030 (what
+    Excel saves "CSV" as on a Chinese Windows); None when it is neither."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
