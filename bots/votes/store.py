@@ -14,7 +14,15 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from bots.votes.models import BallotPaper, Poll, PollAnswer, Proposal
+from bots.votes.models import (
+    BallotPaper,
+    CountedBallot,
+    Elector,
+    Poll,
+    PollAnswer,
+    Proposal,
+    SecretVoter,
+)
 from bots.votes.rules import Answer
 from bots.votes.tally_store import FormalCount, count_formal
 from bridge.store.database import Database, insert_ignoring_duplicates, table_of
@@ -251,9 +259,9 @@ class VoteStore:
             return [_record(r) for r in rows]
 
     async def forget_voter(self, user_id: str, compound: str | None) -> None:
-        """`!我 删除`: the person's answers stay counted under a random name of their own (one
-        name for all their answers, so the latest still wins); their ballot papers and
-        proposals no longer name them."""
+        """`!我 删除`: the person's answers and ballots stay counted under a random name of their
+        own (one name for all of them, so the latest answer still wins); their ballot papers
+        and proposals no longer name them. An audit file already published is not changed."""
         alias = f"erased:{secrets.token_hex(6)}"
         polls = select(Poll.id)
         if compound is not None:
@@ -269,6 +277,14 @@ class VoteStore:
                 .where(BallotPaper.user_id == user_id, BallotPaper.poll_id.in_(polls))
                 .values(user_id=alias)
             )
+            # Votes by person (住户): the same name in who voted secretly, and in a closed vote's
+            # electorate and counted ballots, so its count and audit still add up.
+            for table in (SecretVoter, Elector, CountedBallot):
+                await session.execute(
+                    update(table)
+                    .where(table.voter == user_id, table.poll_id.in_(polls))
+                    .values(voter=alias)
+                )
             mine = Proposal.proposer == user_id
             if compound is not None:
                 mine = mine & (Proposal.compound == compound)

@@ -77,7 +77,9 @@ async def store(database_url: str) -> AsyncIterator[Store]:
         await store.close()
 
 
-async def formal(votes: VoteStore, *, secret: bool = False) -> PollRecord:
+async def formal(
+    votes: VoteStore, *, secret: bool = False, eligibility: str = "owners"
+) -> PollRecord:
     new = NewPoll(
         compound="c",
         kind="formal",
@@ -88,8 +90,8 @@ async def formal(votes: VoteStore, *, secret: bool = False) -> PollRecord:
         question="Q",
         options=[{"id": c, "text": c} for c in ("yes", "no", "abstain")],
         max_selections=1,
-        per_household=True,
-        eligibility="owners",
+        per_household=eligibility != "residents",
+        eligibility=eligibility,
         rule={"name": "ordinary"},
         opened_at=NOW,
         closes_at=None,
@@ -209,5 +211,19 @@ async def test_secret_totals_are_counted_and_checked_against_their_voters(store:
         ],
         "area": {"no": "161/2", "yes": "100"},
     }
+    data = json.loads(audit.audit_file(closing.poll, "C", material))
+    assert audit.verify(data) == (True, [])
+
+
+async def test_an_erased_voter_leaves_a_closed_count_that_still_recounts(store: Store) -> None:
+    votes = VoteStore(store.db)
+    poll = await formal(votes, eligibility="residents")  # by person: voters by Matrix ID
+    await answer(votes, poll, 1, "@a:x", "yes", 1000)
+    await answer(votes, poll, 2, "@b:x", "no", 1000)
+    closing = await votes.close(poll.id, cause="job", at=NOW, by=None, result=results.freeze)
+    await votes.forget_voter("@a:x", "c")
+    material = await audit_material(store.db, poll.id, secret=False)
+    assert "@a:x" not in material.electorate and len(material.electorate) == len(RESIDENTS)
+    assert [b["voter"].startswith("erased:") for b in material.ballots] == [False, True]
     data = json.loads(audit.audit_file(closing.poll, "C", material))
     assert audit.verify(data) == (True, [])
