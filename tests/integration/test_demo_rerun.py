@@ -20,17 +20,20 @@ BOT = "@linli:linli.localhost"
 async def demo_up(data: Path, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, dict]:  # type: ignore[type-arg]
     summary = data / "demo.json"
     summary.unlink(missing_ok=True)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bridge.cli", "demo", "--data", str(data),
-        "--rooms-config", str(ROOT / "rooms_config"),
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the demo and the Synapse it starts
-    )  # fmt: skip
+    log = data.parent / "demo-stderr.log"  # what it said, for a failure's message
+    with log.open("ab") as err:  # the child keeps its own copy of the file
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bridge.cli", "demo", "--data", str(data),
+            "--rooms-config", str(ROOT / "rooms_config"),
+            cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=err,
+            start_new_session=True,  # its own process group: the demo and the Synapse it starts
+        )  # fmt: skip
     for _ in range(1800):
         if summary.exists() and summary.stat().st_size:
             return process, json.loads(summary.read_text(encoding="utf-8"))
         if process.returncode is not None:
-            raise AssertionError(f"the demo stopped with {process.returncode}")
+            said = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+            raise AssertionError(f"the demo stopped with {process.returncode}:\n{said}")
         await asyncio.sleep(0.1)
     process.kill()
     raise AssertionError("the demo did not come up")
