@@ -278,12 +278,15 @@ class EventContext:
 @dataclass(frozen=True)
 class CliVerb:
     """An admin verb of a bot, `linli <name> ...`: `add_arguments` declares its arguments,
-    `run` gets the parsed arguments and the loaded configuration, and returns an exit code."""
+    `run` gets the parsed arguments and the loaded configuration, and returns an exit code.
+    A verb that needs no configuration (it reads only its arguments and files) gives
+    `run_alone` instead, and runs without a bridge.yaml."""
 
     name: str
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace, BridgeConfig, RoomsConfig], Coroutine[Any, Any, int]]
+    run: Callable[[argparse.Namespace, BridgeConfig, RoomsConfig], Coroutine[Any, Any, int]] | None
+    run_alone: Callable[[argparse.Namespace], int] | None = None
 
 
 class Bot:

@@ -306,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     demo_config = Path("data/bridge.yaml")
     if (
         args.command not in ("init", "demo")
+        and not (args.command in verbs and verbs[args.command].run_alone)
         and args.config == Path("bridge.yaml")
         and _still_placeholder(args.config)
         and demo_config.exists()
@@ -356,8 +357,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "db":
             return asyncio.run(_db_upgrade(args.config))
         if args.command in verbs:
+            verb = verbs[args.command]
+            if verb.run_alone is not None:
+                return verb.run_alone(args)  # no configuration, no database
+            assert verb.run is not None
             config, rooms = load_all(args.config, whole=False)
-            return asyncio.run(verbs[args.command].run(args, config, rooms))
+            return asyncio.run(verb.run(args, config, rooms))
         if args.command == "demo":
             from bridge.demo import run_demo
 

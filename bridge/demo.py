@@ -106,12 +106,6 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
         passwords = {a.user_id: a.password for a in accounts}
         for bot in bridge.router.bots:
             await bot.seed_demo(passwords)
-        if first_run:
-            # The votes bot's demo: rosters with floor areas, a quick poll and a formal vote
-            # (once: a rerun must not bind an erased resident again as an owner).
-            from bots.votes.demo import seed as seed_votes
-
-            await seed_votes(bridge, DEMO_RESIDENTS)
         community = await bridge.store.rooms.by_key(f"community:{next(iter(rooms.communities))}")
         summary: dict[str, Any] = {
             "homeserver": synapse.base_url,

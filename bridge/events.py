@@ -34,6 +34,12 @@ class Message(RoomEvent):
     relates_to_event: str | None = None
     in_reply_to: str | None = None
     is_falling_back: bool = False
+    # A file, image, audio or video message: its media (mxc://) URL, type and size as the
+    # sender's client stated them (unencrypted media only; an encrypted file has no `url`).
+    url: str | None = None
+    mimetype: str | None = None
+    size: int | None = None
+    filename: str | None = None
 
     @property
     def is_edit(self) -> bool:
@@ -153,8 +159,17 @@ def _message(base: dict[str, Any], content: dict[str, Any]) -> Message:
         if isinstance(reply, dict) and isinstance(reply.get("event_id"), str):
             in_reply_to = reply["event_id"]
         falling_back = rel.get("is_falling_back") is True
+    url = content.get("url")
+    info = content.get("info")
+    info = info if isinstance(info, dict) else {}
+    size = info.get("size")
+    filename = content.get("filename")
     return Message(
         **base,
+        url=url if isinstance(url, str) and url.startswith("mxc://") else None,
+        mimetype=info["mimetype"] if isinstance(info.get("mimetype"), str) else None,
+        size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+        filename=filename if isinstance(filename, str) else None,
         msgtype=msgtype,
         body=body,
         formatted_body=formatted,

@@ -56,6 +56,10 @@ class Unavailable(MatrixError):
     """The homeserver kept failing (5xx, 429 or connection errors) after every retry."""
 
 
+class TooLarge(MatrixError):
+    """A media item bigger than the caller accepts."""
+
+
 _BY_ERRCODE: dict[str, type[MatrixError]] = {
     "M_FORBIDDEN": Forbidden,
     "M_NOT_FOUND": NotFound,
@@ -380,6 +384,41 @@ class MatrixClient:
                 return None
             raise
         return str(result["content_uri"])
+
+    async def download(self, mxc: str, max_bytes: int) -> bytes:
+        """The bytes of an mxc:// media item, through the authenticated media API
+        (`/_matrix/client/v1/media/download`, Matrix 1.11; Synapse since 1.111) or, on an
+        older homeserver that does not know it, the legacy `/_matrix/media/v3/download`.
+        TooLarge when it is bigger than `max_bytes`; NotFound when it is not there."""
+        parts = urlsplit(mxc)
+        if parts.scheme != "mxc" or not parts.netloc or not parts.path.strip("/"):
+            raise MatrixError(400, "M_INVALID_PARAM", "not an mxc:// URL", "GET", mxc)
+        server, media = quote(parts.netloc, safe=""), quote(parts.path.strip("/"), safe="")
+        query = urlencode({"user_id": self.default_user})
+        headers = {"Authorization": f"Bearer {self.as_token}"}
+        for prefix in ("/_matrix/client/v1/media/download", "/_matrix/media/v3/download"):
+            path = f"{prefix}/{server}/{media}"
+            try:
+                async with self._http().get(
+                    f"{self.base_url}{path}?{query}", headers=headers
+                ) as resp:
+                    status = resp.status
+                    too_large = status == 200 and (resp.content_length or 0) > max_bytes
+                    data = b"" if too_large else await resp.content.read(max_bytes + 1)
+            except (aiohttp.ClientError, TimeoutError) as e:
+                raise Unavailable(0, "M_UNAVAILABLE", str(e), "GET", path) from e
+            if status == 200:
+                if too_large or len(data) > max_bytes:
+                    raise TooLarge(413, "M_TOO_LARGE", "media too large", "GET", path)
+                return data
+            payload = _json_or_empty(data.decode("utf-8", "replace"))
+            errcode = str(payload.get("errcode", "M_UNKNOWN"))
+            if status in (404, 405) and errcode == "M_UNRECOGNIZED":
+                continue  # the homeserver predates authenticated media
+            cls = Unavailable if status >= 500 or status == 429 else MatrixError
+            cls = _BY_ERRCODE.get(errcode, cls)
+            raise cls(status, errcode, str(payload.get("error", "")), "GET", path)
+        raise MatrixError(404, "M_UNRECOGNIZED", "no media download API", "GET", mxc)
 
     async def ping(self, appservice_id: str, txn_id: str) -> None:
         """Ask the homeserver to call us back; it also retries a backlog at once."""

@@ -54,24 +54,14 @@ def recount(rule: dict[str, Any], result: dict[str, Any]) -> Outcome:
             raise ValueError(f"two ballots for {ballot['voter']}")
         open_ballots[ballot["voter"]] = ballot["choice"]
     counted = totals_of(electorate, open_ballots)
+    # "secret" is the vote's lists when it was secret, else the flag `false` (or absent).
     secret = result.get("secret")
-    if secret is not None:
-        heads = dict(counted.heads)
-        for receipt in secret["receipts"]:
-            if receipt["choice"] not in FORMAL_CHOICES:
-                raise ValueError(f"unknown choice: {receipt['choice']}")
-            heads[receipt["choice"]] += 1
-        area: dict[str, Weight] = {}
-        for c in FORMAL_CHOICES:
-            added = Fraction(secret["area"].get(c, "0")) * scale
-            if added.denominator != 1:
-                raise ValueError(f"the secret area total of {c} is not a roster area")
-            area[c] = counted.area[c] + added.numerator
-        participants = set(secret["participants"])
-        if participants & counted.participants or len(participants) != len(secret["receipts"]):
-            raise ValueError("secret participants and receipts do not match")
-        counted = Totals(frozenset(participants | counted.participants), heads, area)
-    outcome = tally_totals(rule_of(rule), electorate, counted)
+    if secret is not None and secret is not False:
+        if not isinstance(secret, dict):
+            raise ValueError("the secret ballots are not listed")
+        counted = counted.plus(_secret_totals(secret, electorate, set(open_ballots), scale))
+    total: Weight = sum(electorate.values())
+    outcome = tally_totals(rule_of(rule), len(electorate), total, counted)
     return replace(
         outcome,
         electorate_area=outcome.electorate_area / scale,
@@ -82,8 +72,46 @@ def recount(rule: dict[str, Any], result: dict[str, Any]) -> Outcome:
     )
 
 
-def audit_file(poll: Any, compound_name: str) -> bytes:
-    """The audit file of a closed formal vote (a PollRecord), as published in the hall."""
+def _secret_totals(
+    secret: dict[str, Any], electorate: dict[str, Weight], open_voters: set[str], scale: int
+) -> Totals:
+    """A secret vote's totals from its receipts and area totals, checked against who took
+    part: each participant once, in the electorate, not also on an open ballot, one receipt
+    each, and the area totals adding up to the participants' areas."""
+    participants = set(secret["participants"])
+    if len(participants) != len(secret["participants"]) or participants & open_voters:
+        raise ValueError("a secret participant is listed twice")
+    if not participants <= electorate.keys():
+        raise ValueError("a secret participant outside the electorate")
+    if len(participants) != len(secret["receipts"]):
+        raise ValueError("secret participants and receipts do not match")
+    heads = dict.fromkeys(FORMAL_CHOICES, 0)
+    for receipt in secret["receipts"]:
+        if receipt["choice"] not in FORMAL_CHOICES:
+            raise ValueError(f"unknown choice: {receipt['choice']}")
+        heads[receipt["choice"]] += 1
+    area: dict[str, Weight] = {}
+    for c in FORMAL_CHOICES:
+        added = Fraction(secret["area"].get(c, "0")) * scale
+        if added.denominator != 1:
+            raise ValueError(f"the secret area total of {c} is not a roster area")
+        area[c] = added.numerator
+    if sum(area.values()) != sum(electorate[p] for p in participants):
+        raise ValueError("the secret area totals do not add up to the participants")
+    return Totals(heads, area)
+
+
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    """An outcome as plain JSON, exact shares as "p/q" text."""
+    return {k: str(v) if isinstance(v, Fraction) else v for k, v in asdict(outcome).items()}
+
+
+def audit_file(poll: Any, compound_name: str, material: Any) -> bytes:
+    """The audit file of a closed formal vote (a PollRecord, and its lists as
+    `tally_store.AuditMaterial`), as published in the hall."""
+    lists: dict[str, Any] = {"electorate": material.electorate, "ballots": material.ballots}
+    if material.secret is not None:
+        lists["secret"] = material.secret
     data = {
         "format": FORMAT,
         "compound": poll.compound,
@@ -98,6 +126,7 @@ def audit_file(poll: Any, compound_name: str) -> bytes:
         "duplicates": "paper ballot counts over an online one of the same household; a secret "
         "vote takes whichever came first and refuses the other",
         **poll.result,
+        **lists,
     }
     return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True).encode()
 
@@ -114,7 +143,7 @@ def verify(data: dict[str, Any]) -> tuple[bool, list[str]]:
         outcome = recount(data["rule"], data)
     except (KeyError, TypeError, ValueError, ZeroDivisionError, ArithmeticError) as e:
         return False, [f"the ballots do not add up: {e}"]
-    recomputed = {k: str(v) if isinstance(v, Fraction) else v for k, v in asdict(outcome).items()}
+    recomputed = outcome_json(outcome)
     stated = data.get("outcome", {})
     problems = [
         f"{k}: file says {stated.get(k)!r}, ballots give {v!r}"

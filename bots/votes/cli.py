@@ -1,5 +1,6 @@
 """The votes bot's admin verb: `linli audit verify FILE [--sha256 HEX] [--receipt CODE]`
-recomputes a published vote's result from its audit file alone."""
+recomputes a published vote's result from its audit file alone (no bridge.yaml, no database:
+anyone with the file can run it)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import sys
 
 from bots.votes import audit
 from bridge.bot import CliVerb
-from bridge.config import BridgeConfig
-from bridge.rooms_config import RoomsConfig
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,8 +20,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     verify.add_argument("--receipt", help="a secret ballot's receipt code to look up")
 
 
-async def _audit(args: argparse.Namespace, config: BridgeConfig, rooms: RoomsConfig) -> int:
-    return verify_file(args.file.name, args.file.read(), args.sha256, args.receipt)
+def _audit(args: argparse.Namespace) -> int:
+    with args.file:
+        return verify_file(args.file.name, args.file.read(), args.sha256, args.receipt)
 
 
 def verify_file(name: str, raw: bytes, sha256: str | None, receipt: str | None) -> int:
@@ -61,4 +61,4 @@ def verify_file(name: str, raw: bytes, sha256: str | None, receipt: str | None) 
     return 0 if ok else 1
 
 
-AUDIT = CliVerb("audit", "check a published vote's audit file", _arguments, _audit)
+AUDIT = CliVerb("audit", "check a published vote's audit file", _arguments, None, _audit)

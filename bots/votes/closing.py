@@ -11,13 +11,9 @@ from zoneinfo import ZoneInfo
 from bots.votes import audit, results
 from bots.votes.jobs import ClosePoll
 from bots.votes.proposals import ProposalDesk
-from bots.votes.result_chart import result_chart_png
-from bots.votes.store import (
-    AlreadyClosed,
-    ElectorateStore,
-    PollRecord,
-    VoteStore,
-)
+from bots.votes.result_chart import FALLBACK, result_chart_png
+from bots.votes.store import AlreadyClosed, PollRecord, VoteStore
+from bots.votes.tally_store import audit_material
 from bridge import messages
 from bridge.bot import Services
 from bridge.commands import CommandError
@@ -35,12 +31,10 @@ class Closer:
         self,
         services: Services,
         votes: VoteStore,
-        electorate: ElectorateStore,
         proposals: ProposalDesk,
     ) -> None:
         self.services = services
         self.votes = votes
-        self.electorate = electorate
         self.proposals = proposals
 
     @property
@@ -75,18 +69,13 @@ class Closer:
     ) -> None:
         """Close once (freeze the count), then post the poll's end event and the result; run
         again for the same cause, it re-sends what may be missing (same transaction IDs)."""
-        areas: dict[str, Any] = {}
-        voters: list[Any] = []
-        if poll.kind == "formal":
-            areas = await self.electorate.floor_areas(poll.compound)
-            voters = await self.electorate.voters(poll.compound)
         try:
             closing = await self.votes.close(
                 poll.id,
                 cause=cause,
                 at=self.services.clock.now(),
                 by=by,
-                result=lambda p, answers: results.freeze(p, answers, voters, areas),
+                result=results.freeze,
             )
         except AlreadyClosed as e:
             raise CommandError("votes.already_closed", number=e.poll.number) from None
@@ -112,16 +101,21 @@ class Closer:
             "m.room.message",
         )
         if closed.kind == "formal":
-            await self._post_chart(closed, send)
+            await self._post_chart(closed, compound, send)
             await self._publish_audit(closed, compound, send)
             await self.proposals.after_vote(closed, cause, compound, send)
 
-    async def _post_chart(self, poll: PollRecord, send: Send) -> None:
-        """The result as an image (drawn in a thread: no room waits for it)."""
+    async def _post_chart(self, poll: PollRecord, compound: Compound | None, send: Send) -> None:
+        """The result as an image, in the compound's words (drawn in a thread: no room waits
+        for it)."""
         assert poll.rule is not None and poll.result is not None
+        words = {
+            key: self.services.text(compound, f"votes.chart_{key}", number=poll.number)
+            for key in FALLBACK
+        }
         png = await asyncio.to_thread(
             result_chart_png,
-            f"Vote #{poll.number}",
+            words,
             audit.rule_of(poll.rule),
             results.outcome_of(poll.result),
             poll.eligibility == "owners",
@@ -136,7 +130,8 @@ class Closer:
     async def _publish_audit(self, poll: PollRecord, compound: Compound | None, send: Send) -> None:
         """The audit file in the hall, and its SHA-256 in a notice (a copy altered later no
         longer matches it)."""
-        data = audit.audit_file(poll, compound.config.name if compound else poll.compound)
+        material = await audit_material(self.votes.db, poll.id, poll.secret)
+        data = audit.audit_file(poll, compound.config.name if compound else poll.compound, material)
         name = f"vote-{poll.compound}-{poll.number}-audit.json"
         uri = await self.services.client.upload(data, "application/json", name)
         content = (

@@ -1,5 +1,5 @@
 """The votes bot's tables. Their schema comes from the alembic history in
-`bridge/store/migrations/` (revision 0007_votes); these classes map them."""
+`bridge/store/migrations/` (revisions 0007_votes, 0008_votes_tally); these classes map them."""
 
 from __future__ import annotations
 
@@ -120,6 +120,28 @@ class PaperBallot(Base):
     entered_at: Mapped[datetime]
 
     __table_args__ = (UniqueConstraint("poll_id", "household", name="uq_votes_paper_household"),)
+
+
+class Elector(Base):
+    """Who could vote in a closed formal vote, and with which weight, as read at its close."""
+
+    __tablename__ = "votes_electorate"
+    poll_id: Mapped[int] = mapped_column(ForeignKey("votes_polls.id"), primary_key=True)
+    voter: Mapped[str] = mapped_column(String(255), primary_key=True)  # household or Matrix ID
+    weight: Mapped[str] = mapped_column(String(32))  # exact decimal text: floor area or "1"
+
+
+class CountedBallot(Base):
+    """An open ballot that counted in a closed formal vote: the latest online answer of its
+    voter, or the household's paper ballot (which wins over an online one)."""
+
+    __tablename__ = "votes_counted"
+    poll_id: Mapped[int] = mapped_column(ForeignKey("votes_polls.id"), primary_key=True)
+    voter: Mapped[str] = mapped_column(String(255), primary_key=True)
+    choice: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(8))  # "online" or "paper"
+    entered_by: Mapped[str | None] = mapped_column(String(255), default=None)
+    weight: Mapped[str] = mapped_column(String(32))  # the voter's weight in the electorate
 
 
 class Proposal(Base):

@@ -3,9 +3,7 @@ into words from that frozen form, so a replayed close says exactly what the firs
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import asdict
-from decimal import Decimal
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
@@ -18,68 +16,33 @@ from bots.votes.rules import (
     latest_answers,
     percent,
     quick_tally,
+    tally_totals,
 )
-from bots.votes.store import Material, PollRecord, Voter
+from bots.votes.store import Material, PollRecord
 
 Text = Callable[..., str]
 
 
-def electorate_of(
-    poll: PollRecord, voters: Sequence[Voter], areas: dict[str, Decimal]
-) -> dict[str, Decimal]:
-    """Who may vote and with which weight, as the roster and residents stand at the close."""
-    if poll.eligibility == "owners":
-        return dict(areas)
-    one = Decimal(1)
-    if poll.eligibility == "households":
-        return {v.household: one for v in voters}
-    return {v.user_id: one for v in voters}
-
-
-def freeze(
-    poll: PollRecord, material: Material, voters: Sequence[Voter], areas: dict[str, Decimal]
-) -> dict[str, Any]:
-    """The result of a closing poll as plain JSON: quick polls their counts; formal votes the
-    electorate, every counted ballot (open: by voter; secret: by receipt), paper ballots with
-    who entered them, and the verdict."""
-    counted = latest_answers(material.answers, poll.per_household)
+def freeze(poll: PollRecord, material: Material) -> dict[str, Any]:
+    """The result of a closing poll as plain JSON: a quick poll its counts; a formal vote its
+    outcome and how many ballots counted from where (the lists are in the vote's count tables,
+    and in its audit file)."""
     if poll.kind == "quick":
+        counted = latest_answers(material.answers, poll.per_household)
         return {
             "counts": quick_tally(poll.option_ids, counted.values()),
             "voters": len(counted),
         }
-    assert poll.rule is not None
-    electorate = electorate_of(poll, voters, areas)
-    papers = [p for p in material.papers if p.household in electorate]
-    ballots = [
-        {"voter": key, "choice": a.choices[0], "source": "online"}
-        for key, a in sorted(counted.items())
-        if key in electorate
-    ]
-    # One household, online and on paper: the paper ballot counts (staff entered it from the
-    # signed form, later than any online answer could be checked).
-    on_paper = {p.household for p in papers}
-    ballots = [b for b in ballots if b["voter"] not in on_paper] + [
-        {"voter": p.household, "choice": p.choice, "source": "paper", "entered_by": p.entered_by}
-        for p in papers
-    ]
-    result: dict[str, Any] = {
-        "electorate": {k: str(v) for k, v in sorted(electorate.items())},
-        "ballots": sorted(ballots, key=lambda b: str(b["voter"])),
+    assert poll.rule is not None and material.formal is not None
+    count = material.formal
+    outcome = tally_totals(
+        audit.rule_of(poll.rule), count.electorate_heads, count.electorate_area, count.totals
+    )
+    return {
+        "outcome": audit.outcome_json(outcome),
+        "passed": outcome.passed,
+        "counted": {"online": count.online, "paper": count.paper, "secret": count.secret},
     }
-    if material.secret is not None:
-        secret = material.secret
-        result["secret"] = {
-            "participants": secret.participants,
-            "receipts": [{"receipt": r, "choice": c} for r, c in secret.receipts],
-            "area": {c: str(a) for c, a in sorted(secret.area.items())},
-        }
-    outcome = audit.recount(poll.rule, result)
-    result["outcome"] = {
-        k: str(v) if isinstance(v, Fraction) else v for k, v in asdict(outcome).items()
-    }
-    result["passed"] = outcome.passed
-    return result
 
 
 def outcome_of(result: dict[str, Any]) -> Outcome:
@@ -97,6 +60,10 @@ def rule_text(text: Text, rule: dict[str, Any]) -> str:
             approval=_share(Fraction(rule["approval"])),
         )
     return text(f"votes.rule_{rule['name']}")
+
+
+def _amount(value: Fraction | int, key: str) -> str:
+    return area_text(Fraction(value)) if key.endswith("_area") else str(value)
 
 
 def _share(value: Fraction) -> str:
@@ -132,54 +99,47 @@ def result_text(text: Text, poll: PollRecord) -> str:
     rule = audit.rule_of(poll.rule)
     o = outcome_of(poll.result)
     weighted = poll.eligibility == "owners"
+    # (figure, part, whole, threshold, met) by head, then by area for owners' votes.
+    figures: list[tuple[str, Fraction | int, Fraction | int, Threshold | None, bool | None]] = [
+        (
+            "participation_heads",
+            o.voted_heads,
+            o.electorate_heads,
+            rule.participation_heads,
+            o.participation_heads_met,
+        ),
+        (
+            "participation_area",
+            o.voted_area,
+            o.electorate_area,
+            rule.participation_area,
+            o.participation_area_met,
+        ),
+        ("approval_heads", o.yes_heads, o.voted_heads, rule.approval_heads, o.approval_heads_met),
+        ("approval_area", o.yes_area, o.voted_area, rule.approval_area, o.approval_area_met),
+    ]
     lines = [
         text(
-            "votes.participation_heads",
-            part=o.voted_heads,
-            whole=o.electorate_heads,
-            percent=percent(Fraction(o.voted_heads), Fraction(o.electorate_heads)),
-            check=_check(text, rule.participation_heads, o.participation_heads_met),
+            f"votes.{key}",
+            part=_amount(part, key),
+            whole=_amount(whole, key),
+            percent=percent(Fraction(part), Fraction(whole)),
+            check=_check(text, threshold, met),
         )
+        for key, part, whole, threshold, met in figures
+        if weighted or key.endswith("_heads")
     ]
-    if weighted:
-        lines.append(
-            text(
-                "votes.participation_area",
-                part=area_text(o.voted_area),
-                whole=area_text(o.electorate_area),
-                percent=percent(o.voted_area, o.electorate_area),
-                check=_check(text, rule.participation_area, o.participation_area_met),
-            )
-        )
-    lines.append(
-        text(
-            "votes.approval_heads",
-            part=o.yes_heads,
-            whole=o.voted_heads,
-            percent=percent(Fraction(o.yes_heads), Fraction(o.voted_heads)),
-            check=_check(text, rule.approval_heads, o.approval_heads_met),
-        )
-    )
-    if weighted:
-        lines.append(
-            text(
-                "votes.approval_area",
-                part=area_text(o.yes_area),
-                whole=area_text(o.voted_area),
-                percent=percent(o.yes_area, o.voted_area),
-                check=_check(text, rule.approval_area, o.approval_area_met),
-            )
-        )
     lines.append(text("votes.counts", yes=o.yes_heads, no=o.no_heads, abstain=o.abstain_heads))
     if weighted:
-        lines.append(
-            text(
-                "votes.counts_area",
-                yes=area_text(o.yes_area),
-                no=area_text(o.no_area),
-                abstain=area_text(o.abstain_area),
-            )
-        )
+        areas = {
+            c: area_text(a)
+            for c, a in (("yes", o.yes_area), ("no", o.no_area), ("abstain", o.abstain_area))
+        }
+        lines.append(text("votes.counts_area", **areas))
+    counted = poll.result.get("counted", {})
+    if counted.get("paper"):
+        rule_key = "votes.paper_rule_secret" if poll.secret else "votes.paper_rule_open"
+        lines.append(text(rule_key, paper=counted["paper"]))
     return text(
         "votes.result_formal",
         number=poll.number,

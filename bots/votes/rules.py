@@ -168,12 +168,18 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Totals:
-    """What a vote's ballots add up to: who took part (for participation) and, per choice,
-    how many and how much area. A secret ballot is counted into these without its voter."""
+    """What a vote's ballots add up to, per choice: how many and how much area. Secret ballots
+    are counted into these without their voters; whoever builds them checks that the voters
+    are in the electorate (`totals_of`, the audit's recount, or the close's SQL)."""
 
-    participants: frozenset[str]
     heads: Mapping[str, int]
     area: Mapping[str, Weight]
+
+    def plus(self, other: Totals) -> Totals:
+        return Totals(
+            {c: self.heads.get(c, 0) + other.heads.get(c, 0) for c in FORMAL_CHOICES},
+            {c: self.area.get(c, 0) + other.area.get(c, 0) for c in FORMAL_CHOICES},
+        )
 
 
 def totals_of(electorate: Mapping[str, Weight], ballots: Mapping[str, str]) -> Totals:
@@ -188,7 +194,7 @@ def totals_of(electorate: Mapping[str, Weight], ballots: Mapping[str, str]) -> T
             raise ValueError(f"unknown choice: {choice}")
         heads[choice] += 1
         area[choice] += electorate[voter]
-    return Totals(frozenset(ballots), heads, area)
+    return Totals(heads, area)
 
 
 def formal_tally(
@@ -197,29 +203,29 @@ def formal_tally(
     """Tally a formal vote. `electorate`: every eligible voter (household or person) and its
     weight (floor area; 1 where votes are not weighted); `ballots`: the choice that counts for
     each voter who took part (yes / no / abstain)."""
-    return tally_totals(rule, electorate, totals_of(electorate, ballots))
+    total: Weight = sum(electorate.values())
+    return tally_totals(rule, len(electorate), total, totals_of(electorate, ballots))
 
 
-def tally_totals(rule: Rule, electorate: Mapping[str, Weight], totals: Totals) -> Outcome:
-    """The verdict from totals; the participants must be in the electorate, and the totals
-    must add up to them (ValueError otherwise: a tampered count)."""
-    if not totals.participants <= electorate.keys():
-        raise ValueError("participants outside the electorate")
-    voted_area: Weight = sum(electorate[p] for p in totals.participants)
+def tally_totals(
+    rule: Rule, electorate_heads: int, electorate_area: Weight, totals: Totals
+) -> Outcome:
+    """The verdict from the electorate's size and the ballots' totals (ValueError for a choice
+    that is not yes, no or abstain)."""
+    if set(totals.heads) - set(FORMAL_CHOICES) or set(totals.area) - set(FORMAL_CHOICES):
+        raise ValueError("unknown choice in the totals")
     heads = {c: totals.heads.get(c, 0) for c in FORMAL_CHOICES}
     area = {c: totals.area.get(c, 0) for c in FORMAL_CHOICES}
-    voted_heads = len(totals.participants)
-    if sum(heads.values()) != voted_heads or sum(area.values()) != voted_area:
-        raise ValueError("the totals do not add up to the participants")
-    total_area: Weight = sum(electorate.values())
+    voted_heads: int = sum(heads.values())
+    voted_area: Weight = sum(area.values())
 
     def check(threshold: Threshold | None, part: Weight, whole: Weight) -> bool | None:
         return None if threshold is None else threshold.met(part, whole)
 
     return Outcome(
         rule=rule.name,
-        electorate_heads=len(electorate),
-        electorate_area=Fraction(total_area),
+        electorate_heads=electorate_heads,
+        electorate_area=Fraction(electorate_area),
         voted_heads=voted_heads,
         voted_area=Fraction(voted_area),
         yes_heads=heads[YES],
@@ -228,8 +234,8 @@ def tally_totals(rule: Rule, electorate: Mapping[str, Weight], totals: Totals) -
         no_area=Fraction(area[NO]),
         abstain_heads=heads[ABSTAIN],
         abstain_area=Fraction(area[ABSTAIN]),
-        participation_heads_met=check(rule.participation_heads, voted_heads, len(electorate)),
-        participation_area_met=check(rule.participation_area, voted_area, total_area),
+        participation_heads_met=check(rule.participation_heads, voted_heads, electorate_heads),
+        participation_area_met=check(rule.participation_area, voted_area, electorate_area),
         approval_heads_met=rule.approval_heads.met(heads[YES], voted_heads),
         approval_area_met=check(rule.approval_area, area[YES], voted_area),
     )

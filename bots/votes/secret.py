@@ -11,11 +11,10 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bots.votes.ballot_store import BallotStore
+from bots.votes.electorate import ElectorateStore
 from bots.votes.jobs import HandOut
-from bots.votes.store import (
-    ElectorateStore,
-    VoteStore,
-)
+from bots.votes.store import VoteStore
 from bridge import messages
 from bridge.bot import EventContext, Services
 from bridge.matrix import derived_txn_id
@@ -25,9 +24,16 @@ from bridge.store.jobs import Job
 class SecretBallots:
     """Secret ballots of one bridge's votes."""
 
-    def __init__(self, services: Services, votes: VoteStore, electorate: ElectorateStore) -> None:
+    def __init__(
+        self,
+        services: Services,
+        votes: VoteStore,
+        ballots: BallotStore,
+        electorate: ElectorateStore,
+    ) -> None:
         self.services = services
         self.votes = votes
+        self.ballots = ballots
         self.electorate = electorate
 
     @property
@@ -46,7 +52,7 @@ class SecretBallots:
         for voter in await self.electorate.voters(poll.compound):
             if poll.eligibility == "owners" and not (voter.is_owner and voter.household in areas):
                 continue
-            if await self.votes.ballot_paper_of(poll.id, voter.user_id) is not None:
+            if await self.ballots.ballot_paper_of(poll.id, voter.user_id) is not None:
                 continue
             room = await self.services.direct_room(voter.user_id)
             text = self.services.text(compound, "votes.ballot_paper", number=poll.number)
@@ -58,10 +64,10 @@ class SecretBallots:
                 derived_txn_id(job.key, f"paper:{voter.user_id}"),
                 event_type=messages.POLL_START,
             )
-            await self.votes.add_ballot_paper(poll.id, voter.user_id, room, start)
+            await self.ballots.add_ballot_paper(poll.id, voter.user_id, room, start)
 
     async def cast(self, ctx: EventContext, start_event_id: str, answers: tuple[str, ...]) -> None:
-        paper = await self.votes.ballot_paper(start_event_id)
+        paper = await self.ballots.ballot_paper(start_event_id)
         if paper is None:
             return  # not one of Linli's polls
         poll_id, owner = paper
@@ -93,7 +99,7 @@ class SecretBallots:
         key = voter.user_id if poll.eligibility == "residents" else voter.household
         weight = Fraction(area) if poll.eligibility == "owners" and area else Fraction(1)
         receipt = self.receipt(poll.id, ctx.event.event_id)
-        outcome = await self.votes.cast_secret(
+        outcome = await self.ballots.cast_secret(
             poll.id,
             voter=key,
             cause=ctx.event.event_id,
@@ -117,7 +123,7 @@ class SecretBallots:
 
     async def encrypted(self, ctx: EventContext) -> None:
         """An encrypted event in a room with a ballot paper: the bot cannot read it."""
-        numbers = await self.votes.open_secret_papers_in(ctx.event.room_id)
+        numbers = await self.ballots.open_secret_papers_in(ctx.event.room_id)
         if numbers:
             await ctx.reply_text(
                 ctx.text("votes.encrypted", number=numbers[0]), purpose="encrypted"

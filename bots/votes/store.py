@@ -1,6 +1,8 @@
 """Polls, formal votes and their answers: queries named by what the votes bot asks, and one
 method per kind of change, keyed by its cause (the command event, the response event or the
-closing job), so a handler run again finds the change made."""
+closing job), so a handler run again finds the change made. Secret and paper ballots are in
+`ballot_store.py`, a formal close's count in `tally_store.py`, who may vote in
+`electorate.py`."""
 
 from __future__ import annotations
 
@@ -8,26 +10,23 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import func, select, update
 
 from bots.votes.models import (
     BallotPaper,
-    PaperBallot,
+    CountedBallot,
+    Elector,
     Poll,
     PollAnswer,
     Proposal,
-    SecretBallot,
-    SecretTotal,
     SecretVoter,
 )
 from bots.votes.rules import Answer
+from bots.votes.tally_store import FormalCount, count_formal
 from bridge.store.database import Database, insert_ignoring_duplicates, table_of
 from bridge.store.jobs import JobSpec, add_jobs, cancel_jobs
-from bridge.store.models import Resident, RosterHousehold
 
 
 @dataclass(frozen=True)
@@ -91,27 +90,11 @@ class NewPoll:
 
 
 @dataclass(frozen=True)
-class Paper:
-    household: str
-    choice: str
-    entered_by: str
-
-
-@dataclass(frozen=True)
-class SecretMaterial:
-    participants: list[str]  # who cast a secret ballot (households or people), sorted
-    receipts: list[tuple[str, str]]  # (receipt, choice), sorted by receipt
-    heads: dict[str, int]
-    area: dict[str, Fraction]
-
-
-@dataclass(frozen=True)
 class Material:
-    """Everything a close counts: answers (online, open), paper ballots, secret ballots."""
+    """What a close counts: a quick poll's answers, or a formal vote's count (from SQL)."""
 
     answers: list[Answer]
-    papers: list[Paper]
-    secret: SecretMaterial | None
+    formal: FormalCount | None
 
 
 @dataclass(frozen=True)
@@ -242,7 +225,7 @@ class VoteStore:
         by: str | None,
         result: Callable[[PollRecord, Material], dict[str, Any]],
     ) -> Closing:
-        """Close a poll once: freeze its `result(poll, answers)` and cancel its jobs, in one
+        """Close a poll once: freeze its `result(poll, material)` and cancel its jobs, in one
         transaction. The same cause again finds it closed and gets it back; another cause
         gets AlreadyClosed."""
         async with self.db.transaction() as session:
@@ -251,11 +234,13 @@ class VoteStore:
                 if row.close_cause == cause:
                     return Closing(_record(row), made_now=False)
                 raise AlreadyClosed(_record(row))
-            material = Material(
-                await _answers(session, poll_id),
-                await _papers(session, poll_id),
-                await _secret(session, poll_id) if row.secret else None,
-            )
+            if row.kind == "formal":
+                count = await count_formal(
+                    session, poll_id, row.compound, row.eligibility, row.per_household, row.secret
+                )
+                material = Material([], count)
+            else:
+                material = Material(await _answers(session, poll_id), None)
             row.result = result(_record(row), material)
             row.status, row.closed_at, row.close_cause, row.closed_by = "closed", at, cause, by
             await cancel_jobs(session, poll_key(poll_id) + ":")
@@ -273,155 +258,10 @@ class VoteStore:
             ).scalars()
             return [_record(r) for r in rows]
 
-    # ------------------------------------------------------------ secret ballots
-
-    async def add_ballot_paper(
-        self, poll_id: int, user_id: str, room_id: str, start_event_id: str
-    ) -> None:
-        async with self.db.transaction() as session:
-            await session.execute(
-                insert_ignoring_duplicates(session, table_of(BallotPaper)).values(
-                    poll_id=poll_id, user_id=user_id, room_id=room_id, start_event_id=start_event_id
-                )
-            )
-
-    async def ballot_paper_of(self, poll_id: int, user_id: str) -> str | None:
-        """The start event of the ballot paper this voter was given, if any."""
-        async with self.db.sessions() as session:
-            return (
-                await session.execute(
-                    select(BallotPaper.start_event_id).where(
-                        BallotPaper.poll_id == poll_id, BallotPaper.user_id == user_id
-                    )
-                )
-            ).scalar_one_or_none()
-
-    async def ballot_paper(self, start_event_id: str) -> tuple[int, str] | None:
-        """(poll id, voter) of a ballot paper's poll event."""
-        async with self.db.sessions() as session:
-            row = (
-                await session.execute(
-                    select(BallotPaper.poll_id, BallotPaper.user_id).where(
-                        BallotPaper.start_event_id == start_event_id
-                    )
-                )
-            ).first()
-            return (row[0], row[1]) if row is not None else None
-
-    async def open_secret_papers_in(self, room_id: str) -> list[int]:
-        """Numbers of the open secret votes with a ballot paper in this room."""
-        async with self.db.sessions() as session:
-            rows = await session.execute(
-                select(Poll.number)
-                .join(BallotPaper, BallotPaper.poll_id == Poll.id)
-                .where(BallotPaper.room_id == room_id, Poll.status == "open")
-            )
-            return [n for (n,) in rows.all()]
-
-    async def cast_secret(
-        self, poll_id: int, *, voter: str, cause: str, receipt: str, choice: str, weight: Fraction
-    ) -> str:
-        """Cast a secret ballot once per voter: record THAT the voter voted (with the event
-        that did it), the choice under its receipt in another table, and add the weight to the
-        choice's total. Returns "cast", "again" (this event cast it before), "voted" (the
-        voter cast another), "paper" (a paper ballot came first) or "closed"."""
-        async with self.db.transaction() as session:
-            status = (
-                await session.execute(select(Poll.status).where(Poll.id == poll_id))
-            ).scalar_one()
-            done = (
-                await session.execute(select(SecretVoter.voter).where(SecretVoter.cause == cause))
-            ).first()
-            if done is not None:
-                return "again"
-            if status != "open":
-                return "closed"
-            voted = await session.execute(
-                select(SecretVoter.id).where(
-                    SecretVoter.poll_id == poll_id, SecretVoter.voter == voter
-                )
-            )
-            if voted.first() is not None:
-                return "voted"
-            paper = await session.execute(
-                select(PaperBallot.id).where(
-                    PaperBallot.poll_id == poll_id, PaperBallot.household == voter
-                )
-            )
-            if paper.first() is not None:
-                return "paper"
-            session.add(SecretVoter(poll_id=poll_id, voter=voter, cause=cause))
-            session.add(SecretBallot(receipt=receipt, poll_id=poll_id, choice=choice))
-            total = await session.get(SecretTotal, (poll_id, choice))
-            if total is None:
-                session.add(SecretTotal(poll_id=poll_id, choice=choice, heads=1, area=str(weight)))
-            else:
-                total.heads += 1
-                total.area = str(Fraction(total.area) + weight)
-            return "cast"
-
-    async def secret_voters(self, poll_id: int) -> list[str]:
-        async with self.db.sessions() as session:
-            rows = await session.execute(
-                select(SecretVoter.voter).where(SecretVoter.poll_id == poll_id)
-            )
-            return sorted(v for (v,) in rows.all())
-
-    # ------------------------------------------------------------ paper ballots
-
-    async def enter_paper(
-        self,
-        poll_id: int,
-        *,
-        household: str,
-        choice: str,
-        entered_by: str,
-        cause: str,
-        at: datetime,
-    ) -> str:
-        """Enter a household's paper ballot, once per (cause, household): "entered",
-        "replaced" (an earlier paper ballot of the household), "again" (this cause entered it
-        before), "online" (a secret ballot came first), or "closed"."""
-        async with self.db.transaction() as session:
-            poll = await session.get_one(Poll, poll_id)
-            row = (
-                await session.execute(
-                    select(PaperBallot).where(
-                        PaperBallot.poll_id == poll_id, PaperBallot.household == household
-                    )
-                )
-            ).scalar_one_or_none()
-            if row is not None and row.cause == cause:
-                return "again"
-            if poll.status != "open":
-                return "closed"
-            if poll.secret:
-                voted = await session.execute(
-                    select(SecretVoter.id).where(
-                        SecretVoter.poll_id == poll_id, SecretVoter.voter == household
-                    )
-                )
-                if voted.first() is not None:
-                    return "online"
-            if row is None:
-                session.add(
-                    PaperBallot(
-                        poll_id=poll_id,
-                        household=household,
-                        choice=choice,
-                        entered_by=entered_by,
-                        cause=cause,
-                        entered_at=at,
-                    )
-                )
-                return "entered"
-            row.choice, row.entered_by, row.cause, row.entered_at = choice, entered_by, cause, at
-            return "replaced"
-
     async def forget_voter(self, user_id: str, compound: str | None) -> None:
-        """`!我 删除`: the person's answers stay counted under a random name of their own (one
-        name for all their answers, so the latest still wins); their ballot papers and
-        proposals no longer name them."""
+        """`!我 删除`: the person's answers and ballots stay counted under a random name of their
+        own (one name for all of them, so the latest answer still wins); their ballot papers
+        and proposals no longer name them. An audit file already published is not changed."""
         alias = f"erased:{secrets.token_hex(6)}"
         polls = select(Poll.id)
         if compound is not None:
@@ -437,14 +277,18 @@ class VoteStore:
                 .where(BallotPaper.user_id == user_id, BallotPaper.poll_id.in_(polls))
                 .values(user_id=alias)
             )
+            # Votes by person (住户): the same name in who voted secretly, and in a closed vote's
+            # electorate and counted ballots, so its count and audit still add up.
+            for table in (SecretVoter, Elector, CountedBallot):
+                await session.execute(
+                    update(table)
+                    .where(table.voter == user_id, table.poll_id.in_(polls))
+                    .values(voter=alias)
+                )
             mine = Proposal.proposer == user_id
             if compound is not None:
                 mine = mine & (Proposal.compound == compound)
             await session.execute(update(Proposal).where(mine).values(proposer=None))
-
-    async def papers(self, poll_id: int) -> list[Paper]:
-        async with self.db.sessions() as session:
-            return await _papers(session, poll_id)
 
     async def answers_of(self, user_id: str) -> list[dict[str, Any]]:
         """A person's own answers, for `!me export`."""
@@ -473,115 +317,6 @@ async def _answers(session: Any, poll_id: int) -> list[Answer]:
     return [Answer(voter, household, tuple(c), ts, seq) for voter, household, c, ts, seq in rows]
 
 
-async def _papers(session: Any, poll_id: int) -> list[Paper]:
-    connection = await session.connection()
-    rows = await connection.execute(
-        select(PaperBallot.household, PaperBallot.choice, PaperBallot.entered_by)
-        .where(PaperBallot.poll_id == poll_id)
-        .order_by(PaperBallot.household)
-    )
-    return [Paper(household, choice, by) for household, choice, by in rows]
-
-
-async def _secret(session: Any, poll_id: int) -> SecretMaterial:
-    voters = await session.execute(select(SecretVoter.voter).where(SecretVoter.poll_id == poll_id))
-    ballots = await session.execute(
-        select(SecretBallot.receipt, SecretBallot.choice)
-        .where(SecretBallot.poll_id == poll_id)
-        .order_by(SecretBallot.receipt)
-    )
-    totals = (
-        await session.execute(select(SecretTotal).where(SecretTotal.poll_id == poll_id))
-    ).scalars()
-    heads: dict[str, int] = {}
-    area: dict[str, Fraction] = {}
-    for total in totals:
-        heads[total.choice], area[total.choice] = total.heads, Fraction(total.area)
-    return SecretMaterial(
-        sorted(v for (v,) in voters.all()), [(r, c) for r, c in ballots.all()], heads, area
-    )
-
-
 def poll_key(poll_id: int, *parts: object) -> str:
     """Job keys of a poll: `vote:<id>:...`; its jobs are cancelled by this prefix."""
     return ":".join(["vote", str(poll_id), *map(str, parts)])
-
-
-@dataclass(frozen=True)
-class Voter:
-    user_id: str
-    household: str  # "3-2-1101"
-    is_owner: bool
-
-
-def household_name(building: str, unit: str, room: str) -> str:
-    return f"{building}-{unit}-{room}"
-
-
-class ElectorateStore:
-    """Who may vote, read from the plumbing's tables (residents, roster) without changing them."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    async def voter(self, compound: str, user_id: str) -> Voter | None:
-        async with self.db.sessions() as session:
-            row = (
-                await session.execute(
-                    select(Resident).where(
-                        Resident.compound == compound, Resident.user_id == user_id
-                    )
-                )
-            ).scalar_one_or_none()
-            if row is None:
-                return None
-            return Voter(
-                row.user_id, household_name(row.building, row.unit, row.room), row.is_owner
-            )
-
-    async def voters(self, compound: str) -> list[Voter]:
-        # Columns, not ORM objects: an owners' vote may read 100,000 of them at its close.
-        async with self.db.sessions() as session:
-            connection = await session.connection()
-            rows = await connection.execute(
-                select(
-                    Resident.user_id,
-                    Resident.building,
-                    Resident.unit,
-                    Resident.room,
-                    Resident.is_owner,
-                )
-                .where(Resident.compound == compound)
-                .order_by(Resident.id)
-            )
-            return [Voter(user, household_name(b, u, r), owner) for user, b, u, r, owner in rows]
-
-    async def area_of(self, compound: str, household: str) -> Decimal | None:
-        """One household's floor area, or None when the roster does not have it."""
-        building, unit, room = [*household.split("-"), "", "", ""][:3]
-        async with self.db.sessions() as session:
-            area = (
-                await session.execute(
-                    select(RosterHousehold.floor_area).where(
-                        RosterHousehold.compound == compound,
-                        RosterHousehold.building == building,
-                        RosterHousehold.unit == unit,
-                        RosterHousehold.room == room,
-                    )
-                )
-            ).scalar_one_or_none()
-            return Decimal(area) if area is not None else None
-
-    async def floor_areas(self, compound: str) -> dict[str, Decimal]:
-        """Every roster household and its floor area, exact (the roster keeps it as text)."""
-        async with self.db.sessions() as session:
-            connection = await session.connection()
-            rows = await connection.execute(
-                select(
-                    RosterHousehold.building,
-                    RosterHousehold.unit,
-                    RosterHousehold.room,
-                    RosterHousehold.floor_area,
-                ).where(RosterHousehold.compound == compound)
-            )
-            return {f"{b}-{u}-{r}": Decimal(area) for b, u, r, area in rows}

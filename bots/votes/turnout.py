@@ -9,18 +9,15 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bots.votes import results
+from bots.votes.ballot_store import BallotStore
+from bots.votes.electorate import ElectorateStore, electorate_of
 from bots.votes.jobs import RemindVoters
 from bots.votes.rules import (
     area_text,
     latest_answers,
     percent,
 )
-from bots.votes.store import (
-    ElectorateStore,
-    PollRecord,
-    VoteStore,
-)
+from bots.votes.store import PollRecord, VoteStore
 from bridge import messages
 from bridge.bot import Services
 from bridge.matrix import derived_txn_id
@@ -30,9 +27,16 @@ from bridge.store.jobs import Job
 class Turnout:
     """Turnout and reminders of one compound's polls."""
 
-    def __init__(self, services: Services, votes: VoteStore, electorate: ElectorateStore) -> None:
+    def __init__(
+        self,
+        services: Services,
+        votes: VoteStore,
+        ballots: BallotStore,
+        electorate: ElectorateStore,
+    ) -> None:
         self.services = services
         self.votes = votes
+        self.ballots = ballots
         self.electorate = electorate
 
     @property
@@ -47,11 +51,11 @@ class Turnout:
         if poll.eligibility == "anyone":
             electorate = {v.user_id: Decimal(1) for v in voters}
         else:
-            electorate = results.electorate_of(poll, voters, areas)
+            electorate = electorate_of(poll.eligibility, voters, areas)
         answered = latest_answers(await self.votes.answers(poll.id), poll.per_household)
-        took_part = set(answered) | {p.household for p in await self.votes.papers(poll.id)}
+        took_part = set(answered) | {p.household for p in await self.ballots.papers(poll.id)}
         if poll.secret:
-            took_part |= set(await self.votes.secret_voters(poll.id))
+            took_part |= set(await self.ballots.secret_voters(poll.id))
         if poll.eligibility == "owners":
             voters = [v for v in voters if v.is_owner and v.household in areas]
         return took_part & electorate.keys(), electorate, voters

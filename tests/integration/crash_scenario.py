@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tests.integration.crash_votes import VoteDriver
 from tests.integration.grid_receiver import GridReceiver
 from tests.integration.linli_process import LinliProcess
 from tests.integration.matrix_client import ResidentClient
@@ -101,6 +102,7 @@ class Report:
     seconds: float = 0.0
     killing_seconds: float = 0.0
     quiet_seconds: float = 0.0
+    ballots: str = ""
 
     @property
     def problems(self) -> list[str]:
@@ -118,6 +120,7 @@ class Report:
             f" escalation notices {self.escalation_notices} (all tickets)",
             f"  work orders {self.work_orders} (webhook POSTs {self.webhook_posts},"
             f" same delivery again {self.redeliveries})",
+            self.ballots,
             f"  duplicates found {len(self.duplicates)}, missing {len(self.missing)},"
             f" other problems {len(self.other)}",
         ]
@@ -203,6 +206,10 @@ class CrashRun:
             await self._verify(resident, f"3-2-{1101 + i}", f"住户{i}")
             await resident.join(self.neighbours)
             self.residents.append(resident)
+        # A household vote open in the hall through the kills (crash_votes.py).
+        self.votes = VoteDriver(self.linli, self.committee, self.staff, self.rng)
+        households = [f"3-2-{1101 + i}" for i in range(self.settings.residents)]
+        await self.votes.setup(self.residents, households)
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -210,6 +217,8 @@ class CrashRun:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for watch in self._watches:
             await watch.close()
+        if hasattr(self, "votes"):
+            await self.votes.close()
 
     # ------------------------------------------------------------ the run
 
@@ -218,7 +227,8 @@ class CrashRun:
         started = loop.time()
         killing = asyncio.create_task(self._kill_loop())
         drivers = [asyncio.create_task(self._resident(r)) for r in self.residents] + [
-            asyncio.create_task(self._applicants())
+            asyncio.create_task(self._applicants()),
+            asyncio.create_task(self._paper_clerk()),
         ]
         try:
             await killing
@@ -227,6 +237,8 @@ class CrashRun:
             # Each waits for its answers with a timeout of its own.
             await asyncio.gather(*self._tasks)
             await self._wait_quiet()
+            await self.votes.close_vote(self.settings.answer_timeout)
+            await self._wait_quiet()  # the result's chart and audit file too
         finally:
             for task in [killing, *drivers]:
                 task.cancel()
@@ -274,6 +286,7 @@ class CrashRun:
             text = f"@物业 3号楼电梯坏了（{resident.user_id[1:].split(':')[0]} 第{n}次）"
             mention.event_id = await resident.send_text(self.neighbours, text)
             self.mentions.append(mention)
+            await self.votes.answer(resident)  # and a (changed) answer to the vote
             n += 1
             if not alone:
                 self._tasks.append(asyncio.create_task(self._work_on(mention)))
@@ -282,6 +295,12 @@ class CrashRun:
                 lambda e, m=mention: self._from_bot(e) and in_reply_to(e) == m.event_id,
                 s.answer_timeout,
             )
+
+    async def _paper_clerk(self) -> None:
+        """Staff enter (and correct) a household's paper ballot, each after the last's answer."""
+        while not self._stop_mentions.is_set():
+            await asyncio.sleep(self.rng.uniform(*self.settings.mention_gap))  # pacing
+            await self.votes.enter_paper(self.settings.answer_timeout)
 
     async def _applicants(self) -> None:
         """Newcomers one after the other, each verified (or timed out) before the next."""
@@ -431,6 +450,9 @@ class CrashRun:
         r.other += [f"unexpected answer in the neighbours' room: {b!r}" for b in top_level]
         failed = self.linli.query("SELECT event_id, error FROM inbox_events WHERE status='failed'")
         r.other += [f"inbox event {event_id} failed: {error}" for event_id, error in failed]
+        votes = await self.votes.check()
+        r.ballots = votes.line()
+        r.other += votes.problems
         return r
 
     def _check_openings(

@@ -91,6 +91,28 @@ class ResidentClient:
         path = f"/_matrix/client/v3/rooms/{q(room_id)}/send/{q(event_type)}/{txn}"
         return str((await self.call("PUT", path, content))["event_id"])
 
+    async def upload(self, data: bytes, content_type: str, filename: str) -> str:
+        """Upload a file to the media repository, as a client does before sending it; returns
+        its mxc:// URL."""
+        async with self.http.post(
+            f"{self.base_url}/_matrix/media/v3/upload",
+            data=data,
+            params={"filename": filename},
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": content_type},
+        ) as resp:
+            return str((await _payload(resp))["content_uri"])
+
+    async def send_file(self, room_id: str, data: bytes, filename: str, mimetype: str) -> str:
+        """Upload a file and send it as an m.file message, as Element does."""
+        url = await self.upload(data, mimetype, filename)
+        content = {
+            "msgtype": "m.file",
+            "body": filename,
+            "url": url,
+            "info": {"mimetype": mimetype, "size": len(data)},
+        }
+        return await self.send_event(room_id, "m.room.message", content)
+
     async def send_text(
         self,
         room_id: str,

@@ -8,7 +8,9 @@ reactions offered once; one "closed" per confirmation (✅ or `!工单 确认`);
 to the committee, one lobby acknowledgement, one approval notice and one committee answer per
 verification; one reminder and two escalation notices for each ticket left to its clock, no
 due job left behind; each work order delivered to the grid, none twice; no failed inbox event,
-no stray answer.
+no stray answer. And a household vote answered and given paper ballots through the kills
+(crash_votes.py): every poll response stored once, every paper ballot answered once, one result
+whose counts are each household's last answer, paper over online.
 """
 
 from __future__ import annotations
@@ -49,4 +51,5 @@ async def test_sigkill_at_random_moments_loses_nothing_and_repeats_nothing(
     # A workload, however slow the machine: it follows the answers (crash_scenario.py).
     assert report.mentions >= 10 and report.commands["done"] >= 5
     assert report.commands["approve"] >= 3 and report.work_orders >= 3
+    assert report.ballots and not report.ballots.startswith("  ballots: 0 ")
     assert not report.problems, "\n".join(report.lines())

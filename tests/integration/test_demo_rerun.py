@@ -20,19 +20,19 @@ BOT = "@linli:linli.localhost"
 async def demo_up(data: Path, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, dict]:  # type: ignore[type-arg]
     summary = data / "demo.json"
     summary.unlink(missing_ok=True)
-    errors = data.parent / "demo-stderr.txt"
-    with errors.open("ab") as stderr:
+    log = data.parent / "demo-stderr.log"  # what it said, for a failure's message
+    with log.open("ab") as err:  # the child keeps its own copy of the file
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bridge.cli", "demo", "--data", str(data),
             "--rooms-config", str(ROOT / "rooms_config"),
-            cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
+            cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=err,
             start_new_session=True,  # its own process group: the demo and the Synapse it starts
         )  # fmt: skip
     for _ in range(1800):
         if summary.exists() and summary.stat().st_size:
             return process, json.loads(summary.read_text(encoding="utf-8"))
         if process.returncode is not None:
-            said = errors.read_text(encoding="utf-8", errors="replace")[-2000:]
+            said = log.read_text(encoding="utf-8", errors="replace")[-3000:]
             raise AssertionError(f"the demo stopped with {process.returncode}:\n{said}")
         await asyncio.sleep(0.1)
     process.kill()
@@ -51,6 +51,15 @@ async def demo_down(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
+def poll_from_bot(question: str):  # type: ignore[no-untyped-def]
+    start = "org.matrix.msc3381.poll.start"
+    return lambda e: (
+        e["sender"] == BOT
+        and e["type"] == start
+        and e["content"][start]["question"]["org.matrix.msc1767.text"] == question
+    )
+
+
 def bot_says(pred):  # type: ignore[no-untyped-def]
     return lambda e: e["sender"] == BOT and pred(e["content"].get("body", ""))
 
@@ -65,6 +74,11 @@ async def test_an_erased_resident_stays_erased_when_the_demo_runs_again(tmp_path
     li_si = "@li_si:linli.localhost"
     try:
         client = await ResidentClient.login(str(summary["homeserver"]), li_si, accounts[li_si])
+        # The votes demo: its owners' committee member starts a quick poll and a formal vote in
+        # the hall from their own account; the bot posts them as native polls.
+        hall = await client.join("#heping-hall:linli.localhost")
+        for question in ("周末小区大扫除安排在几点？", "使用维修基金更换1号楼电梯"):
+            await client.wait_for_event(hall, poll_from_bot(question), timeout=90)
         neighbours = await client.join("#heping-neighbours:linli.localhost")
         await client.send_text(neighbours, "!我 删除 确认")
         # A demo just started may still be catching up with its Synapse: a generous deadline.

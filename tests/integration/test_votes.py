@@ -370,6 +370,7 @@ async def test_a_secret_owners_vote_keeps_choices_out_of_the_hall_and_its_audit_
         "同意面积：220.50/400.00 平方米（55.13%），达到 >1/2 ✓",
         "同意 2，反对 1，弃权 1",
         "面积：同意 220.50，反对 89.25，弃权 90.25 平方米",
+        "计入纸质票 1 张；同一户只计一次，以先投的一张为准",  # the rule for duplicates
         "结论：未通过",
     ]
     file_event = await committee.wait_for_event(
@@ -387,10 +388,12 @@ async def test_a_secret_owners_vote_keeps_choices_out_of_the_hall_and_its_audit_
     async with w.bridge.store.db.engine.connect() as conn:
         voters = (await conn.execute(text("SELECT * FROM votes_secret_voters"))).mappings().all()
         ballots = (await conn.execute(text("SELECT * FROM votes_secret_ballots"))).mappings().all()
+        counted = (await conn.execute(text("SELECT voter FROM votes_counted"))).scalars().all()
     assert sorted(v["voter"] for v in voters) == ["1-1-101", "1-1-102", "1-1-201"]
     assert all(set(v) == {"id", "poll_id", "voter", "cause"} for v in voters)
     assert sorted(b["receipt"] for b in ballots) == sorted(receipts.values())
     assert all(set(b) == {"receipt", "poll_id", "choice"} for b in ballots)
+    assert counted == ["1-1-202"]  # the close's list of counted ballots: the open (paper) one
 
     # The audit file recounts to the published result; each receipt is found with its choice;
     # an altered copy is caught.
@@ -418,6 +421,41 @@ async def test_a_secret_owners_vote_keeps_choices_out_of_the_hall_and_its_audit_
     tampered = json.dumps(data).encode()
     assert verify_file("audit.json", tampered, None, None) == 1
     assert verify_file("audit.json", tampered, sha, None) == 1
+
+
+async def test_paper_ballots_sent_as_a_csv_file_are_counted_and_bad_lines_reported(
+    w: World, make_user, staff_client
+) -> None:
+    dave = await make_user()
+    await owners_roster(w, dave)
+    committee = await staff_client("yewei_zhao")
+    await committee.join(w.hall)
+    manager = await staff_client("wuye_jingli")
+    work_room = await manager.join(w.harness.alias("heping-five_in_one"))
+    await committee.send_text(w.hall, "!表决 更换小区门禁 | 一般 | 业主")
+    start = await w.alice.wait_for_event(w.hall, from_bot(POLL_START))
+    await answer(w.alice, w.hall, start["event_id"], ["no"])  # 1-1-101 online; on paper below
+    await w.alice.send_text(w.hall, "!表决 进度 1")
+    await w.alice.wait_for_event(w.hall, notice(lambda b: "1/4" in b))  # the answer is in
+
+    # As Excel saves "CSV" on a Chinese Windows: GB18030, CRLF. The file names its vote.
+    csv = "户号,选择\r\n1-1-101,同意\r\n1-1-202,反对\r\n3-2,同意\r\n9-9-9,同意\r\n"
+    await manager.send_file(work_room, csv.encode("gb18030"), "纸质票-表决1.csv", "text/csv")
+    imported = await manager.wait_for_event(work_room, notice(lambda b: "导入了" in b))
+    assert imported["content"]["body"] == (
+        "表决 #1：导入了 2 张纸质票。\n第 4 行：户号看不懂（例如 3-2-1101）\n"
+        "第 5 行：这一户不在投票范围内，没有计入"
+    )
+    # A resident's CSV file is not a paper ballot import: nothing is said or counted.
+    await w.alice.send_file(w.hall, b"1-1-102,yes\n", "votes.csv", "text/csv")
+
+    await committee.send_text(w.hall, "!投票 结束 1")
+    result = await committee.wait_for_event(w.hall, notice(lambda b: b.startswith("表决 #1 结果")))
+    lines = result["content"]["body"].split("\n")
+    assert "同意 1，反对 1，弃权 0" in lines  # 1-1-101's paper yes replaced its online no
+    assert "计入纸质票 2 张；同一户线上和纸质都投了的，只计一次，以纸质票为准" in lines
+    events = await w.alice.messages(w.hall, 100)
+    assert not [e for e in events if "导入" in e["content"].get("body", "")]
 
 
 async def test_a_proposal_goes_from_a_resident_to_a_pinned_convention(

@@ -82,3 +82,18 @@ def test_receipts_are_flattened() -> None:
         }
     )
     assert {(r.user_id, r.ts) for r in receipts} == {("@a:x", 7), ("@b:x", 8)}
+
+
+def test_a_file_message_carries_its_media_url_type_and_size() -> None:
+    m = msg(
+        {
+            "msgtype": "m.file",
+            "body": "表决1.csv",
+            "url": "mxc://x/abc",
+            "info": {"mimetype": "text/csv", "size": 42},
+        }
+    )
+    assert (m.url, m.mimetype, m.size) == ("mxc://x/abc", "text/csv", 42)
+    # an encrypted file has no plain url; nonsense is dropped rather than trusted
+    odd = msg({"msgtype": "m.file", "body": "f", "url": "https://x/f", "info": {"size": True}})
+    assert (odd.url, odd.size, odd.mimetype) == (None, None, None)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from bots.votes import audit
-from bots.votes.bot import CHOICE_WORDS
 from bots.votes.cli import verify_file
+from bots.votes.formal_terms import CHOICE_WORDS
 from bots.votes.paper import PaperRow, parse_household, parse_paper_csv
 
 
@@ -77,3 +77,19 @@ def test_a_changed_ballot_or_result_or_hash_is_caught() -> None:
     raw = json.dumps(audit_data()).encode()
     assert verify_file("a.json", raw, "0" * 64, None) == 1
     assert verify_file("a.json", b"not json", None, None) == 2
+
+
+def test_linli_audit_verify_needs_only_the_file(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Run as a resident would, in a folder with no bridge.yaml and no database."""
+    from bridge.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    raw = json.dumps(audit_data()).encode()
+    (tmp_path / "vote-heping-1-audit.json").write_bytes(raw)
+    argv = ["audit", "verify", "vote-heping-1-audit.json", "--sha256", audit.sha256(raw)]
+    assert main([*argv, "--receipt", "ABCDE-FGHIJ"]) == 0
+    out = capsys.readouterr().out
+    assert "matches the published hash" in out and "counted as yes" in out
+    assert not list(tmp_path.glob("*.db")) and not (tmp_path / "bridge.yaml").exists()
+    (tmp_path / "vote-heping-1-audit.json").write_bytes(raw.replace(b'"no"', b'"yes"'))
+    assert main(argv) == 1

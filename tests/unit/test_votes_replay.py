@@ -214,21 +214,26 @@ async def test_households_that_have_not_answered_get_one_reminder_with_the_turno
     assert recording(bridge).bodies(hall)[-1].startswith("要提醒，请同时写截止时间")
 
 
-async def test_the_demo_seeds_a_roster_a_poll_and_a_vote_once(bridge: Bridge) -> None:
-    from bots.votes.demo import seed
+async def test_the_demo_seeds_a_roster_with_owners_once(bridge: Bridge) -> None:
+    """The demo's roster and owners (its polls are typed by the committee member's own account
+    through the homeserver: seen in `linli demo`, tests/integration/test_demo_rerun.py)."""
     from bridge.demo import DEMO_RESIDENTS
 
-    await seed(bridge, DEMO_RESIDENTS)
-    await seed(bridge, DEMO_RESIDENTS)
-    votes = bridge.bot(VoteBot).votes
-    polls = await votes.open_polls("heping")
-    assert [(p.number, p.kind, p.eligibility) for p in polls] == [
-        (1, "quick", "households"),
-        (2, "formal", "owners"),
-    ]
+    server = bridge.config.homeserver.server_name
+    residents = {f"@{r[0]}:{server}": r for r in DEMO_RESIDENTS}
+    for user_id, (_, compound, building, unit, room) in residents.items():
+        await bridge.store.people.bind_household(compound, user_id, building, unit, room, NOW)
+    passwords = dict.fromkeys(residents, "pw")  # no committee password: no commands sent
+    bot = bridge.bot(VoteBot)
+    await bot.seed_demo(passwords)
     assert await bridge.store.roster.roster_size("heping") == 11
-    starts = [s for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
-    assert len(starts) == 4  # two compounds with demo residents, two polls each
+    owners = [v.user_id for v in await bot.electorate.voters("heping") if v.is_owner]
+    assert sorted(owners) == sorted(u for u, r in residents.items() if r[1] == "heping")
+    await bot.erase_personal(f"@li_si:{server}", None)
+    await bridge.store.people.forget(f"@li_si:{server}")
+    await bot.seed_demo(passwords)  # a rerun binds no one again
+    owners_again = [v.user_id for v in await bot.electorate.voters("heping") if v.is_owner]
+    assert owners_again == [f"@zhang_san:{server}"]
 
 
 async def test_a_forgotten_voter_is_no_longer_named_and_still_counts_once(bridge: Bridge) -> None:

@@ -143,14 +143,40 @@ def test_percentages_are_rounded_for_reading_only() -> None:
 
 
 def test_the_result_chart_has_a_bar_per_threshold_and_is_a_png() -> None:
-    from bots.votes.result_chart import bars, result_chart_png
+    from bots.votes.result_chart import FALLBACK, bars, result_chart_png
 
     outcome = formal_tally(MAJOR, owners(8), ballots(yes=6, no=2))
     rows = bars(MAJOR, outcome, weighted=True)
     assert [(label, share) for label, share, _ in rows] == [
-        ("Participation (heads)", Fraction(1)),
-        ("Participation (area)", Fraction(1)),
-        ("Approval (heads)", Fraction(3, 4)),
-        ("Approval (area)", Fraction(3, 4)),
+        ("participation_heads", Fraction(1)),
+        ("participation_area", Fraction(1)),
+        ("approval_heads", Fraction(3, 4)),
+        ("approval_area", Fraction(3, 4)),
     ]
-    assert result_chart_png("Vote #1", MAJOR, outcome, True).startswith(b"\x89PNG")
+    assert result_chart_png(FALLBACK, MAJOR, outcome, True).startswith(b"\x89PNG")
+
+
+def test_the_result_chart_draws_its_labels_in_the_compounds_language() -> None:
+    import warnings
+    from pathlib import Path
+
+    from bots.votes.result_chart import FALLBACK, result_chart
+    from bridge.i18n import Catalogue
+
+    texts = Catalogue.load(bot_texts=[Path(__file__).parents[2] / "bots" / "votes" / "texts"])
+    words = {key: texts.text("zh", f"votes.chart_{key}", number=3) for key in FALLBACK}
+    outcome = formal_tally(MAJOR, owners(8), ballots(yes=6, no=2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns of each glyph its font lacks
+        figure = result_chart(words, MAJOR, outcome, weighted=True)
+        figure.canvas.draw()
+    axes = figure.axes[0]
+    assert axes.get_title() == "表决 #3 结果"
+    assert [t.get_text() for t in axes.get_yticklabels()] == [
+        "同意面积",
+        "同意人数",
+        "参与面积",
+        "参与人数",
+    ]
+    assert axes.get_xlabel() == "%（黑线为门槛）"
+    assert all("CJK" in t.get_fontname() for t in axes.get_yticklabels())

@@ -1,0 +1,86 @@
+"""Answers from residents' clients: a poll response (unstable or stable names) kept if its
+sender may answer, or refused with a reply saying why; a response to a ballot paper goes to the
+secret ballots."""
+
+from __future__ import annotations
+
+from bots.votes.electorate import ElectorateStore
+from bots.votes.parsing import poll_response
+from bots.votes.secret import SecretBallots
+from bots.votes.store import PollRecord, VoteStore
+from bridge import messages
+from bridge.bot import EventContext
+from bridge.events import OtherEvent
+from bridge.roles import Role
+
+
+class Answers:
+    def __init__(
+        self, votes: VoteStore, electorate: ElectorateStore, secret: SecretBallots
+    ) -> None:
+        self.votes = votes
+        self.electorate = electorate
+        self.secret = secret
+
+    async def on_event(self, ctx: EventContext, event: OtherEvent) -> None:
+        if event.type == "m.room.encrypted":
+            await self.secret.encrypted(ctx)
+            return
+        response = poll_response(event)
+        if response is None:
+            return
+        poll = await self.votes.by_start_event(response.poll_event_id)
+        if poll is None:
+            await self.secret.cast(ctx, response.poll_event_id, response.answers)
+            return
+        if ctx.compound is None or poll.room_id != event.room_id:
+            return  # not one of Linli's polls
+        if any(a not in poll.option_ids for a in response.answers) or not response.answers:
+            await self.refuse(ctx, "votes.bad_option", poll)
+            return
+        # MSC3381: answers beyond max_selections are ignored, the first ones kept.
+        refusal = await self.take(ctx, poll, response.answers[: poll.max_selections])
+        if refusal is not None:
+            await self.refuse(ctx, refusal, poll)
+
+    async def take(
+        self, ctx: EventContext, poll: PollRecord, choices: tuple[str, ...]
+    ) -> str | None:
+        """Keep an answer if the sender may give it; the key of the refusal otherwise."""
+        if Role.OBSERVER in ctx.roles:
+            return "votes.observer"
+        if not poll.is_open:
+            return "votes.closed_answer"
+        voter = await self.electorate.voter(poll.compound, ctx.event.sender)
+        if poll.eligibility != "anyone":
+            if voter is None:
+                return "votes.household_only" if poll.kind == "quick" else "votes.residents_only"
+            if poll.eligibility == "owners":
+                area = await self.electorate.area_of(poll.compound, voter.household)
+                if not voter.is_owner or area is None:
+                    return "votes.owners_only"
+        replaces = False
+        if poll.per_household and voter is not None:
+            replaces = await self.votes.answered_by_other(poll.id, voter.household, voter.user_id)
+        kept = await self.votes.record_answer(
+            poll.id,
+            event_id=ctx.event.event_id,
+            voter=ctx.event.sender,
+            household=voter.household if voter is not None else None,
+            choices=choices,
+            ts=ctx.event.origin_server_ts,
+            received_at=ctx.received_at,
+        )
+        if not kept:
+            return "votes.closed_answer"
+        # One household, two members: the later answer replaces the earlier; say so.
+        return "votes.replaced_household" if replaces else None
+
+    async def refuse(self, ctx: EventContext, key: str, poll: PollRecord) -> None:
+        """A refusal, as a reply to the response, to the one who sent it."""
+        content = messages.notice(
+            ctx.text(key, number=poll.number),
+            reply_to=ctx.event.event_id,
+            mentions=[ctx.event.sender],
+        )
+        await ctx.send(ctx.event.room_id, content, purpose=f"refused:{key}")

@@ -1,0 +1,229 @@
+"""A formal vote's close counted by the database (bots/votes/tally_store.py), on SQLite and
+PostgreSQL: the latest answer per household, paper over online, ballots outside the electorate
+left out, exact areas, secret totals checked against their voters, and an audit file that
+recounts to the frozen result."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from fractions import Fraction
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import insert, update
+
+from bots.votes import audit, results
+from bots.votes.ballot_store import BallotStore
+from bots.votes.models import SecretTotal
+from bots.votes.store import NewPoll, PollRecord, VoteStore
+from bots.votes.tally_store import audit_material
+from bridge.store import Store
+from bridge.store.database import table_of
+from bridge.store.models import Resident, RosterHousehold
+
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+AREAS = {"101": "100.00", "102": "80.50", "103": "120.25", "104": "99.25", "105": "50"}
+# Matrix ID → household (9-9-999 is not in the roster)
+RESIDENTS = {
+    "@a:x": "1-1-101",
+    "@a2:x": "1-1-101",
+    "@b:x": "1-1-102",
+    "@c:x": "1-1-103",
+    "@x:x": "9-9-999",
+}
+
+
+@pytest_asyncio.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    store = await Store.open(database_url)
+    async with store.db.transaction() as session:
+        conn = await session.connection()
+        await conn.execute(
+            insert(table_of(RosterHousehold)),
+            [
+                {
+                    "compound": "c",
+                    "building": "1",
+                    "unit": "1",
+                    "room": room,
+                    "floor_area": area,
+                    "owners": [],
+                    "phone_hashes": [],
+                    "imported_at": NOW,
+                }
+                for room, area in AREAS.items()
+            ],
+        )
+        await conn.execute(
+            insert(table_of(Resident)),
+            [
+                {
+                    "compound": "c",
+                    "user_id": user,
+                    "building": household.split("-")[0],
+                    "unit": household.split("-")[1],
+                    "room": household.split("-")[2],
+                    "verified_at": NOW,
+                    "is_owner": True,
+                }
+                for user, household in RESIDENTS.items()
+            ],
+        )
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def formal(
+    votes: VoteStore, *, secret: bool = False, eligibility: str = "owners"
+) -> PollRecord:
+    new = NewPoll(
+        compound="c",
+        kind="formal",
+        room_id="!hall",
+        source_event_id=f"$cmd{secret}",
+        start_event_id=f"$start{secret}",
+        creator="@c:x",
+        question="Q",
+        options=[{"id": c, "text": c} for c in ("yes", "no", "abstain")],
+        max_selections=1,
+        per_household=eligibility != "residents",
+        eligibility=eligibility,
+        rule={"name": "ordinary"},
+        opened_at=NOW,
+        closes_at=None,
+        secret=secret,
+    )
+    return await votes.create(new, await votes.next_number("c"), lambda poll: [])
+
+
+async def answer(
+    votes: VoteStore, poll: PollRecord, n: int, user: str, choice: str, ts: int
+) -> None:
+    assert await votes.record_answer(
+        poll.id,
+        event_id=f"$answer{n}",
+        voter=user,
+        household=RESIDENTS[user],
+        choices=[choice],
+        ts=ts,
+        received_at=NOW,
+    )
+
+
+async def test_the_close_counts_latest_answers_and_paper_over_online_exactly(
+    store: Store,
+) -> None:
+    votes, ballots = VoteStore(store.db), BallotStore(store.db)
+    poll = await formal(votes)
+    await answer(votes, poll, 1, "@a:x", "no", 1000)
+    await answer(votes, poll, 2, "@a2:x", "yes", 2000)  # the household's latest: yes
+    await answer(votes, poll, 3, "@b:x", "yes", 1000)
+    await answer(votes, poll, 4, "@b:x", "abstain", 1000)  # same time, arrived later: counts
+    await answer(votes, poll, 5, "@c:x", "yes", 1500)  # replaced by its paper ballot
+    await answer(votes, poll, 6, "@x:x", "yes", 1500)  # not in the roster: left out
+    for household, choice in (("1-1-104", "yes"), ("1-1-103", "no"), ("8-8-888", "yes")):
+        entered = await ballots.enter_paper(
+            poll.id, household=household, choice=choice, entered_by="@s:x", cause=household, at=NOW
+        )
+        assert entered == "entered"
+
+    closing = await votes.close(poll.id, cause="job", at=NOW, by=None, result=results.freeze)
+
+    result = closing.poll.result
+    assert result is not None
+    o = results.outcome_of(result)
+    assert (o.electorate_heads, o.electorate_area) == (5, Fraction(450))
+    assert (o.voted_heads, o.voted_area) == (4, Fraction(400))
+    assert (o.yes_heads, o.yes_area) == (2, Fraction(19925, 100))
+    assert (o.no_heads, o.no_area) == (1, Fraction(12025, 100))
+    assert (o.abstain_heads, o.abstain_area) == (1, Fraction(805, 10))
+    # 2 of 4 by head is exactly half: not "more than half" (过半数)
+    assert o.participation_heads_met and o.participation_area_met
+    assert o.approval_heads_met is False and result["passed"] is False
+    assert result["counted"] == {"online": 2, "paper": 2, "secret": 0}
+    assert "ballots" not in result and "electorate" not in result
+
+    material = await audit_material(store.db, poll.id, secret=False)
+    assert material.electorate == {f"1-1-{room}": area for room, area in AREAS.items()}
+    assert material.ballots == [
+        {"voter": "1-1-101", "choice": "yes", "source": "online"},
+        {"voter": "1-1-102", "choice": "abstain", "source": "online"},
+        {"voter": "1-1-103", "choice": "no", "source": "paper", "entered_by": "@s:x"},
+        {"voter": "1-1-104", "choice": "yes", "source": "paper", "entered_by": "@s:x"},
+    ]
+    data = json.loads(audit.audit_file(closing.poll, "C", material))
+    assert audit.verify(data) == (True, [])
+
+
+async def test_secret_totals_are_counted_and_checked_against_their_voters(store: Store) -> None:
+    votes, ballots = VoteStore(store.db), BallotStore(store.db)
+    poll = await formal(votes, secret=True)
+    for household, choice, area in (("1-1-101", "yes", "100.00"), ("1-1-102", "no", "80.50")):
+        cast = await ballots.cast_secret(
+            poll.id,
+            voter=household,
+            cause=f"$ballot{household}",
+            receipt=f"R{household}",
+            choice=choice,
+            weight=Fraction(area),
+        )
+        assert cast == "cast"
+    assert (
+        await ballots.enter_paper(
+            poll.id, household="1-1-104", choice="yes", entered_by="@s:x", cause="p", at=NOW
+        )
+        == "entered"
+    )
+
+    # A total changed behind the bot's back no longer matches its voters' areas: no result.
+    async with store.db.transaction() as session:
+        await session.execute(
+            update(SecretTotal)
+            .where(SecretTotal.poll_id == poll.id, SecretTotal.choice == "no")
+            .values(area="90")
+        )
+    with pytest.raises(ValueError, match="secret totals"):
+        await votes.close(poll.id, cause="job", at=NOW, by=None, result=results.freeze)
+    async with store.db.transaction() as session:
+        await session.execute(
+            update(SecretTotal)
+            .where(SecretTotal.poll_id == poll.id, SecretTotal.choice == "no")
+            .values(area="161/2")
+        )
+
+    closing = await votes.close(poll.id, cause="job", at=NOW, by=None, result=results.freeze)
+
+    assert closing.poll.result is not None
+    o = results.outcome_of(closing.poll.result)
+    assert (o.voted_heads, o.voted_area) == (3, Fraction(27975, 100))
+    assert (o.yes_heads, o.yes_area) == (2, Fraction(19925, 100))
+    assert closing.poll.result["counted"] == {"online": 0, "paper": 1, "secret": 2}
+    material = await audit_material(store.db, poll.id, secret=True)
+    assert material.secret == {
+        "participants": ["1-1-101", "1-1-102"],
+        "receipts": [
+            {"receipt": "R1-1-101", "choice": "yes"},
+            {"receipt": "R1-1-102", "choice": "no"},
+        ],
+        "area": {"no": "161/2", "yes": "100"},
+    }
+    data = json.loads(audit.audit_file(closing.poll, "C", material))
+    assert audit.verify(data) == (True, [])
+
+
+async def test_an_erased_voter_leaves_a_closed_count_that_still_recounts(store: Store) -> None:
+    votes = VoteStore(store.db)
+    poll = await formal(votes, eligibility="residents")  # by person: voters by Matrix ID
+    await answer(votes, poll, 1, "@a:x", "yes", 1000)
+    await answer(votes, poll, 2, "@b:x", "no", 1000)
+    closing = await votes.close(poll.id, cause="job", at=NOW, by=None, result=results.freeze)
+    await votes.forget_voter("@a:x", "c")
+    material = await audit_material(store.db, poll.id, secret=False)
+    assert "@a:x" not in material.electorate and len(material.electorate) == len(RESIDENTS)
+    assert [b["voter"].startswith("erased:") for b in material.ballots] == [False, True]
+    data = json.loads(audit.audit_file(closing.poll, "C", material))
+    assert audit.verify(data) == (True, [])
