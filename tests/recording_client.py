@@ -64,8 +64,13 @@ class RecordingClient(MatrixClient):
         n = next(self._ids)
         return {"room_id": f"!room{n}:test", "event_id": f"$ev{n}", "content_uri": "mxc://t/1"}
 
-    def bodies(self, room_id: str | None = None) -> list[str]:
-        return [s.body for s in self.sent if room_id is None or s.room_id == room_id]
+    def bodies(self, room_id: str | None = None, event_type: str | None = None) -> list[str]:
+        return [
+            s.body
+            for s in self.sent
+            if (room_id is None or s.room_id == room_id)
+            and (event_type is None or s.event_type == event_type)
+        ]
 
 
 def _unquote(text: str) -> str:

@@ -85,14 +85,10 @@ class Closer:
             return self.services.text(compound, key, **args)
 
         body = results.result_text(text, closed)
+        # The end event carries the tally for clients without polls; the notice, for clients
+        # that draw the ended poll from the answers they saw (per person, not per household).
         await send(
-            closed.room_id,
-            messages.poll_end(
-                closed.start_event_id,
-                text("votes.end_text", question=closed.question) + "\n" + body,
-            ),
-            "end",
-            messages.POLL_END,
+            closed.room_id, messages.poll_end(closed.start_event_id, body), "end", messages.POLL_END
         )
         await send(
             closed.room_id,

@@ -310,7 +310,11 @@ async def test_closing_survives_a_restart_and_fires_once(w: World) -> None:
     await w.alice.wait_for_event(w.hall, notice(lambda b: b == "投票 #1 已经结束了。"))
     events = await w.alice.messages(w.hall, 100)
     assert len([e for e in events if e["type"] == POLL_END]) == 1
-    results = [e for e in events if e["content"].get("body", "").startswith("投票 #1 已结束")]
+    results = [
+        e
+        for e in events
+        if e["type"] == "m.room.message" and e["content"]["body"].startswith("投票 #1 已结束")
+    ]
     assert len(results) == 1 and results[0]["content"]["body"].endswith(
         "要：1 票\n不要：0 票\n共 1 人参与。"
     )
