@@ -7,8 +7,10 @@ from __future__ import annotations
 import importlib.util
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from matplotlib.font_manager import FontProperties
+if TYPE_CHECKING:
+    from matplotlib.font_manager import FontProperties
 
 CJK_FONT = "NotoSansCJKsc-Regular.otf"
 
@@ -16,6 +18,8 @@ CJK_FONT = "NotoSansCJKsc-Regular.otf"
 @cache
 def cjk_font() -> FontProperties | None:
     """Noto Sans CJK SC as shipped by mplfonts; None when it is not installed."""
+    from matplotlib.font_manager import FontProperties  # matplotlib loads when a chart is drawn
+
     spec = importlib.util.find_spec("mplfonts")
     for folder in (spec.submodule_search_locations or []) if spec else []:
         path = Path(folder) / "fonts" / CJK_FONT

@@ -13,10 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
-
 from bots.tickets.stats import TicketFacts
 from bridge.chart_font import cjk_font
 
@@ -66,6 +62,11 @@ def weekly_chart_png(
     daily: Sequence[tuple[date, int, int]], title: str, words: ChartWords = ChartWords()
 ) -> bytes:
     """A bar chart of tickets opened and closed per day, as PNG bytes."""
+    # matplotlib is loaded when a chart is drawn, not with the bot (a second off every start).
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     font = cjk_font()
     if font is None and not all(w.isascii() for w in (words.opened, words.closed)):
         words = ChartWords()  # no font for them: the English words, not empty boxes

@@ -12,12 +12,13 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from fractions import Fraction
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from bots.votes.rules import Outcome, Rule, Threshold
 from bridge.chart_font import cjk_font
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 WIDTH, HEIGHT, DPI = 6, 3, 100
 # What the chart says, by key, when the compound's words cannot be drawn.
@@ -70,6 +71,10 @@ def result_chart_png(
 def result_chart(words: Mapping[str, str], rule: Rule, outcome: Outcome, weighted: bool) -> Figure:
     """`words`: the title, each bar's label (by the keys of `bars`) and the axis label, in the
     compound's language."""
+    # matplotlib is loaded when a chart is drawn, not with the bot (a second off every start).
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     font = cjk_font()
     if font is None and not all(w.isascii() for w in words.values()):
         words = FALLBACK
