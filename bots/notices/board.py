@@ -50,6 +50,21 @@ def settings_for(compound: Compound) -> NoticeSettings:
     return compound.section("notices", NoticeSettings)
 
 
+def interest_groups(compound: Compound) -> dict[str, list[str]]:
+    """Each interest group's room key and the names staff may call it by."""
+    return {
+        key: [n for n in (group.name, group.name_en) if n]
+        for key, group in compound.config.interest_groups.items()
+    }
+
+
+def group_name(compound: Compound, key: str) -> str:
+    group = compound.config.interest_groups.get(key)
+    if group is None:
+        return key
+    return (group.name_en if compound.locale == "en" else None) or group.name or key
+
+
 class NoticeBoard:
     def __init__(self, services: Services, notices: NoticeStore) -> None:
         self.services = services
@@ -116,7 +131,9 @@ class NoticeBoard:
             )
             for n, at in enumerate(times, start=1)
         ]
-        if times:
+        # An interest group is joined by choice: its members are reminded, but no 楼长 is sent
+        # to their doors.
+        if times and notice.group is None:
             jobs.append(
                 VISITS.spec(
                     notice_key(notice.id, "visits"),
@@ -149,7 +166,10 @@ class NoticeBoard:
     # ------------------------------------------------------------ posting
 
     def rooms_for(self, notice: NoticeRecord) -> list[str]:
-        """Room keys a notice goes to: announcements, then each targeted building's room."""
+        """Room keys a notice goes to: announcements, then each targeted building's room; a
+        notice to an interest group goes to that group's room only."""
+        if notice.group is not None:
+            return [notice.group]
         compound = self.compound_of(notice)
         buildings = (
             notice.targets
@@ -199,13 +219,7 @@ class NoticeBoard:
                 log.warning("notice %s: no room %s in %s", notice.id, key, compound.key)
                 continue
             room = record.room_id
-            names.append(
-                self.services.text(
-                    compound,
-                    "notices.room_" + ("announcements" if key == "announcements" else "building"),
-                    building=key.removeprefix("building_"),
-                )
-            )
+            names.append(self.room_name(compound, key))
             post = done.get(room)
             if post is None:
                 event_id = await self.send(room, content, base, f"post:{room}")
@@ -228,6 +242,14 @@ class NoticeBoard:
                 await self._pin(room, event_id, pin=True)
                 await self.notices.set_pinned(notice.id, room, True)
         return names
+
+    def room_name(self, compound: Compound, key: str) -> str:
+        if key == "announcements":
+            return self.services.text(compound, "notices.room_announcements")
+        if key.startswith("building_"):
+            building = key.removeprefix("building_")
+            return self.services.text(compound, "notices.room_building", building=building)
+        return group_name(compound, key)
 
     @property
     def reader(self) -> str:
@@ -315,10 +337,18 @@ class NoticeBoard:
     # ------------------------------------------------------------ reach
 
     async def targeted(self, notice: NoticeRecord) -> dict[str, Household]:
+        """The verified residents a notice is for. An interest group's are the residents
+        joined to its room now (asked of the homeserver, which keeps the membership)."""
         residents = await self.services.store.people.residents(notice.compound)
+        members: set[str] = set()
+        if notice.group is not None:
+            record = await self.services.store.rooms.by_key(room_key(notice.compound, notice.group))
+            if record is not None:
+                members = await self.services.client.joined_members(record.room_id)
         return rules.targeted_residents(
             ((r.user_id, Household(r.building, r.unit, r.room)) for r in residents),
             notice.targets,
+            members,
         )
 
     async def reach_of(self, notice: NoticeRecord) -> Reach:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from bots.notices import demo, rules
-from bots.notices.board import NoticeBoard, settings_for
+from bots.notices.board import NoticeBoard, group_name, interest_groups, settings_for
 from bots.notices.inbound import InboundNotices
 from bots.notices.jobs import notice_prefix
 from bots.notices.notice_clock import NoticeClock
@@ -101,7 +101,9 @@ class NoticeBot(Bot):
         compound, settings = self._staff_room(ctx)
         now = ctx.received_at
         try:
-            request = rules.parse_post(text, compound.config.buildings, now, self.board.tz)
+            request = rules.parse_post(
+                text, compound.config.buildings, now, self.board.tz, interest_groups(compound)
+            )
         except NoticeInputError as e:
             raise CommandError(e.key, **e.args_) from e
         if request.cron is not None:
@@ -357,4 +359,8 @@ class NoticeBot(Bot):
     def _targets_text(self, ctx: EventContext, notice: NoticeRecord) -> str:
         if notice.targets is None:
             return ctx.text("notices.whole_compound")
+        if notice.group is not None:
+            compound = self.services.rooms.compounds.get(notice.compound)
+            name = group_name(compound, notice.group) if compound else notice.group
+            return ctx.text("notices.group", name=name)
         return ctx.text("notices.buildings", buildings="、".join(notice.targets))

@@ -13,6 +13,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bots.notices.models import Notice, NoticeLog, NoticePost, NoticeReach, NoticeRoomEvent
+from bots.notices.rules import group_of
 from bridge.store.database import Database, insert_ignoring_duplicates, table_of
 from bridge.store.jobs import JobSpec, add_jobs, cancel_jobs
 
@@ -40,6 +41,11 @@ class NoticeRecord:
     series_id: int | None
     posted_at: datetime | None
     expires_at: datetime | None
+
+    @property
+    def group(self) -> str | None:
+        """The interest group it is for (its room's key), or None."""
+        return group_of(self.targets)
 
 
 _FIELDS = [f.name for f in fields(NoticeRecord)]
