@@ -225,7 +225,7 @@ class NoticeBoard:
                 event_id = await self.send(room, content, base, f"post:{room}")
                 ts = await self.origin_ts(room, event_id)
                 await self.notices.add_post(notice.id, room, event_id, ts)
-                await self._reader_joins(room)
+                await self._reader_joins(room, compound)
                 if self.rooms_with_posts is not None:
                     self.rooms_with_posts.add(room)
                 # Offered once, with the post: the same reaction again is refused (400).
@@ -258,8 +258,9 @@ class NoticeBoard:
         config = self.services.config
         return f"@{config.bots.namespace_prefix}_reach:{config.homeserver.server_name}"
 
-    async def _reader_joins(self, room_id: str) -> None:
-        """The reader is in every room that carries a notice, so it can catch up receipts."""
+    async def _reader_joins(self, room_id: str, compound: Compound) -> None:
+        """The reader is in every room that carries a notice, so it can catch up receipts. It
+        joins with a name that says what it is (it never speaks, at power level 0)."""
         client, reader = self.services.client, self.reader
         try:
             member = await client.get_state(room_id, "m.room.member", reader)
@@ -269,6 +270,8 @@ class NoticeBoard:
             return
         if not self._reader_registered:
             await client.register_user(reader[1:].split(":", 1)[0])
+            name = self.services.text(compound, "notices.reader_name")
+            await client.set_displayname(reader, name)
             self._reader_registered = True
         if member.get("membership") != "invite":
             await client.invite(room_id, reader)

@@ -54,6 +54,10 @@ class NoticeBot(Bot):
         # Receipts sent while Linli was down never arrive: read them through /sync.
         await self.notice_clock.catch_up_soon()
 
+    async def on_ephemeral_lost(self) -> None:
+        # A refused transaction's receipts are not sent again: read them through /sync too.
+        await self.notice_clock.catch_up_soon()
+
     async def _rooms_with_posts(self) -> set[str]:
         if self.board.rooms_with_posts is None:
             self.board.rooms_with_posts = await self.notices.rooms_with_posts()

@@ -254,6 +254,12 @@ async def test_a_notice_to_an_interest_group_goes_to_its_room_and_counts_its_mem
     for client, key in ((w.r2, "announcements"), (w.r3b, "building_3")):
         events = await client.messages(w.rooms[key], 50)
         assert not [e for e in events if "义务劳动" in str(e["content"])]
+    # Linli's receipt reader joined the room: a resident sees what it is; it has no power.
+    reader = w.bot.board.reader
+    member = await w.r3a.get_state(group, "m.room.member", reader)
+    assert member["membership"] == "join" and member["displayname"] == "邻里·已读统计"
+    levels = await w.r3a.get_state(group, "m.room.power_levels")
+    assert reader not in levels.get("users", {})
     await w.r3a.send_read_receipt(group, notice["event_id"])
     [record] = await w.bot.notices.listing("heping")
 
@@ -419,6 +425,41 @@ async def test_a_receipt_sent_while_linli_was_down_is_counted_after_it_starts(w:
     await eventually(counted)
     answer = await w.command("!通知 回执 1", lambda b: "回执" in b)
     assert "3号楼：2/2 户" in answer
+
+
+async def test_a_receipt_in_a_refused_transaction_is_read_back_once_linli_stores_again(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await w.command("!通知 3 周五消防演习", lambda b: "通知 #1 已发布" in b)
+    notice = await w.notice_in(w.r3a, "building_3", "周五消防演习")
+    [record] = await w.bot.notices.listing("heping")
+    # The database fails for a moment: the transaction carrying the receipt is not stored
+    # (Linli answers 500) and the receipt's handler cannot write either. Synapse then resends
+    # the transaction's room events only, never its ephemeral ones.
+    inbox, notices = w.bridge.store.inbox, w.bot.notices
+    store_transaction, add_reads = inbox.store_transaction, notices.add_reads
+    failed: set[str] = set()
+
+    def failing(name: str, method: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+        async def call(*args: Any, **kw: Any) -> Any:
+            if name not in failed and failed != {"store", "reads"}:
+                failed.add(name)
+                raise OSError("disk full")
+            return await method(*args, **kw)
+
+        return call
+
+    monkeypatch.setattr(inbox, "store_transaction", failing("store", store_transaction))
+    monkeypatch.setattr(notices, "add_reads", failing("reads", add_reads))
+    await w.r3a.send_read_receipt(w.rooms["building_3"], notice["event_id"])
+
+    async def counted() -> bool:
+        return w.r3a.user_id in (await w.bot.notices.reach_rows(record.id)).read
+
+    await eventually(lambda: asyncio.sleep(0, failed == {"store", "reads"}))
+    await eventually(counted, timeout=60)  # Synapse retries after its backoff (2 s, 4 s, ...)
+    answer = await w.command("!通知 回执 1", lambda b: "回执" in b)
+    assert "3号楼：1/2 户" in answer
 
 
 WATER_SECRET = "water-company-inbound-secret-0123"
