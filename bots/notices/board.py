@@ -7,6 +7,7 @@ derived from its cause (the staff command's event ID, `job:<key>` for a schedule
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 from datetime import datetime, timedelta
@@ -28,6 +29,7 @@ from bots.notices.jobs import (
     Reminder,
     notice_key,
 )
+from bots.notices.reach_chart import ReachWords, reach_chart_png
 from bots.notices.rules import Household, Reach
 from bots.notices.settings import NoticeSettings
 from bots.notices.store import NewNotice, NoticeRecord, NoticeStore
@@ -44,6 +46,8 @@ log = logging.getLogger(__name__)
 ACK_REACTION = "✅"
 # A scheduled notice posted this late (Linli was down) says when it was meant for.
 LATE_AFTER = timedelta(minutes=5)
+# Reach charts kept for an unchanged answer (the most recently drawn).
+CHARTS_KEPT = 32
 
 
 def settings_for(compound: Compound) -> NoticeSettings:
@@ -74,6 +78,8 @@ class NoticeBoard:
         self._reader_registered = False
         # (notice, reader) pairs this process has stored: a repeated receipt writes nothing.
         self._reads: set[tuple[int, str]] = set()
+        # Each notice's last reach chart: the same figures again show the image uploaded then.
+        self._charts: dict[int, tuple[Reach, ReachWords, dict[str, Any]]] = {}
 
     @property
     def tz(self) -> ZoneInfo:
@@ -357,6 +363,27 @@ class NoticeBoard:
     async def reach_of(self, notice: NoticeRecord) -> Reach:
         rows = await self.notices.reach_rows(notice.id)
         return rules.reach(await self.targeted(notice), rows.read, rows.acknowledged, rows.told)
+
+    async def reach_chart(
+        self, notice: NoticeRecord, found: Reach, words: ReachWords
+    ) -> dict[str, Any] | None:
+        """The image message of the reach chart, drawn in a thread (no room's events wait for
+        it) and uploaded; None without a media repository. Figures unchanged since the last
+        time: the image uploaded then."""
+        cached = self._charts.get(notice.id)
+        if cached is not None and cached[:2] == (found, words):
+            return cached[2]
+        png = await asyncio.to_thread(reach_chart_png, notice.number, found, words)
+        name = f"notice-{notice.number}-reach.png"
+        uri = await self.services.client.upload(png, "image/png", name)
+        if uri is None:
+            return None
+        image = messages.file_message(uri, name, "image/png", len(png), msgtype="m.image")
+        self._charts.pop(notice.id, None)
+        self._charts[notice.id] = (found, words, image)
+        while len(self._charts) > CHARTS_KEPT:
+            del self._charts[next(iter(self._charts))]
+        return image
 
     def reach_text(self, compound: Compound, notice: NoticeRecord, found: Reach) -> str:
         t = self.services.text

@@ -9,7 +9,6 @@ tables in `models.py` and `store.py`; jobs in `jobs.py`; the words in `texts/`.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,11 +20,10 @@ from bots.notices.board import NoticeBoard, group_name, interest_groups, setting
 from bots.notices.inbound import InboundNotices
 from bots.notices.jobs import notice_prefix
 from bots.notices.notice_clock import NoticeClock
-from bots.notices.reach_chart import ReachWords, reach_chart_png
+from bots.notices.reach_chart import ReachWords
 from bots.notices.rules import ACK_KEYS, NoticeInputError
 from bots.notices.settings import NoticeSettings
 from bots.notices.store import ACK, TOLD, NewNotice, NoticeRecord, NoticeStore
-from bridge import messages
 from bridge.bot import Bot, EventContext, Services
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable, printable
 from bridge.events import Membership, Message, OtherEvent, Reaction, Receipt, RoomEvent
@@ -252,18 +250,14 @@ class NoticeBot(Bot):
         found = await self.board.reach_of(notice)
         await ctx.reply_text(self.board.reach_text(compound, notice, found), purpose="reach")
         if found.buildings:
-            # Drawing takes a while: in a thread, so no room's events wait for it.
             words = ReachWords(
                 **{
                     field: ctx.text(f"notices.chart_{field}")
                     for field in ("title", "read", "told", "missing", "households", "building")
                 }
             )
-            png = await asyncio.to_thread(reach_chart_png, notice.number, found, words)
-            name = f"notice-{notice.number}-reach.png"
-            uri = await self.services.client.upload(png, "image/png", name)
-            if uri is not None:  # no media repository: the text above stands alone
-                image = messages.file_message(uri, name, "image/png", len(png), msgtype="m.image")
+            image = await self.board.reach_chart(notice, found, words)
+            if image is not None:  # no media repository: the text above stands alone
                 await ctx.send(ctx.event.room_id, image, purpose="reach_chart")
 
     # ------------------------------------------------------------ 楼长 and residents
