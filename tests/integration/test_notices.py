@@ -502,6 +502,9 @@ async def test_inbound_webhook_notice_is_posted_once_and_forgeries_are_refused(
     assert await send({**good, "buildings": "9"}) == 400
     assert await send({**good, "text": "停" * 5000}) == 413
     assert await w.bot.notices.listing("heping") == []
+    # The same sender is a grid platform target too: a work order status still reaches the
+    # tickets bot (which knows no such ticket), not the notices bot.
+    assert await send({"reference": "linli:heping:99", "status": "accepted"}) == 404
 
     assert await send(good) == 200
     posted = await w.notice_in(w.r3a, "building_3", "自来水公司")
