@@ -14,8 +14,9 @@ from sqlalchemy.exc import IntegrityError
 
 from bots.notices.models import Notice, NoticeLog, NoticePost, NoticeReach, NoticeRoomEvent
 from bots.notices.rules import group_of
+from bridge.store.changes import ChangeLog
 from bridge.store.database import Database, insert_ignoring_duplicates, table_of
-from bridge.store.jobs import JobSpec, add_jobs, cancel_jobs
+from bridge.store.jobs import JobSpec, add_jobs
 
 # Notices whose reach still counts (a cancelled one is gone; an expired one was seen).
 TRACKED = ("posted", "expired")
@@ -98,6 +99,7 @@ class ReachRows:
 class NoticeStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._changes = ChangeLog(Notice, NoticeLog, "notice_id", _record)
 
     # ------------------------------------------------------------ notices
 
@@ -186,46 +188,22 @@ class NoticeStore:
         `jobs(notice after the change)`, once per (action, cause). Returns the notice after
         the change and whether it was made now (False: this cause made it before)."""
         async with self.db.transaction() as session:
-            made = await session.execute(
-                select(NoticeLog.id).where(
-                    NoticeLog.notice_id == notice_id,
-                    NoticeLog.action == action,
-                    NoticeLog.cause == cause,
-                )
+            return await self._changes.change(
+                session,
+                notice_id,
+                cause=cause,
+                action=action,
+                at=at,
+                actor=actor,
+                detail=detail,
+                cancel=cancel,
+                jobs=jobs,
+                changes=changes,
             )
-            row = await session.get_one(Notice, notice_id)
-            if made.first() is not None:
-                return _record(row), False
-            for name, value in changes.items():
-                setattr(row, name, value)
-            session.add(
-                NoticeLog(
-                    notice_id=notice_id,
-                    at=at,
-                    actor=actor,
-                    action=action,
-                    cause=cause,
-                    detail=detail or {},
-                )
-            )
-            for prefix in cancel:
-                await cancel_jobs(session, prefix)
-            await session.flush()
-            record = _record(row)
-            if jobs is not None:
-                await add_jobs(session, jobs(record))
-            return record, True
 
     async def changed_by(self, notice_id: int, cause: str, action: str) -> bool:
         async with self.db.sessions() as session:
-            found = await session.execute(
-                select(NoticeLog.id).where(
-                    NoticeLog.notice_id == notice_id,
-                    NoticeLog.cause == cause,
-                    NoticeLog.action == action,
-                )
-            )
-            return found.first() is not None
+            return await self._changes.changed_by(session, notice_id, cause, action)
 
     # ------------------------------------------------------------ posts and room order
 
