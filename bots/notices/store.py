@@ -333,9 +333,11 @@ class NoticeStore:
         """An acknowledgement ("ack", by user) or a household told in person ("told", by the
         楼长 `by`); False if it was recorded before."""
         async with self.db.transaction() as session:
+            # One row in VALUES (not a list of parameters): its rowcount says if it was new.
             result = await session.execute(
-                insert_ignoring_duplicates(session, NoticeReach),
-                {"notice_id": notice_id, "who": who, "kind": kind, "at": at, "by": by},
+                insert_ignoring_duplicates(session, NoticeReach).values(
+                    notice_id=notice_id, who=who, kind=kind, at=at, by=by
+                )
             )
             return bool(getattr(result, "rowcount", 0))
 

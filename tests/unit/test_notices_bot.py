@@ -1,6 +1,7 @@
-"""The notices bot through the router, on a real SQLite store with a recording homeserver
-client (no network): posting, bad input, receipts against the rooms' order, acknowledgements,
-reach, and every handler run twice for one event posting nothing new."""
+"""The notices bot through the router, on a real store (SQLite and PostgreSQL) with a
+recording homeserver client (no network): posting, bad input, receipts against the rooms'
+order, acknowledgements, reach, and every handler run twice for one event posting nothing
+new."""
 
 from __future__ import annotations
 
@@ -30,11 +31,12 @@ CONTACT = "@contact:linli.localhost"
 
 
 @pytest.fixture
-async def bridge(tmp_path: Path) -> AsyncIterator[Bridge]:
+async def bridge(database_url: str) -> AsyncIterator[Bridge]:
+    """On SQLite and on PostgreSQL (tests/conftest.py)."""
     token = secrets.token_hex(8)
     config = BridgeConfig(
         appservice=AppserviceConfig(as_token=token, hs_token=token),
-        database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path}/linli.db"),
+        database=DatabaseConfig(url=database_url),
     )
     rooms = load_rooms_config(EXAMPLES, "zh", config_sections(ALL_BOTS))
     running = Bridge(
