@@ -78,6 +78,9 @@ class NoticeBoard:
         self._reader_registered = False
         # (notice, reader) pairs this process has stored: a repeated receipt writes nothing.
         self._reads: set[tuple[int, str]] = set()
+        # Each compound's verified residents and their households, with the generation of the
+        # people tables they were read at (a reach answer reads thousands).
+        self._residents: dict[str, tuple[int, list[tuple[str, Household]]]] = {}
         # Each notice's last reach chart: the same figures again show the image uploaded then.
         self._charts: dict[int, tuple[Reach, ReachWords, dict[str, Any]]] = {}
 
@@ -348,17 +351,26 @@ class NoticeBoard:
     async def targeted(self, notice: NoticeRecord) -> dict[str, Household]:
         """The verified residents a notice is for. An interest group's are the residents
         joined to its room now (asked of the homeserver, which keeps the membership)."""
-        residents = await self.services.store.people.residents(notice.compound)
+        residents = await self.residents(notice.compound)
         members: set[str] = set()
         if notice.group is not None:
             record = await self.services.store.rooms.by_key(room_key(notice.compound, notice.group))
             if record is not None:
                 members = await self.services.client.joined_members(record.room_id)
-        return rules.targeted_residents(
-            ((r.user_id, Household(r.building, r.unit, r.room)) for r in residents),
-            notice.targets,
-            members,
-        )
+        return rules.targeted_residents(residents, notice.targets, members)
+
+    async def residents(self, compound: str) -> list[tuple[str, Household]]:
+        """The compound's verified residents, read again only once the people tables changed
+        (their generation is bumped after each commit, so it is read before the rows)."""
+        db = self.services.store.db
+        generation = db.generations["people"]
+        cached = self._residents.get(compound)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        rows = await self.services.store.people.residents(compound)
+        residents = [(r.user_id, Household(r.building, r.unit, r.room)) for r in rows]
+        self._residents[compound] = (generation, residents)
+        return residents
 
     async def reach_of(self, notice: NoticeRecord) -> Reach:
         rows = await self.notices.reach_rows(notice.id)

@@ -71,15 +71,16 @@ class PeopleStore:
                 row.name, row.is_owner, row.verified_at = name, is_owner, now
 
     async def residents(self, compound: str) -> list[ResidentRecord]:
-        # Columns, not ORM objects: a compound has thousands (a notice's reach reads them all).
+        # Plain rows through the connection, not ORM objects: a compound has thousands (a
+        # notice's reach reads them all).
         columns = (Resident.compound, Resident.user_id, Resident.building, Resident.unit)
-        async with self.db.sessions() as session:
-            rows = await session.execute(
+        async with self.db.engine.connect() as conn:
+            rows = await conn.execute(
                 select(*columns, Resident.room)
                 .where(Resident.compound == compound)
                 .order_by(Resident.id)
             )
-            return [ResidentRecord(*row) for row in rows]
+            return [ResidentRecord(*row) for row in rows.all()]
 
     async def grants(self, compound: str) -> dict[str, frozenset[Role]]:
         async with self.db.sessions() as session:
