@@ -124,6 +124,23 @@ async def test_a_notice_to_building_3_goes_to_announcements_and_that_room_only(
     assert {s.room_id for s in reactions} == {announcements, b3}
 
 
+async def test_a_group_notice_goes_to_its_room_with_reminders_but_no_visit_list(
+    bridge: Bridge,
+) -> None:
+    answer = await post(bridge, "!通知 dance 周六停跳一次")
+    assert "兴趣小组“广场舞队”" in answer and "发在：广场舞队" in answer
+    client = client_of(bridge)
+    dance = await room(bridge, "dance")
+    posted = {s.room_id for s in client.sent if s.event_type == "m.room.message"}
+    assert posted == {dance, await room(bridge, "five_in_one")}
+    jobs = bridge.store.jobs
+    assert await jobs.get("notice:1:remind:1") is not None
+    assert await jobs.get("notice:1:expire") is not None
+    assert await jobs.get("notice:1:visits") is None  # no 楼长 at the door for a club
+    listing = await post(bridge, "!通知 列表", "$list")
+    assert "兴趣小组“广场舞队”" in listing
+
+
 async def test_the_same_command_handled_twice_posts_once(bridge: Bridge) -> None:
     staff_room = await room(bridge, "five_in_one")
     command = message("$post", STAFF, "!通知 全体 紧急 停电", staff_room)
