@@ -1,13 +1,12 @@
 """What each thing does to a notice: create it with its jobs, post it in its rooms, edit it,
-withdraw it, pin and unpin it, and count who it reached. Every message carries a transaction ID
-derived from its cause (the staff command's event ID, `job:<key>` for a scheduled job, or
-`webhook:<sender>:<id>`), so work redone posts nothing new; every change goes through
-`NoticeStore.change`, once per cause. The jobs themselves fire in `notice_clock.py`.
+withdraw it, pin and unpin it (who it reached is counted in `reach.py`). Every message carries
+a transaction ID derived from its cause (the staff command's event ID, `job:<key>` for a
+scheduled job, or `webhook:<sender>:<id>`), so work redone posts nothing new; every change goes
+through `NoticeStore.change`, once per cause. The jobs themselves fire in `notice_clock.py`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import html
 import logging
 from datetime import datetime, timedelta
@@ -29,13 +28,11 @@ from bots.notices.jobs import (
     Reminder,
     notice_key,
 )
-from bots.notices.reach_chart import ReachWords, reach_chart_png
-from bots.notices.rules import Household, Reach
+from bots.notices.reach import ReachBook
 from bots.notices.settings import NoticeSettings
 from bots.notices.store import NewNotice, NoticeRecord, NoticeStore
 from bridge import messages
 from bridge.bot import Services
-from bridge.events import Receipt
 from bridge.matrix import NotFound, derived_txn_id
 from bridge.provision.desired import room_key
 from bridge.rooms_config import Compound
@@ -46,8 +43,6 @@ log = logging.getLogger(__name__)
 ACK_REACTION = "✅"
 # A scheduled notice posted this late (Linli was down) says when it was meant for.
 LATE_AFTER = timedelta(minutes=5)
-# Reach charts kept for an unchanged answer (the most recently drawn).
-CHARTS_KEPT = 32
 
 
 def settings_for(compound: Compound) -> NoticeSettings:
@@ -76,13 +71,8 @@ class NoticeBoard:
         # Rooms that carry notices: their events are kept in order (for read receipts).
         self.rooms_with_posts: set[str] | None = None
         self._reader_registered = False
-        # (notice, reader) pairs this process has stored: a repeated receipt writes nothing.
-        self._reads: set[tuple[int, str]] = set()
-        # Each compound's verified residents and their households, with the generation of the
-        # people tables they were read at (a reach answer reads thousands).
-        self._residents: dict[str, tuple[int, list[tuple[str, Household]]]] = {}
-        # Each notice's last reach chart: the same figures again show the image uploaded then.
-        self._charts: dict[int, tuple[Reach, ReachWords, dict[str, Any]]] = {}
+        # Who each notice reached (receipts, the targeted residents, the answer and its chart).
+        self.reach = ReachBook(services, notices, self.origin_ts)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -345,115 +335,3 @@ class NoticeBoard:
                 await self.notices.set_pinned(notice.id, post.room_id, False)
                 n += 1
         return n
-
-    # ------------------------------------------------------------ reach
-
-    async def targeted(self, notice: NoticeRecord) -> dict[str, Household]:
-        """The verified residents a notice is for. An interest group's are the residents
-        joined to its room now (asked of the homeserver, which keeps the membership)."""
-        residents = await self.residents(notice.compound)
-        members: set[str] = set()
-        if notice.group is not None:
-            record = await self.services.store.rooms.by_key(room_key(notice.compound, notice.group))
-            if record is not None:
-                members = await self.services.client.joined_members(record.room_id)
-        return rules.targeted_residents(residents, notice.targets, members)
-
-    async def residents(self, compound: str) -> list[tuple[str, Household]]:
-        """The compound's verified residents, read again only once the people tables changed
-        (their generation is bumped after each commit, so it is read before the rows)."""
-        db = self.services.store.db
-        generation = db.generations["people"]
-        cached = self._residents.get(compound)
-        if cached is not None and cached[0] == generation:
-            return cached[1]
-        rows = await self.services.store.people.residents(compound)
-        residents = [(r.user_id, Household(r.building, r.unit, r.room)) for r in rows]
-        self._residents[compound] = (generation, residents)
-        return residents
-
-    async def reach_of(self, notice: NoticeRecord) -> Reach:
-        rows = await self.notices.reach_rows(notice.id)
-        return rules.reach(await self.targeted(notice), rows.read, rows.acknowledged, rows.told)
-
-    async def reach_chart(
-        self, notice: NoticeRecord, found: Reach, words: ReachWords
-    ) -> dict[str, Any] | None:
-        """The image message of the reach chart, drawn in a thread (no room's events wait for
-        it) and uploaded; None without a media repository. Figures unchanged since the last
-        time: the image uploaded then."""
-        cached = self._charts.get(notice.id)
-        if cached is not None and cached[:2] == (found, words):
-            return cached[2]
-        png = await asyncio.to_thread(reach_chart_png, notice.number, found, words)
-        name = f"notice-{notice.number}-reach.png"
-        uri = await self.services.client.upload(png, "image/png", name)
-        if uri is None:
-            return None
-        image = messages.file_message(uri, name, "image/png", len(png), msgtype="m.image")
-        self._charts.pop(notice.id, None)
-        self._charts[notice.id] = (found, words, image)
-        while len(self._charts) > CHARTS_KEPT:
-            del self._charts[next(iter(self._charts))]
-        return image
-
-    def reach_text(self, compound: Compound, notice: NoticeRecord, found: Reach) -> str:
-        t = self.services.text
-        lines = [
-            t(
-                compound,
-                "notices.reach_head",
-                number=notice.number,
-                households=found.households,
-                reached=found.reached,
-                pct=rules.percent(found.reached, found.households),
-                residents=found.residents,
-                read=found.read,
-                acknowledged=found.acknowledged,
-                told=found.told,
-            )
-        ]
-        for b in found.buildings:
-            lines.append(
-                t(
-                    compound,
-                    "notices.reach_building",
-                    building=b.building,
-                    households=b.households,
-                    reached=b.reached,
-                    pct=rules.percent(b.reached, b.households),
-                    read=b.read,
-                    acknowledged=b.acknowledged,
-                    told=b.told,
-                )
-            )
-        if found.unreached:
-            shown = found.unreached[:60]
-            more = len(found.unreached) - len(shown)
-            lines.append(
-                t(compound, "notices.reach_unreached", households="、".join(shown))
-                + (t(compound, "notices.reach_more", n=more) if more else "")
-            )
-        elif found.households:
-            lines.append(t(compound, "notices.reach_all"))
-        else:
-            lines.append(t(compound, "notices.reach_nobody"))
-        lines.append(t(compound, "notices.reach_lower_bound"))
-        return "\n".join(lines)
-
-    async def count_read(self, receipt: Receipt, at: datetime) -> int:
-        """A read receipt: counted against the room's order, or (an event Linli did not see)
-        against the homeserver's timestamps. What this process recorded already is not
-        written again (a resident's client sends a receipt for every message it shows)."""
-        notices = await self.notices.notices_read_by(receipt.room_id, receipt.event_id)
-        if notices is None:
-            ts = await self.origin_ts(receipt.room_id, receipt.event_id)
-            notices = await self.notices.notices_read_until(receipt.room_id, ts) if ts else []
-        new = [n for n in notices if (n, receipt.user_id) not in self._reads]
-        if new:
-            await self.notices.add_reads(receipt.user_id, new, at)
-            self._reads.update((n, receipt.user_id) for n in new)
-        return len(notices)
-
-    def forget_reader(self, user_id: str) -> None:
-        self._reads = {pair for pair in self._reads if pair[1] != user_id}

@@ -3,8 +3,9 @@ a cron schedule; Linli posts it in announcements and the building rooms, and mea
 reached (read receipts, ✅ / 收到, `!收到 N`, and households a 楼长 told in person).
 
 This file is the table of contents: who may do what, with which words. What each thing does to
-a notice is in `board.py`; pure rules (targets, times, reach, reminders) in `rules.py`; the
-tables in `models.py` and `store.py`; jobs in `jobs.py`; the words in `texts/`.
+a notice is in `board.py`, who it reached in `reach.py`; pure rules (targets, times, reach,
+reminders) in `rules.py`; the tables in `models.py` and `store.py`; jobs in `jobs.py` and
+`notice_clock.py`; the words in `texts/`.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class NoticeBot(Bot):
             or receipt.room_id not in await self._rooms_with_posts()
         ):
             return
-        await self.board.count_read(receipt, ctx.received_at)
+        await self.board.reach.count_read(receipt, ctx.received_at)
 
     async def on_reaction(self, ctx: EventContext, reaction: Reaction) -> None:
         await self._saw(reaction)
@@ -247,8 +248,8 @@ class NoticeBot(Bot):
     async def reach(self, ctx: EventContext, number: int) -> None:
         compound = self._compound(ctx)
         notice = await self._notice(ctx, number)
-        found = await self.board.reach_of(notice)
-        await ctx.reply_text(self.board.reach_text(compound, notice, found), purpose="reach")
+        found = await self.board.reach.reach_of(notice)
+        await ctx.reply_text(self.board.reach.reach_text(compound, notice, found), purpose="reach")
         if found.buildings:
             words = ReachWords(
                 **{
@@ -256,7 +257,7 @@ class NoticeBot(Bot):
                     for field in ("title", "read", "told", "missing", "households", "building")
                 }
             )
-            image = await self.board.reach_chart(notice, found, words)
+            image = await self.board.reach.reach_chart(notice, found, words)
             if image is not None:  # no media repository: the text above stands alone
                 await ctx.send(ctx.event.room_id, image, purpose="reach_chart")
 
@@ -275,7 +276,7 @@ class NoticeBot(Bot):
             home = rules.parse_household(household)
         except NoticeInputError as e:
             raise CommandError(e.key, **e.args_) from e
-        targeted = await self.board.targeted(notice)
+        targeted = await self.board.reach.targeted(notice)
         if home not in set(targeted.values()):
             raise CommandError("notices.not_targeted", household=home.label, number=number)
         table = ctx.role_table
@@ -314,7 +315,7 @@ class NoticeBot(Bot):
 
     async def erase_personal(self, user_id: str, compound: str | None) -> None:
         await self.notices.erase(user_id)
-        self.board.forget_reader(user_id)
+        self.board.reach.forget_reader(user_id)
 
     # ------------------------------------------------------------ finding things
 
