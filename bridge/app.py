@@ -123,6 +123,7 @@ class Bridge:
             self._is_bot_user,
             self.webhooks.handle_inbound,
             self.health.handle,
+            self._ephemeral_lost,
         )
 
     def bot(self, cls: type[B]) -> B:
@@ -133,6 +134,13 @@ class Bridge:
         await self.provisioner.apply()
         for said in request.then:
             await self.client.send(said.room_id, said.content, said.txn)
+
+    def _ephemeral_lost(self) -> None:
+        async def tell_bots() -> None:
+            for bot in self.router.bots:
+                await bot.on_ephemeral_lost()
+
+        self._spawn(tell_bots(), "ephemeral lost")
 
     def _is_bot_user(self, user_id: str) -> bool:
         return user_id == self.config.bot_user_id

@@ -68,8 +68,13 @@ class AppserviceServer:
         is_bot_user: Callable[[str], bool],
         webhook_handler: Callable[[web.Request], Awaitable[web.Response]] | None = None,
         health_handler: Callable[[web.Request], Awaitable[web.Response]] | None = None,
+        on_ephemeral_lost: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
+        self.on_ephemeral_lost = on_ephemeral_lost
+        # A transaction was answered with an error: the homeserver sends its room events again
+        # but not its ephemeral ones (Synapse keeps only event IDs of a failed transaction).
+        self._refused = False
         self.store = store
         self.clock = clock
         self.on_arrival = on_arrival
@@ -124,10 +129,12 @@ class AppserviceServer:
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
+            self._refused = True
             return _error(413, "M_TOO_LARGE", "Transaction too large")
         try:
             events, ephemeral = parse_transaction(raw)
         except BadTransaction as e:
+            self._refused = True
             return _error(400, e.errcode, e.error)
         txn_id = transaction_key(txn_id, events, ephemeral)
         # Linli's own messages come back too; the bots ignore them, and storing them would
@@ -155,10 +162,16 @@ class AppserviceServer:
         except Exception:
             log.exception("could not store transaction %s; the homeserver will retry", txn_id)
             self._recent.pop(txn_id, None)
+            self._refused = True
             self._catching_up()
             metrics.observe_transaction("error")
             return _error(500, "M_UNKNOWN", "Could not store the transaction")
         metrics.observe_transaction("stored", len(stored.result() or []))
+        if self._refused:
+            # Stored again: what the refused transactions' receipts said can be read back now.
+            self._refused = False
+            if self.on_ephemeral_lost is not None:
+                self.on_ephemeral_lost()
         if time.monotonic() >= self._acknowledge_at_once_until:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(

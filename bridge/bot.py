@@ -317,6 +317,11 @@ class Bot:
     async def on_start(self) -> None:
         """Called once the bridge is up (rooms applied): schedule recurring work here."""
 
+    async def on_ephemeral_lost(self) -> None:
+        """Linli answered a transaction with an error (its store failed, or the body was
+        refused) and has stored one since: the homeserver resends the room events of a failed
+        transaction but not its ephemeral ones (read receipts), so read back what they said."""
+
     async def on_message(self, ctx: EventContext, message: Message) -> None:
         """A message that is not a command."""
 

@@ -88,6 +88,19 @@ class Delivery:
 InboundHandler = Callable[[dict[str, Any]], Awaitable[tuple[int, dict[str, Any]]]]
 
 
+@dataclass(frozen=True)
+class InboundKind:
+    """One kind of body a webhook target may send (a work order status, a notice), told apart
+    from the others by the keys it must have."""
+
+    name: str
+    keys: frozenset[str]
+    handler: InboundHandler
+
+    def describe(self) -> str:
+        return f"{self.name} ({', '.join(sorted(self.keys))})"
+
+
 class Webhooks:
     def __init__(
         self,
@@ -100,7 +113,9 @@ class Webhooks:
         self.scheduler = scheduler
         self.clock = clock
         self.targets = targets
-        self.inbound: dict[str, InboundHandler] = {}
+        # Per target, the kinds of body it may send: one outside system may be the grid
+        # platform for tickets and a notice sender too.
+        self.inbound: dict[str, list[InboundKind]] = {}
         self._http: aiohttp.ClientSession | None = None
         scheduler.register(DELIVER_JOB, self._deliver)
 
@@ -195,14 +210,27 @@ class Webhooks:
 
     # ------------------------------------------------------------ inbound
 
-    def on_inbound(self, target: str, handler: InboundHandler) -> None:
-        self.inbound[target] = handler
+    def on_inbound(
+        self, target: str, kind: str, keys: tuple[str, ...], handler: InboundHandler
+    ) -> None:
+        """Hand `target`'s bodies that have all of `keys` to `handler`. A kind whose keys
+        cannot be told apart from another kind's (one set within the other) is refused: the
+        second bot would otherwise take the first one's bodies."""
+        new = InboundKind(kind, frozenset(keys), handler)
+        kinds = [k for k in self.inbound.get(target, []) if k.name != kind]
+        for other in kinds:
+            if new.keys <= other.keys or other.keys <= new.keys:
+                raise ValueError(
+                    f"webhook {target!r}: {new.describe()} bodies cannot be told apart from"
+                    f" {other.describe()} bodies"
+                )
+        self.inbound[target] = [*kinds, new]
 
     async def handle_inbound(self, request: web.Request) -> web.Response:
         name = request.match_info["target"]
         target = self.targets.get(name)
-        handler = self.inbound.get(name)
-        if target is None or handler is None or target.inbound_secret is None:
+        kinds = self.inbound.get(name)
+        if target is None or not kinds or target.inbound_secret is None:
             return web.json_response({"error": "unknown webhook"}, status=404)
         body = await request.read()
         now = self.clock.now()
@@ -216,6 +244,7 @@ class Webhooks:
                 raise WebhookRejected(400, "body is not JSON") from None
             if not isinstance(payload, dict):
                 raise WebhookRejected(400, "body must be a JSON object")
+            handler = _kind_of(kinds, payload).handler
             await self._check_unseen(signature)
         except WebhookRejected as e:
             log.warning("refused inbound webhook %s: %s", name, e.reason)
@@ -247,3 +276,13 @@ class Webhooks:
             await session.execute(
                 delete(WebhookSeen).where(WebhookSeen.received_at < now - 2 * TOLERANCE)
             )
+
+
+def _kind_of(kinds: list[InboundKind], payload: dict[str, Any]) -> InboundKind:
+    fitting = [k for k in kinds if k.keys <= payload.keys()]
+    if len(fitting) == 1:
+        return fitting[0]
+    said = "; ".join(k.describe() for k in kinds)
+    if not fitting:
+        raise WebhookRejected(400, f"body is none of the kinds this webhook takes: {said}")
+    raise WebhookRejected(400, f"body fits several kinds, send one: {said}")

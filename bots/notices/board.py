@@ -1,8 +1,8 @@
 """What each thing does to a notice: create it with its jobs, post it in its rooms, edit it,
-withdraw it, pin and unpin it, and count who it reached. Every message carries a transaction ID
-derived from its cause (the staff command's event ID, `job:<key>` for a scheduled job, or
-`webhook:<sender>:<id>`), so work redone posts nothing new; every change goes through
-`NoticeStore.change`, once per cause. The jobs themselves fire in `notice_clock.py`.
+withdraw it, pin and unpin it (who it reached is counted in `reach.py`). Every message carries
+a transaction ID derived from its cause (the staff command's event ID, `job:<key>` for a
+scheduled job, or `webhook:<sender>:<id>`), so work redone posts nothing new; every change goes
+through `NoticeStore.change`, once per cause. The jobs themselves fire in `notice_clock.py`.
 """
 
 from __future__ import annotations
@@ -28,12 +28,11 @@ from bots.notices.jobs import (
     Reminder,
     notice_key,
 )
-from bots.notices.rules import Household, Reach
+from bots.notices.reach import ReachBook
 from bots.notices.settings import NoticeSettings
 from bots.notices.store import NewNotice, NoticeRecord, NoticeStore
 from bridge import messages
 from bridge.bot import Services
-from bridge.events import Receipt
 from bridge.matrix import NotFound, derived_txn_id
 from bridge.provision.desired import room_key
 from bridge.rooms_config import Compound
@@ -50,6 +49,21 @@ def settings_for(compound: Compound) -> NoticeSettings:
     return compound.section("notices", NoticeSettings)
 
 
+def interest_groups(compound: Compound) -> dict[str, list[str]]:
+    """Each interest group's room key and the names staff may call it by."""
+    return {
+        key: [n for n in (group.name, group.name_en) if n]
+        for key, group in compound.config.interest_groups.items()
+    }
+
+
+def group_name(compound: Compound, key: str) -> str:
+    group = compound.config.interest_groups.get(key)
+    if group is None:
+        return key
+    return (group.name_en if compound.locale == "en" else None) or group.name or key
+
+
 class NoticeBoard:
     def __init__(self, services: Services, notices: NoticeStore) -> None:
         self.services = services
@@ -57,8 +71,8 @@ class NoticeBoard:
         # Rooms that carry notices: their events are kept in order (for read receipts).
         self.rooms_with_posts: set[str] | None = None
         self._reader_registered = False
-        # (notice, reader) pairs this process has stored: a repeated receipt writes nothing.
-        self._reads: set[tuple[int, str]] = set()
+        # Who each notice reached (receipts, the targeted residents, the answer and its chart).
+        self.reach = ReachBook(services, notices, self.origin_ts)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -116,7 +130,9 @@ class NoticeBoard:
             )
             for n, at in enumerate(times, start=1)
         ]
-        if times:
+        # An interest group is joined by choice: its members are reminded, but no 楼长 is sent
+        # to their doors.
+        if times and notice.group is None:
             jobs.append(
                 VISITS.spec(
                     notice_key(notice.id, "visits"),
@@ -149,7 +165,10 @@ class NoticeBoard:
     # ------------------------------------------------------------ posting
 
     def rooms_for(self, notice: NoticeRecord) -> list[str]:
-        """Room keys a notice goes to: announcements, then each targeted building's room."""
+        """Room keys a notice goes to: announcements, then each targeted building's room; a
+        notice to an interest group goes to that group's room only."""
+        if notice.group is not None:
+            return [notice.group]
         compound = self.compound_of(notice)
         buildings = (
             notice.targets
@@ -199,19 +218,13 @@ class NoticeBoard:
                 log.warning("notice %s: no room %s in %s", notice.id, key, compound.key)
                 continue
             room = record.room_id
-            names.append(
-                self.services.text(
-                    compound,
-                    "notices.room_" + ("announcements" if key == "announcements" else "building"),
-                    building=key.removeprefix("building_"),
-                )
-            )
+            names.append(self.room_name(compound, key))
             post = done.get(room)
             if post is None:
                 event_id = await self.send(room, content, base, f"post:{room}")
                 ts = await self.origin_ts(room, event_id)
                 await self.notices.add_post(notice.id, room, event_id, ts)
-                await self._reader_joins(room)
+                await self._reader_joins(room, compound)
                 if self.rooms_with_posts is not None:
                     self.rooms_with_posts.add(room)
                 # Offered once, with the post: the same reaction again is refused (400).
@@ -229,6 +242,14 @@ class NoticeBoard:
                 await self.notices.set_pinned(notice.id, room, True)
         return names
 
+    def room_name(self, compound: Compound, key: str) -> str:
+        if key == "announcements":
+            return self.services.text(compound, "notices.room_announcements")
+        if key.startswith("building_"):
+            building = key.removeprefix("building_")
+            return self.services.text(compound, "notices.room_building", building=building)
+        return group_name(compound, key)
+
     @property
     def reader(self) -> str:
         """Linli's user that reads receipts through /sync: the appservice's own user may not
@@ -236,8 +257,9 @@ class NoticeBoard:
         config = self.services.config
         return f"@{config.bots.namespace_prefix}_reach:{config.homeserver.server_name}"
 
-    async def _reader_joins(self, room_id: str) -> None:
-        """The reader is in every room that carries a notice, so it can catch up receipts."""
+    async def _reader_joins(self, room_id: str, compound: Compound) -> None:
+        """The reader is in every room that carries a notice, so it can catch up receipts. It
+        joins with a name that says what it is (it never speaks, at power level 0)."""
         client, reader = self.services.client, self.reader
         try:
             member = await client.get_state(room_id, "m.room.member", reader)
@@ -247,6 +269,8 @@ class NoticeBoard:
             return
         if not self._reader_registered:
             await client.register_user(reader[1:].split(":", 1)[0])
+            name = self.services.text(compound, "notices.reader_name")
+            await client.set_displayname(reader, name)
             self._reader_registered = True
         if member.get("membership") != "invite":
             await client.invite(room_id, reader)
@@ -311,77 +335,3 @@ class NoticeBoard:
                 await self.notices.set_pinned(notice.id, post.room_id, False)
                 n += 1
         return n
-
-    # ------------------------------------------------------------ reach
-
-    async def targeted(self, notice: NoticeRecord) -> dict[str, Household]:
-        residents = await self.services.store.people.residents(notice.compound)
-        return rules.targeted_residents(
-            ((r.user_id, Household(r.building, r.unit, r.room)) for r in residents),
-            notice.targets,
-        )
-
-    async def reach_of(self, notice: NoticeRecord) -> Reach:
-        rows = await self.notices.reach_rows(notice.id)
-        return rules.reach(await self.targeted(notice), rows.read, rows.acknowledged, rows.told)
-
-    def reach_text(self, compound: Compound, notice: NoticeRecord, found: Reach) -> str:
-        t = self.services.text
-        lines = [
-            t(
-                compound,
-                "notices.reach_head",
-                number=notice.number,
-                households=found.households,
-                reached=found.reached,
-                pct=rules.percent(found.reached, found.households),
-                residents=found.residents,
-                read=found.read,
-                acknowledged=found.acknowledged,
-                told=found.told,
-            )
-        ]
-        for b in found.buildings:
-            lines.append(
-                t(
-                    compound,
-                    "notices.reach_building",
-                    building=b.building,
-                    households=b.households,
-                    reached=b.reached,
-                    pct=rules.percent(b.reached, b.households),
-                    read=b.read,
-                    acknowledged=b.acknowledged,
-                    told=b.told,
-                )
-            )
-        if found.unreached:
-            shown = found.unreached[:60]
-            more = len(found.unreached) - len(shown)
-            lines.append(
-                t(compound, "notices.reach_unreached", households="、".join(shown))
-                + (t(compound, "notices.reach_more", n=more) if more else "")
-            )
-        elif found.households:
-            lines.append(t(compound, "notices.reach_all"))
-        else:
-            lines.append(t(compound, "notices.reach_nobody"))
-        lines.append(t(compound, "notices.reach_lower_bound"))
-        return "\n".join(lines)
-
-    async def count_read(self, receipt: Receipt, at: datetime) -> int:
-        """A read receipt: counted against the room's order, or (an event Linli did not see)
-        against the homeserver's timestamps. What this process recorded already is not
-        written again (a resident's client sends a receipt for every message it shows)."""
-        notices = await self.notices.notices_read_by(receipt.room_id, receipt.event_id)
-        if notices is None:
-            ts = await self.origin_ts(receipt.room_id, receipt.event_id)
-            notices = await self.notices.notices_read_until(receipt.room_id, ts) if ts else []
-        new = [n for n in notices if (n, receipt.user_id) not in self._reads]
-        if new:
-            await self.notices.add_reads(receipt.user_id, new, at)
-            self._reads.update((n, receipt.user_id) for n in new)
-        return len(notices)
-
-    def forget_reader(self, user_id: str) -> None:
-        self._reads = {pair for pair in self._reads if pair[1] != user_id}

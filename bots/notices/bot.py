@@ -3,13 +3,13 @@ a cron schedule; Linli posts it in announcements and the building rooms, and mea
 reached (read receipts, ✅ / 收到, `!收到 N`, and households a 楼长 told in person).
 
 This file is the table of contents: who may do what, with which words. What each thing does to
-a notice is in `board.py`; pure rules (targets, times, reach, reminders) in `rules.py`; the
-tables in `models.py` and `store.py`; jobs in `jobs.py`; the words in `texts/`.
+a notice is in `board.py`, who it reached in `reach.py`; pure rules (targets, times, reach,
+reminders) in `rules.py`; the tables in `models.py` and `store.py`; jobs in `jobs.py` and
+`notice_clock.py`; the words in `texts/`.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,15 +17,14 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from bots.notices import demo, rules
-from bots.notices.board import NoticeBoard, settings_for
+from bots.notices.board import NoticeBoard, group_name, interest_groups, settings_for
 from bots.notices.inbound import InboundNotices
 from bots.notices.jobs import notice_prefix
 from bots.notices.notice_clock import NoticeClock
-from bots.notices.reach_chart import ReachWords, reach_chart_png
+from bots.notices.reach_chart import ReachWords
 from bots.notices.rules import ACK_KEYS, NoticeInputError
 from bots.notices.settings import NoticeSettings
 from bots.notices.store import ACK, TOLD, NewNotice, NoticeRecord, NoticeStore
-from bridge import messages
 from bridge.bot import Bot, EventContext, Services
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable, printable
 from bridge.events import Membership, Message, OtherEvent, Reaction, Receipt, RoomEvent
@@ -52,6 +51,10 @@ class NoticeBot(Bot):
     async def on_start(self) -> None:
         await self._rooms_with_posts()
         # Receipts sent while Linli was down never arrive: read them through /sync.
+        await self.notice_clock.catch_up_soon()
+
+    async def on_ephemeral_lost(self) -> None:
+        # A refused transaction's receipts are not sent again: read them through /sync too.
         await self.notice_clock.catch_up_soon()
 
     async def _rooms_with_posts(self) -> set[str]:
@@ -82,7 +85,7 @@ class NoticeBot(Bot):
             or receipt.room_id not in await self._rooms_with_posts()
         ):
             return
-        await self.board.count_read(receipt, ctx.received_at)
+        await self.board.reach.count_read(receipt, ctx.received_at)
 
     async def on_reaction(self, ctx: EventContext, reaction: Reaction) -> None:
         await self._saw(reaction)
@@ -101,7 +104,9 @@ class NoticeBot(Bot):
         compound, settings = self._staff_room(ctx)
         now = ctx.received_at
         try:
-            request = rules.parse_post(text, compound.config.buildings, now, self.board.tz)
+            request = rules.parse_post(
+                text, compound.config.buildings, now, self.board.tz, interest_groups(compound)
+            )
         except NoticeInputError as e:
             raise CommandError(e.key, **e.args_) from e
         if request.cron is not None:
@@ -243,21 +248,17 @@ class NoticeBot(Bot):
     async def reach(self, ctx: EventContext, number: int) -> None:
         compound = self._compound(ctx)
         notice = await self._notice(ctx, number)
-        found = await self.board.reach_of(notice)
-        await ctx.reply_text(self.board.reach_text(compound, notice, found), purpose="reach")
+        found = await self.board.reach.reach_of(notice)
+        await ctx.reply_text(self.board.reach.reach_text(compound, notice, found), purpose="reach")
         if found.buildings:
-            # Drawing takes a while: in a thread, so no room's events wait for it.
             words = ReachWords(
                 **{
                     field: ctx.text(f"notices.chart_{field}")
                     for field in ("title", "read", "told", "missing", "households", "building")
                 }
             )
-            png = await asyncio.to_thread(reach_chart_png, notice.number, found, words)
-            name = f"notice-{notice.number}-reach.png"
-            uri = await self.services.client.upload(png, "image/png", name)
-            if uri is not None:  # no media repository: the text above stands alone
-                image = messages.file_message(uri, name, "image/png", len(png), msgtype="m.image")
+            image = await self.board.reach.reach_chart(notice, found, words)
+            if image is not None:  # no media repository: the text above stands alone
                 await ctx.send(ctx.event.room_id, image, purpose="reach_chart")
 
     # ------------------------------------------------------------ 楼长 and residents
@@ -275,7 +276,7 @@ class NoticeBot(Bot):
             home = rules.parse_household(household)
         except NoticeInputError as e:
             raise CommandError(e.key, **e.args_) from e
-        targeted = await self.board.targeted(notice)
+        targeted = await self.board.reach.targeted(notice)
         if home not in set(targeted.values()):
             raise CommandError("notices.not_targeted", household=home.label, number=number)
         table = ctx.role_table
@@ -314,7 +315,7 @@ class NoticeBot(Bot):
 
     async def erase_personal(self, user_id: str, compound: str | None) -> None:
         await self.notices.erase(user_id)
-        self.board.forget_reader(user_id)
+        self.board.reach.forget_reader(user_id)
 
     # ------------------------------------------------------------ finding things
 
@@ -357,4 +358,8 @@ class NoticeBot(Bot):
     def _targets_text(self, ctx: EventContext, notice: NoticeRecord) -> str:
         if notice.targets is None:
             return ctx.text("notices.whole_compound")
+        if notice.group is not None:
+            compound = self.services.rooms.compounds.get(notice.compound)
+            name = group_name(compound, notice.group) if compound else notice.group
+            return ctx.text("notices.group", name=name)
         return ctx.text("notices.buildings", buildings="、".join(notice.targets))

@@ -39,7 +39,9 @@ class InboundNotices:
         }
         for sender in sorted(senders):
             if sender in services.config.webhooks:
-                services.webhooks.on_inbound(sender, self._handler(sender))
+                services.webhooks.on_inbound(
+                    sender, "notice", ("id", "compound", "text"), self._handler(sender)
+                )
 
     def _handler(self, sender: str) -> Any:
         async def handle(payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:

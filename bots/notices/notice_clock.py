@@ -88,7 +88,7 @@ class NoticeClock:
                         continue
                     if self.services.config.is_linli_user(receipt.user_id):
                         continue
-                    counted += await self.board.count_read(receipt, now)
+                    counted += await self.board.reach.count_read(receipt, now)
         log.info("notices: caught up receipts in %d rooms (%d counted)", len(joined), counted)
 
     async def catch_up_soon(self) -> None:
@@ -200,7 +200,7 @@ class NoticeClock:
         compound = self.board.compound_of(notice)
         if compound is None:
             return
-        targeted = await self.board.targeted(notice)
+        targeted = await self.board.reach.targeted(notice)
         acked = await self.notices.acknowledged_by(notice.id, targeted)
         rows = await self.notices.reach_rows(notice.id)
         base = f"job:{job.key}"
@@ -221,7 +221,7 @@ class NoticeClock:
         compound = self.board.compound_of(notice)
         if compound is None:
             return
-        found = await self.board.reach_of(notice)
+        found = await self.board.reach.reach_of(notice)
         table = await self.services.roles.table(compound)
         contacts: dict[str, list[str]] = {}
         for user, building in table.residents.items():

@@ -39,7 +39,8 @@ def reach_chart_png(number: int, found: Reach, words: ReachWords = ReachWords())
     if font is None:
         words = ReachWords()  # no font for Chinese: English rather than empty boxes
     rows = found.buildings
-    figure = Figure(figsize=(max(4.0, 1.0 + 0.6 * len(rows)), 3.2), dpi=DPI)
+    width, height = max(4.0, 1.0 + 0.6 * len(rows)), 3.2
+    figure = Figure(figsize=(width, height), dpi=DPI)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     xs = list(range(len(rows)))
@@ -71,7 +72,12 @@ def reach_chart_png(number: int, found: Reach, words: ReachWords = ReachWords())
         legend_font.set_size(7)
     axes.legend(loc="upper right", fontsize=7, prop=legend_font)
     axes.set_title(words.title.format(number=number), fontproperties=font)
-    figure.tight_layout()
+    # Fixed margins rather than tight_layout, which draws the whole figure once more to measure
+    # it (a third of the time).
+    # Margins in inches: room for five-digit counts on the left and the title on top.
+    figure.subplots_adjust(
+        left=0.8 / width, right=1 - 0.15 / width, top=1 - 0.4 / height, bottom=0.4 / height
+    )
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()

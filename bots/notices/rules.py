@@ -28,6 +28,9 @@ _RANGE = re.compile(r"^(\d{1,9})-(\d{1,9})$")
 _HOUSEHOLD = re.compile(r"^([0-9A-Za-z]{1,8})-([0-9A-Za-z]{1,8})-([0-9A-Za-z]{1,8})$")
 # Buildings at most: a range such as 1-100000 is refused before it is expanded.
 MAX_BUILDINGS = 500
+# A notice to an interest group keeps its target as ["group:<key>"] (building names are
+# letters and digits only, so the two never mix).
+GROUP_PREFIX = "group:"
 
 
 class NoticeInputError(ValueError):
@@ -86,11 +89,47 @@ def parse_buildings(spec: str, known: Sequence[str]) -> tuple[str, ...] | None:
     return tuple(chosen)
 
 
+def group_target(group: str) -> tuple[str, ...]:
+    return (GROUP_PREFIX + group,)
+
+
+def group_of(targets: Sequence[str] | None) -> str | None:
+    """The interest group a notice's targets name, or None (the compound, or buildings)."""
+    if targets and len(targets) == 1 and targets[0].startswith(GROUP_PREFIX):
+        return targets[0].removeprefix(GROUP_PREFIX)
+    return None
+
+
+def parse_target(
+    spec: str, known: Sequence[str], groups: Mapping[str, Sequence[str]]
+) -> tuple[str, ...] | None:
+    """A notice's target: the whole compound (None), buildings ("3,5-7"), or an interest
+    group named by its key or any of its names (`groups` maps each key to its names), as
+    `group_target(key)`. A single word that is neither a building nor a group is answered
+    with both lists."""
+    word = spec.strip()
+    for key, names in groups.items():
+        if word == key or word in names or word.lower() in (n.lower() for n in names):
+            return group_target(key)
+    try:
+        return parse_buildings(spec, known)
+    except NoticeInputError as e:
+        plain = word.removesuffix("号楼").removesuffix("栋")
+        if e.key == "notices.no_building" and not (plain.isdigit() or "," in word or "，" in word):
+            raise NoticeInputError(
+                "notices.no_group",
+                name=word,
+                known=",".join(known) or "—",
+                groups="、".join(names[0] for names in groups.values() if names) or "—",
+            ) from None
+        raise
+
+
 @dataclass(frozen=True)
 class PostRequest:
     """What `!通知 <target> [options] <text>` asks for."""
 
-    targets: tuple[str, ...] | None  # buildings; None: the whole compound
+    targets: tuple[str, ...] | None  # buildings, or group_target(key); None: the compound
     text: str
     urgent: bool = False
     at: datetime | None = None  # post later (UTC)
@@ -144,13 +183,19 @@ def next_cron(expression: str, after: datetime, tz: ZoneInfo) -> datetime:
     return following if following.tzinfo is not None else following.replace(tzinfo=tz)
 
 
-def parse_post(rest: str, buildings: Sequence[str], now: datetime, tz: ZoneInfo) -> PostRequest:
+def parse_post(
+    rest: str,
+    buildings: Sequence[str],
+    now: datetime,
+    tz: ZoneInfo,
+    groups: Mapping[str, Sequence[str]] | None = None,
+) -> PostRequest:
     """The arguments of `!通知`: a target first, then options in any order, then the text
     (which keeps its line breaks)."""
     tokens = list(_TOKEN.finditer(rest))
     if not tokens:
         raise NoticeInputError("notices.no_target")
-    targets = parse_buildings(tokens[0].group(), buildings)
+    targets = parse_target(tokens[0].group(), buildings, groups or {})
     urgent = False
     at: datetime | None = None
     cron: str | None = None
@@ -290,10 +335,15 @@ def _household_order(h: Household) -> tuple[tuple[int, str], ...]:
 
 
 def targeted_residents(
-    residents: Iterable[tuple[str, Household]], targets: Sequence[str] | None
+    residents: Iterable[tuple[str, Household]],
+    targets: Sequence[str] | None,
+    group_members: Iterable[str] = (),
 ) -> dict[str, Household]:
     """The verified residents a notice is for: those of the targeted buildings (all when
-    `targets` is None)."""
+    `targets` is None), or of an interest group those who are members of its room."""
+    if group_of(targets) is not None:
+        members = set(group_members)
+        return {user: household for user, household in residents if user in members}
     return {
         user: household
         for user, household in residents

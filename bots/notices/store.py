@@ -13,8 +13,10 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bots.notices.models import Notice, NoticeLog, NoticePost, NoticeReach, NoticeRoomEvent
+from bots.notices.rules import group_of
+from bridge.store.changes import ChangeLog
 from bridge.store.database import Database, insert_ignoring_duplicates, table_of
-from bridge.store.jobs import JobSpec, add_jobs, cancel_jobs
+from bridge.store.jobs import JobSpec, add_jobs
 
 # Notices whose reach still counts (a cancelled one is gone; an expired one was seen).
 TRACKED = ("posted", "expired")
@@ -40,6 +42,11 @@ class NoticeRecord:
     series_id: int | None
     posted_at: datetime | None
     expires_at: datetime | None
+
+    @property
+    def group(self) -> str | None:
+        """The interest group it is for (its room's key), or None."""
+        return group_of(self.targets)
 
 
 _FIELDS = [f.name for f in fields(NoticeRecord)]
@@ -92,6 +99,7 @@ class ReachRows:
 class NoticeStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._changes = ChangeLog(Notice, NoticeLog, "notice_id", _record)
 
     # ------------------------------------------------------------ notices
 
@@ -180,46 +188,22 @@ class NoticeStore:
         `jobs(notice after the change)`, once per (action, cause). Returns the notice after
         the change and whether it was made now (False: this cause made it before)."""
         async with self.db.transaction() as session:
-            made = await session.execute(
-                select(NoticeLog.id).where(
-                    NoticeLog.notice_id == notice_id,
-                    NoticeLog.action == action,
-                    NoticeLog.cause == cause,
-                )
+            return await self._changes.change(
+                session,
+                notice_id,
+                cause=cause,
+                action=action,
+                at=at,
+                actor=actor,
+                detail=detail,
+                cancel=cancel,
+                jobs=jobs,
+                changes=changes,
             )
-            row = await session.get_one(Notice, notice_id)
-            if made.first() is not None:
-                return _record(row), False
-            for name, value in changes.items():
-                setattr(row, name, value)
-            session.add(
-                NoticeLog(
-                    notice_id=notice_id,
-                    at=at,
-                    actor=actor,
-                    action=action,
-                    cause=cause,
-                    detail=detail or {},
-                )
-            )
-            for prefix in cancel:
-                await cancel_jobs(session, prefix)
-            await session.flush()
-            record = _record(row)
-            if jobs is not None:
-                await add_jobs(session, jobs(record))
-            return record, True
 
     async def changed_by(self, notice_id: int, cause: str, action: str) -> bool:
         async with self.db.sessions() as session:
-            found = await session.execute(
-                select(NoticeLog.id).where(
-                    NoticeLog.notice_id == notice_id,
-                    NoticeLog.cause == cause,
-                    NoticeLog.action == action,
-                )
-            )
-            return found.first() is not None
+            return await self._changes.changed_by(session, notice_id, cause, action)
 
     # ------------------------------------------------------------ posts and room order
 
@@ -349,16 +333,19 @@ class NoticeStore:
         """An acknowledgement ("ack", by user) or a household told in person ("told", by the
         楼长 `by`); False if it was recorded before."""
         async with self.db.transaction() as session:
+            # One row in VALUES (not a list of parameters): its rowcount says if it was new.
             result = await session.execute(
-                insert_ignoring_duplicates(session, NoticeReach),
-                {"notice_id": notice_id, "who": who, "kind": kind, "at": at, "by": by},
+                insert_ignoring_duplicates(session, NoticeReach).values(
+                    notice_id=notice_id, who=who, kind=kind, at=at, by=by
+                )
             )
             return bool(getattr(result, "rowcount", 0))
 
     async def reach_rows(self, notice_id: int) -> ReachRows:
-        async with self.db.sessions() as session:
+        # Through the connection: plain rows, without the ORM's per-row work (thousands here).
+        async with self.db.engine.connect() as conn:
             rows = (
-                await session.execute(
+                await conn.execute(
                     select(NoticeReach.who, NoticeReach.kind).where(
                         NoticeReach.notice_id == notice_id
                     )

@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, update
 
 from bots.tickets.models import Ticket, TicketLog
+from bridge.store.changes import ChangeLog
 from bridge.store.database import Database, table_of
-from bridge.store.jobs import JobSpec, add_jobs, cancel_jobs
+from bridge.store.jobs import JobSpec, add_jobs
 
 OPEN_STATES: tuple[str, ...] = ("open", "waiting")
 
@@ -108,6 +109,7 @@ class OpeningCheck:
 class TicketStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._changes = ChangeLog(Ticket, TicketLog, "ticket_id", _record)
 
     async def before_opening(self, new: NewTicket) -> OpeningCheck:
         """One read before a ticket is opened for a message: the ticket it already opened (work
@@ -233,39 +235,26 @@ class TicketStore:
         `allowed_from`: the states the change may start from (WrongState otherwise), checked
         only when the change is new."""
         touches = "tickets" if changes.keys() & {"status", "reporter"} else None
-        async with self.db.transaction(touches=touches) as session:
-            made = await session.execute(
-                select(TicketLog.id).where(
-                    TicketLog.ticket_id == ticket_id,
-                    TicketLog.action == action,
-                    TicketLog.cause == cause,
-                )
-            )
-            if made.first() is not None:
-                row = await session.get_one(Ticket, ticket_id)
-                return Change(_record(row), made_now=False)
-            row = await session.get_one(Ticket, ticket_id)
+
+        def check(row: Ticket) -> None:
             if allowed_from is not None and row.status not in allowed_from:
                 raise WrongState(_record(row))
-            for name, value in changes.items():
-                setattr(row, name, value)
-            session.add(
-                TicketLog(
-                    ticket_id=ticket_id,
-                    at=at,
-                    actor=actor,
-                    action=action,
-                    detail=detail or {},
-                    cause=cause,
-                )
+
+        async with self.db.transaction(touches=touches) as session:
+            record, made_now = await self._changes.change(
+                session,
+                ticket_id,
+                cause=cause,
+                action=action,
+                at=at,
+                actor=actor,
+                detail=detail,
+                check=check,
+                cancel=cancel,
+                jobs=jobs,
+                changes=changes,
             )
-            for prefix in cancel:
-                await cancel_jobs(session, prefix)
-            await session.flush()
-            record = _record(row)
-            if jobs is not None:
-                await add_jobs(session, jobs(record))
-            return Change(record, made_now=True)
+            return Change(record, made_now)
 
     async def waiting_reason(self, ticket_id: int) -> str:
         """Why the ticket was last paused (what staff wrote with `!工单 等待`)."""
@@ -283,12 +272,7 @@ class TicketStore:
     async def changed_by(self, ticket_id: int, cause: str) -> bool:
         """Whether this event (or job) already changed the ticket."""
         async with self.db.sessions() as session:
-            found = await session.execute(
-                select(TicketLog.id)
-                .where(TicketLog.ticket_id == ticket_id, TicketLog.cause == cause)
-                .limit(1)
-            )
-            return found.first() is not None
+            return await self._changes.changed_by(session, ticket_id, cause)
 
     async def listing(
         self,

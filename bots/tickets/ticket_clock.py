@@ -48,7 +48,9 @@ class TicketClock:
         scheduler.register_kind(ESCALATE, self._escalate)
         scheduler.register_kind(AUTO_CLOSE, self._auto_close)
         for target in services.config.webhooks:
-            services.webhooks.on_inbound(target, self.work_order_status)
+            services.webhooks.on_inbound(
+                target, "work order status", ("reference", "status"), self.work_order_status
+            )
 
     # ------------------------------------------------------------ the jobs of a change
 

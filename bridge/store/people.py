@@ -71,13 +71,16 @@ class PeopleStore:
                 row.name, row.is_owner, row.verified_at = name, is_owner, now
 
     async def residents(self, compound: str) -> list[ResidentRecord]:
-        async with self.db.sessions() as session:
-            rows = (
-                await session.execute(
-                    select(Resident).where(Resident.compound == compound).order_by(Resident.id)
-                )
-            ).scalars()
-            return [ResidentRecord(r.compound, r.user_id, r.building, r.unit, r.room) for r in rows]
+        # Plain rows through the connection, not ORM objects: a compound has thousands (a
+        # notice's reach reads them all).
+        columns = (Resident.compound, Resident.user_id, Resident.building, Resident.unit)
+        async with self.db.engine.connect() as conn:
+            rows = await conn.execute(
+                select(*columns, Resident.room)
+                .where(Resident.compound == compound)
+                .order_by(Resident.id)
+            )
+            return [ResidentRecord(*row) for row in rows.all()]
 
     async def grants(self, compound: str) -> dict[str, frozenset[Role]]:
         async with self.db.sessions() as session:

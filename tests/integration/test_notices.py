@@ -239,6 +239,46 @@ async def test_bad_input_and_residents_are_answered_and_nothing_is_posted(w: Wor
     assert await w.bot.notices.listing("heping") == []
 
 
+async def test_a_notice_to_an_interest_group_goes_to_its_room_and_counts_its_members(
+    w: World,
+) -> None:
+    # Residents join the compound's space, then the group's room (open to the compound).
+    for client in (w.r3a, w.r1):
+        await client.join(w.harness.alias("heping"))
+        group = await client.join(w.harness.alias("heping-volunteers"))
+    answer = await w.command("!通知 志愿者服务队 周六上午义务劳动", lambda b: "通知 #1" in b)
+    assert "已发布（兴趣小组“志愿者服务队”）" in answer and "发在：志愿者服务队" in answer
+    notice = await w.r3a.wait_for_event(group, from_bot(lambda b: "义务劳动" in b))
+    assert notice["content"]["body"].startswith("【通知 #1】")
+    # Not in announcements nor in a building room (it is posted before the staff's answer).
+    for client, key in ((w.r2, "announcements"), (w.r3b, "building_3")):
+        events = await client.messages(w.rooms[key], 50)
+        assert not [e for e in events if "义务劳动" in str(e["content"])]
+    # Linli's receipt reader joined the room: a resident sees what it is; it has no power.
+    reader = w.bot.board.reader
+    member = await w.r3a.get_state(group, "m.room.member", reader)
+    assert member["membership"] == "join" and member["displayname"] == "邻里·已读统计"
+    levels = await w.r3a.get_state(group, "m.room.power_levels")
+    assert reader not in levels.get("users", {})
+    await w.r3a.send_read_receipt(group, notice["event_id"])
+    [record] = await w.bot.notices.listing("heping")
+
+    async def counted() -> bool:
+        return w.r3a.user_id in (await w.bot.notices.reach_rows(record.id)).read
+
+    await eventually(counted)
+    answer = await w.command("!通知 回执 1", lambda b: "回执" in b)
+    # Its two members' households, per building; the others were never targeted.
+    assert "2 户中已送达 1 户（50%）" in answer
+    assert "1号楼：0/1 户" in answer and "3号楼：1/2 户" not in answer
+    assert "3号楼：1/1 户" in answer and "2号楼" not in answer
+    assert "未送达住户：1-1-101" in answer
+
+    refusal = await w.command("!通知 棋牌社 今晚比赛", lambda b: "棋牌社" in b)
+    assert "没有“棋牌社”这个楼或兴趣小组" in refusal and "志愿者服务队、广场舞队" in refusal
+    assert len(await w.bot.notices.listing("heping")) == 1
+
+
 async def test_urgent_notice_is_pinned_with_room_mention_and_unpinned_at_expiry(w: World) -> None:
     answer = await w.command(
         "!通知 3 紧急 有效 2h 燃气管道抢修，请勿用火", lambda b: "通知 #1" in b
@@ -387,6 +427,41 @@ async def test_a_receipt_sent_while_linli_was_down_is_counted_after_it_starts(w:
     assert "3号楼：2/2 户" in answer
 
 
+async def test_a_receipt_in_a_refused_transaction_is_read_back_once_linli_stores_again(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await w.command("!通知 3 周五消防演习", lambda b: "通知 #1 已发布" in b)
+    notice = await w.notice_in(w.r3a, "building_3", "周五消防演习")
+    [record] = await w.bot.notices.listing("heping")
+    # The database fails for a moment: the transaction carrying the receipt is not stored
+    # (Linli answers 500) and the receipt's handler cannot write either. Synapse then resends
+    # the transaction's room events only, never its ephemeral ones.
+    inbox, notices = w.bridge.store.inbox, w.bot.notices
+    store_transaction, add_reads = inbox.store_transaction, notices.add_reads
+    failed: set[str] = set()
+
+    def failing(name: str, method: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+        async def call(*args: Any, **kw: Any) -> Any:
+            if name not in failed and failed != {"store", "reads"}:
+                failed.add(name)
+                raise OSError("disk full")
+            return await method(*args, **kw)
+
+        return call
+
+    monkeypatch.setattr(inbox, "store_transaction", failing("store", store_transaction))
+    monkeypatch.setattr(notices, "add_reads", failing("reads", add_reads))
+    await w.r3a.send_read_receipt(w.rooms["building_3"], notice["event_id"])
+
+    async def counted() -> bool:
+        return w.r3a.user_id in (await w.bot.notices.reach_rows(record.id)).read
+
+    await eventually(lambda: asyncio.sleep(0, failed == {"store", "reads"}))
+    await eventually(counted, timeout=60)  # Synapse retries after its backoff (2 s, 4 s, ...)
+    answer = await w.command("!通知 回执 1", lambda b: "回执" in b)
+    assert "3号楼：1/2 户" in answer
+
+
 WATER_SECRET = "water-company-inbound-secret-0123"
 
 
@@ -427,6 +502,9 @@ async def test_inbound_webhook_notice_is_posted_once_and_forgeries_are_refused(
     assert await send({**good, "buildings": "9"}) == 400
     assert await send({**good, "text": "停" * 5000}) == 413
     assert await w.bot.notices.listing("heping") == []
+    # The same sender is a grid platform target too: a work order status still reaches the
+    # tickets bot (which knows no such ticket), not the notices bot.
+    assert await send({"reference": "linli:heping:99", "status": "accepted"}) == 404
 
     assert await send(good) == 200
     posted = await w.notice_in(w.r3a, "building_3", "自来水公司")

@@ -133,3 +133,35 @@ def test_the_reach_chart_is_a_png() -> None:
     )
     png = reach_chart_png(1, found)
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+
+
+GROUPS = {"volunteers": ["志愿者服务队", "Volunteers"], "dance": ["广场舞队", "Square dance"]}
+
+
+def test_an_interest_group_is_named_by_its_key_or_any_of_its_names() -> None:
+    for spec in ("volunteers", "志愿者服务队", "VOLUNTEERS"):
+        targets = rules.parse_target(spec, BUILDINGS, GROUPS)
+        assert targets == rules.group_target("volunteers")
+        assert rules.group_of(targets) == "volunteers"
+    assert rules.parse_target("3,5", BUILDINGS, GROUPS) == ("3", "5")
+    assert rules.group_of(("3", "5")) is None and rules.group_of(None) is None
+    request = parse_post("广场舞队 周六停跳一次", BUILDINGS, NOW, SHANGHAI, GROUPS)
+    assert request.targets == ("group:dance",) and request.text == "周六停跳一次"
+
+
+def test_an_unknown_group_is_answered_with_the_buildings_and_the_groups() -> None:
+    with pytest.raises(NoticeInputError) as e:
+        rules.parse_target("棋牌社", BUILDINGS, GROUPS)
+    assert e.value.key == "notices.no_group"
+    assert e.value.args_["groups"] == "志愿者服务队、广场舞队"
+    assert e.value.args_["known"] == "1,2,3,4,5,6,7"
+    # A number stays a building that does not exist.
+    with pytest.raises(NoticeInputError) as e:
+        rules.parse_target("9", BUILDINGS, GROUPS)
+    assert e.value.key == "notices.no_building"
+
+
+def test_a_group_notice_is_for_the_residents_who_joined_its_room() -> None:
+    residents = [("@a:x", Household("1", "1", "101")), ("@b:x", Household("2", "1", "201"))]
+    targeted = rules.targeted_residents(residents, rules.group_target("dance"), {"@b:x", "@z:x"})
+    assert targeted == {"@b:x": Household("2", "1", "201")}

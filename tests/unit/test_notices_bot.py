@@ -1,6 +1,7 @@
-"""The notices bot through the router, on a real SQLite store with a recording homeserver
-client (no network): posting, bad input, receipts against the rooms' order, acknowledgements,
-reach, and every handler run twice for one event posting nothing new."""
+"""The notices bot through the router, on a real store (SQLite and PostgreSQL) with a
+recording homeserver client (no network): posting, bad input, receipts against the rooms'
+order, acknowledgements, reach, and every handler run twice for one event posting nothing
+new."""
 
 from __future__ import annotations
 
@@ -30,11 +31,12 @@ CONTACT = "@contact:linli.localhost"
 
 
 @pytest.fixture
-async def bridge(tmp_path: Path) -> AsyncIterator[Bridge]:
+async def bridge(database_url: str) -> AsyncIterator[Bridge]:
+    """On SQLite and on PostgreSQL (tests/conftest.py)."""
     token = secrets.token_hex(8)
     config = BridgeConfig(
         appservice=AppserviceConfig(as_token=token, hs_token=token),
-        database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path}/linli.db"),
+        database=DatabaseConfig(url=database_url),
     )
     rooms = load_rooms_config(EXAMPLES, "zh", config_sections(ALL_BOTS))
     running = Bridge(
@@ -122,6 +124,23 @@ async def test_a_notice_to_building_3_goes_to_announcements_and_that_room_only(
     assert {s.room_id for s in reactions} == {announcements, b3}
 
 
+async def test_a_group_notice_goes_to_its_room_with_reminders_but_no_visit_list(
+    bridge: Bridge,
+) -> None:
+    answer = await post(bridge, "!通知 dance 周六停跳一次")
+    assert "兴趣小组“广场舞队”" in answer and "发在：广场舞队" in answer
+    client = client_of(bridge)
+    dance = await room(bridge, "dance")
+    posted = {s.room_id for s in client.sent if s.event_type == "m.room.message"}
+    assert posted == {dance, await room(bridge, "five_in_one")}
+    jobs = bridge.store.jobs
+    assert await jobs.get("notice:1:remind:1") is not None
+    assert await jobs.get("notice:1:expire") is not None
+    assert await jobs.get("notice:1:visits") is None  # no 楼长 at the door for a club
+    listing = await post(bridge, "!通知 列表", "$list")
+    assert "兴趣小组“广场舞队”" in listing
+
+
 async def test_the_same_command_handled_twice_posts_once(bridge: Bridge) -> None:
     staff_room = await room(bridge, "five_in_one")
     command = message("$post", STAFF, "!通知 全体 紧急 停电", staff_room)
@@ -201,6 +220,17 @@ async def test_receipts_at_or_after_the_notice_and_acks_make_reach(bridge: Bridg
     assert "不在通知 #1 的范围内" in client.bodies(b3)[-1]
     await handle(message("$reach2", STAFF, "!通知 回执 1", staff_room), NOW, fresh=True)
     assert "3 户中已送达 3 户（100%）" in client.bodies(staff_room)[-2]
+    assert client.paths["upload"] == 2  # the figures changed: a chart drawn again
+
+    # Asked again unchanged: the chart uploaded before. A household verified since is counted.
+    await handle(message("$reach3", STAFF, "!通知 回执 1", staff_room), NOW, fresh=True)
+    charts = [s for s in client.sent if s.content.get("msgtype") == "m.image"]
+    assert len(charts) == 3 and charts[-1].content == charts[-2].content
+    assert client.paths["upload"] == 2
+    await bridge.store.people.bind_household("heping", "@d:linli.localhost", "3", "3", "301", NOW)
+    await handle(message("$reach4", STAFF, "!通知 回执 1", staff_room), NOW, fresh=True)
+    assert "4 户中已送达 3 户" in client.bodies(staff_room)[-2]
+    assert "未送达住户：3-3-301" in client.bodies(staff_room)[-2]
 
 
 async def test_edit_replaces_the_notice_in_every_room_and_cancel_withdraws_it(
