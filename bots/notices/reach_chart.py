@@ -11,10 +11,6 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
-
 from bots.notices.rules import Reach
 from bridge.chart_font import cjk_font
 
@@ -35,6 +31,11 @@ class ReachWords:
 
 def reach_chart_png(number: int, found: Reach, words: ReachWords = ReachWords()) -> bytes:
     """Stacked bars, one per building: reached (reading or ✅), told in person, not reached."""
+    # matplotlib is loaded when a chart is drawn, not with the bot (a second off every start).
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     font = cjk_font()
     if font is None:
         words = ReachWords()  # no font for Chinese: English rather than empty boxes
