@@ -107,7 +107,12 @@ class NoticeBoard:
         if notice.status == "recurring":
             assert notice.cron is not None
             due = rules.next_cron(notice.cron, notice.created_at, self.tz)
-            return [self.occurrence(notice.id, due)]
+            if notice.expires_at is None:
+                return [self.occurrence(notice.id, due)]
+            end = EXPIRE.spec(
+                notice_key(notice.id, "expire"), notice.expires_at, NoticeJob(notice=notice.id)
+            )
+            return [self.occurrence(notice.id, due), end] if due < notice.expires_at else [end]
         return self.jobs_of_posted(notice, settings)
 
     def occurrence(self, series: int, due: datetime) -> JobSpec:

@@ -111,6 +111,9 @@ class NoticeBot(Bot):
             raise CommandError(e.key, **e.args_) from e
         if request.cron is not None:
             status, start = "recurring", now
+            first = rules.next_cron(request.cron, now, self.board.tz)
+            if request.expires is not None and first >= request.expires:
+                raise CommandError("notices.series_empty")
         elif request.at is not None:
             status, start = "scheduled", request.at
         else:
@@ -129,8 +132,10 @@ class NoticeBot(Bot):
             post_at=request.at,
             cron=request.cron,
             posted_at=now if status == "posted" else None,
+            # A recurring notice's expiry is the end of the series (`有效 30天`: every day for
+            # 30 days); each time it is posted gets the compound's default within that.
             expires_at=(
-                None
+                request.expires
                 if status == "recurring"
                 else self.board.expiry(settings, request.urgent, start, request.expires)
             ),
@@ -150,10 +155,11 @@ class NoticeBot(Bot):
             assert notice.cron is not None
             following = rules.next_cron(notice.cron, now, self.board.tz)
             await ctx.reply(
-                "notices.recurring",
+                "notices.recurring" if notice.expires_at is None else "notices.recurring_until",
                 number=notice.number,
                 cron=notice.cron,
                 next=self.board.local(compound, following),
+                until=self.board.local(compound, notice.expires_at) if notice.expires_at else "",
                 targets=where,
             )
             return
@@ -205,7 +211,10 @@ class NoticeBot(Bot):
             status="cancelled",
         )
         await self.board.withdraw(notice, ctx.event.event_id, ctx.text("notices.withdrawn_reason"))
-        await ctx.reply("notices.cancelled", number=number)
+        # Said by what it was: nothing was posted of a scheduled or recurring one (a series'
+        # posts are notices of their own, cancelled one by one).
+        key = {"scheduled": "notices.cancelled_unposted", "recurring": "notices.series_stopped"}
+        await ctx.reply(key.get(was, "notices.cancelled"), number=number)
 
     @commands.command(
         "notice edit",

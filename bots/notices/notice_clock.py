@@ -145,8 +145,12 @@ class NoticeClock:
         settings = settings_for(compound)
         now = self.services.clock.now()
         base = f"job:{job.key}"
+        end = series.expires_at  # the end of the series, if it has one
+        if end is not None and payload.due >= end:
+            return
         # Missed occurrences while down are not all sent: this one, then the next to come.
         following = rules.next_cron(series.cron, max(payload.due, now), self.board.tz)
+        expiry = self.board.expiry(settings, series.urgent, now, None)
         child = NewNotice(
             compound=series.compound,
             cause=base,
@@ -160,13 +164,15 @@ class NoticeClock:
             created_at=now,
             post_at=payload.due,
             cron=None,
-            expires_at=self.board.expiry(settings, series.urgent, now, None),
+            expires_at=expiry if end is None else min(expiry, max(end, now)),
             series_id=series.id,
             posted_at=now,
         )
-        occurrence = self.board.occurrence(series.id, following)
+        more = [self.board.occurrence(series.id, following)]
+        if end is not None and following >= end:
+            more = []
         created = await self.notices.create(
-            child, lambda n: [*self.board.jobs_of_posted(n, settings), occurrence]
+            child, lambda n: [*self.board.jobs_of_posted(n, settings), *more]
         )
         self.services.scheduler.wake.set()
         notice = created.notice
@@ -245,6 +251,17 @@ class NoticeClock:
 
     async def _expire(self, job: Job, payload: NoticeJob) -> None:
         notice = await self.notices.by_id(payload.notice)
+        if notice is not None and notice.status == "recurring":  # the end of a series
+            await self.notices.change(
+                notice.id,
+                cause=f"job:{job.key}",
+                action="expired",
+                at=self.services.clock.now(),
+                actor=None,
+                cancel=[notice_key(notice.id, "recur") + ":"],
+                status="expired",
+            )
+            return
         if notice is None or notice.status != "posted":
             return
         await self.notices.change(

@@ -283,3 +283,40 @@ async def test_ack_in_a_direct_room_counts_for_the_residents_compound(bridge: Br
     assert "已确认收到通知 #1" in client_of(bridge).bodies("!dm:linli.localhost")[-1]
     [notice] = await bridge.bot(NoticeBot).notices.listing("heping")
     assert B in (await bridge.bot(NoticeBot).notices.reach_rows(notice.id)).acknowledged
+
+
+async def test_a_recurring_notice_runs_until_its_expiry_and_stopping_it_says_so(
+    bridge: Bridge,
+) -> None:
+    # Every day at 09:00 for 3 days, from Monday 10:00: Tuesday, Wednesday and Thursday.
+    answer = await post(bridge, "!通知 3 每 0 9 * * * 有效 3天 垃圾分类")
+    assert "到 11月26日 10:00 为止" in answer and "下一次：11月24日 09:00" in answer
+    b3 = await room(bridge, "building_3")
+    client = client_of(bridge)
+    clock = bridge.clock
+    assert isinstance(clock, FakeClock)
+    for _ in range(5):
+        clock.advance(timedelta(days=1))
+        await bridge.scheduler.run_due()
+    posted = [b for b in client.bodies(b3) if "垃圾分类" in b]
+    assert len(posted) == 3
+    # The series and the three times posted (each within the series' end) have expired.
+    assert await post(bridge, "!通知 列表", "$list") == "没有进行中的通知。"
+    # A series without an end: stopping it says that what was posted stays.
+    await post(bridge, "!通知 3 每 0 9 * * * 倒垃圾", "$series")
+    stopped = await post(bridge, "!通知 取消 5", "$stop")
+    assert stopped.startswith("重复通知 #5 已停止")
+    clock.advance(timedelta(days=1))
+    await bridge.scheduler.run_due()
+    assert not [b for b in client.bodies(b3) if "倒垃圾" in b]
+    # A scheduled one was never posted: nothing to withdraw.
+    await post(bridge, "!通知 3 定时 23:00 停电", "$at")
+    assert (await post(bridge, "!通知 取消 6", "$cancel-at")) == "通知 #6 已取消，不会发布。"
+
+
+async def test_a_recurring_notice_whose_expiry_comes_before_its_first_time_is_refused(
+    bridge: Bridge,
+) -> None:
+    answer = await post(bridge, "!通知 3 每 0 9 * * * 有效 2小时 垃圾分类")
+    assert answer == "到期之前没有一次发布时间，请检查时间表和有效期。"
+    assert "没有进行中的通知" in await post(bridge, "!通知 列表", "$list")
