@@ -28,6 +28,7 @@ from bots.tickets.rules import (
 from bots.tickets.settings import TicketSettings
 from bots.tickets.store import OPEN_STATES, TicketRecord, TicketStore
 from bots.tickets.ticket_clock import TicketClock
+from bridge import metrics
 from bridge.bot import Bot, EventContext, Services
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable
 from bridge.config import BridgeConfig, ConfigError, ConfigIssue, load_source
@@ -75,6 +76,13 @@ class TicketBot(Bot):
 
     async def on_start(self) -> None:
         await self.report.schedule_all()
+
+    async def refresh_metrics(self) -> None:
+        counts = await self.tickets.open_counts(self.services.clock.now())
+        for compound in {*self.services.rooms.compounds, *counts}:
+            total, overdue = counts.get(compound, (0, 0))
+            metrics.TICKETS.labels(compound, "open").set(total)
+            metrics.TICKETS.labels(compound, "overdue").set(overdue)
 
     # ------------------------------------------------------------ residents' messages
 
