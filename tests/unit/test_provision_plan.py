@@ -153,3 +153,33 @@ def test_adding_a_compound_links_it_and_leaves_the_others_alone() -> None:
     actions = plan(list(before.values()), applied(only_xingfu))
     links = [a for a in actions if isinstance(a, SetChild) and a.parent == "community:sanlin"]
     assert [a.child for a in links] == ["compound:heping"]  # xingfu is not re-linked
+
+
+def test_each_observers_room_names_its_compound_and_plan_shows_the_rename() -> None:
+    s = specs()
+    heping, xingfu = s["heping:observers"].state["name"], s["xingfu:observers"].state["name"]
+    assert heping == "街道观察室 · 和平里小区"
+    assert xingfu.startswith("街道观察室 · ") and xingfu != heping
+    # Rooms observers only read keep their plain names: residents see them in one compound.
+    assert s["heping:hall"].state["name"] == "议事厅"
+    # A deployment applied before rooms were named per compound: plan renames just these two.
+    recorded = applied(s)
+    for key in ("heping:observers", "xingfu:observers"):
+        old = recorded[key]
+        recorded[key] = replace(old, state={**old.state, "name": "街道观察室"})
+    actions = plan(list(s.values()), recorded)
+    assert actions == [
+        SetFacet("heping:observers", "name", heping, "街道观察室"),
+        SetFacet("xingfu:observers", "name", xingfu, "街道观察室"),
+    ]
+    assert actions[0].describe() == (
+        "~ heping:observers: name '街道观察室' → '街道观察室 · 和平里小区'"
+    )
+
+
+def test_an_english_compound_names_its_observers_room_in_english() -> None:
+    english = replace(ROOMS.compounds["heping"], locale="en")
+    rooms = replace(ROOMS, compounds={"heping": english})
+    tables = {"heping": role_table(english, rooms, {}, {})}
+    named = {s.key: s.state["name"] for s in desired_rooms(CONFIG, rooms, tables)}
+    assert named["heping:observers"] == "Observers' room · Heping Li"
