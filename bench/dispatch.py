@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bench.common import free_port
+from bench.common import free_port, postgres
 from bots import ALL_BOTS
 from bridge.app import Bridge
 from bridge.bot import config_sections
@@ -86,13 +86,14 @@ async def floor(txns: list[list[dict[str, Any]]], port: int) -> float:
         await runner.cleanup()
 
 
-async def inbox_floor(txns: list[list[dict[str, Any]]]) -> float:
+async def inbox_floor(txns: list[list[dict[str, Any]]], database_url: str | None = None) -> float:
     """The durable write alone: each transaction stored in the inbox as the appservice does
-    before its 200 (SQLite, synchronous=full: one fsync per transaction)."""
+    before its 200 (SQLite, synchronous=full: one fsync per transaction; or the PostgreSQL
+    database given)."""
     from bridge.store import Store
 
     with tempfile.TemporaryDirectory() as tmp:
-        store = await Store.open(f"sqlite+aiosqlite:///{tmp}/floor.db")
+        store = await Store.open(database_url or f"sqlite+aiosqlite:///{tmp}/floor.db")
         start = time.perf_counter()
         for i, events in enumerate(txns):
             await store.inbox.store_transaction(f"t{i}", events, datetime.now(UTC))
@@ -102,13 +103,13 @@ async def inbox_floor(txns: list[list[dict[str, Any]]]) -> float:
 
 
 async def linli(
-    port: int, count: int, size: int, *, mixed: bool = True
+    port: int, count: int, size: int, *, mixed: bool = True, database_url: str | None = None
 ) -> tuple[float, RecordingClient, int]:
     with tempfile.TemporaryDirectory() as tmp:
         token = secrets.token_hex(16)
         config = BridgeConfig(
             appservice=AppserviceConfig(as_token=token, hs_token=token, listen_port=port),
-            database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp}/bench.db"),
+            database=DatabaseConfig(url=database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"),
         )
         rooms = load_rooms_config(EXAMPLES, "zh", config_sections(ALL_BOTS))
         client = RecordingClient(config.bot_user_id)
@@ -138,18 +139,34 @@ async def run(count: int = 40, size: int = 50) -> None:
     events = count * size
     txns = transactions(["!a", "!b"], ["@a:x"], count, size)
     floor_time = await floor(txns, port)
-    write_time = await inbox_floor(txns)
     print("dispatch throughput (homeserver replaced by a counter)")
     print(f"  {count} transactions × {size} events = {events} events")
     print(f"  floor (parse + 200):            {events / floor_time:10.0f} events/s")
-    print(f"  inbox write alone (durable):    {events / write_time:10.0f} events/s")
-    for mixed, label in ((False, "chatter only"), (True, "≈5% commands, ≈5% @物业")):
-        linli_time, _, writes = await linli(port, count, size, mixed=mixed)
-        print(
-            f"  Linli, {label + ':':24} {events / linli_time:8.0f} events/s"
-            f"  ({linli_time / floor_time:.1f}× the floor's time,"
-            f" {linli_time / write_time:.2f}× the inbox write's; {writes} homeserver writes)"
-        )
+    times: dict[str, float] = {}  # "engine what": seconds
+    async with postgres() as server:
+        for engine in ("sqlite", "postgresql"):
+            url = None if engine == "sqlite" else await server.fresh_database()
+            write_time = times[f"{engine} inbox write"] = await inbox_floor(txns, url)
+            name = "SQLite" if engine == "sqlite" else "PostgreSQL"
+            print(f"  {name}: inbox write alone (durable): {events / write_time:8.0f} events/s")
+            for mixed, label in ((False, "chatter"), (True, "mixed")):
+                url = None if engine == "sqlite" else await server.fresh_database()
+                linli_time, _, writes = await linli(
+                    port, count, size, mixed=mixed, database_url=url
+                )
+                times[f"{engine} {label}"] = linli_time
+                described = "≈5% commands, ≈5% @物业" if mixed else "chatter only"
+                print(
+                    f"    Linli, {described + ':':24} {events / linli_time:8.0f} events/s"
+                    f"  ({linli_time / floor_time:.1f}× the floor's time,"
+                    f" {linli_time / write_time:.2f}× the inbox write's;"
+                    f" {writes} homeserver writes)"
+                )
+    ratios = ", ".join(
+        f"{what} {times[f'postgresql {what}'] / times[f'sqlite {what}']:.2f}×"
+        for what in ("inbox write", "chatter", "mixed")
+    )
+    print(f"  PostgreSQL/SQLite time: {ratios}")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import yaml
 
-from bench.common import SERVER, bench_config, bench_synapse, free_port
+from bench.common import SERVER, bench_config, bench_synapse, free_port, postgres
 from bench.probe import Resident
 from bots import ALL_BOTS
 from bots.tickets.bot import TicketBot
@@ -70,13 +70,19 @@ async def _probe(*args: str) -> asyncio.subprocess.Process:
     )
 
 
-async def latency(n: int, synchronous: str = "full") -> None:
+async def latency(
+    n: int, synchronous: str = "full", database_url: str | None = None
+) -> tuple[float, float]:
+    """Prints the round trip beside the echo's; returns Linli/echo at p50 and p99 (each run
+    has its own Synapse and echo, so engines compare by these ratios, not raw times)."""
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         config = bench_config(tmp)
         config = config.model_copy(
             update={
-                "database": DatabaseConfig(url=config.database.url, sqlite_synchronous=synchronous),
+                "database": DatabaseConfig(
+                    url=database_url or config.database.url, sqlite_synchronous=synchronous
+                ),
                 # The steady state is measured: a shorter catch-up period after the start
                 # (default 60 s, see bridge/appservice.py), waited out below.
                 "appservice": config.appservice.model_copy(update={"ack_wait_after_seconds": 3}),
@@ -163,9 +169,9 @@ async def latency(n: int, synchronous: str = "full") -> None:
     e50, e99 = _pct(echo_times, 50), _pct(echo_times, 99)
     t50, t99 = _pct(thread_times, 50), _pct(thread_times, 99)
     l50, l99 = _pct(linli_times, 50), _pct(linli_times, 99)
+    engine = "PostgreSQL" if database_url else f"SQLite synchronous={synchronous}"
     print(
-        f"ticket round trip through Synapse ({n} mentions, interleaved with {n} echoes),"
-        f" SQLite synchronous={synchronous}"
+        f"ticket round trip through Synapse ({n} mentions, interleaved with {n} echoes), {engine}"
     )
     print(f"  echo appservice:  p50 {e50 * 1000:6.1f} ms   p99 {e99 * 1000:6.1f} ms")
     print(f"  echo in a thread: p50 {t50 * 1000:6.1f} ms   p99 {t99 * 1000:6.1f} ms")
@@ -178,16 +184,21 @@ async def latency(n: int, synchronous: str = "full") -> None:
         f"  mean {statistics.mean(linli_times) * 1000:.1f} ms"
         f" vs {statistics.mean(echo_times) * 1000:.1f} ms"
     )
+    return l50 / e50, l99 / e99
 
 
-async def tickets_per_second(count: int = 500) -> None:
-    """Every event a resident's mention: the dispatch path alone, homeserver a counter."""
+async def tickets_per_second(
+    count: int = 500, database_url: str | None = None, floor_url: str | None = None
+) -> float:
+    """Every event a resident's mention: the dispatch path alone, homeserver a counter. On
+    SQLite, or on the PostgreSQL databases given (`floor_url` for the baseline's inserts).
+    Returns the seconds the tickets took."""
     with tempfile.TemporaryDirectory() as tmp:
         token = secrets.token_hex(16)
         port = free_port()
         config = BridgeConfig(
             appservice=AppserviceConfig(as_token=token, hs_token=token, listen_port=port),
-            database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp}/bench.db"),
+            database=DatabaseConfig(url=database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"),
         )
         rooms = load_rooms_config(EXAMPLES, "zh", config_sections(ALL_BOTS))
         client = RecordingClient(config.bot_user_id)
@@ -223,25 +234,38 @@ async def tickets_per_second(count: int = 500) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         from bridge.store import Store
 
-        store = await Store.open(f"sqlite+aiosqlite:///{tmp}/floor.db")
+        store = await Store.open(floor_url or f"sqlite+aiosqlite:///{tmp}/floor.db")
         start = time.perf_counter()
         for i in range(count):
             await store.inbox.store_transaction(f"f{i}", [events[i]], bridge.clock.now())
         floor = time.perf_counter() - start
         await store.close()
-    print(f"new tickets through dispatch (homeserver a counter): {opened} tickets")
+    engine = "PostgreSQL" if database_url else "SQLite"
+    print(f"new tickets through dispatch (homeserver a counter), {engine}: {opened} tickets")
     print(
         f"  {opened / elapsed:7.0f} tickets/s; one-row commit floor {count / floor:7.0f}/s"
         f" → {elapsed / floor:.1f}× the floor's time"
     )
+    return elapsed
 
 
 async def run(n: int = 200) -> None:
-    await tickets_per_second()
-    print()
-    await latency(n, "full")
-    print()
-    await latency(n, "normal")
+    async with postgres() as server:
+        sqlite_time = await tickets_per_second()
+        pg_time = await tickets_per_second(
+            database_url=await server.fresh_database(), floor_url=await server.fresh_database()
+        )
+        print(f"  PostgreSQL/SQLite time for the same tickets: {pg_time / sqlite_time:.2f}×")
+        print()
+        full = await latency(n, "full")
+        print()
+        await latency(n, "normal")
+        print()
+        pg = await latency(n, database_url=await server.fresh_database())
+    print(
+        f"  Linli/echo, SQLite (synchronous=full) → PostgreSQL: p50 {full[0]:.2f}× → {pg[0]:.2f}×,"
+        f"  p99 {full[1]:.2f}× → {pg[1]:.2f}×"
+    )
 
 
 if __name__ == "__main__":

@@ -113,7 +113,11 @@ class Bridge:
         if self.config.metrics.enabled:
             metrics_at = self.config.metrics
             self.ops = OpsServer(
-                self.store, self.health, metrics_at.listen_host, metrics_at.listen_port
+                self.store,
+                self.health,
+                metrics_at.listen_host,
+                metrics_at.listen_port,
+                self.router.bots,
             )
         self.server = AppserviceServer(
             self.config,

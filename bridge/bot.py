@@ -338,6 +338,10 @@ class Bot:
     async def on_receipt(self, ctx: EventContext, receipt: Receipt) -> None:
         """A read receipt (`ctx.event` is a synthetic event of type m.receipt)."""
 
+    async def refresh_metrics(self) -> None:
+        """Set this bot's gauges in bridge/metrics.py from its tables: called on each scrape
+        of /metrics, so it should be one cheap query."""
+
     async def seed_demo(self, passwords: Mapping[str, str]) -> None:
         """`make demo` only: show this bot at work (the demo accounts' user IDs and passwords
         given, to act as a resident would). Must change nothing when run again."""

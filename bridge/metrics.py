@@ -113,6 +113,13 @@ WEBHOOK_ATTEMPTS = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+TICKETS = Gauge(
+    "linli_tickets",
+    "Tickets by compound: open (open or waiting) and overdue (open, past a response or "
+    "resolution deadline). Set by the tickets bot at each scrape.",
+    ["compound", "state"],
+    registry=REGISTRY,
+)
 HOMESERVER_SECONDS = Histogram(
     "linli_homeserver_request_seconds",
     "Time of one HTTP request to the homeserver (each retry counts), by method.",
@@ -137,18 +144,37 @@ def _kind(kind: str) -> str:
     return kind
 
 
+# The labelled children of the per-event metrics, by kind: `labels()` is a lock and a dict
+# lookup per call, and observe_event runs for every event.
+_event_children: dict[str, tuple[Histogram, Counter, Counter]] = {}
+
+
 def observe_event(kind: str, seconds: float, failed: bool) -> None:
     """One inbox event handled (or failed), for the dispatcher to call per event. `kind` is a
     small fixed vocabulary: the event type (`m.room.message`, `m.reaction`, ...) or the bot
     that took it; never anything that names a user or room."""
-    label = _kind(kind)
-    EVENT_SECONDS.labels(label).observe(seconds)
-    (EVENTS_FAILED if failed else EVENTS_HANDLED).labels(label).inc()
+    children = _event_children.get(kind)
+    if children is None:
+        label = _kind(kind)
+        children = (
+            EVENT_SECONDS.labels(label),
+            EVENTS_HANDLED.labels(label),
+            EVENTS_FAILED.labels(label),
+        )
+        if label == kind:
+            _event_children[kind] = children
+    seconds_child, handled, failures = children
+    seconds_child.observe(seconds)
+    (failures if failed else handled).inc()
+
+
+COMMAND_OUTCOMES = ("ok", "usage", "denied", "refused", "error")
 
 
 def observe_command(command: str, outcome: str) -> None:
-    """One bot command run: its declared (English) name, and `ok`, `refused` (roles) or
-    `error` (a user-facing error or a failure)."""
+    """One bot command run: its declared (English) name, and its outcome: `ok`, `usage` (the
+    arguments did not fit), `denied` (the sender lacks the role), `refused` (a clear answer
+    that it cannot be done) or `error` (a bug, or the homeserver failed; each attempt counts)."""
     COMMANDS.labels(_kind(command), outcome).inc()
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -24,6 +25,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from bridge import metrics
 from bridge.matrix import MatrixClient
 from bridge.store import Store
+
+if TYPE_CHECKING:
+    from bridge.bot import Bot
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +84,16 @@ class HealthCheck:
 class OpsServer:
     """The metrics listener: `/metrics` and `/health`."""
 
-    def __init__(self, store: Store, health: HealthCheck, host: str, port: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        health: HealthCheck,
+        host: str,
+        port: int,
+        bots: Sequence[Bot] = (),
+    ) -> None:
         self.store = store
+        self.bots = bots  # each sets its own gauges at a scrape (Bot.refresh_metrics)
         self.host = host
         self.port = port  # 0: any free port; the bound one is here after start()
         self.app = web.Application()
@@ -92,6 +104,8 @@ class OpsServer:
     async def metrics(self, request: web.Request) -> web.Response:
         try:
             await metrics.refresh_from_store(self.store)
+            for bot in self.bots:
+                await bot.refresh_metrics()
         except (SQLAlchemyError, OSError) as e:
             # The counters are still worth having; the gauges keep their last values.
             log.warning("metrics: could not read the database (%s)", type(e).__name__)

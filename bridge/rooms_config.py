@@ -338,7 +338,9 @@ def _resolve(
 
 
 def _apply_override(room: RoomTemplate, override: RoomOverride) -> RoomTemplate:
-    changes = {k: v for k, v in override.model_dump(exclude_unset=True).items()}
+    # A key written as null (`members:` with nothing after it) keeps the template's value, as an
+    # absent key does: None is never a room setting of its own.
+    changes = override.model_dump(exclude_unset=True, exclude_none=True)
     return room.model_copy(update=changes)
 
 

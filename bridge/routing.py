@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from bridge import metrics
 from bridge.bot import Bot, EventContext, Services
 from bridge.commands import (
     CommandCall,
@@ -159,21 +160,29 @@ class Router:
         bot = self._owners[id(spec)]
         if not allowed(spec, ctx.roles):
             assert spec.roles is not None
+            metrics.observe_command(spec.name, "denied")
             await ctx.reply("error.not_allowed", roles=ctx.role_names(spec.roles))
             return
         try:
             args = parse_args(spec, words, rest, sorted(message.mentioned_users))
         except UsageError:
+            metrics.observe_command(spec.name, "usage")
             await ctx.reply("error.usage", usage=ctx.text(f"{spec.key}.usage"))
             return
         try:
             await spec.handler(bot, ctx, **args)
         except CommandError as e:
+            # A clear answer to a request that cannot be done (no such ticket, say).
+            metrics.observe_command(spec.name, "refused")
             await ctx.reply(e.key, purpose=f"error:{e.key}", **e.args_)
         except (MatrixError, OSError, TimeoutError):
+            metrics.observe_command(spec.name, "error")
             raise  # the homeserver or the network: the worker retries the event
         except Exception:
             # A bug: the user hears a short apology instead of nothing; the worker logs it and
             # keeps the event as failed for an operator to look at.
+            metrics.observe_command(spec.name, "error")
             await ctx.reply("error.internal")
             raise
+        else:
+            metrics.observe_command(spec.name, "ok")

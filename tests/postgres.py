@@ -56,7 +56,10 @@ class ThrowawayPostgres:
     """A PostgreSQL server of the test session's own (or the one `LINLI_TEST_POSTGRES_URL`
     names), and the databases made on it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """`durable`: PostgreSQL's own defaults (fsync, synchronous commit), for benchmarks
+        that set it beside SQLite with synchronous=full; tests do without."""
+        self.durable = durable
         self.admin_url = os.environ.get(ENV_URL, "")
         self._process: subprocess.Popen[bytes] | None = None
         self._folder: Path | None = None
@@ -98,7 +101,8 @@ class ThrowawayPostgres:
         )
         port = _free_port()
         # Durability is worth nothing to a database thrown away at the end of the run.
-        settings = ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+        settings = [] if self.durable else ["fsync=off", "synchronous_commit=off"]
+        settings += [] if self.durable else ["full_page_writes=off"]
         command = [str(binaries / "postgres"), "-D", str(data), "-h", "127.0.0.1"]
         command += ["-p", str(port), "-k", ""]
         for setting in settings:

@@ -28,6 +28,7 @@ from bots.tickets.rules import (
 from bots.tickets.settings import TicketSettings
 from bots.tickets.store import OPEN_STATES, TicketRecord, TicketStore
 from bots.tickets.ticket_clock import TicketClock
+from bridge import metrics
 from bridge.bot import Bot, EventContext, Services
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable
 from bridge.config import BridgeConfig, ConfigError, ConfigIssue, load_source
@@ -50,6 +51,7 @@ class TicketBot(Bot):
         self.clock = TicketClock(services, self.tickets)
         self.report = TicketReport(services, self.tickets, self.clock)
         self.desk = TicketDesk(services, self.tickets, self.clock)
+        self._gauged: set[str] = set()  # compounds with a ticket gauge in /metrics
 
     @classmethod
     def check_config(cls, config: BridgeConfig, rooms: RoomsConfig) -> list[ConfigIssue]:
@@ -75,6 +77,18 @@ class TicketBot(Bot):
 
     async def on_start(self) -> None:
         await self.report.schedule_all()
+
+    async def refresh_metrics(self) -> None:
+        counts = await self.tickets.open_counts(self.services.clock.now())
+        compounds = {*self.services.rooms.compounds, *counts}
+        for gone in self._gauged - compounds:  # a compound taken out of the config
+            for state in ("open", "overdue"):
+                metrics.TICKETS.remove(gone, state)
+        for compound in compounds:
+            total, overdue = counts.get(compound, (0, 0))
+            metrics.TICKETS.labels(compound, "open").set(total)
+            metrics.TICKETS.labels(compound, "overdue").set(overdue)
+        self._gauged = compounds
 
     # ------------------------------------------------------------ residents' messages
 

@@ -297,6 +297,22 @@ class TicketStore:
             rows = (await session.execute(query.order_by(Ticket.number).limit(limit))).scalars()
             return [_record(r) for r in rows]
 
+    async def open_counts(self, now: datetime) -> dict[str, tuple[int, int]]:
+        """Per compound: open tickets (open or waiting) and how many of them are overdue (as
+        `listing(overdue_at=now)` counts them). One grouped query, for /metrics."""
+        late = or_(
+            (Ticket.first_response_at.is_(None) & (Ticket.first_response_due < now)),
+            Ticket.resolution_due < now,
+        )
+        query = (
+            select(Ticket.compound, func.count(), func.count().filter(late))
+            .where(Ticket.status.in_(OPEN_STATES))
+            .group_by(Ticket.compound)
+        )
+        async with self.db.sessions() as session:
+            rows = (await session.execute(query)).all()
+        return {compound: (int(total), int(overdue)) for compound, total, overdue in rows}
+
     async def since(self, compound: str, since: datetime) -> list[TicketRecord]:
         """Tickets opened or closed since a time: the material of statistics and reports."""
         async with self.db.sessions() as session:

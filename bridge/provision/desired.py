@@ -174,7 +174,7 @@ def _compound_rooms(config: BridgeConfig, compound: Compound, table: RoleTable) 
                 space=False,
                 alias=f"{prefix}{c.key}-{room.key}",
                 state={
-                    "name": _pick(locale, room.name, room.name_en),
+                    "name": _room_name(compound, room),
                     "topic": _pick(locale, room.topic, room.topic_en),
                     "join_rules": _join_rule(room, space_key),
                     # The lobby holds newcomers' requests: a later newcomer should not read them.
@@ -185,6 +185,19 @@ def _compound_rooms(config: BridgeConfig, compound: Compound, table: RoleTable) 
             )
         )
     return specs
+
+
+def _room_name(compound: Compound, room: RoomDef) -> str:
+    """A room's name; an observers' room (one where observers may post) also names its
+    compound: a street office observes several compounds, and would otherwise see several
+    rooms of the same name side by side in its room list."""
+    locale, c = compound.locale, compound.config
+    name = _pick(locale, room.name, room.name_en)
+    if room.post_roles is not None and Role.OBSERVER in room.post_roles:
+        compound_name = _pick(locale, c.name, c.name_en)
+        if compound_name not in name:
+            name = f"{name} · {compound_name}"
+    return name
 
 
 def _pick(locale: str, zh: str, en: str | None) -> str:

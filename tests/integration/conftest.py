@@ -1,8 +1,12 @@
 """One real Synapse for the session (SQLite, loopback), registered with Linli's appservice.
 
 Each test gets its own Linli database and alias prefix (`harness`), and makes its own users.
-Linli's database is SQLite; `LINLI_TEST_ENGINE=postgresql` runs the suite on PostgreSQL (a fresh
-database per test, tests/postgres.py).
+
+Linli's database: the tests in BOTH_ENGINES run once on SQLite and once on PostgreSQL, the
+engine in the test's ID (`[sqlite]`, `[postgresql]`; a fresh database per test,
+tests/postgres.py); every other harness test runs on SQLite. `LINLI_TEST_ENGINE=postgresql`
+runs every harness test on PostgreSQL instead, `LINLI_TEST_ENGINE=both` every one on both
+(about twice the integration suite's time). docs/self-hosting.md says which and why.
 """
 
 from __future__ import annotations
@@ -27,6 +31,73 @@ from tests.integration.matrix_client import ResidentClient
 SERVER = "linli.localhost"
 PASSWORD = "correct horse battery"
 _users = itertools.count()
+
+
+# On both engines: the Synapse-driven tests where what Linli stores matters most, at least two
+# per bot: a record's whole life, a restart in the middle of the clock's work (jobs claimed
+# once), aggregates (statistics, tallies, reach), a person's data exported and erased across
+# every table. The store operations themselves all run on both engines in the unit tests
+# (tests/conftest.py, `database_url`). Process-level and protocol tests (Linli run as a process:
+# crash, resend, log privacy, demo; appservice authentication; the homeserver's own checks of
+# provisioned rooms) are about what does not depend on the engine, and stay on SQLite.
+BOTH_ENGINES = {
+    "test_tickets.py": [
+        "test_first_response_done_confirm_rate_reopen_and_auto_close",
+        "test_reminder_and_escalation_fire_once_across_a_restart_and_reach_the_grid",
+        "test_stats_and_the_weekly_report_from_known_times",
+        "test_staff_assign_note_category_and_list",
+    ],
+    "test_votes.py": [
+        "test_an_owners_vote_weighted_by_floor_area_passes_ordinary_and_fails_major",
+        "test_closing_survives_a_restart_and_fires_once",
+        "test_a_secret_owners_vote_keeps_choices_out_of_the_hall_and_its_audit_recounts",
+    ],
+    "test_notices.py": [
+        "test_receipts_and_a_reaction_make_reach_per_building_a_lower_bound",
+        "test_recurring_notice_fires_at_each_cron_time_and_not_twice_across_a_restart",
+        "test_a_receipt_sent_while_linli_was_down_is_counted_after_it_starts",
+    ],
+    "test_onboarding.py": [
+        "test_personal_data_stays_private_is_exported_and_forgotten",
+        "test_moving_out_removes_from_resident_rooms_and_keeps_tickets_anonymised",
+        "test_roster_import_reports_bad_lines_and_requests_must_match_it",
+    ],
+    "test_metrics.py": ["test_commands_and_ticket_gauges_move_when_synapse_delivers"],
+}
+
+
+def engines_for(module: str, test: str) -> list[str]:
+    chosen = os.environ.get("LINLI_TEST_ENGINE", "")
+    if chosen == "postgresql":
+        return ["postgresql"]
+    if chosen == "both" or test in BOTH_ENGINES.get(module, ()):
+        return ["sqlite", "postgresql"]
+    return ["sqlite"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "linli_engine" not in metafunc.fixturenames:
+        return
+    engines = engines_for(metafunc.definition.path.name, metafunc.definition.originalname)
+    if engines != ["sqlite"]:
+        metafunc.parametrize("linli_engine", engines, scope="function")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test named in BOTH_ENGINES but gone (renamed) would quietly stop running on
+    PostgreSQL: refused, whenever its module is collected."""
+    modules = {item.path.name: item.module for item in items if isinstance(item, pytest.Function)}
+    for name, tests in BOTH_ENGINES.items():
+        if name in modules:
+            missing = [t for t in tests if not hasattr(modules[name], t)]
+            if missing:
+                raise pytest.UsageError(f"BOTH_ENGINES names tests {name} has not: {missing}")
+
+
+@pytest.fixture
+def linli_engine() -> str:
+    """The engine of the test's Linli database (parametrised by pytest_generate_tests)."""
+    return "sqlite"
 
 
 def free_port() -> int:
@@ -129,11 +200,11 @@ def _example_localparts() -> set[str]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def harness(
-    session: Session, tmp_path: Path, request: pytest.FixtureRequest
+    session: Session, tmp_path: Path, request: pytest.FixtureRequest, linli_engine: str
 ) -> AsyncIterator[Harness]:
     database_url = None
-    if os.environ.get("LINLI_TEST_ENGINE") == "postgresql":
-        database_url = await request.getfixturevalue("postgres").fresh_database()
+    if linli_engine == "postgresql":
+        database_url = await request.getfixturevalue("postgres").fresh_database(migrated=True)
     h = Harness(
         homeserver_url=session.synapse.base_url,
         server_name=SERVER,

@@ -37,6 +37,7 @@ METRIC_NAMES = [
     "linli_scheduler_lag_seconds histogram",
     "linli_webhook_outbox gauge",
     "linli_webhook_deliveries_total counter",
+    "linli_tickets gauge",
     "linli_homeserver_request_seconds histogram",
     "linli_homeserver_request_errors_total counter",
 ]

@@ -162,3 +162,33 @@ def test_a_power_level_change_names_the_users_and_room_defaults_that_differ() ->
     assert change == (
         f"~ heping:hall: power levels ({RESIDENT} default→10, events, users_default 50→0)"
     )
+
+
+def test_each_observers_room_names_its_compound_and_plan_shows_the_rename() -> None:
+    s = specs()
+    heping, xingfu = s["heping:observers"].state["name"], s["xingfu:observers"].state["name"]
+    assert heping == "街道观察室 · 和平里小区"
+    assert xingfu.startswith("街道观察室 · ") and xingfu != heping
+    # Rooms observers only read keep their plain names: residents see them in one compound.
+    assert s["heping:hall"].state["name"] == "议事厅"
+    # A deployment applied before rooms were named per compound: plan renames just these two.
+    recorded = applied(s)
+    for key in ("heping:observers", "xingfu:observers"):
+        old = recorded[key]
+        recorded[key] = replace(old, state={**old.state, "name": "街道观察室"})
+    actions = plan(list(s.values()), recorded)
+    assert actions == [
+        SetFacet("heping:observers", "name", heping, "街道观察室"),
+        SetFacet("xingfu:observers", "name", xingfu, "街道观察室"),
+    ]
+    assert actions[0].describe() == (
+        "~ heping:observers: name '街道观察室' → '街道观察室 · 和平里小区'"
+    )
+
+
+def test_an_english_compound_names_its_observers_room_in_english() -> None:
+    english = replace(ROOMS.compounds["heping"], locale="en")
+    rooms = replace(ROOMS, compounds={"heping": english})
+    tables = {"heping": role_table(english, rooms, {}, {})}
+    named = {s.key: s.state["name"] for s in desired_rooms(CONFIG, rooms, tables)}
+    assert named["heping:observers"] == "Observers' room · Heping Li"
