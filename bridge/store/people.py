@@ -71,10 +71,12 @@ class PeopleStore:
                 row.name, row.is_owner, row.verified_at = name, is_owner, now
 
     async def residents(self, compound: str) -> list[ResidentRecord]:
-        # Plain rows through the connection, not ORM objects: a compound has thousands (a
-        # notice's reach reads them all).
+        # Plain rows through the session's connection, not ORM objects: a compound has
+        # thousands (a notice's reach reads them all). The session's, not one of the engine's:
+        # `linli plan` works inside one connection it rolls back (bridge/store/read_only.py).
         columns = (Resident.compound, Resident.user_id, Resident.building, Resident.unit)
-        async with self.db.engine.connect() as conn:
+        async with self.db.sessions() as session:
+            conn = await session.connection()
             rows = await conn.execute(
                 select(*columns, Resident.room)
                 .where(Resident.compound == compound)

@@ -139,7 +139,13 @@ class VoteDriver:
         if counted != expected:
             r.problems.append(f"counted {counted}, expected {expected}")
         ends = [e for e in hall if e.get("type") == END and self._bot(e)]
-        results = [e for e in hall if self._bot(e) and _body(e).startswith("表决 #1 结果")]
+        results = [
+            e
+            for e in hall
+            if e.get("type") == "m.room.message"  # the end event carries the tally too
+            and self._bot(e)
+            and _body(e).startswith("表决 #1 结果")
+        ]
         if len(ends) != 1 or len(results) != 1:
             r.problems.append(f"{len(ends)} end events and {len(results)} results")
         tally = Counter(expected.values())
