@@ -250,30 +250,26 @@ class NoticeClock:
                 await self.board.send(room, messages.notice(body), base, f"visits:{contact}")
 
     async def _expire(self, job: Job, payload: NoticeJob) -> None:
+        """A posted notice's expiry (its reminders stop, its pin goes), or a series' end."""
         notice = await self.notices.by_id(payload.notice)
-        if notice is not None and notice.status == "recurring":  # the end of a series
-            await self.notices.change(
-                notice.id,
-                cause=f"job:{job.key}",
-                action="expired",
-                at=self.services.clock.now(),
-                actor=None,
-                cancel=[notice_key(notice.id, "recur") + ":"],
-                status="expired",
-            )
+        if notice is None or notice.status not in ("posted", "recurring"):
             return
-        if notice is None or notice.status != "posted":
-            return
+        series = notice.status == "recurring"
         await self.notices.change(
             notice.id,
             cause=f"job:{job.key}",
             action="expired",
             at=self.services.clock.now(),
             actor=None,
-            cancel=[notice_key(notice.id, "remind") + ":", notice_key(notice.id, "visits")],
+            cancel=(
+                [notice_key(notice.id, "recur") + ":"]
+                if series
+                else [notice_key(notice.id, "remind") + ":", notice_key(notice.id, "visits")]
+            ),
             status="expired",
         )
-        await self.board.unpin(notice)
+        if not series:
+            await self.board.unpin(notice)
 
 
 def _short(text: str, limit: int = 60) -> str:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import re
 
-from bots.votes.ballot_store import BallotStore
-from bots.votes.electorate import ElectorateStore
 from bots.votes.formal_terms import CHOICE_WORDS
 from bots.votes.opening import open_poll
 from bots.votes.paper import PaperRow, parse_household, parse_paper_csv
-from bots.votes.store import PollRecord, VoteStore
-from bridge.bot import EventContext, Services
+from bots.votes.part import VotesPart
+from bots.votes.store import PollRecord
+from bridge.bot import EventContext
 from bridge.commands import CommandError
 from bridge.events import Message
 from bridge.matrix import MatrixError, TooLarge
@@ -24,19 +23,7 @@ CSV_TYPES = ("text/csv", "text/comma-separated-values", "application/csv")
 _NUMBER_IN_NAME = re.compile(r"(?:#|表决|投票|vote)[\s_#-]*(\d+)", re.IGNORECASE)
 
 
-class PaperDesk:
-    def __init__(
-        self,
-        services: Services,
-        votes: VoteStore,
-        ballots: BallotStore,
-        electorate: ElectorateStore,
-    ) -> None:
-        self.services = services
-        self.votes = votes
-        self.ballots = ballots
-        self.electorate = electorate
-
+class PaperDesk(VotesPart):
     async def enter(self, ctx: EventContext, number: int, household: str, choice: str) -> None:
         """`!投票 纸质 N 3-2-1101 同意`: one household's paper ballot."""
         poll = await self.paper_vote(ctx, number)

@@ -11,30 +11,16 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bots.votes.ballot_store import BallotStore
-from bots.votes.electorate import ElectorateStore
 from bots.votes.jobs import HandOut
-from bots.votes.store import VoteStore
+from bots.votes.part import VotesPart
 from bridge import messages
-from bridge.bot import EventContext, Services
+from bridge.bot import EventContext
 from bridge.matrix import derived_txn_id
 from bridge.store.jobs import Job
 
 
-class SecretBallots:
+class SecretBallots(VotesPart):
     """Secret ballots of one bridge's votes."""
-
-    def __init__(
-        self,
-        services: Services,
-        votes: VoteStore,
-        ballots: BallotStore,
-        electorate: ElectorateStore,
-    ) -> None:
-        self.services = services
-        self.votes = votes
-        self.ballots = ballots
-        self.electorate = electorate
 
     @property
     def tz(self) -> ZoneInfo:

@@ -9,35 +9,22 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bots.votes.ballot_store import BallotStore
-from bots.votes.electorate import ElectorateStore, electorate_of
+from bots.votes.electorate import electorate_of
 from bots.votes.jobs import RemindVoters
+from bots.votes.part import VotesPart
 from bots.votes.rules import (
     area_text,
     latest_answers,
     percent,
 )
-from bots.votes.store import PollRecord, VoteStore
+from bots.votes.store import PollRecord
 from bridge import messages
-from bridge.bot import Services
 from bridge.matrix import derived_txn_id
 from bridge.store.jobs import Job
 
 
-class Turnout:
+class Turnout(VotesPart):
     """Turnout and reminders of one compound's polls."""
-
-    def __init__(
-        self,
-        services: Services,
-        votes: VoteStore,
-        ballots: BallotStore,
-        electorate: ElectorateStore,
-    ) -> None:
-        self.services = services
-        self.votes = votes
-        self.ballots = ballots
-        self.electorate = electorate
 
     @property
     def tz(self) -> ZoneInfo:
