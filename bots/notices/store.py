@@ -10,13 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from bots.notices.models import Notice, NoticeLog, NoticePost, NoticeReach, NoticeRoomEvent
 from bots.notices.rules import group_of
 from bridge.store.changes import ChangeLog
 from bridge.store.database import Database, insert_ignoring_duplicates, table_of
 from bridge.store.jobs import JobSpec, add_jobs
+from bridge.store.numbering import numbered
 
 # Notices whose reach still counts (a cancelled one is gone; an expired one was seen).
 TRACKED = ("posted", "expired")
@@ -108,31 +108,30 @@ class NoticeStore:
     ) -> Created:
         """The notice this cause creates (the one it created before, when run again), under
         the compound's next number, with its jobs, in one transaction."""
-        for _ in range(5):
+
+        async def attempt() -> Created:
             existing = await self.by_cause(new.cause)
             if existing is not None:
                 return Created(existing, made_now=False)
-            try:
-                async with self.db.transaction() as session:
-                    last = (
-                        await session.execute(
-                            select(func.coalesce(func.max(Notice.number), 0)).where(
-                                Notice.compound == new.compound
-                            )
+            async with self.db.transaction() as session:
+                last = (
+                    await session.execute(
+                        select(func.coalesce(func.max(Notice.number), 0)).where(
+                            Notice.compound == new.compound
                         )
-                    ).scalar_one()
-                    row = Notice(**{k: getattr(new, k) for k in new.__dataclass_fields__})
-                    row.number = last + 1
-                    session.add(row)
-                    await session.flush()
-                    record = _record(row)
-                    if jobs is not None:
-                        await add_jobs(session, jobs(record))
-                    return Created(record, made_now=True)
-            except IntegrityError:
-                # Another room's lane took the number (or this cause) meanwhile: look again.
-                continue
-        raise RuntimeError(f"could not number a notice for {new.cause}")
+                    )
+                ).scalar_one()
+                row = Notice(**{k: getattr(new, k) for k in new.__dataclass_fields__})
+                row.number = last + 1
+                session.add(row)
+                await session.flush()
+                record = _record(row)
+                if jobs is not None:
+                    await add_jobs(session, jobs(record))
+                return Created(record, made_now=True)
+
+        # Another room's lane may take the number (or this cause) meanwhile: look again.
+        return await numbered(attempt, f"a notice for {new.cause}")
 
     async def by_cause(self, cause: str) -> NoticeRecord | None:
         async with self.db.sessions() as session:

@@ -8,8 +8,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
-
 from bots.votes import results
 from bots.votes.formal_terms import parse_formal_terms
 from bots.votes.jobs import CLOSE, DISTRIBUTE, REMIND, ClosePoll, HandOut, RemindVoters
@@ -21,6 +19,7 @@ from bridge.bot import EventContext, Services
 from bridge.commands import CommandError
 from bridge.rooms_config import Compound
 from bridge.store.jobs import JobSpec
+from bridge.store.numbering import numbered
 
 
 def compound_of(ctx: EventContext) -> Compound:
@@ -151,17 +150,11 @@ class Opener:
                     )
             return specs
 
-        for _ in range(3):
-            # Two rooms of a compound may take the same number at once: the loser takes the next.
-            try:
-                poll = await self.votes.create(
-                    new, await self.votes.next_number(compound.key), jobs
-                )
-                break
-            except IntegrityError:
-                continue
-        else:
-            raise RuntimeError("could not number the poll")
+        async def attempt() -> PollRecord:
+            return await self.votes.create(new, await self.votes.next_number(compound.key), jobs)
+
+        # Two rooms of a compound may take the same number at once: the loser takes the next.
+        poll = await numbered(attempt, "a poll")
         self.services.scheduler.wake.set()
         return poll
 

@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from bots.votes.models import Proposal
 from bridge.store.database import Database
 from bridge.store.jobs import JobSpec, add_jobs
+from bridge.store.numbering import numbered
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,10 @@ class ProposalStore:
         """A new pending proposal under the compound's next number, or the one this event filed
         before. Two rooms' lanes may take the same number at once (or this event, replayed
         while it ran): the unique key refuses the second, which looks again."""
-        for _ in range(5):
-            try:
-                return await self._file_once(compound, proposer, text, source_event_id, at)
-            except IntegrityError:
-                continue
-        raise RuntimeError(f"could not number a proposal for {source_event_id}")
+        return await numbered(
+            lambda: self._file_once(compound, proposer, text, source_event_id, at),
+            f"a proposal for {source_event_id}",
+        )
 
     async def _file_once(
         self, compound: str, proposer: str, text: str, source_event_id: str, at: datetime
