@@ -11,10 +11,9 @@ from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import aiohttp
-
 from bots.notices.board import settings_for
 from bots.notices.store import NewNotice
+from bridge.demo_account import demo_account
 
 if TYPE_CHECKING:
     from bots.notices.bot import NoticeBot
@@ -91,23 +90,15 @@ async def _read_as(bot: NoticeBot, user_id: str, passwords: Mapping[str, str], n
     post = next((p for p in posts if building and p.room_id == building.room_id), None)
     if password is None or post is None:
         return
-    base = bot.services.config.homeserver.url.rstrip("/")
-    async with aiohttp.ClientSession() as http:
-        login = {
-            "type": "m.login.password",
-            "identifier": {"type": "m.id.user", "user": user_id},
-            "password": password,
-        }
-        async with http.post(f"{base}/_matrix/client/v3/login", json=login) as resp:
-            token = (await resp.json())["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        room = quote(post.room_id, safe="")
-        async with http.post(f"{base}/_matrix/client/v3/join/{room}", json={}, headers=headers):
-            pass
-        receipt = f"{base}/_matrix/client/v3/rooms/{room}/receipt/m.read/{quote(post.event_id)}"
-        async with http.post(receipt, json={}, headers=headers) as resp:
-            if resp.status != 200:
-                log.warning("demo read receipt refused: HTTP %d", resp.status)
+    try:
+        async with demo_account(bot.services.config.homeserver.url, user_id, password) as me:
+            await me.join(post.room_id)
+            room, event = quote(post.room_id, safe=""), quote(post.event_id, safe="")
+            status = await me.call("POST", f"/rooms/{room}/receipt/m.read/{event}", {})
+            if status != 200:
+                log.warning("demo read receipt refused: HTTP %d", status)
+    except LookupError as e:
+        log.warning("demo notices: %s", e)
     # A homeserver that has just started may not push it (receipts are ephemeral): read the
     # receipts back through /sync, as after a downtime.
     await bot.notice_clock.catch_up_soon()

@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import aiohttp
-
+from bridge.demo_account import demo_account
 from bridge.roles import Role
 
 if TYPE_CHECKING:
@@ -59,29 +58,15 @@ async def _say_as(
     bot: VoteBot, user_id: str, password: str, room_id: str, bodies: list[str]
 ) -> None:
     """Log in as a demo account, join the room and send the messages, as their client would."""
-    base = bot.services.config.homeserver.url.rstrip("/")
-    async with aiohttp.ClientSession() as http:
-        login = {
-            "type": "m.login.password",
-            "identifier": {"type": "m.id.user", "user": user_id},
-            "password": password,
-        }
-        async with http.post(f"{base}/_matrix/client/v3/login", json=login) as resp:
-            answer = await resp.json(content_type=None)
-        token = answer.get("access_token") if isinstance(answer, dict) else None
-        if not isinstance(token, str):
-            # The demo goes on without its votes rather than stopping (they are seeded once).
-            log.warning("demo votes: %s could not log in (HTTP %d)", user_id, resp.status)
-            return
-        headers = {"Authorization": f"Bearer {token}"}
-        room = quote(room_id, safe="")
-        async with http.post(f"{base}/_matrix/client/v3/join/{room}", json={}, headers=headers):
-            pass
-        for i, body in enumerate(bodies):
-            url = f"{base}/_matrix/client/v3/rooms/{room}/send/m.room.message/linli-demo-{i}"
-            content = {"msgtype": "m.text", "body": body}
-            async with http.put(url, json=content, headers=headers) as resp:
-                if resp.status != 200:
-                    log.warning("demo vote command refused: HTTP %d", resp.status)
-        async with http.post(f"{base}/_matrix/client/v3/logout", json={}, headers=headers):
-            pass
+    try:
+        async with demo_account(bot.services.config.homeserver.url, user_id, password) as me:
+            await me.join(room_id)
+            room = quote(room_id, safe="")
+            for i, body in enumerate(bodies):
+                path = f"/rooms/{room}/send/m.room.message/linli-demo-{i}"
+                status = await me.call("PUT", path, {"msgtype": "m.text", "body": body})
+                if status != 200:
+                    log.warning("demo vote command refused: HTTP %d", status)
+    except LookupError as e:
+        # The demo goes on without its votes rather than stopping (they are seeded once).
+        log.warning("demo votes: %s", e)
