@@ -227,11 +227,17 @@ async def _plan_leaves_postgresql_as_it_was(
 ) -> None:
     import asyncio
 
+    from sqlalchemy import text
+
     from bridge.cli import main as linli
     from bridge.store.database import Database
 
     db = Database(url)
     try:
+        # The harness's databases come migrated (a copy of a template): this one is emptied.
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
         assert await asyncio.to_thread(linli, ["-c", str(config), "plan"]) == 0
         assert "holds no schema yet" in capsys.readouterr().out
         assert await db.current_revision() is None
