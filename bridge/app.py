@@ -18,7 +18,8 @@ from bridge.clock import Clock, SystemClock
 from bridge.config import BridgeConfig
 from bridge.i18n import Catalogue, default_catalogue
 from bridge.inbox_worker import InboxWorker
-from bridge.matrix import MatrixClient, MatrixError, Unavailable
+from bridge.matrix import MatrixClient
+from bridge.matrix_errors import MatrixError, Unavailable
 from bridge.ops import HealthCheck, OpsServer
 from bridge.provision.apply import ApplyReport, RegistrationOutdated
 from bridge.provision.reconcile import Provisioner

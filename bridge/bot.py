@@ -27,7 +27,8 @@ from bridge.commands import CommandSpec, CommandTable
 from bridge.config import BridgeConfig, ConfigError, ConfigIssue
 from bridge.events import Membership, Message, OtherEvent, Reaction, Receipt, RoomEvent
 from bridge.i18n import Catalogue
-from bridge.matrix import MatrixClient, NotFound, derived_txn_id
+from bridge.matrix import MatrixClient, derived_txn_id
+from bridge.matrix_errors import NotFound
 from bridge.provision.desired import RoleTable, role_table
 from bridge.roles import Role
 from bridge.rooms_config import Compound, RoomsConfig

@@ -21,7 +21,8 @@ from bridge.config import BridgeConfig, ConfigError, load_bridge_config
 from bridge.i18n import default_catalogue
 from bridge.instance import backup_database, restore_database, single_instance
 from bridge.join_link import lobby_link, write_qr_png
-from bridge.matrix import MatrixClient, Unavailable
+from bridge.matrix import MatrixClient
+from bridge.matrix_errors import Unavailable
 from bridge.provision.apply import RegistrationOutdated
 from bridge.provision.reconcile import Provisioner
 from bridge.provision.registration_check import check_token

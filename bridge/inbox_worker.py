@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from bridge import metrics
 from bridge.clock import Clock
-from bridge.matrix import MatrixError
+from bridge.matrix_errors import MatrixError
 from bridge.store import Store
 from bridge.store.inbox import Arrival, InboxEntry
 

@@ -21,51 +21,19 @@ import aiohttp
 from nio.api import Api
 
 from bridge import metrics
+from bridge.matrix_errors import (
+    MatrixError,
+    NotFound,
+    TooLarge,
+    Unavailable,
+    UserInUse,
+    error_for,
+)
 
 log = logging.getLogger(__name__)
 
 # nio's builders put a token in the query string; the client moves auth into a header instead.
 _NIO_TOKEN = "NIO_PLACEHOLDER"
-
-
-class MatrixError(Exception):
-    def __init__(self, status: int, errcode: str, error: str, method: str, path: str) -> None:
-        super().__init__(f"{method} {path}: {status} {errcode}: {error}")
-        self.status = status
-        self.errcode = errcode
-        self.error = error
-
-
-class Forbidden(MatrixError):
-    pass
-
-
-class NotFound(MatrixError):
-    pass
-
-
-class RoomInUse(MatrixError):
-    pass
-
-
-class UserInUse(MatrixError):
-    pass
-
-
-class Unavailable(MatrixError):
-    """The homeserver kept failing (5xx, 429 or connection errors) after every retry."""
-
-
-class TooLarge(MatrixError):
-    """A media item bigger than the caller accepts."""
-
-
-_BY_ERRCODE: dict[str, type[MatrixError]] = {
-    "M_FORBIDDEN": Forbidden,
-    "M_NOT_FOUND": NotFound,
-    "M_ROOM_IN_USE": RoomInUse,
-    "M_USER_IN_USE": UserInUse,
-}
 
 
 def derived_txn_id(source_event_id: str, purpose: str) -> str:
@@ -157,8 +125,7 @@ class MatrixClient:
             error = str(payload.get("error", text[:200]))
             retryable = status == 429 or (status >= 500 and idempotent)
             if not retryable or attempt == self.max_attempts:
-                cls = Unavailable if retryable else _BY_ERRCODE.get(errcode, MatrixError)
-                raise cls(status, errcode, error, method, path)
+                raise error_for(status, errcode, error, method, path, gave_up=retryable)
             delay = self.backoff_base * 2 ** (attempt - 1)
             if status == 429 and isinstance(payload.get("retry_after_ms"), int):
                 delay = payload["retry_after_ms"] / 1000
@@ -415,9 +382,10 @@ class MatrixClient:
             errcode = str(payload.get("errcode", "M_UNKNOWN"))
             if status in (404, 405) and errcode == "M_UNRECOGNIZED":
                 continue  # the homeserver predates authenticated media
-            cls = Unavailable if status >= 500 or status == 429 else MatrixError
-            cls = _BY_ERRCODE.get(errcode, cls)
-            raise cls(status, errcode, str(payload.get("error", "")), "GET", path)
+            error = str(payload.get("error", ""))
+            raise error_for(
+                status, errcode, error, "GET", path, gave_up=status >= 500 or status == 429
+            )
         raise MatrixError(404, "M_UNRECOGNIZED", "no media download API", "GET", mxc)
 
     async def ping(self, appservice_id: str, txn_id: str) -> None:

@@ -36,7 +36,7 @@ from bridge.events import (
     parse_event,
     parse_receipts,
 )
-from bridge.matrix import Forbidden, MatrixError
+from bridge.matrix_errors import Forbidden, MatrixError
 
 log = logging.getLogger(__name__)
 

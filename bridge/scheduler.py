@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from bridge import metrics
 from bridge.clock import Clock
-from bridge.matrix import MatrixError
+from bridge.matrix_errors import MatrixError
 from bridge.store.jobs import Job, JobSpec, JobStore
 
 log = logging.getLogger(__name__)

@@ -33,7 +33,8 @@ from bots.notices.settings import NoticeSettings
 from bots.notices.store import NewNotice, NoticeRecord, NoticeStore
 from bridge import messages
 from bridge.bot import Services
-from bridge.matrix import NotFound, derived_txn_id
+from bridge.matrix import derived_txn_id
+from bridge.matrix_errors import NotFound
 from bridge.provision.desired import room_key
 from bridge.rooms_config import Compound
 from bridge.store.jobs import JobSpec

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from bridge import messages
 from bridge.bot import EventContext
 from bridge.commands import Arg, CommandTable
-from bridge.matrix import NotFound
+from bridge.matrix_errors import NotFound
 
 if TYPE_CHECKING:
     from bridge.bot import Services

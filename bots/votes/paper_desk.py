@@ -13,7 +13,7 @@ from bots.votes.store import PollRecord
 from bridge.bot import EventContext
 from bridge.commands import CommandError
 from bridge.events import Message
-from bridge.matrix import MatrixError, TooLarge
+from bridge.matrix_errors import MatrixError, TooLarge
 from bridge.roles import COMMITTEE_ROLES, PROPERTY_ROLES
 
 PAPER_STAFF = COMMITTEE_ROLES | PROPERTY_ROLES

@@ -16,7 +16,8 @@ from bots.votes.store import PollRecord
 from bridge import messages
 from bridge.bot import EventContext, Services
 from bridge.commands import CommandError
-from bridge.matrix import NotFound, derived_txn_id
+from bridge.matrix import derived_txn_id
+from bridge.matrix_errors import NotFound
 from bridge.rooms_config import Compound
 from bridge.store.jobs import Job
 

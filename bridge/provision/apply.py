@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.clock import Clock
-from bridge.matrix import MatrixClient, MatrixError, RoomInUse
+from bridge.matrix import MatrixClient
+from bridge.matrix_errors import MatrixError, RoomInUse
 from bridge.provision.desired import RoomSpec
 from bridge.provision.plan import (
     STATE_FACETS,

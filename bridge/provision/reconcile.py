@@ -9,7 +9,8 @@ from typing import Any
 from bridge.clock import Clock
 from bridge.config import BridgeConfig
 from bridge.i18n import Catalogue
-from bridge.matrix import Forbidden, MatrixClient, NotFound
+from bridge.matrix import MatrixClient
+from bridge.matrix_errors import Forbidden, NotFound
 from bridge.provision.apply import Applier, ApplyReport, RegistrationOutdated
 from bridge.provision.desired import RoleTable, RoomSpec, desired_rooms, role_table
 from bridge.provision.plan import STATE_FACETS, Action, CreateRoom, plan

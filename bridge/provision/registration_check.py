@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from bridge.matrix import MatrixClient, MatrixError
+from bridge.matrix import MatrixClient
+from bridge.matrix_errors import MatrixError
 from bridge.provision.apply import RegistrationOutdated
 from bridge.provision.desired import RoomSpec
 

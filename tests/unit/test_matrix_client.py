@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bridge.matrix import Forbidden, MatrixClient, Unavailable, derived_txn_id
+from bridge.matrix import MatrixClient, derived_txn_id
+from bridge.matrix_errors import Forbidden, Unavailable
 
 
 class Script:

@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from bridge.clock import FakeClock
-from bridge.matrix import Unavailable
+from bridge.matrix_errors import Unavailable
 from bridge.scheduler import Scheduler
 from bridge.store import Store
 from bridge.store.jobs import Job

@@ -148,7 +148,7 @@ async def test_a_work_order_states_every_time_in_one_zone(bridge: Bridge) -> Non
 async def test_an_alias_the_registration_does_not_reserve_is_one_clear_error(
     tmp_path: Path,
 ) -> None:
-    from bridge.matrix import MatrixError
+    from bridge.matrix_errors import MatrixError
     from bridge.provision.apply import RegistrationOutdated
 
     class Outdated(RecordingClient):
