@@ -45,6 +45,7 @@ from aiohttp import web
 from bridge import metrics
 from bridge.clock import Clock
 from bridge.config import BridgeConfig
+from bridge.http_log import server_logger
 from bridge.store import Store
 from bridge.store.inbox import Arrival, InboxEntry, written
 
@@ -221,7 +222,7 @@ class AppserviceServer:
 
     async def start(self) -> None:
         self._catching_up()
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = web.AppRunner(self.app, access_log=None, logger=server_logger())
         await self._runner.setup()
         site = web.TCPSite(
             self._runner, self.config.appservice.listen_host, self.config.appservice.listen_port

@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge import metrics
+from bridge.http_log import server_logger
 from bridge.matrix import MatrixClient
 from bridge.store import Store
 
@@ -113,7 +114,7 @@ class OpsServer:
         return web.Response(body=metrics.exposition(), headers=headers)
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = web.AppRunner(self.app, access_log=None, logger=server_logger())
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
