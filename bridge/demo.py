@@ -47,6 +47,7 @@ UNVERIFIED = "xin_lai"
 
 async def run_demo(data: Path, rooms_config: Path) -> int:
     data.mkdir(parents=True, exist_ok=True)
+    data.chmod(0o700)  # tokens, the demo's Synapse database and media, Linli's log: private
     hs_port = int(os.environ.get("LINLI_DEMO_HS_PORT", "8008"))
     as_port = int(os.environ.get("LINLI_DEMO_AS_PORT", "29330"))
     grid_port = int(os.environ.get("LINLI_DEMO_GRID_PORT", "29332"))

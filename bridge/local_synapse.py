@@ -129,12 +129,16 @@ class LocalSynapse:
             "root": {"level": "WARNING", "handlers": ["file"]},
             "disable_existing_loggers": False,
         }
-        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        write_secret(path, yaml.safe_dump(config))  # 0600 like all in data_dir
         return path
 
     def write_config(self) -> Path:
         """Write hs.yaml, the log config, and once only the signing key and secret; repeatable."""
+        # Synapse's database holds every message and access token, its media store the files
+        # residents sent: the folder is its user's alone, and so is what Synapse writes there
+        # (it runs with umask 077, below).
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
         s = self.settings
         database = s.database if s.database == ":memory:" else str(self.data_dir / s.database)
         config: dict[str, Any] = {
@@ -206,6 +210,7 @@ class LocalSynapse:
                 cwd=self.data_dir,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=stderr,
+                umask=0o077,
             )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import os
 import sys
 import time
 from collections.abc import Iterable
@@ -26,6 +27,7 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Their DEBUG output quotes SQL parameters or request bodies: residents' names and messages.
 QUIET_LIBRARIES = ("aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool", "asyncpg", "alembic")
 MASK = "[redacted]"
+LOG_FILE_MODE = 0o600
 
 
 class _UTCFormatter(logging.Formatter):
@@ -69,6 +71,17 @@ class SecretMask(logging.Filter):
         return True
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A log file readable by its owner only (0600), and so each rotated one: the log carries
+    Matrix IDs and event IDs, which a shared machine's other users have no business reading.
+    A file an older Linli left readable by others is made 0600 when it is opened again."""
+
+    def _open(self) -> Any:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, LOG_FILE_MODE)
+        os.fchmod(fd, LOG_FILE_MODE)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 def _mask(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
         text = text.replace(secret, MASK)
@@ -91,8 +104,8 @@ def configure(
     command line's `--log-format` wins when given), file with rotation, levels per logger."""
     handler: logging.Handler
     if settings.file is not None:
-        settings.file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(
+        settings.file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handler = PrivateRotatingFileHandler(
             settings.file,
             maxBytes=settings.max_bytes,
             backupCount=settings.backups,

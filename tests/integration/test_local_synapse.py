@@ -56,3 +56,12 @@ async def test_an_unknown_access_token_is_refused(synapse: LocalSynapse) -> None
         assert refused.value.errcode == "M_UNKNOWN_TOKEN"
     finally:
         await stranger.close()
+
+
+async def test_what_synapse_keeps_on_disk_is_its_users_alone(synapse: LocalSynapse) -> None:
+    # Its database holds every message and access token; others on the machine read none.
+    assert synapse.data_dir.stat().st_mode & 0o777 == 0o700
+    written = [p for p in synapse.data_dir.rglob("*") if p.name != "stderr.log"]
+    assert any(p.name.startswith("homeserver.db") for p in written)
+    readable = [str(p) for p in written if p.stat().st_mode & 0o077]
+    assert readable == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -96,3 +97,29 @@ async def test_debug_logging_of_the_store_shows_no_names_or_addresses(
     assert "could not import" in text
     assert NAME not in text and "2-1-501" not in text
     assert "'2', '1', '501'" not in text
+
+
+def test_the_log_file_and_each_rotated_one_are_readable_by_their_owner_only(
+    tmp_path: Path,
+) -> None:
+    from bridge.config import LoggingConfig
+
+    path = tmp_path / "logs" / "linli.log"
+    path.parent.mkdir()
+    path.write_text("from an older Linli\n")
+    path.chmod(0o644)  # as Linli left it before: world-readable
+    old_umask = os.umask(0o022)
+    root = logging.getLogger()
+    kept = list(root.handlers), root.level
+    try:
+        logs.configure(LoggingConfig(file=path, max_bytes=10_000, backups=2))
+        for n in range(400):  # about 40 KB: rotated more than twice
+            logging.getLogger("bridge.test").info("event $%040d handled", n)
+        for handler in root.handlers:
+            handler.close()
+    finally:
+        os.umask(old_umask)
+        root.handlers, root.level = kept[0], kept[1]
+    files = sorted(path.parent.iterdir())
+    assert [f.name for f in files] == ["linli.log", "linli.log.1", "linli.log.2"]
+    assert {f.name: f.stat().st_mode & 0o777 for f in files} == {f.name: 0o600 for f in files}
