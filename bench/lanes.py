@@ -19,7 +19,7 @@ from bench.common import free_port
 from bots import ALL_BOTS
 from bridge.app import Bridge
 from bridge.bot import config_sections
-from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig
+from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig, MetricsConfig
 from bridge.rooms_config import load_rooms_config
 from tests.recording_client import RecordingClient
 
@@ -78,6 +78,7 @@ async def run(count: int = 120, rounds: int = 6) -> None:
                 as_token=token, hs_token=token, listen_port=port, ack_wait_seconds=0
             ),
             database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp}/lanes.db"),
+            metrics=MetricsConfig(listen_port=0),  # any free port: a demo may run
         )
         rooms = load_rooms_config(EXAMPLES, "zh", config_sections(ALL_BOTS))
         client = StallingClient(config.bot_user_id)

@@ -24,7 +24,7 @@ from bots import ALL_BOTS
 from bots.notices.bot import NoticeBot
 from bridge.app import Bridge
 from bridge.bot import config_sections
-from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig
+from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig, MetricsConfig
 from bridge.rooms_config import load_rooms_config
 from bridge.store.database import table_of
 from bridge.store.models import Resident
@@ -77,6 +77,7 @@ async def run(households: int = 5_000, signals: int = 20_000) -> None:
         config = BridgeConfig(
             appservice=AppserviceConfig(as_token=token, hs_token=token, listen_port=port),
             database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp}/bench.db"),
+            metrics=MetricsConfig(listen_port=0),  # any free port: a demo may run
         )
         rooms = load_rooms_config(EXAMPLES, "zh", config_sections(ALL_BOTS))
         client = TimingClient(config.bot_user_id)

@@ -26,7 +26,7 @@ from bots import ALL_BOTS
 from bots.tickets.bot import TicketBot
 from bridge.app import Bridge
 from bridge.bot import config_sections
-from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig
+from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig, MetricsConfig
 from bridge.rooms_config import load_rooms_config
 from tests.recording_client import RecordingClient
 
@@ -199,6 +199,7 @@ async def tickets_per_second(
         config = BridgeConfig(
             appservice=AppserviceConfig(as_token=token, hs_token=token, listen_port=port),
             database=DatabaseConfig(url=database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"),
+            metrics=MetricsConfig(listen_port=0),  # any free port: a demo may run
         )
         rooms = load_rooms_config(EXAMPLES, "zh", config_sections(ALL_BOTS))
         client = RecordingClient(config.bot_user_id)
