@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean constraints
+.PHONY: demo test docker-test lint bench clean constraints
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ lint: $(VENV)/.installed
 
 test: lint
 	$(BIN)/pytest
+
+# The Docker image and the Compose stack under a Docker engine of the test's own, as
+# docs/self-hosting.md says to run them (tests/docker; needs root; minutes, images cached).
+docker-test: $(VENV)/.installed
+	bash docker/test/install.sh
+	$(BIN)/pytest tests/docker -x -s -q
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench $(ARGS)

@@ -281,6 +281,11 @@ def main(argv: list[str] | None = None) -> int:
     init.add_argument("--metrics-port", type=int, default=29331)
     reg = command("registration", help="write the homeserver's registration file")
     reg.add_argument("-o", "--output", type=Path, default=Path("linli-registration.yaml"))
+    reg.add_argument(
+        "--group-readable",
+        action="store_true",
+        help="0640: for a homeserver that reads it as a member of the file's group (Docker)",
+    )
     command("plan", help="print what apply would change; touch nothing")
     command("apply", help="make the homeserver match rooms_config/")
     command("run", help="run the bridge and the bots")
@@ -319,6 +324,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         args.config = demo_config
 
+    if args.command not in ("init", "demo") and not args.config.exists():
+        run_alone = args.command in verbs and verbs[args.command].run_alone is not None
+        if not run_alone:
+            compose = "`docker compose run --rm --no-deps linli init …`, docs/self-hosting.md"
+            print(
+                f"linli: no {args.config} yet: run `linli init` first ({compose})", file=sys.stderr
+            )
+            return 2
     try:
         if args.command == "init":
             placeholder = args.config.exists() and "CHANGE_ME" in args.config.read_text("utf-8")
@@ -342,7 +355,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "registration":
             config, rooms = load_all(args.config, whole=False)
-            print(f"wrote {write_registration(config, rooms, args.output)}")
+            written = write_registration(config, rooms, args.output)
+            if args.group_readable:
+                written.chmod(0o640)
+            print(f"wrote {written}")
             return 0
         runners: dict[str, Callable[[], Coroutine[Any, Any, int]]] = {
             "plan": lambda: _plan(args.config),

@@ -70,6 +70,9 @@ async def test_an_erased_resident_stays_erased_when_the_demo_runs_again(tmp_path
         env[f"LINLI_DEMO_{port}_PORT"] = str(free_port())
     data = tmp_path / "data"
     process, summary = await demo_up(data, env)
+    # Tokens, the demo Synapse's database and media, Linli's log: for the demo's user alone.
+    assert data.stat().st_mode & 0o777 == 0o700
+    assert (data / "synapse").stat().st_mode & 0o777 == 0o700
     accounts = {a["user_id"]: a["password"] for a in summary["accounts"]}
     li_si = "@li_si:linli.localhost"
     try:
