@@ -184,8 +184,15 @@ class Stack:
                 assert payload.get("errcode") == "M_USER_IN_USE", payload
                 return f"@{localpart}:{SERVER}"
 
+    def save_logs(self) -> None:
+        """The services' logs, kept in the cache folder (last-run.log) for a failure's story."""
+        logs = self.compose("logs", "--no-color", "--timestamps", timeout=120).said
+        if logs.strip():
+            (self.workdir.parent.parent / "last-run.log").write_text(logs)
+
     def cleanup(self) -> None:
         """Containers, volumes and the project's images go; the cached base and stand-ins stay."""
+        self.save_logs()
         self.compose("down", "--volumes", "--remove-orphans", timeout=300)
         for tag in (f"linli-test/linli:{self.project}",):
             subprocess.run(

@@ -3,8 +3,9 @@ image's contract (docker/start.py in element-hq/synapse) that compose.yaml and
 docs/self-hosting.md rely on:
 
 - `generate`: SYNAPSE_SERVER_NAME and SYNAPSE_REPORT_STATS are required; writes the config
-  (SYNAPSE_CONFIG_PATH, default SYNAPSE_CONFIG_DIR/homeserver.yaml, default /data), its log
-  config and signing key, the data in SYNAPSE_DATA_DIR (/data), with private ports open.
+  (SYNAPSE_CONFIG_PATH, default SYNAPSE_CONFIG_DIR/homeserver.yaml, default /data), a log
+  config at SYNAPSE_CONFIG_DIR/<server name>.log.config that logs to standard error, and the
+  signing key; the data in SYNAPSE_DATA_DIR (/data); private ports open.
 - `run` (the default): Synapse with the arguments given, or with the default config path when
   none is given; a missing config is one line saying to run `generate`.
 - as root, Synapse runs as UID:GID (default 991:991), and `generate` hands /data to them.
@@ -15,6 +16,21 @@ Not kept: `migrate_config` and the templates, workers, jemalloc.
 import os
 import subprocess
 import sys
+
+
+LOG_CONFIG = """version: 1
+formatters:
+  plain:
+    format: "%(asctime)s %(levelname)s %(name)s: %(message)s"
+handlers:
+  stderr:
+    class: logging.StreamHandler
+    formatter: plain
+root:
+  level: INFO
+  handlers: [stderr]
+disable_existing_loggers: false
+"""
 
 
 def fail(text: str) -> None:
@@ -37,8 +53,14 @@ def main(argv: list[str], env: dict[str, str]) -> None:
             if name not in env:
                 fail(f"generate needs {name} in the environment")
         data_dir = env.get("SYNAPSE_DATA_DIR", "/data")
+        # Logs to standard error (`docker compose logs synapse`), written before Synapse
+        # generates its config so that the config names it instead of a log file of its own.
+        log_config = f"{config_dir}/{env['SYNAPSE_SERVER_NAME']}.log.config"
+        if not os.path.exists(log_config):
+            with open(log_config, "w") as file:
+                file.write(LOG_CONFIG)
         if owner:
-            subprocess.run(["chown", owner, data_dir], check=True)
+            subprocess.run(["chown", owner, data_dir, log_config], check=True)
         generate = [
             sys.executable, "-m", "synapse.app.homeserver",
             "--server-name", env["SYNAPSE_SERVER_NAME"],
