@@ -214,9 +214,8 @@ def setup_logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # Not even with -v: SQLAlchemy logs statements with their parameters at INFO and rows at
-    # DEBUG, aiosqlite every call with its arguments at DEBUG, and those are residents' names,
-    # addresses and messages (logs carry event IDs, never those).
+    # Not even with -v: SQLAlchemy's statements and rows, aiosqlite's calls with their arguments
+    # carry residents' names, addresses and messages (logs carry event IDs, never those).
     for name in ("alembic", "sqlalchemy", "aiosqlite"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -324,14 +323,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         args.config = demo_config
 
-    if args.command not in ("init", "demo") and not args.config.exists():
-        run_alone = args.command in verbs and verbs[args.command].run_alone is not None
-        if not run_alone:
-            compose = "`docker compose run --rm --no-deps linli init …`, docs/self-hosting.md"
-            print(
-                f"linli: no {args.config} yet: run `linli init` first ({compose})", file=sys.stderr
-            )
-            return 2
+    alone = args.command in ("init", "demo") or (
+        args.command in verbs and verbs[args.command].run_alone
+    )
+    if not alone and not args.config.exists():
+        compose = "`docker compose run --rm --no-deps linli init …`, docs/self-hosting.md"
+        print(f"linli: no {args.config} yet: run `linli init` first ({compose})", file=sys.stderr)
+        return 2
     try:
         if args.command == "init":
             placeholder = args.config.exists() and "CHANGE_ME" in args.config.read_text("utf-8")
@@ -387,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(runners[args.command]())
     except (StartError, DatabaseTooNew, DatabaseUnavailable) as e:
         print(f"linli: {e}", file=sys.stderr)
+        return 1
+    except PermissionError as e:  # e.g. /config not the image user's (docs/self-hosting.md)
+        print(f"linli: cannot write {e.filename}: permission denied", file=sys.stderr)
         return 1
     except ConfigError as e:
         print("Configuration error:", file=sys.stderr)

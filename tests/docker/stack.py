@@ -187,7 +187,7 @@ class Stack:
     def save_logs(self) -> None:
         """The services' logs, kept in the cache folder (last-run.log) for a failure's story."""
         logs = self.compose("logs", "--no-color", "--timestamps", timeout=120).said
-        if logs.strip():
+        if "|" in logs:  # a service's lines, not only compose's "Attaching to"
             (self.workdir.parent.parent / "last-run.log").write_text(logs)
 
     def cleanup(self) -> None:

@@ -1,4 +1,5 @@
-"""The image's HEALTHCHECK asks /health on the port bridge.yaml names (bridge/healthcheck.py)."""
+"""What the image runs on its own: the HEALTHCHECK asks /health on the port bridge.yaml names
+(bridge/healthcheck.py), and a command before `linli init` says what to run."""
 
 from __future__ import annotations
 
