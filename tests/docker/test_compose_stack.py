@@ -123,6 +123,10 @@ def test_the_first_start_brings_up_three_healthy_services(stack: Stack) -> None:
     ran = stack.ok("exec", "-T", "linli", "sh", "-c", "id -u; ls -ln /config; stat -c %a /data")
     assert ran.out.splitlines()[0] == "10001"
     assert re.search(r"^-rw------- .* 10001 .* bridge\.yaml$", ran.out, re.M), ran.out
+    assert re.search(r"^-rw-r----- .* 10001 .* registration\.yaml$", ran.out, re.M), ran.out
+    assert re.search(r"^drwx\S* +\d+ 0 +0 .* rooms_config$", ran.out, re.M), (
+        ran.out
+    )  # the operator's
     assert ran.out.splitlines()[-1] == "700"
 
 
@@ -144,9 +148,12 @@ async def test_plan_and_apply_run_inside_the_linli_container(stack: Stack) -> No
 
 async def test_a_verified_resident_is_answered_by_the_containerised_linli(stack: Stack) -> None:
     base = stack.homeserver_url
-    resident = await ResidentClient.login(
-        base, await stack.register(shared["secret"], "zhang_wei"), PASSWORD
-    )
+    # The docs' step 4: an account made with the shared secret, in Synapse's container.
+    stack.ok(
+        "exec", "-T", "synapse", "register_new_matrix_user", "-c", "/data/homeserver.yaml",
+        "-u", "zhang_wei", "-p", PASSWORD, "--no-admin", f"http://localhost:{stack.ports['hs']}",
+    )  # fmt: skip
+    resident = await ResidentClient.login(base, f"@zhang_wei:{SERVER}", PASSWORD)
     neighbour = await ResidentClient.login(
         base, await stack.register(shared["secret"], "li_na"), PASSWORD
     )
