@@ -109,10 +109,13 @@ class NoticeBot(Bot):
             )
         except NoticeInputError as e:
             raise CommandError(e.key, **e.args_) from e
+        series_end = request.expires
         if request.cron is not None:
             status, start = "recurring", now
             first = rules.next_cron(request.cron, now, self.board.tz)
-            if request.expires is not None and first >= request.expires:
+            # A series never runs for ever: without 有效 it ends after the compound's default.
+            series_end = request.expires or now + settings.series_default_end
+            if first >= series_end:
                 raise CommandError("notices.series_empty")
         elif request.at is not None:
             status, start = "scheduled", request.at
@@ -135,7 +138,7 @@ class NoticeBot(Bot):
             # A recurring notice's expiry is the end of the series (`有效 30天`: every day for
             # 30 days); each time it is posted gets the compound's default within that.
             expires_at=(
-                request.expires
+                series_end
                 if status == "recurring"
                 else self.board.expiry(settings, request.urgent, start, request.expires)
             ),
@@ -155,11 +158,14 @@ class NoticeBot(Bot):
             assert notice.cron is not None
             following = rules.next_cron(notice.cron, now, self.board.tz)
             await ctx.reply(
-                "notices.recurring" if notice.expires_at is None else "notices.recurring_until",
+                "notices.recurring_until"
+                if request.expires is not None
+                else "notices.recurring_default_end",
                 number=notice.number,
                 cron=notice.cron,
                 next=self.board.local(compound, following),
                 until=self.board.local(compound, notice.expires_at) if notice.expires_at else "",
+                days=settings.series_default_end.days,
                 targets=where,
             )
             return

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
+from croniter import CroniterError, croniter
+
+from bridge import time_bounds
 
 WHOLE_COMPOUND = ("全体", "全部", "全小区", "all", "everyone")
 URGENT_WORDS = ("紧急", "urgent")
@@ -21,8 +23,11 @@ EXPIRES_WORDS = ("有效", "expires", "到期")
 # Reactions that acknowledge a notice: the ✅ the bot offers, and what people type instead.
 ACK_KEYS = frozenset({"✅", "✔️", "☑️", "👌", "👍", "收到", "已阅", "ok", "OK"})
 
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
-_ZH_DURATION = re.compile(r"^(\d+)(天|小时|分钟)$")
+# A word after the five fields of a cron expression that is a sixth field (seconds or years in
+# other dialects): refused rather than read as the start of the text.
+_CRON_FIELD = re.compile(r"^[0-9*/,?-]+$")
+# What looks like a duration someone meant, even a wrong one ("-1天", "3000000天").
+_DURATION_LIKE = re.compile(r"^[-+]?\d+(?:天|日|小时|时|分钟|分|[dhm])", re.IGNORECASE)
 _TOKEN = re.compile(r"\S+")
 _RANGE = re.compile(r"^(\d{1,9})-(\d{1,9})$")
 _HOUSEHOLD = re.compile(r"^([0-9A-Za-z]{1,8})-([0-9A-Za-z]{1,8})-([0-9A-Za-z]{1,8})$")
@@ -43,19 +48,8 @@ class NoticeInputError(ValueError):
 
 
 def parse_duration(value: object) -> timedelta:
-    """ "15m", "2h", "3d", "1h30m", or "3天", "2小时", "30分钟"."""
-    if isinstance(value, timedelta):
-        return value
-    text = str(value).strip().lower().replace(" ", "")
-    zh = _ZH_DURATION.match(text)
-    if zh:
-        n, unit = int(zh.group(1)), zh.group(2)
-        return {"天": timedelta(days=n), "小时": timedelta(hours=n)}.get(unit, timedelta(minutes=n))
-    match = _DURATION.match(text)
-    if not text or match is None or not any(match.groups()):
-        raise ValueError(f"{value!r} is not a duration like 15m, 2h, 3d or 1h30m")
-    days, hours, minutes = (int(g or 0) for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes)
+    """ "15m", "2h", "3d", "1h30m", or "3天", "2小时", "30分钟" (bounded: bridge/time_bounds.py)."""
+    return time_bounds.parse_duration(value)
 
 
 def parse_buildings(spec: str, known: Sequence[str]) -> tuple[str, ...] | None:
@@ -161,18 +155,45 @@ def parse_when(words: Sequence[str], now: datetime, tz: ZoneInfo) -> tuple[datet
             day = datetime.strptime(f"{local_now.year}-{first}", "%Y-%m-%d").date()
             if datetime.combine(day, clock, tz) < local_now - timedelta(days=1):
                 day = day.replace(year=day.year + 1)
-        return datetime.combine(day, clock, tz), 2
+        return time_bounds.check_ahead(datetime.combine(day, clock, tz), now), 2
     except ValueError:
         shown = " ".join(words[:2])
         raise NoticeInputError("notices.bad_time", time=shown) from None
 
 
-def check_cron(expression: str) -> str:
-    """A five-field cron expression, or NoticeInputError."""
-    fields = expression.split()
-    if len(fields) != 5 or not croniter.is_valid(expression):
+def check_cron(fields: Sequence[str], now: datetime, tz: ZoneInfo) -> str:
+    """The five-field cron expression at the start of `fields` (the words after 每), or
+    NoticeInputError: a sixth field is refused (not taken as the text), so is a schedule more
+    often than hourly (the minute must be one number) and one that never comes (30 February)."""
+    shown = " ".join(fields[:6])
+    if len(fields) < 5 or (len(fields) > 5 and _CRON_FIELD.match(fields[5])):
+        raise NoticeInputError("notices.bad_cron", cron=shown)
+    expression = " ".join(fields[:5])
+    if not croniter.is_valid(expression):
         raise NoticeInputError("notices.bad_cron", cron=expression)
-    return " ".join(fields)
+    if not fields[0].isdigit():
+        raise NoticeInputError("notices.cron_too_often", cron=expression)
+    try:
+        next_cron(expression, now, tz)
+    except (CroniterError, ValueError, OverflowError):
+        raise NoticeInputError("notices.bad_cron", cron=expression) from None
+    return expression
+
+
+def parse_expiry(words: Sequence[str], now: datetime, tz: ZoneInfo) -> tuple[datetime, int]:
+    """What follows 有效: a duration ("3天", "12h") or a local date and time, bounded; its own
+    answer when it is neither (not the help of 定时)."""
+    shown = " ".join(words[:2])
+    first = words[0] if words else ""
+    try:
+        return time_bounds.later(now, parse_duration(first)), 1
+    except ValueError:
+        if not first or _DURATION_LIKE.match(first):
+            raise NoticeInputError("notices.bad_expiry", time=shown or first) from None
+    try:
+        return parse_when(words, now, tz)
+    except NoticeInputError:
+        raise NoticeInputError("notices.bad_expiry", time=shown) from None
 
 
 def next_cron(expression: str, after: datetime, tz: ZoneInfo) -> datetime:
@@ -209,15 +230,10 @@ def parse_post(
             at, used = parse_when([t.group() for t in tokens[i + 1 : i + 3]], now, tz)
             i += 1 + used
         elif word in CRON_WORDS:
-            fields = [t.group() for t in tokens[i + 1 : i + 6]]
-            cron = check_cron(" ".join(fields))
+            cron = check_cron([t.group() for t in tokens[i + 1 : i + 7]], now, tz)
             i += 6
         elif word in EXPIRES_WORDS:
-            following = [t.group() for t in tokens[i + 1 : i + 3]]
-            try:
-                expires, used = now + parse_duration(following[0] if following else ""), 1
-            except ValueError:
-                expires, used = parse_when(following, now, tz)
+            expires, used = parse_expiry([t.group() for t in tokens[i + 1 : i + 3]], now, tz)
             i += 1 + used
         else:
             break

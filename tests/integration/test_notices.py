@@ -231,6 +231,16 @@ async def test_bad_input_and_residents_are_answered_and_nothing_is_posted(w: Wor
         ("!通知 3", "通知没有内容"),
         ("!通知 3 定时 25:00 停电", "看不懂时间"),
         ("!通知 3 每 0 9 * 停电", "看不懂重复计划"),
+        # Each crashed its handler on 50cbb23 (抱歉，出了点问题), or was misread.
+        ("!通知 全体 有效 3000000天 x", "看不懂有效期“3000000天"),
+        ("!通知 全体 有效 99999999h x", "看不懂有效期“99999999h"),
+        ("!通知 全体 有效 99999999999天 x", "看不懂有效期"),
+        ("!通知 全体 有效 -1天 x", "看不懂有效期“-1天"),
+        ("!通知 全体 定时 9999-12-31 23:59 x", "看不懂时间“9999-12-31 23:59"),
+        ("!通知 全体 每 0 0 30 2 * x", "看不懂重复计划“0 0 30 2 *"),
+        ("!通知 全体 每 0 0 31 4 * x", "看不懂重复计划“0 0 31 4 *"),
+        ("!通知 3 每 0 0 9 * * 1 停电", "看不懂重复计划“0 0 9 * * 1"),  # six fields
+        ("!通知 3 每 * * * * * 停电", "太频繁"),
     ):
         assert words in await w.command(body, lambda b, words=words: words in b)  # type: ignore[misc]
     await w.r3a.send_text(w.rooms["building_3"], "!通知 3 我也发个通知")
@@ -327,6 +337,8 @@ async def test_recurring_notice_fires_at_each_cron_time_and_not_twice_across_a_r
 ) -> None:
     answer = await w.command("!通知 3 每 0 12 * * * 午间提醒：垃圾分类", lambda b: "通知 #1" in b)
     assert "下一次：11月23日 12:00" in answer
+    # No end given: the compound's default end, and the hourly floor, are said.
+    assert "默认 90 天后（02月21日 10:00）停止" in answer and "最多每小时一次" in answer
     w.clock.set(datetime(2026, 11, 23, 12, 0, tzinfo=SHANGHAI))
     await w.notice_in(w.r3a, "building_3", "【通知 #2】")
     await w.restart()
