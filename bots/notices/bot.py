@@ -11,18 +11,20 @@ reminders) in `rules.py`; the tables in `models.py` and `store.py`; jobs in `job
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from bots.notices import demo, rules
+from bots.notices import demo, reach_rules, rules
 from bots.notices.board import NoticeBoard, group_name, interest_groups, settings_for
 from bots.notices.inbound import InboundNotices
 from bots.notices.jobs import notice_prefix
 from bots.notices.notice_clock import NoticeClock
 from bots.notices.reach_chart import ReachWords
-from bots.notices.rules import ACK_KEYS, NoticeInputError
+from bots.notices.reach_rules import NoticeInputError
+from bots.notices.rules import ACK_KEYS
 from bots.notices.settings import NoticeSettings
 from bots.notices.store import ACK, TOLD, NewNotice, NoticeRecord, NoticeStore
 from bridge.bot import Bot, EventContext, Services
@@ -32,6 +34,8 @@ from bridge.roles import STAFF_ROLES, Role
 from bridge.rooms_config import Compound
 
 NUMBER = Arg("number", ArgKind.INT)
+# The street office's total covers the notices posted this recently.
+TOTAL_PERIOD = timedelta(days=30)
 # Who may run the staff commands at all; each compound narrows it (NoticeSettings.posters).
 NOTICE_STAFF = STAFF_ROLES
 
@@ -276,6 +280,19 @@ class NoticeBot(Bot):
             if image is not None:  # no media repository: the text above stands alone
                 await ctx.send(ctx.event.room_id, image, purpose="reach_chart")
 
+    @commands.command("notice total", aliases=["通知 汇总"], roles=NOTICE_STAFF | {Role.OBSERVER})
+    async def street_total(self, ctx: EventContext) -> None:
+        """Every compound the asker observes (a street office), or their own compound."""
+        here = self._compound(ctx)
+        observed = [
+            c
+            for c in self.services.rooms.compounds.values()
+            if Role.OBSERVER in (await self.services.roles.table(c)).roles_of(ctx.event.sender)
+        ]
+        since = ctx.received_at - TOTAL_PERIOD
+        text = await self.board.reach.street_total(observed or [here], since, here)
+        await ctx.reply_text(text, purpose="total")
+
     # ------------------------------------------------------------ 楼长 and residents
 
     @commands.command(
@@ -288,11 +305,10 @@ class NoticeBot(Bot):
         self._compound(ctx)
         notice = await self._notice(ctx, number)
         try:
-            home = rules.parse_household(household)
+            home = reach_rules.parse_household(household)
         except NoticeInputError as e:
             raise CommandError(e.key, **e.args_) from e
-        targeted = await self.board.reach.targeted(notice)
-        if home not in set(targeted.values()):
+        if home not in await self.board.reach.households_of(notice):
             raise CommandError("notices.not_targeted", household=home.label, number=number)
         table = ctx.role_table
         assert table is not None

@@ -18,7 +18,7 @@ from typing import Any
 
 from bots.notices import rules
 from bots.notices.board import NoticeBoard, settings_for
-from bots.notices.rules import NoticeInputError
+from bots.notices.reach_rules import NoticeInputError
 from bots.notices.store import NewNotice
 from bridge.bot import Services
 

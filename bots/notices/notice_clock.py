@@ -234,6 +234,10 @@ class NoticeClock:
             if Role.BUILDING_CONTACT in table.roles_of(user):
                 contacts.setdefault(building, []).append(user)
         base = f"job:{job.key}"
+
+        def no_account(household: str) -> str:
+            return self.services.text(compound, "notices.visit_no_account", household=household)
+
         for b in found.buildings:
             if not b.unreached:
                 continue
@@ -245,7 +249,17 @@ class NoticeClock:
                     number=notice.number,
                     building=b.building,
                     text=_short(notice.text),
-                    households="\n".join(b.unreached),
+                    households="\n".join(
+                        [
+                            *(
+                                self.services.text(
+                                    compound, "notices.visit_no_account", household=h
+                                )
+                                for h in b.unreached_offline
+                            ),
+                            *b.unreached_online,
+                        ]
+                    ),
                 )
                 await self.board.send(room, messages.notice(body), base, f"visits:{contact}")
 

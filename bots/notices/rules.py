@@ -6,13 +6,17 @@ time is passed in.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from croniter import CroniterError, croniter
 
+from bots.notices.reach_rules import (
+    NoticeInputError,
+    group_target,
+)
 from bridge import time_bounds
 
 WHOLE_COMPOUND = ("全体", "全部", "全小区", "all", "everyone")
@@ -30,21 +34,8 @@ _CRON_FIELD = re.compile(r"^[0-9*/,?-]+$")
 _DURATION_LIKE = re.compile(r"^[-+]?\d+(?:天|日|小时|时|分钟|分|[dhm])", re.IGNORECASE)
 _TOKEN = re.compile(r"\S+")
 _RANGE = re.compile(r"^(\d{1,9})-(\d{1,9})$")
-_HOUSEHOLD = re.compile(r"^([0-9A-Za-z]{1,8})-([0-9A-Za-z]{1,8})-([0-9A-Za-z]{1,8})$")
 # Buildings at most: a range such as 1-100000 is refused before it is expanded.
 MAX_BUILDINGS = 500
-# A notice to an interest group keeps its target as ["group:<key>"] (building names are
-# letters and digits only, so the two never mix).
-GROUP_PREFIX = "group:"
-
-
-class NoticeInputError(ValueError):
-    """Input a person typed that does not fit: a message key and its arguments."""
-
-    def __init__(self, key: str, **args: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.args_ = args
 
 
 def parse_duration(value: object) -> timedelta:
@@ -81,17 +72,6 @@ def parse_buildings(spec: str, known: Sequence[str]) -> tuple[str, ...] | None:
     if not chosen:
         raise NoticeInputError("notices.no_target")
     return tuple(chosen)
-
-
-def group_target(group: str) -> tuple[str, ...]:
-    return (GROUP_PREFIX + group,)
-
-
-def group_of(targets: Sequence[str] | None) -> str | None:
-    """The interest group a notice's targets name, or None (the compound, or buildings)."""
-    if targets and len(targets) == 1 and targets[0].startswith(GROUP_PREFIX):
-        return targets[0].removeprefix(GROUP_PREFIX)
-    return None
 
 
 def parse_target(
@@ -248,123 +228,6 @@ def parse_post(
     if expires is not None and expires <= start:
         raise NoticeInputError("notices.expires_early")
     return PostRequest(targets, text, urgent, at, cron, expires)
-
-
-# ------------------------------------------------------------------ reach
-
-
-@dataclass(frozen=True, order=True)
-class Household:
-    building: str
-    unit: str
-    room: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.building}-{self.unit}-{self.room}"
-
-
-def parse_household(text: str) -> Household:
-    match = _HOUSEHOLD.match(text.strip().translate(str.maketrans("－—", "--")))
-    if match is None:
-        raise NoticeInputError("notices.bad_household", household=text)
-    return Household(*match.groups())
-
-
-@dataclass(frozen=True)
-class BuildingReach:
-    building: str
-    residents: int
-    read: int  # residents who read or acknowledged it (an acknowledgement is a reading)
-    acknowledged: int
-    households: int
-    reached: int  # households with a reader, an acknowledgement, or told in person
-    told: int  # households reached only in person
-    unreached: tuple[str, ...]  # household labels, sorted
-
-
-@dataclass(frozen=True)
-class Reach:
-    buildings: tuple[BuildingReach, ...]
-    residents: int = 0
-    read: int = 0
-    acknowledged: int = 0
-    households: int = 0
-    reached: int = 0
-    told: int = 0
-    unreached: tuple[str, ...] = field(default=())
-
-
-def _building_order(name: str) -> tuple[int, str]:
-    return (int(name), "") if name.isdigit() else (10**9, name)
-
-
-def reach(
-    targeted: Mapping[str, Household],
-    read: Iterable[str],
-    acknowledged: Iterable[str],
-    told: Iterable[str],
-) -> Reach:
-    """Reach of one notice: `targeted` maps each targeted verified resident to their household;
-    `read` and `acknowledged` are user IDs (anyone: those not targeted are ignored), `told` are
-    household labels marked "told in person" by a 楼长. A lower bound: private receipts are
-    invisible."""
-    acked = set(acknowledged) & targeted.keys()
-    seen = (set(read) & targeted.keys()) | acked
-    told_labels = set(told)
-    by_building: dict[str, list[tuple[str, Household]]] = {}
-    for user, household in targeted.items():
-        by_building.setdefault(household.building, []).append((user, household))
-    rows = []
-    for building in sorted(by_building, key=_building_order):
-        people = by_building[building]
-        households = {h for _, h in people}
-        reached_by_reading = {h for u, h in people if u in seen}
-        told_only = {h for h in households - reached_by_reading if h.label in told_labels}
-        unreached = households - reached_by_reading - told_only
-        rows.append(
-            BuildingReach(
-                building=building,
-                residents=len(people),
-                read=sum(1 for u, _ in people if u in seen),
-                acknowledged=sum(1 for u, _ in people if u in acked),
-                households=len(households),
-                reached=len(reached_by_reading) + len(told_only),
-                told=len(told_only),
-                unreached=tuple(h.label for h in sorted(unreached, key=_household_order)),
-            )
-        )
-    return Reach(
-        buildings=tuple(rows),
-        residents=sum(r.residents for r in rows),
-        read=sum(r.read for r in rows),
-        acknowledged=sum(r.acknowledged for r in rows),
-        households=sum(r.households for r in rows),
-        reached=sum(r.reached for r in rows),
-        told=sum(r.told for r in rows),
-        unreached=tuple(label for r in rows for label in r.unreached),
-    )
-
-
-def _household_order(h: Household) -> tuple[tuple[int, str], ...]:
-    return (_building_order(h.building), _building_order(h.unit), _building_order(h.room))
-
-
-def targeted_residents(
-    residents: Iterable[tuple[str, Household]],
-    targets: Sequence[str] | None,
-    group_members: Iterable[str] = (),
-) -> dict[str, Household]:
-    """The verified residents a notice is for: those of the targeted buildings (all when
-    `targets` is None), or of an interest group those who are members of its room."""
-    if group_of(targets) is not None:
-        members = set(group_members)
-        return {user: household for user, household in residents if user in members}
-    return {
-        user: household
-        for user, household in residents
-        if targets is None or household.building in targets
-    }
 
 
 # ------------------------------------------------------------------ reminders

@@ -92,8 +92,10 @@ async def w(harness: Harness, make_user, staff_client) -> World:
     return await build_world(harness, make_user, staff_client)
 
 
-async def build_world(harness: Harness, make_user, staff_client) -> World:
-    harness.only("heping")
+async def build_world(
+    harness: Harness, make_user, staff_client, compounds: tuple[str, ...] = ("heping",)
+) -> World:
+    harness.only(*compounds)
     clock = FakeClock(MONDAY_10)
     r3a, r3b, r1, r2 = [await make_user() for _ in range(4)]
     bridge = await harness.start_bridge(apply=False, clock=clock)
@@ -184,9 +186,10 @@ async def test_receipts_and_a_reaction_make_reach_per_building_a_lower_bound(w: 
     )
     assert chart["content"]["info"]["mimetype"] == "image/png"
     assert "3 户中已送达 2 户（67%）" in answer
-    assert "3 位认证住户中已读 2 人，确认收到 1 人" in answer
+    assert "确认收到 1 户，已读 1 户，当面告知 0 户" in answer
+    assert "还没有导入住户花名册，这里只统计有认证住户的 3 户" in answer
     assert "1号楼：0/1 户" in answer and "3号楼：2/2 户" in answer
-    assert "未送达住户：1-1-101" in answer
+    assert "未送达、有账号：1-1-101" in answer
     assert "2号楼" not in answer
     assert "下限" in answer
 
@@ -282,7 +285,7 @@ async def test_a_notice_to_an_interest_group_goes_to_its_room_and_counts_its_mem
     assert "2 户中已送达 1 户（50%）" in answer
     assert "1号楼：0/1 户" in answer and "3号楼：1/2 户" not in answer
     assert "3号楼：1/1 户" in answer and "2号楼" not in answer
-    assert "未送达住户：1-1-101" in answer
+    assert "未送达、有账号：1-1-101" in answer
 
     refusal = await w.command("!通知 棋牌社 今晚比赛", lambda b: "棋牌社" in b)
     assert "没有“棋牌社”这个楼或兴趣小组" in refusal and "志愿者服务队、广场舞队" in refusal
