@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -74,6 +75,8 @@ class NoticeBoard:
         self._reader_registered = False
         # Who each notice reached (receipts, the targeted residents, the answer and its chart).
         self.reach = ReachBook(services, notices, self.origin_ts)
+        # Set by the clock: arms the regular read-back of receipts once a notice is posted.
+        self.on_posted: Callable[[], Awaitable[None]] | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -246,6 +249,8 @@ class NoticeBoard:
             if notice.urgent and (post is None or not post.pinned):
                 await self._pin(room, event_id, pin=True)
                 await self.notices.set_pinned(notice.id, room, True)
+        if self.on_posted is not None:
+            await self.on_posted()
         return names
 
     def room_name(self, compound: Compound, key: str) -> str:

@@ -30,6 +30,7 @@ from bots.notices.store import ACK, TOLD, NewNotice, NoticeRecord, NoticeStore
 from bridge.bot import Bot, EventContext, Services
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable, printable
 from bridge.events import Membership, Message, OtherEvent, Reaction, Receipt, RoomEvent
+from bridge.homeserver_version import check_receipts_complete
 from bridge.roles import STAFF_ROLES, Role
 from bridge.rooms_config import Compound
 
@@ -54,6 +55,7 @@ class NoticeBot(Bot):
 
     async def on_start(self) -> None:
         await self._rooms_with_posts()
+        self.notice_clock.receipts_complete = await check_receipts_complete(self.services.client)
         # Receipts sent while Linli was down never arrive: read them through /sync.
         await self.notice_clock.catch_up_soon()
 

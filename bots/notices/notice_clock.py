@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -38,12 +38,19 @@ from bridge.store.jobs import Job
 
 log = logging.getLogger(__name__)
 
+# While a notice is open, receipts are read back through /sync this often (and after every
+# start and refused transaction); more often on a Synapse that drops receipts in bursts.
+RECONCILE_EVERY = timedelta(minutes=10)
+RECONCILE_EVERY_LOSSY = timedelta(minutes=1)
+
 
 class NoticeClock:
     def __init__(self, services: Services, board: NoticeBoard) -> None:
         self.services = services
         self.board = board
         self.notices = board.notices
+        # False on a Synapse known to drop receipts in bursts (asked at start).
+        self.receipts_complete = True
         scheduler = services.scheduler
         scheduler.register_kind(POST, self._post_due)
         scheduler.register_kind(RECUR, self._recur)
@@ -51,21 +58,32 @@ class NoticeClock:
         scheduler.register_kind(VISITS, self._visits)
         scheduler.register_kind(EXPIRE, self._expire)
         scheduler.register_kind(CATCH_UP, self._catch_up)
+        board.on_posted = self.reconcile_later
 
     async def _catch_up(self, job: Job, payload: CatchUp) -> None:
         """Receipts are ephemeral: the homeserver does not push again those sent while Linli
-        was down. The bot's own /sync gives each room's latest receipt per user (spec:
-        "Receipts", m.receipt in a room's ephemeral events); count them."""
+        was down, or in a transaction it refused. The reader's /sync gives each room's latest
+        receipt per user (spec: "Receipts", m.receipt in a room's ephemeral events), and a
+        receipt counts for every notice at or before its event in the room's order (Linli's
+        order of the room, or the homeserver's timestamps for an event it never saw), so a
+        later receipt still counts for the notice above it. Counted once, like any other."""
         now = self.services.clock.now()
         rooms = await self.notices.rooms_of_current(now - timedelta(days=payload.days))
-        if not rooms:
-            return
+        if rooms:
+            await self._read_back(sorted(rooms), now)
+        if await self.notices.any_open():
+            await self.reconcile_later()
+
+    async def _read_back(self, rooms: list[str], now: datetime) -> None:
+        # Synapse answers an identical initial /sync from its response cache for a while
+        # (sync_response_cache_duration, 2 minutes): a catch-up soon after the last one would
+        # read the old receipts. A filter no two catch-ups share makes every request a new one.
         sync_filter = {
             "room": {
-                "rooms": sorted(rooms),
+                "rooms": rooms,
                 "timeline": {"limit": 1},
                 "state": {"types": []},
-                "ephemeral": {"types": ["m.receipt"]},
+                "ephemeral": {"types": ["m.receipt"], "not_types": [f"cn.linli.{uuid4().hex}"]},
                 "account_data": {"types": []},
             },
             "presence": {"types": []},
@@ -84,12 +102,28 @@ class NoticeClock:
                 if not isinstance(event, dict):
                     continue
                 for receipt in parse_receipts({**event, "room_id": room_id}):
+                    # Private receipts never count (the reader sees only its own anyway).
                     if receipt.receipt_type != "m.read":
                         continue
                     if self.services.config.is_linli_user(receipt.user_id):
                         continue
                     counted += await self.board.reach.count_read(receipt, now)
         log.info("notices: caught up receipts in %d rooms (%d counted)", len(joined), counted)
+
+    @property
+    def reconcile_every(self) -> timedelta:
+        return RECONCILE_EVERY if self.receipts_complete else RECONCILE_EVERY_LOSSY
+
+    async def reconcile_later(self) -> None:
+        """The next regular catch-up while a notice is open: at the next multiple of the
+        interval, keyed by it, so however many chains a restart or a notice starts, one job
+        runs per interval."""
+        every = self.reconcile_every.total_seconds()
+        due_s = (int(self.services.clock.now().timestamp() // every) + 1) * every
+        due = datetime.fromtimestamp(due_s, UTC)
+        await self.services.scheduler.schedule_kind(
+            f"notices:reconcile:{int(due_s)}", CATCH_UP, due, CatchUp()
+        )
 
     async def catch_up_soon(self) -> None:
         now = self.services.clock.now()

@@ -331,6 +331,14 @@ class NoticeStore:
         async with self.db.transaction() as session:
             await session.execute(insert_ignoring_duplicates(session, NoticeReach), rows)
 
+    async def any_open(self) -> bool:
+        """Whether some notice is posted and not yet expired (its reach still moves)."""
+        async with self.db.sessions() as session:
+            found = await session.execute(
+                select(Notice.id).where(Notice.status == "posted").limit(1)
+            )
+            return found.first() is not None
+
     async def rooms_of_current(self, since: datetime) -> set[str]:
         """Rooms carrying notices posted since `since` and still tracked."""
         async with self.db.sessions() as session:
