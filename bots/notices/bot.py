@@ -115,6 +115,7 @@ class NoticeBot(Bot):
             )
         except NoticeInputError as e:
             raise CommandError(e.key, **e.args_) from e
+        self.board.check_size(compound, request.text, request.urgent)
         series_end = request.expires
         if request.cron is not None:
             status, start = "recurring", now
@@ -241,6 +242,7 @@ class NoticeBot(Bot):
             ctx, notice, "edited"
         ):
             raise CommandError("notices.not_current", number=number)
+        self.board.check_size(self._compound(ctx), text.strip(), notice.urgent)
         notice, _ = await self.notices.change(
             notice.id,
             cause=ctx.event.event_id,

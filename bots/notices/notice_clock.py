@@ -230,7 +230,9 @@ class NoticeClock:
         body = self.services.text(
             compound, key, number=notice.number, rooms="、".join(names), **args
         )
-        await self.board.send(notice.staff_room_id, messages.notice(body), base, "told_staff")
+        await self.board.send(
+            notice.staff_room_id, messages.notice(body, mentions=()), base, "told_staff"
+        )
 
     async def _remind(self, job: Job, payload: Reminder) -> None:
         """Each targeted resident who has not acknowledged gets a direct message."""
@@ -251,7 +253,7 @@ class NoticeClock:
             body = self.services.text(
                 compound, "notices.reminder", number=notice.number, text=_short(notice.text)
             )
-            await self.board.send(room, messages.notice(body), base, f"remind:{user}")
+            await self.board.send(room, messages.notice(body, mentions=()), base, f"remind:{user}")
 
     async def _visits(self, job: Job, payload: NoticeJob) -> None:
         """After the last reminder: each building's 楼长 gets its unreached households."""
@@ -295,7 +297,9 @@ class NoticeClock:
                         ]
                     ),
                 )
-                await self.board.send(room, messages.notice(body), base, f"visits:{contact}")
+                await self.board.send(
+                    room, messages.notice(body, mentions=()), base, f"visits:{contact}"
+                )
 
     async def _expire(self, job: Job, payload: NoticeJob) -> None:
         """A posted notice's expiry (its reminders stop, its pin goes), or a series' end."""
