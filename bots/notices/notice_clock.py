@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 # start and refused transaction); more often on a Synapse that drops receipts in bursts.
 RECONCILE_EVERY = timedelta(minutes=10)
 RECONCILE_EVERY_LOSSY = timedelta(minutes=1)
+# Direct-message reminders sent by one job; the rest follow in jobs of their own.
+REMIND_BATCH = 100
 
 
 class NoticeClock:
@@ -52,13 +54,24 @@ class NoticeClock:
         # False on a Synapse known to drop receipts in bursts (asked at start).
         self.receipts_complete = True
         scheduler = services.scheduler
-        scheduler.register_kind(POST, self._post_due)
-        scheduler.register_kind(RECUR, self._recur)
-        scheduler.register_kind(REMIND, self._remind)
-        scheduler.register_kind(VISITS, self._visits)
-        scheduler.register_kind(EXPIRE, self._expire)
+        # Each notice's jobs run in its compound's lane (bridge/scheduler.py).
+        self._compounds: dict[int, str] = {}
+        scheduler.register_kind(POST, self._post_due, lane=self._lane)
+        scheduler.register_kind(RECUR, self._recur, lane=self._lane)
+        scheduler.register_kind(REMIND, self._remind, lane=self._lane)
+        scheduler.register_kind(VISITS, self._visits, lane=self._lane)
+        scheduler.register_kind(EXPIRE, self._expire, lane=self._lane)
         scheduler.register_kind(CATCH_UP, self._catch_up)
         board.on_posted = self.reconcile_later
+
+    async def _lane(self, payload: NoticeJob | Occurrence | Reminder) -> str | None:
+        compound = self._compounds.get(payload.notice)
+        if compound is None:
+            notice = await self.notices.by_id(payload.notice)
+            if notice is None:
+                return None
+            compound = self._compounds[payload.notice] = notice.compound
+        return compound
 
     async def _catch_up(self, job: Job, payload: CatchUp) -> None:
         """Receipts are ephemeral: the homeserver does not push again those sent while Linli
@@ -235,7 +248,9 @@ class NoticeClock:
         )
 
     async def _remind(self, job: Job, payload: Reminder) -> None:
-        """Each targeted resident who has not acknowledged gets a direct message."""
+        """Each targeted resident who has not acknowledged gets a direct message, a batch at a
+        time: the rest is a job of its own, so the compound's lane (and the job's time budget)
+        is never held by thousands of direct messages at once."""
         notice = await self.notices.by_id(payload.notice)
         if notice is None or notice.status != "posted":
             return
@@ -245,15 +260,27 @@ class NoticeClock:
         targeted = await self.board.reach.targeted(notice)
         acked = await self.notices.acknowledged_by(notice.id, targeted)
         rows = await self.notices.reach_rows(notice.id)
-        base = f"job:{job.key}"
-        for user in sorted(set(targeted) - acked):
-            if targeted[user].label in rows.told:
-                continue
+        # The round's key, whichever batch: a batch done again sends nothing new.
+        base = f"job:{notice_key(notice.id, 'remind', payload.round)}"
+        waiting = [
+            user
+            for user in sorted(set(targeted) - acked)
+            if targeted[user].label not in rows.told
+            and (payload.after is None or user > payload.after)
+        ]
+        batch, rest = waiting[:REMIND_BATCH], waiting[REMIND_BATCH:]
+        body = self.services.text(
+            compound, "notices.reminder", number=notice.number, text=_short(notice.text)
+        )
+        for user in batch:
             room = await self.services.direct_room(user)
-            body = self.services.text(
-                compound, "notices.reminder", number=notice.number, text=_short(notice.text)
-            )
             await self.board.send(room, messages.notice(body, mentions=()), base, f"remind:{user}")
+        if rest:
+            following = payload.model_copy(update={"after": batch[-1]})
+            key = notice_key(notice.id, "remind", payload.round, "after", batch[-1])
+            await self.services.scheduler.schedule_kind(
+                key, REMIND, self.services.clock.now(), following
+            )
 
     async def _visits(self, job: Job, payload: NoticeJob) -> None:
         """After the last reminder: each building's 楼长 gets its unreached households."""

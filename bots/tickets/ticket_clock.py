@@ -47,9 +47,12 @@ class TicketClock:
         self.services = services
         self.tickets = tickets
         scheduler = services.scheduler
-        scheduler.register_kind(REMIND, self._remind)
-        scheduler.register_kind(ESCALATE, self._escalate)
-        scheduler.register_kind(AUTO_CLOSE, self._auto_close)
+        # Each ticket's jobs run in its compound's lane (bridge/scheduler.py): one compound's
+        # fan-out never holds another's escalation.
+        self._compounds: dict[int, str] = {}
+        scheduler.register_kind(REMIND, self._remind, lane=self._lane)
+        scheduler.register_kind(ESCALATE, self._escalate, lane=self._lane)
+        scheduler.register_kind(AUTO_CLOSE, self._auto_close, lane=self._lane)
         # Only the grid platforms the compounds' ladders send work orders to may answer with
         # a status, and each only for its own compounds' tickets.
         services.webhooks.on_inbound(
@@ -58,6 +61,15 @@ class TicketClock:
             self.work_order_status,
             senders=self.grid_senders,
         )
+
+    async def _lane(self, payload: DeadlineStep | AutoClose) -> str | None:
+        compound = self._compounds.get(payload.ticket)
+        if compound is None:
+            ticket = await self.tickets.by_id(payload.ticket)
+            if ticket is None:
+                return None
+            compound = self._compounds[payload.ticket] = ticket.compound
+        return compound
 
     # ------------------------------------------------------------ the jobs of a change
 
