@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import dispatch, jobs, lanes, notices, provision, tickets, votes
+from bench import dispatch, fanout, jobs, lanes, notices, provision, tickets, votes
 
 
 async def main(quick: bool) -> None:
@@ -24,6 +24,8 @@ async def main(quick: bool) -> None:
     await tickets.run(30 if quick else 200)
     print()
     await (notices.run(1_000, 4_000) if quick else notices.run())
+    print()
+    await (fanout.run(1_000) if quick else fanout.run())
     print()
     await votes.run(10_000 if quick else 100_000)
 

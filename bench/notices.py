@@ -1,4 +1,5 @@
-"""Reach of one notice to a compound of 5,000 households: 20,000 read receipts and ✅ reactions
+"""Reach of one notice to a compound of 5,000 roster households (4,000 with a verified
+resident, counted against the roster): 20,000 read receipts and ✅ reactions
 pushed through the appservice endpoint and the bots, beside plain chatter events through the
 same bridge (the baseline); then the time to answer `!通知 回执` over them. The homeserver is a
 recording client; the database SQLite in a temporary folder.
@@ -85,7 +86,17 @@ async def run(households: int = 5_000, signals: int = 20_000) -> None:
         await bridge.open()
         now = bridge.clock.now()
         buildings = rooms.compounds["heping"].config.buildings
-        residents = [f"@h{i}:linli.localhost" for i in range(households)]
+
+        def home(i: int) -> tuple[str, str, str]:
+            b = buildings[i % len(buildings)]
+            return b, str(1 + i // len(buildings) % 6), str(101 + i // (6 * len(buildings)))
+
+        # The roster holds every household; four in five have a verified resident (the rest
+        # have no account, and reach is counted against the roster).
+        await bridge.store.roster.import_roster(
+            "heping", [(*home(i), "90.00", [], []) for i in range(households)], bridge.clock.now()
+        )
+        residents = [f"@h{i}:linli.localhost" for i in range(households * 4 // 5)]
         async with bridge.store.db.transaction(touches="people") as session:
             await session.execute(
                 insert(table_of(Resident)),
@@ -93,9 +104,9 @@ async def run(households: int = 5_000, signals: int = 20_000) -> None:
                     {
                         "compound": "heping",
                         "user_id": user,
-                        "building": buildings[i % len(buildings)],
-                        "unit": str(1 + i // len(buildings) % 6),
-                        "room": str(101 + i // (6 * len(buildings))),
+                        "building": home(i)[0],
+                        "unit": home(i)[1],
+                        "room": home(i)[2],
                         "verified_at": now,
                         "is_owner": False,
                     }
@@ -121,7 +132,7 @@ async def run(households: int = 5_000, signals: int = 20_000) -> None:
         events: list[dict[str, Any]] = []
         ephemeral: list[dict[str, Any]] = []
         for n in range(signals):
-            i = rng.randrange(households)
+            i = rng.randrange(len(residents))
             user = residents[i]
             room = rng.choice(
                 [room_of["announcements"], room_of[f"building_{buildings[i % len(buildings)]}"]]
@@ -166,7 +177,7 @@ async def run(households: int = 5_000, signals: int = 20_000) -> None:
                     _message(
                         1 + t * BATCH + k,
                         rng.choice(list(post_of)),
-                        residents[rng.randrange(households)],
+                        residents[rng.randrange(len(residents))],
                         rng.choice(["大家好", "收到", "几点停水", "谢谢"]),
                     )
                     for k in range(BATCH)
@@ -191,7 +202,7 @@ async def run(households: int = 5_000, signals: int = 20_000) -> None:
         staff_room = room_of["five_in_one"]
         text_times, changed_times, same_times = [], [], []
         acked = (await bridge.bot(NoticeBot).notices.reach_rows(1)).acknowledged
-        newcomers = [i for i in range(households) if residents[i] not in acked][:7]
+        newcomers = [i for i in range(len(residents)) if residents[i] not in acked][:7]
         for k, i in enumerate(newcomers):
             building_room = room_of[f"building_{buildings[i % len(buildings)]}"]
             react = _message(10**7 + 100 + k, building_room, residents[i], "!收到 1")
@@ -208,11 +219,14 @@ async def run(households: int = 5_000, signals: int = 20_000) -> None:
 
     chatter_rate = signals / chatter_time
     signal_rate = signals / signal_time
-    print(f"notice reach ({households} households, {signals} receipts and ✅, one notice)")
+    print(
+        f"notice reach ({households} roster households, {len(residents)} verified residents,"
+        f" {signals} receipts and ✅, one notice)"
+    )
     print(f"  baseline, chatter messages: {chatter_rate:10.0f} events/s")
     print(
         f"  receipts and reactions:     {signal_rate:10.0f} events/s"
-        f"  ({signal_rate / chatter_rate:.2f}× the baseline; goal ≥ 0.5×)"
+        f"  ({signal_rate / chatter_rate:.2f}× the baseline; goal ≥ 0.8×)"
     )
     median_ms = {
         name: statistics.median(times) * 1000

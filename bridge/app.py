@@ -15,7 +15,7 @@ from uuid import uuid4
 from bridge.appservice import AppserviceServer
 from bridge.bot import PROVISION, Bot, ProvisionRequest, Roles, Services, text_folders
 from bridge.clock import Clock, SystemClock
-from bridge.config import BridgeConfig
+from bridge.config import BridgeConfig, WebhookTarget
 from bridge.i18n import Catalogue, default_catalogue
 from bridge.inbox_worker import InboxWorker
 from bridge.matrix import MatrixClient
@@ -223,13 +223,18 @@ class Bridge:
                     ) from None
                 raise
 
-    async def reload(self, rooms: RoomsConfig) -> ApplyReport:
+    async def reload(
+        self, rooms: RoomsConfig, webhooks: dict[str, WebhookTarget] | None = None
+    ) -> ApplyReport:
         """Take a new rooms config (SIGHUP): every part that reads it sees the new one, and
-        the homeserver is brought in line. bridge.yaml itself needs a restart. A config the
+        the homeserver is brought in line; so do bridge.yaml's webhook targets when given (a
+        new sender, a changed secret). The rest of bridge.yaml needs a restart. A config the
         homeserver's registration does not cover (RegistrationOutdated, raised before anything
         is touched) leaves the running one in place."""
         previous = self.rooms
         self._use_rooms(rooms)
+        if webhooks is not None:
+            self.webhooks.targets = dict(webhooks)
         try:
             self.applied = await self.provisioner.apply()
         except RegistrationOutdated:

@@ -157,19 +157,20 @@ async def _run(config_path: Path, verbose: bool = False, log_format: Any = None)
 async def _reload(bridge: Any, config_path: Path) -> None:
     """SIGHUP: rooms_config/ read again and applied; a broken file keeps the running config."""
     try:
-        _, rooms = load_all(config_path)
+        config, rooms = load_all(config_path)
     except ConfigError as e:
         for issue in e.issues:
             log.error("reload refused, the running configuration stays: %s", issue)
         return
     try:
-        report = await bridge.reload(rooms)
+        # Webhook targets too: a new sender or a changed secret needs no restart.
+        report = await bridge.reload(rooms, webhooks=config.webhooks)
     except RegistrationOutdated as e:
         log.error("reload refused, the running configuration stays: %s", e)
         return
     log.info(
-        "configuration reloaded: %d compounds, %d changes applied (a change to bridge.yaml "
-        "itself needs a restart)",
+        "configuration reloaded: %d compounds and the webhook targets, %d changes applied (any "
+        "other change to bridge.yaml needs a restart)",
         len(rooms.compounds),
         len(report.done),
     )

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from bots import ALL_BOTS
 from bridge.app import Bridge
 from bridge.cli import load_all, wait_for_signal
-from bridge.demo_grid import GridReceiver, grid_section
+from bridge.demo_grid import GridReceiver, grid_section, water_section
 from bridge.local_synapse import LocalSynapse, SynapseSettings
 from bridge.registration import bridge_yaml_text, write_registration
 from bridge.roles import Role
@@ -73,6 +73,10 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
         # A data/ folder from before the demo had its grid platform.
         text = config_path.read_text(encoding="utf-8")
         write_secret(config_path, text + grid_section(grid_port, secrets.token_hex(24)))
+    elif "\n  water:" not in config_path.read_text(encoding="utf-8"):
+        # From before the demo had its water company (webhooks: is the file's last section).
+        text = config_path.read_text(encoding="utf-8")
+        write_secret(config_path, text + water_section(grid_port))
     config, rooms = load_all(config_path)
     # The ports chosen on the first run are kept in data/bridge.yaml: a rerun uses them, with
     # or without the variables set.
@@ -111,6 +115,15 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
         summary: dict[str, Any] = {
             "homeserver": synapse.base_url,
             "grid_platform": {"url": grid.url, "work_orders": str(data / "grid-orders.jsonl")},
+            # Signed webhooks into Linli: the water company's notices, the grid's statuses.
+            "webhooks": {
+                name: {
+                    "url": f"http://127.0.0.1:{config.appservice.listen_port}/linli/webhooks/{name}",
+                    "secret": target.inbound_secret,
+                }
+                for name, target in config.webhooks.items()
+                if target.inbound_secret
+            },
             "server_name": config.homeserver.server_name,
             "community_space": community.room_id if community else None,
             "accounts": [asdict(a) for a in accounts],
@@ -179,4 +192,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
         if account["household"]:
             where += f" {account['household']}"
         print(f"    {account['user_id']:36} {account['password']:14} {account['role']:20} {where}")
+    for name, hook in summary.get("webhooks", {}).items():
+        print(f"\n  Signed webhook {name}: POST {hook['url']}\n    secret {hook['secret']}")
+    print('  (README.md, "Notices from outside": a curl line that signs one.)')
     print(f"\n  The same is in {summary['path']}.", flush=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,7 +54,18 @@ class GridReceiver:
 
 
 def grid_section(port: int, secret: str) -> str:
-    """The bridge.yaml lines of the demo's grid target."""
+    """The bridge.yaml lines of the demo's grid target (its status updates come back signed
+    with the inbound secret) and of its water company, which posts notices by webhook."""
     return (
         f"webhooks:\n  grid:\n    url: http://127.0.0.1:{port}/work-orders\n    secret: {secret}\n"
+        f"    inbound_secret: {secrets.token_hex(24)}\n" + water_section(port)
+    )
+
+
+def water_section(port: int) -> str:
+    """The demo's water company: a notice sender (rooms_config: heping's notices.senders).
+    Linli sends it nothing; its url is required and unused."""
+    return (
+        f"  water:\n    url: http://127.0.0.1:{port}/unused\n    secret: {secrets.token_hex(24)}\n"
+        f"    inbound_secret: {secrets.token_hex(24)}\n"
     )

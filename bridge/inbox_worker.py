@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from bridge import metrics
 from bridge.clock import Clock
-from bridge.matrix_errors import MatrixError
+from bridge.matrix_errors import MatrixError, TooLarge
 from bridge.store import Store
 from bridge.store.inbox import Arrival, InboxEntry
 
@@ -249,7 +249,8 @@ class InboxWorker:
         """Record a failed attempt; True if the event is to be tried again (after a delay)."""
         assert item.seq is not None
         item.attempts += 1
-        transient = isinstance(error, TRANSIENT)
+        # A homeserver or network failure may pass; an event too large for it never does.
+        transient = isinstance(error, TRANSIENT) and not isinstance(error, TooLarge)
         give_up = not transient or item.attempts >= self.max_attempts
         if transient:
             log.warning("event %s failed (attempt %d): %s", item.event_id, item.attempts, error)

@@ -33,7 +33,8 @@ class Unavailable(MatrixError):
 
 
 class TooLarge(MatrixError):
-    """A media item bigger than the caller accepts."""
+    """Too big: a media item bigger than the caller accepts, or an event the homeserver
+    refused with 413 M_TOO_LARGE (over 64 KiB). Sending it again cannot help."""
 
 
 _BY_ERRCODE: dict[str, type[MatrixError]] = {
@@ -41,6 +42,7 @@ _BY_ERRCODE: dict[str, type[MatrixError]] = {
     "M_NOT_FOUND": NotFound,
     "M_ROOM_IN_USE": RoomInUse,
     "M_USER_IN_USE": UserInUse,
+    "M_TOO_LARGE": TooLarge,
 }
 
 

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from bridge import metrics
 from bridge.clock import Clock
@@ -85,17 +86,20 @@ class Delivery:
     status: str
 
 
-InboundHandler = Callable[[dict[str, Any]], Awaitable[tuple[int, dict[str, Any]]]]
+# Called with the sender (the webhook target's name) and the body.
+InboundHandler = Callable[[str, dict[str, Any]], Awaitable[tuple[int, dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
 class InboundKind:
-    """One kind of body a webhook target may send (a work order status, a notice), told apart
-    from the others by the keys it must have."""
+    """One kind of body webhook targets may send (a work order status, a notice), told apart
+    from the others by the keys it must have, and who may send it: `senders()` is asked at
+    each request, so a reloaded configuration is what counts."""
 
     name: str
     keys: frozenset[str]
     handler: InboundHandler
+    senders: Callable[[], Collection[str]]
 
     def describe(self) -> str:
         return f"{self.name} ({', '.join(sorted(self.keys))})"
@@ -113,9 +117,9 @@ class Webhooks:
         self.scheduler = scheduler
         self.clock = clock
         self.targets = targets
-        # Per target, the kinds of body it may send: one outside system may be the grid
-        # platform for tickets and a notice sender too.
-        self.inbound: dict[str, list[InboundKind]] = {}
+        # The kinds of body inbound webhooks carry, each with who may send it: one outside
+        # system may be the grid platform for tickets and a notice sender too.
+        self.kinds: list[InboundKind] = []
         self._http: aiohttp.ClientSession | None = None
         scheduler.register(DELIVER_JOB, self._deliver)
 
@@ -211,26 +215,36 @@ class Webhooks:
     # ------------------------------------------------------------ inbound
 
     def on_inbound(
-        self, target: str, kind: str, keys: tuple[str, ...], handler: InboundHandler
+        self,
+        kind: str,
+        keys: tuple[str, ...],
+        handler: InboundHandler,
+        *,
+        senders: Callable[[], Collection[str]],
     ) -> None:
-        """Hand `target`'s bodies that have all of `keys` to `handler`. A kind whose keys
+        """Hand bodies that have all of `keys` to `handler`, from the targets `senders()`
+        names (a body of this kind from any other target is refused, 403). A kind whose keys
         cannot be told apart from another kind's (one set within the other) is refused: the
         second bot would otherwise take the first one's bodies."""
-        new = InboundKind(kind, frozenset(keys), handler)
-        kinds = [k for k in self.inbound.get(target, []) if k.name != kind]
+        new = InboundKind(kind, frozenset(keys), handler, senders)
+        kinds = [k for k in self.kinds if k.name != kind]
         for other in kinds:
             if new.keys <= other.keys or other.keys <= new.keys:
                 raise ValueError(
-                    f"webhook {target!r}: {new.describe()} bodies cannot be told apart from"
+                    f"webhook {new.describe()} bodies cannot be told apart from"
                     f" {other.describe()} bodies"
                 )
-        self.inbound[target] = [*kinds, new]
+        self.kinds = [*kinds, new]
+
+    def kinds_of(self, sender: str) -> list[InboundKind]:
+        """The kinds of body `sender` may send, as configured now."""
+        return [k for k in self.kinds if sender in k.senders()]
 
     async def handle_inbound(self, request: web.Request) -> web.Response:
         name = request.match_info["target"]
         target = self.targets.get(name)
-        kinds = self.inbound.get(name)
-        if target is None or not kinds or target.inbound_secret is None:
+        allowed = self.kinds_of(name)
+        if target is None or not allowed or target.inbound_secret is None:
             return web.json_response({"error": "unknown webhook"}, status=404)
         body = await request.read()
         now = self.clock.now()
@@ -240,49 +254,57 @@ class Webhooks:
             )
             try:
                 payload = json.loads(body)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                raise WebhookRejected(400, "body is not JSON") from None
+            # A number of more than 4,300 digits is a ValueError, nesting a thousand deep a
+            # RecursionError: bad bodies like any other.
+            except (ValueError, RecursionError, UnicodeDecodeError):
+                raise WebhookRejected(400, "body is not JSON Linli reads") from None
             if not isinstance(payload, dict):
                 raise WebhookRejected(400, "body must be a JSON object")
-            handler = _kind_of(kinds, payload).handler
-            await self._check_unseen(signature)
+            kind = _kind_of(self.kinds, allowed, payload)
+            if kind not in allowed:
+                # Logged without the body: it may carry anything.
+                raise WebhookRejected(403, f"this sender may not send {kind.name} bodies")
+            await self._claim(signature, now)
         except WebhookRejected as e:
             log.warning("refused inbound webhook %s: %s", name, e.reason)
             return web.json_response({"error": e.reason}, status=e.status)
         try:
-            status, answer = await handler(payload)
+            status, answer = await kind.handler(name, payload)
         except Exception:
-            # Not remembered: the sender's retry is handled, not refused as a replay.
+            # Released: the sender's retry is handled, not refused as a replay.
+            await self._release(signature)
             log.exception("inbound webhook %s failed in its handler", name)
             return web.json_response({"error": "could not handle the update; retry"}, status=500)
-        if 200 <= status < 300:
-            await self._remember(signature, now)
+        if not 200 <= status < 300:
+            await self._release(signature)
         return web.json_response(answer, status=status)
 
-    async def _check_unseen(self, signature: str) -> None:
-        async with self.db.sessions() as session:
-            if await session.get(WebhookSeen, signature) is not None:
-                raise WebhookRejected(409, "replayed request")
-
-    async def _remember(self, signature: str, now: datetime) -> None:
-        """A request handled: its signature is refused from now on. Signatures older than the
-        tolerance go (their timestamps are refused anyway), so the table stays small."""
-        async with self.db.transaction() as session:
-            await session.execute(
-                insert_ignoring_duplicates(session, WebhookSeen).values(
-                    signature=signature, received_at=now
+    async def _claim(self, signature: str, now: datetime) -> None:
+        """One atomic claim of a signed request: the first insert wins, a concurrent or later
+        copy is refused as a replay. Signatures older than the tolerance go (their timestamps
+        are refused anyway), so the table stays small."""
+        try:
+            async with self.db.transaction() as session:
+                await session.execute(
+                    delete(WebhookSeen).where(WebhookSeen.received_at < now - 2 * TOLERANCE)
                 )
-            )
-            await session.execute(
-                delete(WebhookSeen).where(WebhookSeen.received_at < now - 2 * TOLERANCE)
-            )
+                session.add(WebhookSeen(signature=signature, received_at=now))
+        except IntegrityError:
+            raise WebhookRejected(409, "replayed request") from None
+
+    async def _release(self, signature: str) -> None:
+        """A claim whose handler did not succeed: the same request may come again."""
+        async with self.db.transaction() as session:
+            await session.execute(delete(WebhookSeen).where(WebhookSeen.signature == signature))
 
 
-def _kind_of(kinds: list[InboundKind], payload: dict[str, Any]) -> InboundKind:
+def _kind_of(
+    kinds: list[InboundKind], allowed: list[InboundKind], payload: dict[str, Any]
+) -> InboundKind:
     fitting = [k for k in kinds if k.keys <= payload.keys()]
     if len(fitting) == 1:
         return fitting[0]
-    said = "; ".join(k.describe() for k in kinds)
+    said = "; ".join(k.describe() for k in allowed)
     if not fitting:
         raise WebhookRejected(400, f"body is none of the kinds this webhook takes: {said}")
     raise WebhookRejected(400, f"body fits several kinds, send one: {said}")

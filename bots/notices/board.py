@@ -8,13 +8,13 @@ through `NoticeStore.change`, once per cause. The jobs themselves fire in `notic
 from __future__ import annotations
 
 import html
+import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
-
-import markdown
 
 from bots.notices import rules
 from bots.notices.jobs import (
@@ -31,8 +31,9 @@ from bots.notices.jobs import (
 from bots.notices.reach import ReachBook
 from bots.notices.settings import NoticeSettings
 from bots.notices.store import NewNotice, NoticeRecord, NoticeStore
-from bridge import messages
+from bridge import messages, safe_html
 from bridge.bot import Services
+from bridge.commands import CommandError
 from bridge.matrix import derived_txn_id
 from bridge.matrix_errors import NotFound
 from bridge.provision.desired import room_key
@@ -42,6 +43,10 @@ from bridge.store.jobs import JobSpec
 log = logging.getLogger(__name__)
 
 ACK_REACTION = "✅"
+# Synapse refuses an event over 64 KiB (its JSON, signatures and envelope too): a notice's
+# content (body and HTML) must leave room for them.
+MAX_EVENT_BYTES = 65536
+MAX_CONTENT_BYTES = MAX_EVENT_BYTES - 4096
 # A scheduled notice posted this late (Linli was down) says when it was meant for.
 LATE_AFTER = timedelta(minutes=5)
 
@@ -74,6 +79,8 @@ class NoticeBoard:
         self._reader_registered = False
         # Who each notice reached (receipts, the targeted residents, the answer and its chart).
         self.reach = ReachBook(services, notices, self.origin_ts)
+        # Set by the clock: arms the regular read-back of receipts once a notice is posted.
+        self.on_posted: Callable[[], Awaitable[None]] | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -188,24 +195,42 @@ class NoticeBoard:
     ) -> dict[str, Any]:
         """The notice as residents see it: plain body, HTML rendered from its Markdown, an
         @room mention when urgent, and how to acknowledge it."""
-        t = self.services.text
-        head = t(
-            compound,
-            "notices.head_urgent" if notice.urgent else "notices.head",
-            number=notice.number,
-        )
         late = (
-            t(compound, "notices.late", time=self.local(compound, late_from)) if late_from else ""
+            self.services.text(compound, "notices.late", time=self.local(compound, late_from))
+            if late_from
+            else ""
         )
-        foot = t(compound, "notices.foot", number=notice.number)
-        room = "@room " if notice.urgent else ""
-        body = f"{room}{head}{late}\n{notice.text}\n\n{foot}"
-        rendered = markdown.markdown(html.escape(notice.text, quote=False))
+        return self.render(compound, notice.number, notice.text, notice.urgent, late)
+
+    def render(
+        self, compound: Compound, number: int, text: str, urgent: bool, late: str = ""
+    ) -> dict[str, Any]:
+        t = self.services.text
+        head = t(compound, "notices.head_urgent" if urgent else "notices.head", number=number)
+        foot = t(compound, "notices.foot", number=number)
+        room = "@room " if urgent else ""
+        body = f"{room}{head}{late}\n{text}\n\n{foot}"
+        # The author's Markdown, cut to the spec's safe subset (bridge/safe_html.py).
+        rendered = safe_html.markdown_html(text)
         formatted = (
             f"<p>{room}<strong>{html.escape(head)}</strong>{html.escape(late)}</p>"
             f"{rendered}<p><em>{html.escape(foot)}</em></p>"
         )
-        return messages.notice(body, html=formatted, room_mention=notice.urgent)
+        # Mentions explicit: "@room" or a name typed in the text pings nobody; an urgent
+        # notice pings the room because the bot means it to.
+        return messages.notice(body, html=formatted, mentions=(), room_mention=urgent)
+
+    def check_size(self, compound: Compound, text: str, urgent: bool) -> None:
+        """A notice the homeserver would refuse (its event, body and HTML together, over
+        Synapse's 64 KiB) is refused before it is stored, with the limit in the answer."""
+        content = self.render(compound, 10**6, text, urgent, "（" + "0" * 40 + "）")
+        size = len(json.dumps(content, ensure_ascii=False).encode())
+        if size > MAX_CONTENT_BYTES:
+            raise CommandError(
+                "notices.too_large",
+                kb=(size + 1023) // 1024,
+                limit=MAX_EVENT_BYTES // 1024,
+            )
 
     async def publish(
         self, notice: NoticeRecord, base: str, *, late_from: datetime | None = None
@@ -246,6 +271,8 @@ class NoticeBoard:
             if notice.urgent and (post is None or not post.pinned):
                 await self._pin(room, event_id, pin=True)
                 await self.notices.set_pinned(notice.id, room, True)
+        if self.on_posted is not None:
+            await self.on_posted()
         return names
 
     def room_name(self, compound: Compound, key: str) -> str:

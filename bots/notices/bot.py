@@ -11,27 +11,32 @@ reminders) in `rules.py`; the tables in `models.py` and `store.py`; jobs in `job
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from bots.notices import demo, rules
+from bots.notices import demo, reach_rules, rules
 from bots.notices.board import NoticeBoard, group_name, interest_groups, settings_for
 from bots.notices.inbound import InboundNotices
 from bots.notices.jobs import notice_prefix
 from bots.notices.notice_clock import NoticeClock
 from bots.notices.reach_chart import ReachWords
-from bots.notices.rules import ACK_KEYS, NoticeInputError
+from bots.notices.reach_rules import NoticeInputError
+from bots.notices.rules import ACK_KEYS
 from bots.notices.settings import NoticeSettings
 from bots.notices.store import ACK, TOLD, NewNotice, NoticeRecord, NoticeStore
 from bridge.bot import Bot, EventContext, Services
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable, printable
 from bridge.events import Membership, Message, OtherEvent, Reaction, Receipt, RoomEvent
+from bridge.homeserver_version import check_receipts_complete
 from bridge.roles import STAFF_ROLES, Role
 from bridge.rooms_config import Compound
 
 NUMBER = Arg("number", ArgKind.INT)
+# The street office's total covers the notices posted this recently.
+TOTAL_PERIOD = timedelta(days=30)
 # Who may run the staff commands at all; each compound narrows it (NoticeSettings.posters).
 NOTICE_STAFF = STAFF_ROLES
 
@@ -50,6 +55,7 @@ class NoticeBot(Bot):
 
     async def on_start(self) -> None:
         await self._rooms_with_posts()
+        self.notice_clock.receipts_complete = await check_receipts_complete(self.services.client)
         # Receipts sent while Linli was down never arrive: read them through /sync.
         await self.notice_clock.catch_up_soon()
 
@@ -109,10 +115,14 @@ class NoticeBot(Bot):
             )
         except NoticeInputError as e:
             raise CommandError(e.key, **e.args_) from e
+        self.board.check_size(compound, request.text, request.urgent)
+        series_end = request.expires
         if request.cron is not None:
             status, start = "recurring", now
             first = rules.next_cron(request.cron, now, self.board.tz)
-            if request.expires is not None and first >= request.expires:
+            # A series never runs for ever: without 有效 it ends after the compound's default.
+            series_end = request.expires or now + settings.series_default_end
+            if first >= series_end:
                 raise CommandError("notices.series_empty")
         elif request.at is not None:
             status, start = "scheduled", request.at
@@ -135,7 +145,7 @@ class NoticeBot(Bot):
             # A recurring notice's expiry is the end of the series (`有效 30天`: every day for
             # 30 days); each time it is posted gets the compound's default within that.
             expires_at=(
-                request.expires
+                series_end
                 if status == "recurring"
                 else self.board.expiry(settings, request.urgent, start, request.expires)
             ),
@@ -155,11 +165,14 @@ class NoticeBot(Bot):
             assert notice.cron is not None
             following = rules.next_cron(notice.cron, now, self.board.tz)
             await ctx.reply(
-                "notices.recurring" if notice.expires_at is None else "notices.recurring_until",
+                "notices.recurring_until"
+                if request.expires is not None
+                else "notices.recurring_default_end",
                 number=notice.number,
                 cron=notice.cron,
                 next=self.board.local(compound, following),
                 until=self.board.local(compound, notice.expires_at) if notice.expires_at else "",
+                days=settings.series_default_end.days,
                 targets=where,
             )
             return
@@ -229,6 +242,7 @@ class NoticeBot(Bot):
             ctx, notice, "edited"
         ):
             raise CommandError("notices.not_current", number=number)
+        self.board.check_size(self._compound(ctx), text.strip(), notice.urgent)
         notice, _ = await self.notices.change(
             notice.id,
             cause=ctx.event.event_id,
@@ -270,6 +284,19 @@ class NoticeBot(Bot):
             if image is not None:  # no media repository: the text above stands alone
                 await ctx.send(ctx.event.room_id, image, purpose="reach_chart")
 
+    @commands.command("notice total", aliases=["通知 汇总"], roles=NOTICE_STAFF | {Role.OBSERVER})
+    async def street_total(self, ctx: EventContext) -> None:
+        """Every compound the asker observes (a street office), or their own compound."""
+        here = self._compound(ctx)
+        observed = [
+            c
+            for c in self.services.rooms.compounds.values()
+            if Role.OBSERVER in (await self.services.roles.table(c)).roles_of(ctx.event.sender)
+        ]
+        since = ctx.received_at - TOTAL_PERIOD
+        text = await self.board.reach.street_total(observed or [here], since, here)
+        await ctx.reply_text(text, purpose="total")
+
     # ------------------------------------------------------------ 楼长 and residents
 
     @commands.command(
@@ -282,11 +309,10 @@ class NoticeBot(Bot):
         self._compound(ctx)
         notice = await self._notice(ctx, number)
         try:
-            home = rules.parse_household(household)
+            home = reach_rules.parse_household(household)
         except NoticeInputError as e:
             raise CommandError(e.key, **e.args_) from e
-        targeted = await self.board.reach.targeted(notice)
-        if home not in set(targeted.values()):
+        if home not in await self.board.reach.households_of(notice):
             raise CommandError("notices.not_targeted", household=home.label, number=number)
         table = ctx.role_table
         assert table is not None

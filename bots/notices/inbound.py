@@ -14,11 +14,20 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from bots.notices import rules
 from bots.notices.board import NoticeBoard, settings_for
-from bots.notices.rules import NoticeInputError
+from bots.notices.reach_rules import NoticeInputError
 from bots.notices.store import NewNotice
 from bridge.bot import Services
 
@@ -32,46 +41,36 @@ class InboundNotices:
     def __init__(self, services: Services, board: NoticeBoard) -> None:
         self.services = services
         self.board = board
-        senders = {
+        # Who may send notices is read at each request (a reload may add a sender).
+        services.webhooks.on_inbound(
+            "notice", ("id", "compound", "text"), self.accept, senders=self.senders
+        )
+
+    def senders(self) -> set[str]:
+        return {
             sender
-            for compound in services.rooms.compounds.values()
+            for compound in self.services.rooms.compounds.values()
             for sender in settings_for(compound).senders
         }
-        for sender in sorted(senders):
-            if sender in services.config.webhooks:
-                services.webhooks.on_inbound(
-                    sender, "notice", ("id", "compound", "text"), self._handler(sender)
-                )
-
-    def _handler(self, sender: str) -> Any:
-        async def handle(payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-            return await self.accept(sender, payload)
-
-        return handle
 
     async def accept(self, sender: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        notice_id, key, text = payload.get("id"), payload.get("compound"), payload.get("text")
-        if not isinstance(notice_id, str) or not 0 < len(notice_id) <= MAX_ID:
-            return 400, {"error": f"id must be a string of 1-{MAX_ID} characters"}
-        if not isinstance(text, str) or not text.strip():
-            return 400, {"error": "text must be a non-empty string"}
-        if len(text) > MAX_TEXT:
+        """Checked, then stored with its posting job in one transaction before the 200: the
+        scheduler posts it in the compound's lane, so a crash after the answer loses nothing
+        and it keeps its order with the compound's other notices."""
+        text = payload.get("text")
+        if isinstance(text, str) and len(text) > MAX_TEXT:
             return 413, {"error": f"text longer than {MAX_TEXT} characters"}
-        compound = self.services.rooms.compounds.get(key) if isinstance(key, str) else None
+        try:
+            body = InboundNotice.model_validate(payload)
+        except ValidationError as e:
+            return 400, {"error": "; ".join(_said(error) for error in e.errors())}
+        compound = self.services.rooms.compounds.get(body.compound)
         if compound is None or sender not in settings_for(compound).senders:
-            log.warning(
-                "inbound notice %s from %s refused: compound not allowed", notice_id, sender
-            )
+            log.warning("inbound notice from %s refused: compound not allowed", sender)
             return 403, {"error": "this sender may not post to that compound"}
-        buildings = payload.get("buildings", "all")
+        buildings = body.buildings
         if isinstance(buildings, list):
             buildings = ",".join(str(b) for b in buildings)
-        urgent = payload.get("urgent", False)
-        hours = payload.get("expires_hours")
-        if not isinstance(buildings, str) or not isinstance(urgent, bool):
-            return 400, {"error": "buildings must be a string or list, urgent a boolean"}
-        if hours is not None and (not isinstance(hours, int) or not 0 < hours <= 24 * 90):
-            return 400, {"error": "expires_hours must be a whole number of hours up to 2160"}
         try:
             targets = rules.parse_buildings(buildings, compound.config.buildings)
         except NoticeInputError as e:
@@ -81,28 +80,51 @@ class InboundNotices:
             }
         now = self.services.clock.now()
         settings = settings_for(compound)
-        given = now + timedelta(hours=hours) if isinstance(hours, int) else None
-        cause = f"webhook:{sender}:{notice_id}"
+        hours = body.expires_hours
+        given = now + timedelta(hours=hours) if hours is not None else None
         notice, made_now = await self.board.create(
             NewNotice(
                 compound=compound.key,
-                cause=cause,
+                cause=f"webhook:{sender}:{body.id}",
                 author=None,
                 origin=f"webhook:{sender}",
                 staff_room_id=None,
-                text=text.strip(),
+                text=body.text.strip(),
                 targets=list(targets) if targets is not None else None,
-                urgent=urgent,
-                status="posted",
+                urgent=body.urgent,
+                status="scheduled",  # posted by its job, due now
                 created_at=now,
-                post_at=None,
+                post_at=now,
                 cron=None,
-                expires_at=self.board.expiry(settings, urgent, now, given),
-                posted_at=now,
+                expires_at=self.board.expiry(settings, body.urgent, now, given),
             ),
             compound,
         )
-        # Posted also when the id was seen before: a crash between storing and posting is
-        # finished by the sender's retry (the messages' transaction IDs come from the id).
-        rooms = await self.board.publish(notice, cause)
-        return 200, {"number": notice.number, "rooms": len(rooms), "duplicate": not made_now}
+        rooms = len(self.board.rooms_for(notice))
+        return 200, {"number": notice.number, "rooms": rooms, "duplicate": not made_now}
+
+
+class InboundNotice(BaseModel):
+    """A notice's body, typed strictly: `expires_hours: true` is not one hour, "3" is not 3."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID)]
+    compound: Annotated[str, StringConstraints(max_length=64)]
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
+    buildings: str | list[Annotated[str, StringConstraints(max_length=16)] | int] = "all"
+    urgent: bool = False
+    expires_hours: Annotated[int, Field(gt=0, le=24 * 90)] | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text must not be blank")
+        return value
+
+
+def _said(error: Any) -> str:
+    """One validation error as a sender's developer reads it (never the value sent)."""
+    where = ".".join(str(part) for part in error.get("loc", ())) or "body"
+    return f"{where}: {error.get('msg', 'invalid')}"

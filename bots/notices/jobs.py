@@ -28,6 +28,8 @@ class Reminder(BaseModel):
     notice: int
     round: int
     last: bool  # after this one, the 楼长 get their visit lists
+    # A large fan-out goes in batches: this one starts after this resident (in ID order).
+    after: str | None = None
 
 
 class CatchUp(BaseModel):

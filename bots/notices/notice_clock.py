@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -38,34 +38,65 @@ from bridge.store.jobs import Job
 
 log = logging.getLogger(__name__)
 
+# While a notice is open, receipts are read back through /sync this often (and after every
+# start and refused transaction); more often on a Synapse that drops receipts in bursts.
+RECONCILE_EVERY = timedelta(minutes=10)
+RECONCILE_EVERY_LOSSY = timedelta(minutes=1)
+# Direct-message reminders sent by one job; the rest follow in jobs of their own.
+REMIND_BATCH = 100
+
 
 class NoticeClock:
     def __init__(self, services: Services, board: NoticeBoard) -> None:
         self.services = services
         self.board = board
         self.notices = board.notices
+        # False on a Synapse known to drop receipts in bursts (asked at start).
+        self.receipts_complete = True
         scheduler = services.scheduler
-        scheduler.register_kind(POST, self._post_due)
-        scheduler.register_kind(RECUR, self._recur)
-        scheduler.register_kind(REMIND, self._remind)
-        scheduler.register_kind(VISITS, self._visits)
-        scheduler.register_kind(EXPIRE, self._expire)
+        # Each notice's jobs run in its compound's lane (bridge/scheduler.py).
+        self._compounds: dict[int, str] = {}
+        scheduler.register_kind(POST, self._post_due, lane=self._lane)
+        scheduler.register_kind(RECUR, self._recur, lane=self._lane)
+        scheduler.register_kind(REMIND, self._remind, lane=self._lane)
+        scheduler.register_kind(VISITS, self._visits, lane=self._lane)
+        scheduler.register_kind(EXPIRE, self._expire, lane=self._lane)
         scheduler.register_kind(CATCH_UP, self._catch_up)
+        board.on_posted = self.reconcile_later
+
+    async def _lane(self, payload: NoticeJob | Occurrence | Reminder) -> str | None:
+        compound = self._compounds.get(payload.notice)
+        if compound is None:
+            notice = await self.notices.by_id(payload.notice)
+            if notice is None:
+                return None
+            compound = self._compounds[payload.notice] = notice.compound
+        return compound
 
     async def _catch_up(self, job: Job, payload: CatchUp) -> None:
         """Receipts are ephemeral: the homeserver does not push again those sent while Linli
-        was down. The bot's own /sync gives each room's latest receipt per user (spec:
-        "Receipts", m.receipt in a room's ephemeral events); count them."""
+        was down, or in a transaction it refused. The reader's /sync gives each room's latest
+        receipt per user (spec: "Receipts", m.receipt in a room's ephemeral events), and a
+        receipt counts for every notice at or before its event in the room's order (Linli's
+        order of the room, or the homeserver's timestamps for an event it never saw), so a
+        later receipt still counts for the notice above it. Counted once, like any other."""
         now = self.services.clock.now()
         rooms = await self.notices.rooms_of_current(now - timedelta(days=payload.days))
-        if not rooms:
-            return
+        if rooms:
+            await self._read_back(sorted(rooms), now)
+        if await self.notices.any_open():
+            await self.reconcile_later()
+
+    async def _read_back(self, rooms: list[str], now: datetime) -> None:
+        # Synapse answers an identical initial /sync from its response cache for a while
+        # (sync_response_cache_duration, 2 minutes): a catch-up soon after the last one would
+        # read the old receipts. A filter no two catch-ups share makes every request a new one.
         sync_filter = {
             "room": {
-                "rooms": sorted(rooms),
+                "rooms": rooms,
                 "timeline": {"limit": 1},
                 "state": {"types": []},
-                "ephemeral": {"types": ["m.receipt"]},
+                "ephemeral": {"types": ["m.receipt"], "not_types": [f"cn.linli.{uuid4().hex}"]},
                 "account_data": {"types": []},
             },
             "presence": {"types": []},
@@ -84,12 +115,28 @@ class NoticeClock:
                 if not isinstance(event, dict):
                     continue
                 for receipt in parse_receipts({**event, "room_id": room_id}):
+                    # Private receipts never count (the reader sees only its own anyway).
                     if receipt.receipt_type != "m.read":
                         continue
                     if self.services.config.is_linli_user(receipt.user_id):
                         continue
                     counted += await self.board.reach.count_read(receipt, now)
         log.info("notices: caught up receipts in %d rooms (%d counted)", len(joined), counted)
+
+    @property
+    def reconcile_every(self) -> timedelta:
+        return RECONCILE_EVERY if self.receipts_complete else RECONCILE_EVERY_LOSSY
+
+    async def reconcile_later(self) -> None:
+        """The next regular catch-up while a notice is open: at the next multiple of the
+        interval, keyed by it, so however many chains a restart or a notice starts, one job
+        runs per interval."""
+        every = self.reconcile_every.total_seconds()
+        due_s = (int(self.services.clock.now().timestamp() // every) + 1) * every
+        due = datetime.fromtimestamp(due_s, UTC)
+        await self.services.scheduler.schedule_kind(
+            f"notices:reconcile:{int(due_s)}", CATCH_UP, due, CatchUp()
+        )
 
     async def catch_up_soon(self) -> None:
         now = self.services.clock.now()
@@ -196,10 +243,14 @@ class NoticeClock:
         body = self.services.text(
             compound, key, number=notice.number, rooms="、".join(names), **args
         )
-        await self.board.send(notice.staff_room_id, messages.notice(body), base, "told_staff")
+        await self.board.send(
+            notice.staff_room_id, messages.notice(body, mentions=()), base, "told_staff"
+        )
 
     async def _remind(self, job: Job, payload: Reminder) -> None:
-        """Each targeted resident who has not acknowledged gets a direct message."""
+        """Each targeted resident who has not acknowledged gets a direct message, a batch at a
+        time: the rest is a job of its own, so the compound's lane (and the job's time budget)
+        is never held by thousands of direct messages at once."""
         notice = await self.notices.by_id(payload.notice)
         if notice is None or notice.status != "posted":
             return
@@ -209,15 +260,27 @@ class NoticeClock:
         targeted = await self.board.reach.targeted(notice)
         acked = await self.notices.acknowledged_by(notice.id, targeted)
         rows = await self.notices.reach_rows(notice.id)
-        base = f"job:{job.key}"
-        for user in sorted(set(targeted) - acked):
-            if targeted[user].label in rows.told:
-                continue
+        # The round's key, whichever batch: a batch done again sends nothing new.
+        base = f"job:{notice_key(notice.id, 'remind', payload.round)}"
+        waiting = [
+            user
+            for user in sorted(set(targeted) - acked)
+            if targeted[user].label not in rows.told
+            and (payload.after is None or user > payload.after)
+        ]
+        batch, rest = waiting[:REMIND_BATCH], waiting[REMIND_BATCH:]
+        body = self.services.text(
+            compound, "notices.reminder", number=notice.number, text=_short(notice.text)
+        )
+        for user in batch:
             room = await self.services.direct_room(user)
-            body = self.services.text(
-                compound, "notices.reminder", number=notice.number, text=_short(notice.text)
+            await self.board.send(room, messages.notice(body, mentions=()), base, f"remind:{user}")
+        if rest:
+            following = payload.model_copy(update={"after": batch[-1]})
+            key = notice_key(notice.id, "remind", payload.round, "after", batch[-1])
+            await self.services.scheduler.schedule_kind(
+                key, REMIND, self.services.clock.now(), following
             )
-            await self.board.send(room, messages.notice(body), base, f"remind:{user}")
 
     async def _visits(self, job: Job, payload: NoticeJob) -> None:
         """After the last reminder: each building's 楼长 gets its unreached households."""
@@ -234,6 +297,10 @@ class NoticeClock:
             if Role.BUILDING_CONTACT in table.roles_of(user):
                 contacts.setdefault(building, []).append(user)
         base = f"job:{job.key}"
+
+        def no_account(household: str) -> str:
+            return self.services.text(compound, "notices.visit_no_account", household=household)
+
         for b in found.buildings:
             if not b.unreached:
                 continue
@@ -245,9 +312,21 @@ class NoticeClock:
                     number=notice.number,
                     building=b.building,
                     text=_short(notice.text),
-                    households="\n".join(b.unreached),
+                    households="\n".join(
+                        [
+                            *(
+                                self.services.text(
+                                    compound, "notices.visit_no_account", household=h
+                                )
+                                for h in b.unreached_offline
+                            ),
+                            *b.unreached_online,
+                        ]
+                    ),
                 )
-                await self.board.send(room, messages.notice(body), base, f"visits:{contact}")
+                await self.board.send(
+                    room, messages.notice(body, mentions=()), base, f"visits:{contact}"
+                )
 
     async def _expire(self, job: Job, payload: NoticeJob) -> None:
         """A posted notice's expiry (its reminders stop, its pin goes), or a series' end."""

@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from bots.notices import rules
+from bots.notices import reach_rules, rules
 from bots.notices.reach_chart import ReachWords, reach_chart_png
-from bots.notices.rules import Household, Reach
+from bots.notices.reach_rules import Household, Reach
 from bots.notices.store import NoticeRecord, NoticeStore
 from bridge import messages
 from bridge.bot import Services
@@ -38,6 +38,8 @@ class ReachBook:
         # Each compound's verified residents and their households, with the generation of the
         # people tables they were read at (a reach answer reads thousands).
         self._residents: dict[str, tuple[int, list[tuple[str, Household]]]] = {}
+        # Each compound's roster households (None: it has no roster), by roster generation.
+        self._roster: dict[str, tuple[int, list[Household] | None]] = {}
         # Each notice's last reach chart: the same figures again show the image uploaded then.
         self._charts: dict[int, tuple[Reach, ReachWords, dict[str, Any]]] = {}
 
@@ -50,7 +52,19 @@ class ReachBook:
             record = await self.services.store.rooms.by_key(room_key(notice.compound, notice.group))
             if record is not None:
                 members = await self.services.client.joined_members(record.room_id)
-        return rules.targeted_residents(residents, notice.targets, members)
+        return reach_rules.targeted_residents(residents, notice.targets, members)
+
+    async def roster(self, compound: str) -> list[Household] | None:
+        """The compound's roster households, or None when it has none (read again only once
+        a roster import committed)."""
+        generation = self.services.store.db.generations["roster"]
+        cached = self._roster.get(compound)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        rows = await self.services.store.roster.households(compound)
+        households = [Household(*row) for row in rows] if rows else None
+        self._roster[compound] = (generation, households)
+        return households
 
     async def residents(self, compound: str) -> list[tuple[str, Household]]:
         """The compound's verified residents, read again only once the people tables changed
@@ -65,9 +79,66 @@ class ReachBook:
         self._residents[compound] = (generation, residents)
         return residents
 
+    async def households_of(self, notice: NoticeRecord) -> set[Household]:
+        """The households a notice is for: its residents' and the roster's."""
+        homes = set((await self.targeted(notice)).values())
+        roster = await self.roster(notice.compound)
+        if roster is not None:
+            homes.update(reach_rules.targeted_roster(roster, notice.targets))
+        return homes
+
     async def reach_of(self, notice: NoticeRecord) -> Reach:
+        """Every household the notice is for: the roster's in the targeted buildings (an
+        interest group's: its members'), with the verified residents' households."""
         rows = await self.notices.reach_rows(notice.id)
-        return rules.reach(await self.targeted(notice), rows.read, rows.acknowledged, rows.told)
+        roster = await self.roster(notice.compound)
+        homes = reach_rules.targeted_roster(roster, notice.targets) if roster is not None else None
+        return reach_rules.reach(
+            await self.targeted(notice), rows.read, rows.acknowledged, rows.told, homes
+        )
+
+    async def street_total(
+        self, compounds: list[Compound], since: datetime, asked_in: Compound
+    ) -> str:
+        """A street office's view: per compound, the notices posted since `since` and the
+        households they reached (a household counted once per notice), then the total."""
+        t = self.services.text
+        lines = [t(asked_in, "notices.total_head", days=(self.services.clock.now() - since).days)]
+        notices = households = reached = 0
+        for compound in compounds:
+            found = [
+                await self.reach_of(n) for n in await self.notices.posted_since(compound.key, since)
+            ]
+            here = sum(f.households for f in found)
+            got = sum(f.reached for f in found)
+            lines.append(
+                t(
+                    asked_in,
+                    "notices.total_compound",
+                    name=(compound.config.name_en if asked_in.locale == "en" else None)
+                    or compound.config.name,
+                    notices=len(found),
+                    households=here,
+                    reached=got,
+                    pct=rules.percent(got, here),
+                    roster=t(asked_in, "notices.total_no_roster")
+                    if await self.roster(compound.key) is None
+                    else "",
+                )
+            )
+            notices, households, reached = notices + len(found), households + here, reached + got
+        lines.append(
+            t(
+                asked_in,
+                "notices.total_all",
+                compounds=len(compounds),
+                notices=notices,
+                households=households,
+                reached=reached,
+                pct=rules.percent(reached, households),
+            )
+        )
+        return "\n".join(lines)
 
     async def reach_chart(
         self, notice: NoticeRecord, found: Reach, words: ReachWords
@@ -92,20 +163,24 @@ class ReachBook:
 
     def reach_text(self, compound: Compound, notice: NoticeRecord, found: Reach) -> str:
         t = self.services.text
-        lines = [
-            t(
-                compound,
-                "notices.reach_head",
-                number=notice.number,
-                households=found.households,
-                reached=found.reached,
-                pct=rules.percent(found.reached, found.households),
-                residents=found.residents,
-                read=found.read,
-                acknowledged=found.acknowledged,
-                told=found.told,
-            )
-        ]
+        figures = {
+            "households": found.households,
+            "reached": found.reached,
+            "pct": rules.percent(found.reached, found.households),
+            "acknowledged": found.acknowledged,
+            "read": found.read,
+            "told": found.told,
+            "residents": found.residents,
+            "no_account": found.no_account,
+        }
+        lines = [t(compound, "notices.reach_head", number=notice.number, **figures)]
+        if notice.group is not None:
+            basis = "notices.reach_basis_group"
+        elif found.roster:
+            basis = "notices.reach_basis_roster"
+        else:
+            basis = "notices.reach_basis_no_roster"
+        lines.append(t(compound, basis, **figures))
         for b in found.buildings:
             lines.append(
                 t(
@@ -115,22 +190,27 @@ class ReachBook:
                     households=b.households,
                     reached=b.reached,
                     pct=rules.percent(b.reached, b.households),
-                    read=b.read,
                     acknowledged=b.acknowledged,
+                    read=b.read,
                     told=b.told,
                 )
             )
-        if found.unreached:
-            shown = found.unreached[:60]
-            more = len(found.unreached) - len(shown)
-            lines.append(
-                t(compound, "notices.reach_unreached", households="、".join(shown))
-                + (t(compound, "notices.reach_more", n=more) if more else "")
-            )
-        elif found.households:
-            lines.append(t(compound, "notices.reach_all"))
-        else:
-            lines.append(t(compound, "notices.reach_nobody"))
+        offline = [h for b in found.buildings for h in b.unreached_offline]
+        online = [h for b in found.buildings for h in b.unreached_online]
+        for key, households in (
+            ("notices.reach_unreached_offline", offline),
+            ("notices.reach_unreached", online),
+        ):
+            if households:
+                shown = households[:60]
+                more = len(households) - len(shown)
+                lines.append(
+                    t(compound, key, households="、".join(shown))
+                    + (t(compound, "notices.reach_more", n=more) if more else "")
+                )
+        if not found.unreached:
+            key = "notices.reach_all" if found.households else "notices.reach_nobody"
+            lines.append(t(compound, key))
         lines.append(t(compound, "notices.reach_lower_bound"))
         return "\n".join(lines)
 

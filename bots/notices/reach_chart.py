@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from bots.notices.rules import Reach
+from bots.notices.reach_rules import Reach
 from bridge.chart_font import cjk_font
 
 DPI = 100

@@ -6,12 +6,18 @@ time is passed in.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
+from croniter import CroniterError, croniter
+
+from bots.notices.reach_rules import (
+    NoticeInputError,
+    group_target,
+)
+from bridge import time_bounds
 
 WHOLE_COMPOUND = ("全体", "全部", "全小区", "all", "everyone")
 URGENT_WORDS = ("紧急", "urgent")
@@ -21,41 +27,20 @@ EXPIRES_WORDS = ("有效", "expires", "到期")
 # Reactions that acknowledge a notice: the ✅ the bot offers, and what people type instead.
 ACK_KEYS = frozenset({"✅", "✔️", "☑️", "👌", "👍", "收到", "已阅", "ok", "OK"})
 
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
-_ZH_DURATION = re.compile(r"^(\d+)(天|小时|分钟)$")
+# A word after the five fields of a cron expression that is a sixth field (seconds or years in
+# other dialects): refused rather than read as the start of the text.
+_CRON_FIELD = re.compile(r"^[0-9*/,?-]+$")
+# What looks like a duration someone meant, even a wrong one ("-1天", "3000000天").
+_DURATION_LIKE = re.compile(r"^[-+]?\d+(?:天|日|小时|时|分钟|分|[dhm])", re.IGNORECASE)
 _TOKEN = re.compile(r"\S+")
 _RANGE = re.compile(r"^(\d{1,9})-(\d{1,9})$")
-_HOUSEHOLD = re.compile(r"^([0-9A-Za-z]{1,8})-([0-9A-Za-z]{1,8})-([0-9A-Za-z]{1,8})$")
 # Buildings at most: a range such as 1-100000 is refused before it is expanded.
 MAX_BUILDINGS = 500
-# A notice to an interest group keeps its target as ["group:<key>"] (building names are
-# letters and digits only, so the two never mix).
-GROUP_PREFIX = "group:"
-
-
-class NoticeInputError(ValueError):
-    """Input a person typed that does not fit: a message key and its arguments."""
-
-    def __init__(self, key: str, **args: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.args_ = args
 
 
 def parse_duration(value: object) -> timedelta:
-    """ "15m", "2h", "3d", "1h30m", or "3天", "2小时", "30分钟"."""
-    if isinstance(value, timedelta):
-        return value
-    text = str(value).strip().lower().replace(" ", "")
-    zh = _ZH_DURATION.match(text)
-    if zh:
-        n, unit = int(zh.group(1)), zh.group(2)
-        return {"天": timedelta(days=n), "小时": timedelta(hours=n)}.get(unit, timedelta(minutes=n))
-    match = _DURATION.match(text)
-    if not text or match is None or not any(match.groups()):
-        raise ValueError(f"{value!r} is not a duration like 15m, 2h, 3d or 1h30m")
-    days, hours, minutes = (int(g or 0) for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes)
+    """ "15m", "2h", "3d", "1h30m", or "3天", "2小时", "30分钟" (bounded: bridge/time_bounds.py)."""
+    return time_bounds.parse_duration(value)
 
 
 def parse_buildings(spec: str, known: Sequence[str]) -> tuple[str, ...] | None:
@@ -87,17 +72,6 @@ def parse_buildings(spec: str, known: Sequence[str]) -> tuple[str, ...] | None:
     if not chosen:
         raise NoticeInputError("notices.no_target")
     return tuple(chosen)
-
-
-def group_target(group: str) -> tuple[str, ...]:
-    return (GROUP_PREFIX + group,)
-
-
-def group_of(targets: Sequence[str] | None) -> str | None:
-    """The interest group a notice's targets name, or None (the compound, or buildings)."""
-    if targets and len(targets) == 1 and targets[0].startswith(GROUP_PREFIX):
-        return targets[0].removeprefix(GROUP_PREFIX)
-    return None
 
 
 def parse_target(
@@ -161,18 +135,45 @@ def parse_when(words: Sequence[str], now: datetime, tz: ZoneInfo) -> tuple[datet
             day = datetime.strptime(f"{local_now.year}-{first}", "%Y-%m-%d").date()
             if datetime.combine(day, clock, tz) < local_now - timedelta(days=1):
                 day = day.replace(year=day.year + 1)
-        return datetime.combine(day, clock, tz), 2
+        return time_bounds.check_ahead(datetime.combine(day, clock, tz), now), 2
     except ValueError:
         shown = " ".join(words[:2])
         raise NoticeInputError("notices.bad_time", time=shown) from None
 
 
-def check_cron(expression: str) -> str:
-    """A five-field cron expression, or NoticeInputError."""
-    fields = expression.split()
-    if len(fields) != 5 or not croniter.is_valid(expression):
+def check_cron(fields: Sequence[str], now: datetime, tz: ZoneInfo) -> str:
+    """The five-field cron expression at the start of `fields` (the words after 每), or
+    NoticeInputError: a sixth field is refused (not taken as the text), so is a schedule more
+    often than hourly (the minute must be one number) and one that never comes (30 February)."""
+    shown = " ".join(fields[:6])
+    if len(fields) < 5 or (len(fields) > 5 and _CRON_FIELD.match(fields[5])):
+        raise NoticeInputError("notices.bad_cron", cron=shown)
+    expression = " ".join(fields[:5])
+    if not croniter.is_valid(expression):
         raise NoticeInputError("notices.bad_cron", cron=expression)
-    return " ".join(fields)
+    if not fields[0].isdigit():
+        raise NoticeInputError("notices.cron_too_often", cron=expression)
+    try:
+        next_cron(expression, now, tz)
+    except (CroniterError, ValueError, OverflowError):
+        raise NoticeInputError("notices.bad_cron", cron=expression) from None
+    return expression
+
+
+def parse_expiry(words: Sequence[str], now: datetime, tz: ZoneInfo) -> tuple[datetime, int]:
+    """What follows 有效: a duration ("3天", "12h") or a local date and time, bounded; its own
+    answer when it is neither (not the help of 定时)."""
+    shown = " ".join(words[:2])
+    first = words[0] if words else ""
+    try:
+        return time_bounds.later(now, parse_duration(first)), 1
+    except ValueError:
+        if not first or _DURATION_LIKE.match(first):
+            raise NoticeInputError("notices.bad_expiry", time=shown or first) from None
+    try:
+        return parse_when(words, now, tz)
+    except NoticeInputError:
+        raise NoticeInputError("notices.bad_expiry", time=shown) from None
 
 
 def next_cron(expression: str, after: datetime, tz: ZoneInfo) -> datetime:
@@ -209,15 +210,10 @@ def parse_post(
             at, used = parse_when([t.group() for t in tokens[i + 1 : i + 3]], now, tz)
             i += 1 + used
         elif word in CRON_WORDS:
-            fields = [t.group() for t in tokens[i + 1 : i + 6]]
-            cron = check_cron(" ".join(fields))
+            cron = check_cron([t.group() for t in tokens[i + 1 : i + 7]], now, tz)
             i += 6
         elif word in EXPIRES_WORDS:
-            following = [t.group() for t in tokens[i + 1 : i + 3]]
-            try:
-                expires, used = now + parse_duration(following[0] if following else ""), 1
-            except ValueError:
-                expires, used = parse_when(following, now, tz)
+            expires, used = parse_expiry([t.group() for t in tokens[i + 1 : i + 3]], now, tz)
             i += 1 + used
         else:
             break
@@ -232,123 +228,6 @@ def parse_post(
     if expires is not None and expires <= start:
         raise NoticeInputError("notices.expires_early")
     return PostRequest(targets, text, urgent, at, cron, expires)
-
-
-# ------------------------------------------------------------------ reach
-
-
-@dataclass(frozen=True, order=True)
-class Household:
-    building: str
-    unit: str
-    room: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.building}-{self.unit}-{self.room}"
-
-
-def parse_household(text: str) -> Household:
-    match = _HOUSEHOLD.match(text.strip().translate(str.maketrans("－—", "--")))
-    if match is None:
-        raise NoticeInputError("notices.bad_household", household=text)
-    return Household(*match.groups())
-
-
-@dataclass(frozen=True)
-class BuildingReach:
-    building: str
-    residents: int
-    read: int  # residents who read or acknowledged it (an acknowledgement is a reading)
-    acknowledged: int
-    households: int
-    reached: int  # households with a reader, an acknowledgement, or told in person
-    told: int  # households reached only in person
-    unreached: tuple[str, ...]  # household labels, sorted
-
-
-@dataclass(frozen=True)
-class Reach:
-    buildings: tuple[BuildingReach, ...]
-    residents: int = 0
-    read: int = 0
-    acknowledged: int = 0
-    households: int = 0
-    reached: int = 0
-    told: int = 0
-    unreached: tuple[str, ...] = field(default=())
-
-
-def _building_order(name: str) -> tuple[int, str]:
-    return (int(name), "") if name.isdigit() else (10**9, name)
-
-
-def reach(
-    targeted: Mapping[str, Household],
-    read: Iterable[str],
-    acknowledged: Iterable[str],
-    told: Iterable[str],
-) -> Reach:
-    """Reach of one notice: `targeted` maps each targeted verified resident to their household;
-    `read` and `acknowledged` are user IDs (anyone: those not targeted are ignored), `told` are
-    household labels marked "told in person" by a 楼长. A lower bound: private receipts are
-    invisible."""
-    acked = set(acknowledged) & targeted.keys()
-    seen = (set(read) & targeted.keys()) | acked
-    told_labels = set(told)
-    by_building: dict[str, list[tuple[str, Household]]] = {}
-    for user, household in targeted.items():
-        by_building.setdefault(household.building, []).append((user, household))
-    rows = []
-    for building in sorted(by_building, key=_building_order):
-        people = by_building[building]
-        households = {h for _, h in people}
-        reached_by_reading = {h for u, h in people if u in seen}
-        told_only = {h for h in households - reached_by_reading if h.label in told_labels}
-        unreached = households - reached_by_reading - told_only
-        rows.append(
-            BuildingReach(
-                building=building,
-                residents=len(people),
-                read=sum(1 for u, _ in people if u in seen),
-                acknowledged=sum(1 for u, _ in people if u in acked),
-                households=len(households),
-                reached=len(reached_by_reading) + len(told_only),
-                told=len(told_only),
-                unreached=tuple(h.label for h in sorted(unreached, key=_household_order)),
-            )
-        )
-    return Reach(
-        buildings=tuple(rows),
-        residents=sum(r.residents for r in rows),
-        read=sum(r.read for r in rows),
-        acknowledged=sum(r.acknowledged for r in rows),
-        households=sum(r.households for r in rows),
-        reached=sum(r.reached for r in rows),
-        told=sum(r.told for r in rows),
-        unreached=tuple(label for r in rows for label in r.unreached),
-    )
-
-
-def _household_order(h: Household) -> tuple[tuple[int, str], ...]:
-    return (_building_order(h.building), _building_order(h.unit), _building_order(h.room))
-
-
-def targeted_residents(
-    residents: Iterable[tuple[str, Household]],
-    targets: Sequence[str] | None,
-    group_members: Iterable[str] = (),
-) -> dict[str, Household]:
-    """The verified residents a notice is for: those of the targeted buildings (all when
-    `targets` is None), or of an interest group those who are members of its room."""
-    if group_of(targets) is not None:
-        members = set(group_members)
-        return {user: household for user, household in residents if user in members}
-    return {
-        user: household
-        for user, household in residents
-        if targets is None or household.building in targets
-    }
 
 
 # ------------------------------------------------------------------ reminders

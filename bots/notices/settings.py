@@ -41,3 +41,5 @@ class NoticeSettings(BaseModel):
     senders: list[str] = []
     # After the last reminder (this long after it), each 楼长 gets the households to visit.
     visit_list_after: Duration = timedelta(hours=1)
+    # A recurring notice with no `有效` ends this long after it was set up (said in the answer).
+    series_default_end: Duration = timedelta(days=90)

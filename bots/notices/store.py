@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import and_, func, select, update
 
 from bots.notices.models import Notice, NoticeLog, NoticePost, NoticeReach, NoticeRoomEvent
-from bots.notices.rules import group_of
+from bots.notices.reach_rules import group_of
 from bridge.store.changes import ChangeLog
 from bridge.store.database import Database, insert_ignoring_duplicates, table_of
 from bridge.store.jobs import JobSpec, add_jobs
@@ -170,6 +170,22 @@ class NoticeStore:
             ).scalars()
             return [_record(r) for r in rows]
 
+    async def posted_since(self, compound: str, since: datetime) -> list[NoticeRecord]:
+        """The compound's notices posted since `since` whose reach counts (oldest first)."""
+        async with self.db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Notice)
+                    .where(
+                        Notice.compound == compound,
+                        Notice.status.in_(TRACKED),
+                        Notice.posted_at >= since,
+                    )
+                    .order_by(Notice.number)
+                )
+            ).scalars()
+            return [_record(r) for r in rows]
+
     async def change(
         self,
         notice_id: int,
@@ -314,6 +330,14 @@ class NoticeStore:
             return
         async with self.db.transaction() as session:
             await session.execute(insert_ignoring_duplicates(session, NoticeReach), rows)
+
+    async def any_open(self) -> bool:
+        """Whether some notice is posted and not yet expired (its reach still moves)."""
+        async with self.db.sessions() as session:
+            found = await session.execute(
+                select(Notice.id).where(Notice.status == "posted").limit(1)
+            )
+            return found.first() is not None
 
     async def rooms_of_current(self, since: datetime) -> set[str]:
         """Rooms carrying notices posted since `since` and still tracked."""

@@ -78,7 +78,7 @@ class TicketReport:
         self.services = services
         self.tickets = tickets
         self.clock = clock
-        services.scheduler.register_kind(WEEKLY, self._weekly)
+        services.scheduler.register_kind(WEEKLY, self._weekly, lane=_compound_lane)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -254,3 +254,7 @@ class TicketReport:
             uri, f"{title}.png", "image/png", len(png), msgtype="m.image"
         )
         await self.services.client.send(room_id, content, derived_txn_id(f"job:{job.key}", "chart"))
+
+
+async def _compound_lane(payload: WeeklyReport) -> str:
+    return payload.compound

@@ -5,7 +5,6 @@ Durations are written the way staff say them: "15m", "2h", "3d" (or combined, "1
 
 from __future__ import annotations
 
-import re
 from datetime import date, time, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -21,20 +20,14 @@ from bots.tickets.categories import (
     Category,
 )
 from bots.tickets.sla import SlaPolicy, SlaTargets
+from bridge import time_bounds
 
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 
 
 def _duration(value: object) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    text = str(value).strip().lower().replace(" ", "")
-    match = _DURATION.match(text)
-    if not text or match is None or not any(match.groups()):
-        raise ValueError(f"{value!r} is not a duration like 15m, 2h, 3d or 1h30m")
-    days, hours, minutes = (int(g or 0) for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes)
+    # Bounded in one place for every bot (bridge/time_bounds.py); zero is a valid offset here.
+    return time_bounds.parse_duration(value, zero=True)
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]

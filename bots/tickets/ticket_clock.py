@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Iterable
 from datetime import datetime
@@ -33,6 +34,8 @@ from bridge.roles import PROPERTY_ROLES, Role
 from bridge.rooms_config import Compound
 from bridge.store.jobs import Job, JobSpec
 
+log = logging.getLogger(__name__)
+
 FIRST, RESOLUTION, CLOSE = "first", "resolution", "close"
 WORK_ORDER_STATES = ("accepted", "dispatched", "resolved", "rejected")
 # "linli:<compound>:<number>": ASCII digits only, and few of them (an int the database takes).
@@ -44,13 +47,29 @@ class TicketClock:
         self.services = services
         self.tickets = tickets
         scheduler = services.scheduler
-        scheduler.register_kind(REMIND, self._remind)
-        scheduler.register_kind(ESCALATE, self._escalate)
-        scheduler.register_kind(AUTO_CLOSE, self._auto_close)
-        for target in services.config.webhooks:
-            services.webhooks.on_inbound(
-                target, "work order status", ("reference", "status"), self.work_order_status
-            )
+        # Each ticket's jobs run in its compound's lane (bridge/scheduler.py): one compound's
+        # fan-out never holds another's escalation.
+        self._compounds: dict[int, str] = {}
+        scheduler.register_kind(REMIND, self._remind, lane=self._lane)
+        scheduler.register_kind(ESCALATE, self._escalate, lane=self._lane)
+        scheduler.register_kind(AUTO_CLOSE, self._auto_close, lane=self._lane)
+        # Only the grid platforms the compounds' ladders send work orders to may answer with
+        # a status, and each only for its own compounds' tickets.
+        services.webhooks.on_inbound(
+            "work order status",
+            ("reference", "status"),
+            self.work_order_status,
+            senders=self.grid_senders,
+        )
+
+    async def _lane(self, payload: DeadlineStep | AutoClose) -> str | None:
+        compound = self._compounds.get(payload.ticket)
+        if compound is None:
+            ticket = await self.tickets.by_id(payload.ticket)
+            if ticket is None:
+                return None
+            compound = self._compounds[payload.ticket] = ticket.compound
+        return compound
 
     # ------------------------------------------------------------ the jobs of a change
 
@@ -231,9 +250,24 @@ class TicketClock:
 
     # ------------------------------------------------------------ the grid platform
 
-    async def work_order_status(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """A status update from the grid platform, already authenticated: post it in the thread.
-        Kept once per update (the same body sent again changes and posts nothing new)."""
+    def ladder_targets(self, compound: Compound) -> set[str]:
+        settings = compound.section("tickets", TicketSettings)
+        return {rung.name for rung in settings.escalation if rung.to == "webhook"}
+
+    def grid_senders(self) -> set[str]:
+        """The webhook targets some compound's escalation ladder sends work orders to."""
+        return {
+            target
+            for compound in self.services.rooms.compounds.values()
+            for target in self.ladder_targets(compound)
+        }
+
+    async def work_order_status(
+        self, sender: str, payload: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """A status update from a grid platform, already authenticated: post it in the thread.
+        Kept once per update (the same body sent again changes and posts nothing new). A
+        platform answers only for the compounds whose ladder sends it work orders."""
         reference, status, note = (payload.get(k) for k in ("reference", "status", "note"))
         if status not in WORK_ORDER_STATES or not isinstance(reference, str):
             return 400, {"error": f"status must be one of {', '.join(WORK_ORDER_STATES)}"}
@@ -242,6 +276,10 @@ class TicketClock:
         compound = self.services.rooms.compounds.get(ticket.compound) if ticket else None
         if ticket is None or compound is None:
             return 404, {"error": "unknown ticket"}
+        if sender not in self.ladder_targets(compound):
+            # Logged without the body: who sent what, not what it said.
+            log.warning("work order status from %s refused: not this compound's", sender)
+            return 403, {"error": "this sender may not update that compound's tickets"}
         note_text = str(note)[:500] if note else None
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         cause = f"work_order:{digest}"

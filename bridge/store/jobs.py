@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -169,25 +169,28 @@ class JobStore:
         async with self.db.transaction() as session:
             await session.execute(cancel_prefix_statement(prefix, self.db.engine.dialect.name))
 
-    async def next_due(self) -> datetime | None:
+    async def next_due(self, exclude: Collection[int] = ()) -> datetime | None:
+        """The earliest due time of a pending job, but those in `exclude` (being fired)."""
+        query = select(func.min(ScheduledJob.due_at)).where(ScheduledJob.status == "pending")
+        if exclude:
+            query = query.where(ScheduledJob.id.not_in(list(exclude)))
         async with self.db.sessions() as session:
-            value = (
-                await session.execute(
-                    select(func.min(ScheduledJob.due_at)).where(ScheduledJob.status == "pending")
-                )
-            ).scalar()
+            value = (await session.execute(query)).scalar()
             return _aware(value) if value is not None else None
 
-    async def due(self, now: datetime, limit: int = 100) -> list[Job]:
+    async def due(
+        self, now: datetime, limit: int = 100, exclude: Collection[int] = ()
+    ) -> list[Job]:
+        """Pending jobs due by `now`, oldest first, but those in `exclude` (being fired)."""
+        query = select(ScheduledJob).where(
+            ScheduledJob.status == "pending", ScheduledJob.due_at <= now.astimezone(UTC)
+        )
+        if exclude:
+            query = query.where(ScheduledJob.id.not_in(list(exclude)))
         async with self.db.sessions() as session:
             rows = (
                 await session.execute(
-                    select(ScheduledJob)
-                    .where(
-                        ScheduledJob.status == "pending", ScheduledJob.due_at <= now.astimezone(UTC)
-                    )
-                    .order_by(ScheduledJob.due_at, ScheduledJob.id)
-                    .limit(limit)
+                    query.order_by(ScheduledJob.due_at, ScheduledJob.id).limit(limit)
                 )
             ).scalars()
             return [_job(r) for r in rows]

@@ -24,7 +24,7 @@ class RosterStore:
         now: datetime,
     ) -> int:
         """Insert or update roster households (building, unit, room, area, owners, hashes)."""
-        async with self.db.transaction() as session:
+        async with self.db.transaction(touches="roster") as session:
             existing = {
                 (r.building, r.unit, r.room): r
                 for r in (
@@ -62,6 +62,16 @@ class RosterStore:
                     )
                 ).scalar_one()
             )
+
+    async def households(self, compound: str) -> list[tuple[str, str, str]]:
+        """Every household of the compound's roster: (building, unit, room)."""
+        async with self.db.engine.connect() as conn:
+            rows = await conn.execute(
+                select(RosterHousehold.building, RosterHousehold.unit, RosterHousehold.room).where(
+                    RosterHousehold.compound == compound
+                )
+            )
+            return [(b, u, r) for b, u, r in rows]
 
     async def roster_owners(
         self, compound: str, building: str, unit: str, room: str

@@ -12,9 +12,11 @@ import re
 import shutil
 import unicodedata
 from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
@@ -23,7 +25,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from bots.notices import rules as notice_rules
 from bots.onboarding.address import AddressError, Household, parse_address
+from bridge import time_bounds
 from bridge.appservice import (
     AppserviceServer,
     BadTransaction,
@@ -581,3 +585,73 @@ async def test_appservice_answers_every_body_with_200_400_or_413(
     answer = await response.json()
     if response.status != 200:
         assert answer["errcode"].startswith("M_")
+
+
+# ------------------------------------------------------------------ the notice command's times
+
+NOTICE_NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+NOTICE_TZ = ZoneInfo("Asia/Shanghai")
+# Each crashed a handler on 50cbb23 (OverflowError, CroniterBadDateError), or was misread.
+NOTICE_CRASHED = (
+    "全体 有效 3000000天 x",
+    "全体 有效 99999999h x",
+    "全体 有效 99999999999天 x",
+    "全体 定时 9999-12-31 23:59 x",
+    "全体 每 0 0 30 2 * x",
+    "全体 每 0 0 31 4 * x",
+    "全体 有效 -1天 x",
+    "全体 每 0 0 9 * * 1 x",
+)
+_amounts = st.integers(min_value=-(10**12), max_value=10**12).map(str) | st.text(
+    alphabet="0123456789-+", max_size=14
+)
+_units = st.sampled_from(["天", "日", "小时", "时", "分钟", "分", "d", "h", "m", "", "h30m"])
+_dates = st.builds(
+    "{:04d}-{:02d}-{:02d} {:02d}:{:02d}".format,
+    st.integers(0, 9999),
+    st.integers(0, 13),
+    st.integers(0, 32),
+    st.integers(0, 25),
+    st.integers(0, 61),
+)
+_cron_field = st.sampled_from(["*", "0", "30", "31", "2", "4", "*/5", "1-5", "0,30", "60", "L"])
+_options = st.one_of(
+    st.builds("有效 {}{}".format, _amounts, _units),
+    st.builds("有效 {}".format, _dates),
+    st.builds("定时 {}".format, _dates),
+    st.builds("每 {}".format, st.lists(_cron_field, min_size=4, max_size=7).map(" ".join)),
+)
+notice_bodies = st.builds(
+    lambda target, options, text: " ".join([target, *options, text]),
+    st.sampled_from(["全体", "3", "1,3"]),
+    st.lists(_options, max_size=3),
+    st.sampled_from(["停水", "1", "x"]),
+)
+
+
+@FEWER
+@given(body=notice_bodies)
+@example(body=NOTICE_CRASHED[0])
+@example(body=NOTICE_CRASHED[1])
+@example(body=NOTICE_CRASHED[2])
+@example(body=NOTICE_CRASHED[3])
+@example(body=NOTICE_CRASHED[4])
+@example(body=NOTICE_CRASHED[5])
+@example(body=NOTICE_CRASHED[6])
+@example(body=NOTICE_CRASHED[7])
+def test_notice_times_are_read_within_bounds_or_refused_with_a_notice_answer(body: str) -> None:
+    try:
+        request = notice_rules.parse_post(body, ["1", "2", "3"], NOTICE_NOW, NOTICE_TZ)
+    except notice_rules.NoticeInputError as e:
+        assert e.key.startswith("notices.")
+        return
+    # What is accepted can be scheduled: the times stay within the bounds, and the defaults
+    # the bot adds to them (an expiry, a series' end) still fit the calendar.
+    for when in (request.at, request.expires):
+        if when is not None:
+            assert when - NOTICE_NOW <= time_bounds.MAX_AHEAD
+            time_bounds.later(when, timedelta(days=90))
+    if request.cron is not None:
+        assert len(request.cron.split()) == 5
+        assert request.cron.split()[0].isdigit()  # at most hourly
+        notice_rules.next_cron(request.cron, NOTICE_NOW, NOTICE_TZ)

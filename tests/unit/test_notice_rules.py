@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bots.notices import rules
-from bots.notices.rules import Household, NoticeInputError, parse_buildings, parse_post
+from bots.notices import reach_rules, rules
+from bots.notices.reach_rules import Household, NoticeInputError
+from bots.notices.rules import parse_buildings, parse_post
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
@@ -85,26 +86,48 @@ def test_bad_posts_are_refused(text: str, key: str) -> None:
     assert e.value.key == key
 
 
-def test_reach_counts_residents_and_households_per_building_as_a_lower_bound() -> None:
+def test_reach_counts_each_household_once_by_how_it_was_reached() -> None:
     h31, h32, h41 = (
         Household("3", "1", "101"),
         Household("3", "2", "1101"),
         Household("4", "1", "1"),
     )
     targeted = {"@a": h31, "@b": h31, "@c": h32, "@d": h41, "@e": Household("4", "2", "2")}
-    found = rules.reach(targeted, read={"@a", "@x"}, acknowledged={"@c"}, told={"4-1-1"})
+    found = reach_rules.reach(
+        targeted, read={"@a", "@c", "@x"}, acknowledged={"@c"}, told={"4-1-1"}
+    )
     three, four = found.buildings
-    assert (three.residents, three.read, three.acknowledged) == (3, 2, 1)
+    # 3-2-1101 read and acknowledged: acknowledged only; 3-1-101 read.
+    assert (three.residents, three.acknowledged, three.read, three.told) == (3, 1, 1, 0)
     assert (three.households, three.reached, three.unreached) == (2, 2, ())
     assert (four.households, four.reached, four.told, four.unreached) == (2, 1, 1, ("4-2-2",))
-    assert (found.households, found.reached, found.read) == (4, 3, 2)
-    assert found.unreached == ("4-2-2",)
+    assert (found.households, found.reached, found.read, found.acknowledged) == (4, 3, 1, 1)
+    assert found.unreached == ("4-2-2",) and not found.roster
+
+
+def test_reach_over_the_roster_counts_households_with_no_account_and_lists_them_first() -> None:
+    roster = [Household("3", "1", str(n)) for n in range(1, 6)] + [Household("4", "1", "9")]
+    targeted = {"@a": Household("3", "1", "1"), "@b": Household("3", "1", "2")}
+    found = reach_rules.reach(targeted, read={"@a"}, acknowledged=(), told={"3-1-5"}, roster=roster)
+    three, four = found.buildings
+    assert (three.households, three.reached, three.read, three.told) == (5, 2, 1, 1)
+    assert (three.no_account, three.unreached_offline, three.unreached_online) == (
+        3,
+        ("3-1-3", "3-1-4"),
+        ("3-1-2",),
+    )
+    assert (four.households, four.reached, four.no_account) == (1, 0, 1)
+    assert found.roster and (found.households, found.reached) == (6, 2)
+    # Every building's households with no account before any with one.
+    assert found.unreached == ("3-1-3", "3-1-4", "4-1-9", "3-1-2")
+    assert reach_rules.targeted_roster(roster, ["4"]) == [Household("4", "1", "9")]
+    assert reach_rules.targeted_roster(roster, reach_rules.group_target("dance")) == []
 
 
 def test_targeted_residents_are_those_of_the_targeted_buildings() -> None:
     people = [("@a", Household("3", "1", "1")), ("@b", Household("4", "1", "1"))]
-    assert set(rules.targeted_residents(people, ["3"])) == {"@a"}
-    assert set(rules.targeted_residents(people, None)) == {"@a", "@b"}
+    assert set(reach_rules.targeted_residents(people, ["3"])) == {"@a"}
+    assert set(reach_rules.targeted_residents(people, None)) == {"@a", "@b"}
 
 
 def test_reminders_stop_at_expiry_and_urgent_ones_repeat() -> None:
@@ -120,15 +143,15 @@ def test_reminders_stop_at_expiry_and_urgent_ones_repeat() -> None:
 
 
 def test_households_are_read_as_building_unit_room() -> None:
-    assert rules.parse_household("3-2-1101").label == "3-2-1101"
+    assert reach_rules.parse_household("3-2-1101").label == "3-2-1101"
     with pytest.raises(NoticeInputError):
-        rules.parse_household("3号楼1101")
+        reach_rules.parse_household("3号楼1101")
 
 
 def test_the_reach_chart_is_a_png() -> None:
     from bots.notices.reach_chart import reach_chart_png
 
-    found = rules.reach(
+    found = reach_rules.reach(
         {"@a": Household("3", "1", "1"), "@b": Household("4", "1", "1")}, {"@a"}, (), ()
     )
     png = reach_chart_png(1, found)
@@ -141,10 +164,10 @@ GROUPS = {"volunteers": ["志愿者服务队", "Volunteers"], "dance": ["广场�
 def test_an_interest_group_is_named_by_its_key_or_any_of_its_names() -> None:
     for spec in ("volunteers", "志愿者服务队", "VOLUNTEERS"):
         targets = rules.parse_target(spec, BUILDINGS, GROUPS)
-        assert targets == rules.group_target("volunteers")
-        assert rules.group_of(targets) == "volunteers"
+        assert targets == reach_rules.group_target("volunteers")
+        assert reach_rules.group_of(targets) == "volunteers"
     assert rules.parse_target("3,5", BUILDINGS, GROUPS) == ("3", "5")
-    assert rules.group_of(("3", "5")) is None and rules.group_of(None) is None
+    assert reach_rules.group_of(("3", "5")) is None and reach_rules.group_of(None) is None
     request = parse_post("广场舞队 周六停跳一次", BUILDINGS, NOW, SHANGHAI, GROUPS)
     assert request.targets == ("group:dance",) and request.text == "周六停跳一次"
 
@@ -163,5 +186,7 @@ def test_an_unknown_group_is_answered_with_the_buildings_and_the_groups() -> Non
 
 def test_a_group_notice_is_for_the_residents_who_joined_its_room() -> None:
     residents = [("@a:x", Household("1", "1", "101")), ("@b:x", Household("2", "1", "201"))]
-    targeted = rules.targeted_residents(residents, rules.group_target("dance"), {"@b:x", "@z:x"})
+    targeted = reach_rules.targeted_residents(
+        residents, reach_rules.group_target("dance"), {"@b:x", "@z:x"}
+    )
     assert targeted == {"@b:x": Household("2", "1", "201")}

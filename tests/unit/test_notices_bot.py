@@ -117,7 +117,7 @@ async def test_a_notice_to_building_3_goes_to_announcements_and_that_room_only(
     assert notice.content["body"].startswith("【通知 #1】\n**停水**通知\n明天")
     assert "<strong>停水</strong>" in notice.content["formatted_body"]
     assert notice.content["format"] == "org.matrix.custom.html"
-    assert "m.mentions" not in notice.content  # not urgent: no @room
+    assert notice.content["m.mentions"] == {"user_ids": []}  # not urgent: nobody pinged
     assert any(s.room_id == announcements for s in client.sent)
     assert not any(s.room_id == b2 for s in client.sent)
     reactions = [s for s in client.sent if s.event_type == "m.reaction"]
@@ -208,8 +208,9 @@ async def test_receipts_at_or_after_the_notice_and_acks_make_reach(bridge: Bridg
     assert image.content["msgtype"] == "m.image" and image.room_id == staff_room
     # Building 3: households 3-1-101 (A), 3-1-102 (the contact), 3-2-1101 (B).
     assert "3 户中已送达 2 户（67%）" in answer
-    assert "3 位认证住户中已读 2 人，确认收到 1 人" in answer
-    assert "3号楼：2/3 户" in answer and "未送达住户：3-1-102" in answer
+    assert "确认收到 1 户，已读 1 户，当面告知 0 户" in answer
+    assert "还没有导入住户花名册" in answer
+    assert "3号楼：2/3 户" in answer and "未送达、有账号：3-1-102" in answer
     assert "2号楼" not in answer  # building 2 was not targeted
     assert "下限" in answer
 
@@ -230,7 +231,7 @@ async def test_receipts_at_or_after_the_notice_and_acks_make_reach(bridge: Bridg
     await bridge.store.people.bind_household("heping", "@d:linli.localhost", "3", "3", "301", NOW)
     await handle(message("$reach4", STAFF, "!通知 回执 1", staff_room), NOW, fresh=True)
     assert "4 户中已送达 3 户" in client.bodies(staff_room)[-2]
-    assert "未送达住户：3-3-301" in client.bodies(staff_room)[-2]
+    assert "未送达、有账号：3-3-301" in client.bodies(staff_room)[-2]
 
 
 async def test_edit_replaces_the_notice_in_every_room_and_cancel_withdraws_it(

@@ -125,3 +125,65 @@ async def test_a_job_finished_by_concurrent_writers_is_finished_once(database_ur
     assert claims.count(True) == 1
     assert await store.jobs.status("t:5") == "done"
     await store.close()
+
+
+async def test_a_lane_held_by_one_compound_never_holds_another_compounds_job(
+    database_url: str,
+) -> None:
+    store = await open_store(database_url)
+    clock = FakeClock(START)
+    scheduler = Scheduler(store.jobs, clock)
+    release = asyncio.Event()
+    fired: list[str] = []
+
+    async def fan_out(job: Job) -> None:
+        fired.append(f"start {job.key}")
+        await release.wait()  # thousands of direct messages, or a slow homeserver
+        fired.append(f"end {job.key}")
+
+    async def escalate(job: Job) -> None:
+        fired.append(job.key)
+
+    async def lane(job: Job) -> str:
+        return str(job.payload["compound"])
+
+    scheduler.register("fan_out", fan_out)
+    scheduler.register("escalate", escalate)
+    scheduler.lanes_of.update({"fan_out": lane, "escalate": lane})
+    await scheduler.schedule("a:remind", "fan_out", START, {"compound": "a"})
+    await scheduler.schedule("a:escalate", "escalate", START, {"compound": "a"})
+    await scheduler.schedule("b:escalate", "escalate", START, {"compound": "b"})
+    loop = asyncio.create_task(scheduler.run())
+    for _ in range(100):
+        if "b:escalate" in fired:
+            break
+        await asyncio.sleep(0.01)
+    # b's escalation fired while a's fan-out runs; a's own job waits its turn, in order.
+    assert fired == ["start a:remind", "b:escalate"]
+    release.set()
+    assert await scheduler.run_due() == 0
+    assert fired == ["start a:remind", "b:escalate", "end a:remind", "a:escalate"]
+    loop.cancel()
+    await asyncio.gather(loop, return_exceptions=True)
+    await store.close()
+
+
+async def test_a_job_over_its_time_budget_is_stopped_and_retried_later(database_url: str) -> None:
+    store = await open_store(database_url)
+    clock = FakeClock(START)
+    scheduler = Scheduler(store.jobs, clock, job_budget=0.05)
+    calls: list[int] = []
+
+    async def stuck(job: Job) -> None:
+        calls.append(job.attempts)
+        if len(calls) == 1:
+            await asyncio.Event().wait()  # never returns
+
+    scheduler.register("stuck", stuck)
+    await scheduler.schedule("s:1", "stuck", START, {})
+    assert await scheduler.run_due() == 1
+    assert await store.jobs.status("s:1") == "pending"  # retried later, not lost
+    clock.advance(timedelta(minutes=1))
+    assert await scheduler.run_due() == 1
+    assert calls == [0, 1] and await store.jobs.status("s:1") == "done"
+    await store.close()
