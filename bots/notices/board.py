@@ -205,7 +205,9 @@ class NoticeBoard:
             f"<p>{room}<strong>{html.escape(head)}</strong>{html.escape(late)}</p>"
             f"{rendered}<p><em>{html.escape(foot)}</em></p>"
         )
-        return messages.notice(body, html=formatted, room_mention=notice.urgent)
+        if notice.urgent:  # it must reach every phone in the room (bridge/messages.py)
+            return messages.alert(body, room=True, html=formatted)
+        return messages.notice(body, html=formatted)
 
     async def publish(
         self, notice: NoticeRecord, base: str, *, late_from: datetime | None = None

@@ -45,10 +45,10 @@ class OnboardingBot(PersonalData, Bot):
             return
         if membership.previous == "join" or ctx.roles:
             return  # a profile change, or someone Linli already knows
-        await ctx.send_notice(
+        await ctx.send_alert(
             membership.room_id,
             ctx.text("onboarding.welcome", compound=ctx.compound.config.name),
-            mentions=[membership.user_id],
+            to=[membership.user_id],
             purpose="welcome",
         )
 
@@ -155,7 +155,7 @@ class OnboardingBot(PersonalData, Bot):
             ctx.event.event_id,
             then=[
                 ctx.said(
-                    request.lobby_room_id, welcome, purpose="approved", mentions=[request.user_id]
+                    request.lobby_room_id, welcome, purpose="approved", to=[request.user_id]
                 ),
                 ctx.reply_said("onboarding.approved_staff", id=number),
             ],
@@ -186,10 +186,10 @@ class OnboardingBot(PersonalData, Bot):
             ctx.text("onboarding.rejected_reason", reason=reason),
             purpose="rejected_reason",
         )
-        await ctx.send_notice(
+        await ctx.send_alert(
             request.lobby_room_id,
             ctx.text("onboarding.rejected", user=request.user_id),
-            mentions=[request.user_id],
+            to=[request.user_id],
             purpose="rejected",
         )
         await ctx.reply("onboarding.rejected_staff", id=number)

@@ -117,7 +117,7 @@ async def test_a_notice_to_building_3_goes_to_announcements_and_that_room_only(
     assert notice.content["body"].startswith("【通知 #1】\n**停水**通知\n明天")
     assert "<strong>停水</strong>" in notice.content["formatted_body"]
     assert notice.content["format"] == "org.matrix.custom.html"
-    assert "m.mentions" not in notice.content  # not urgent: no @room
+    assert notice.content["m.mentions"] == {}  # not urgent: pings no one
     assert any(s.room_id == announcements for s in client.sent)
     assert not any(s.room_id == b2 for s in client.sent)
     reactions = [s for s in client.sent if s.event_type == "m.reaction"]
