@@ -217,7 +217,9 @@ class NoticeClock:
             body = self.services.text(
                 compound, "notices.reminder", number=notice.number, text=_short(notice.text)
             )
-            await self.board.send(room, messages.notice(body), base, f"remind:{user}")
+            # A reminder by direct message must reach the phone (bridge/messages.py).
+            content = messages.alert(body, to=[user])
+            await self.board.send(room, content, base, f"remind:{user}")
 
     async def _visits(self, job: Job, payload: NoticeJob) -> None:
         """After the last reminder: each building's 楼长 gets its unreached households."""
@@ -247,7 +249,8 @@ class NoticeClock:
                     text=_short(notice.text),
                     households="\n".join(b.unreached),
                 )
-                await self.board.send(room, messages.notice(body), base, f"visits:{contact}")
+                content = messages.alert(body, to=[contact])  # work for the 楼长: it rings
+                await self.board.send(room, content, base, f"visits:{contact}")
 
     async def _expire(self, job: Job, payload: NoticeJob) -> None:
         """A posted notice's expiry (its reminders stop, its pin goes), or a series' end."""

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from bridge.clock import FakeClock
 from tests.integration.harness import Harness
 from tests.integration.matrix_client import ResidentClient
+from tests.integration.test_votes import invited_direct_room
 
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 BOT = "@linli:linli.localhost"
@@ -138,3 +139,32 @@ async def test_an_urgent_notice_rings_the_room_and_a_residents_at_room_poll_does
     plain = await bob.wait_for_event(building, from_bot(lambda b: "清洗水箱" in b))
     assert plain["content"]["msgtype"] == "m.notice"
     assert not await told(bob, building, plain["event_id"])
+
+
+async def test_a_ballot_paper_by_direct_message_rings_its_voter(
+    harness: Harness, make_user, staff_client
+) -> None:
+    harness.only("heping")
+    clock = FakeClock(MONDAY_10)
+    alice: ResidentClient = await make_user()
+    bridge = await harness.start_bridge(apply=False, clock=clock)
+    await bridge.store.people.bind_household(
+        "heping", alice.user_id, "3", "2", "1101", clock.now()
+    )
+    await bridge.provisioner.apply()
+    hall = await alice.join(harness.alias("heping-hall"))
+    committee = await staff_client("yewei_zhao")
+    await committee.join(hall)
+    # Alice has a direct room with the bot already (her own data, asked for in the hall).
+    await alice.send_text(hall, "!我")
+    dm = await invited_direct_room(alice)
+    await alice.wait_for_event(dm, lambda e: e["sender"] == BOT)
+    await committee.send_text(hall, "!表决 加装电梯 | 一般 | 住户 | 不记名 | 截止 2天")
+    paper = await alice.wait_for_event(
+        dm, lambda e: e["sender"] == BOT and e["type"] == "org.matrix.msc3381.poll.start"
+    )
+    # No default push rule matches a poll: the paper alone would ring nothing.
+    assert not await told(alice, dm, paper["event_id"])
+    ring = await alice.wait_for_event(dm, from_bot(lambda b: "您的选票到了" in b))
+    assert ring["content"]["m.mentions"] == {"user_ids": [alice.user_id]}
+    assert await rings(alice, dm, ring["event_id"])
