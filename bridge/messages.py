@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+
 @dataclass(frozen=True)
 class Person:
     """Someone a message names: their user ID and the display name a reader sees."""

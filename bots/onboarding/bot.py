@@ -154,9 +154,7 @@ class OnboardingBot(PersonalData, Bot):
         await self.services.reconcile_soon(
             ctx.event.event_id,
             then=[
-                ctx.said(
-                    request.lobby_room_id, welcome, purpose="approved", to=[request.user_id]
-                ),
+                ctx.said(request.lobby_room_id, welcome, purpose="approved", to=[request.user_id]),
                 ctx.reply_said("onboarding.approved_staff", id=number),
             ],
         )

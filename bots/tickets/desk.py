@@ -359,9 +359,7 @@ class TicketDesk:
         """Speak in the ticket's thread, alerting `alert_to` (else quietly); a command typed
         elsewhere (the staff's own room) also hears where the answer went."""
         here = ctx.event.room_id == ticket.room_id
-        body, html = self.services.catalogue.rich(
-            ctx.locale, key, number=ticket.number, **args
-        )
+        body, html = self.services.catalogue.rich(ctx.locale, key, number=ticket.number, **args)
         where: dict[str, Any] = {
             "thread_root": ticket.source_event_id,
             "reply_to": ctx.event.event_id if here else ticket.reply_event_id,

@@ -340,6 +340,5 @@ class TicketClock:
         return staff or {u for u, r in table.staff.items() if r & PROPERTY_ROLES}
 
 
-
 def prefixes(ticket_id: int, *clocks: str) -> list[str]:
     return [clock_prefix(ticket_id, which) for which in clocks]

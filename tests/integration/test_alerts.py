@@ -148,9 +148,7 @@ async def test_a_ballot_paper_by_direct_message_rings_its_voter(
     clock = FakeClock(MONDAY_10)
     alice: ResidentClient = await make_user()
     bridge = await harness.start_bridge(apply=False, clock=clock)
-    await bridge.store.people.bind_household(
-        "heping", alice.user_id, "3", "2", "1101", clock.now()
-    )
+    await bridge.store.people.bind_household("heping", alice.user_id, "3", "2", "1101", clock.now())
     await bridge.provisioner.apply()
     hall = await alice.join(harness.alias("heping-hall"))
     committee = await staff_client("yewei_zhao")
@@ -168,3 +166,38 @@ async def test_a_ballot_paper_by_direct_message_rings_its_voter(
     ring = await alice.wait_for_event(dm, from_bot(lambda b: "您的选票到了" in b))
     assert ring["content"]["m.mentions"] == {"user_ids": [alice.user_id]}
     assert await rings(alice, dm, ring["event_id"])
+
+
+async def test_the_bot_has_a_name_and_avatar_in_each_compounds_language_set_once(
+    harness: Harness, make_user
+) -> None:
+    harness.edit_compound(
+        "xingfu", "  name_en: Xingfu Homes\n", "  name_en: Xingfu Homes\n  locale: en\n"
+    )
+    bridge = await harness.start_bridge()
+    looker: ResidentClient = await make_user()
+    profile = await looker.call("GET", f"/_matrix/client/v3/profile/{BOT}")
+    assert profile["displayname"] == "邻里小助手"
+    avatar = profile["avatar_url"]
+    assert avatar.startswith("mxc://")
+    # Each compound's rooms show the bot in the compound's language (its member event).
+    for key, name in (("heping-lobby", "邻里小助手"), ("xingfu-lobby", "Linli helper")):
+        room = await looker.join(harness.alias(key))
+        # The homeserver carries a profile change into each room in the background.
+        await looker.wait_for_event(
+            room,
+            lambda e, name=name: (
+                e["type"] == "m.room.member"
+                and e.get("state_key") == BOT
+                and (e["content"].get("displayname"), e["content"].get("avatar_url"))
+                == (name, avatar)
+            ),
+        )
+        member = await looker.get_state(room, "m.room.member", BOT)
+        assert (member["displayname"], member["avatar_url"]) == (name, avatar)
+    # Applied again (a new process too): nothing about the bot changes, nothing is uploaded.
+    await harness.stop_bridge(bridge)
+    bridge = await harness.start_bridge()
+    assert not [line for line in bridge.applied.done if "bot" in line]
+    again = await looker.call("GET", f"/_matrix/client/v3/profile/{BOT}")
+    assert again["avatar_url"] == avatar

@@ -120,7 +120,8 @@ async def test_plain_alias_and_real_mentions_open_tickets_and_nothing_else_does(
     body = reply["content"]["body"]
     # The staff on duty by name (their display name), linked as a pill.
     assert "（维修）" in body and "负责：wuye_wang。" in body
-    assert f'<a href="https://matrix.to/#/{STAFF}">wuye_wang</a>' in reply["content"]["formatted_body"]
+    pill = f'<a href="https://matrix.to/#/{STAFF}">wuye_wang</a>'
+    assert pill in reply["content"]["formatted_body"]
     # Monday 10:00 + 30 business minutes. Resolution: 16 business hours of 7.5 a day
     # (08:30-12:00, 13:30-17:30): 6 h on Monday, 7.5 h on Tuesday, 2.5 h on Wednesday.
     assert "首次回复：11月23日 10:30前" in body
@@ -305,9 +306,7 @@ async def test_reminder_and_escalation_fire_once_across_a_restart_and_reach_the_
     manager = w.manager
     w.bridge = await harness.start_bridge(apply=False, clock=w.clock)
     # The manager is asked to follow up in the staff room, not in the residents' room.
-    follow_up = await manager.wait_for_event(
-        five, from_bot(lambda b: "请 wuye_jingli 跟进" in b)
-    )
+    follow_up = await manager.wait_for_event(five, from_bot(lambda b: "请 wuye_jingli 跟进" in b))
     assert follow_up["content"]["m.mentions"]["user_ids"] == ["@wuye_jingli:linli.localhost"]
     w.clock.advance(timedelta(minutes=30))
     await manager.wait_for_event(five, from_bot(lambda b: f"超时工单 #{number}" in b))
