@@ -223,12 +223,50 @@ class OnboardingBot(PersonalData, Bot):
             ctx.event.event_id, then=[ctx.reply_said("onboarding.removed", user=user)]
         )
 
-    @commands.command("me leave", aliases=["我 搬走"], args=[CONFIRM], roles=[Role.RESIDENT])
-    async def move_out(self, ctx: EventContext, confirm: str | None) -> None:
-        compound = self._compound(ctx)
+    @commands.command(
+        "me leave",
+        aliases=["我 搬走"],
+        args=[CONFIRM, Arg("compound", ArgKind.REST, optional=True)],
+        roles=None,  # anywhere (the direct room too): the resident's own compound, checked here
+    )
+    async def move_out(self, ctx: EventContext, confirm: str | None, compound: str | None) -> None:
+        home = await self._home(ctx, compound)
+        named = ctx.compound is None  # outside the compound's rooms: say which one
         if confirm is None:  # it takes them out of every resident room: ask first
-            await ctx.reply("onboarding.leave_confirm")
+            if named:
+                await ctx.reply("onboarding.leave_confirm_named", compound=home.config.name)
+            else:
+                await ctx.reply("onboarding.leave_confirm")
             return
+        await self._leave(ctx, home)
+
+    async def _home(self, ctx: EventContext, asked: str | None) -> Compound:
+        """The compound a resident's own command is about: the one of the room it was typed
+        in, else (the direct room) the one they live in, or the one they name of several."""
+        resident_only = CommandError(
+            "error.not_allowed", roles=ctx.role_names(frozenset({Role.RESIDENT}))
+        )
+        if ctx.compound is not None:
+            if Role.RESIDENT not in ctx.roles:
+                raise resident_only
+            return ctx.compound
+        data = await self.services.store.people.export(ctx.event.sender)
+        keys = sorted({h["compound"] for h in data["households"]})
+        homes = [c for k in keys if (c := self.services.rooms.compounds.get(k)) is not None]
+        if not homes:
+            raise resident_only
+        if asked is not None:
+            wanted = asked.strip().casefold()
+            for home in homes:
+                known = (home.key, home.config.name, home.config.name_en or "")
+                if wanted in {n.casefold() for n in known if n}:
+                    return home
+        if len(homes) == 1 and asked is None:
+            return homes[0]
+        names = ctx.text("roles.separator").join(h.config.name for h in homes)
+        raise CommandError("onboarding.leave_which", names=names, example=homes[0].config.name)
+
+    async def _leave(self, ctx: EventContext, compound: Compound) -> None:
         await self.services.store.people.unbind(compound.key, ctx.event.sender)
         # Said before the rooms change: the resident is about to leave this one.
         await ctx.reply("onboarding.left")
