@@ -64,15 +64,16 @@ class BotProfile:
         self._named: dict[str, tuple[str, str | None]] = {}
         self._profile_done: tuple[str, str | None] | None = None
         self._avatar_checked: tuple[str, str | None] | None = None  # (digest, url) this process
+        self._renamed = False  # the profile changed, and rooms may not show it yet
 
     def name_for(self, locale: str) -> str:
         names = self.config.bots.display_name
         found = next((n for lang, n in names.items() if lang == locale), None)
         return found or names.get(self.config.locale) or self.config.bots.main
 
-    async def ensure(self, rooms: RoomsConfig, records: Iterable[RoomRecord]) -> list[str]:
-        """Profile name and avatar, then the per-room names of other languages' compounds.
-        Returns what changed (for apply's report)."""
+    async def ensure_profile(self) -> list[str]:
+        """The profile's name and avatar, before any room is made (a new room's first events
+        then show the bot by its name). Returns what changed (for apply's report)."""
         changed: list[str] = []
         avatar = await self._avatar(changed)
         name = self.name_for(self.config.locale)
@@ -90,6 +91,16 @@ class BotProfile:
             self._profile_done = (name, avatar)
         if renamed:
             self._named.clear()  # the homeserver renames the bot in every room
+            self._renamed = True
+        return changed
+
+    async def ensure_rooms(self, rooms: RoomsConfig, records: Iterable[RoomRecord]) -> list[str]:
+        """The bot's name in the rooms of compounds in another language than the profile's."""
+        changed: list[str] = []
+        if self._profile_done is None:
+            return changed
+        name, avatar = self._profile_done
+        renamed, self._renamed = self._renamed, False
         for record in records:
             compound = rooms.compounds.get(record.compound or "")
             if compound is None or record.archived:

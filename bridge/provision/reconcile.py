@@ -147,6 +147,7 @@ class Provisioner:
         unreserved = await self._unreserved(actions)
         if unreserved:
             raise RegistrationOutdated(outdated_message(unreserved))
+        named = await self.profile.ensure_profile()
         report = await Applier(
             self.client,
             self.store.rooms,
@@ -155,9 +156,10 @@ class Provisioner:
             self.config.bot_user_id,
             self._removal_reason,
         ).apply(actions)
-        # The bot's name and avatar: read once per process, changed only when they differ.
+        # The bot's name and avatar (bridge/bot_profile.py): read once per process, changed
+        # only when they differ; rooms of another language's compounds once they exist.
         recorded = (await self.store.rooms.all()).values()
-        report.done += await self.profile.ensure(self.rooms, recorded)
+        report.done = named + report.done + await self.profile.ensure_rooms(self.rooms, recorded)
         return report
 
     def _removal_reason(self, key: str) -> str:
