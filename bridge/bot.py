@@ -293,9 +293,17 @@ class EventContext:
         )
         return Said(room_id=self.event.room_id, content=content, txn=self.txn(f"reply:{key}"))
 
-    def said(self, room_id: str, body: str, *, purpose: str, to: Sequence[str] = ()) -> Said:
+    def said(
+        self,
+        room_id: str,
+        body: str,
+        *,
+        purpose: str,
+        to: Sequence[str] = (),
+        html: str | None = None,
+    ) -> Said:
         """A message to send later: an alert to `to` when anyone is named, else quiet."""
-        content = messages.alert(body, to=to) if to else messages.notice(body)
+        content = messages.alert(body, to=to, html=html) if to else messages.notice(body, html=html)
         return Said(room_id=room_id, content=content, txn=self.txn(purpose))
 
     async def reply_text(self, body: str, *, purpose: str, thread_root: str | None = None) -> str:

@@ -17,6 +17,7 @@ from bots.onboarding.personal import CONFIRM, PERSONAL, PersonalData
 from bridge.bot import Bot, CliVerb, EventContext
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable
 from bridge.events import Membership
+from bridge.messages import Person
 from bridge.provision.desired import room_key
 from bridge.roles import GRANTABLE_ROLES, STAFF_ROLES, Role
 from bridge.rooms_config import Compound
@@ -51,6 +52,10 @@ class OnboardingBot(PersonalData, Bot):
             to=[membership.user_id],
             purpose="welcome",
         )
+
+    async def _named(self, room_id: str, user_id: str) -> Person:
+        """The newcomer as the lobby shows them (their display name there), for a pill."""
+        return (await self.services.people(room_id, [user_id])).people[0]
 
     def _compound(self, ctx: EventContext) -> Compound:
         if ctx.compound is None:
@@ -148,13 +153,20 @@ class OnboardingBot(PersonalData, Bot):
             await roster.decide(request.id, "approved", ctx.event.sender, now, ctx.event.event_id)
         # Invitations to the compound's rooms: a job, not this room's lane (a whole apply);
         # the newcomer and the committee hear of it once the invitations are out.
-        welcome = ctx.text(
-            "onboarding.approved", user=request.user_id, compound=compound.config.name
+        newcomer = await self._named(request.lobby_room_id, request.user_id)
+        welcome, html = self.services.catalogue.rich(
+            ctx.locale, "onboarding.approved", user=newcomer, compound=compound.config.name
         )
         await self.services.reconcile_soon(
             ctx.event.event_id,
             then=[
-                ctx.said(request.lobby_room_id, welcome, purpose="approved", to=[request.user_id]),
+                ctx.said(
+                    request.lobby_room_id,
+                    welcome,
+                    purpose="approved",
+                    to=[request.user_id],
+                    html=html,
+                ),
                 ctx.reply_said("onboarding.approved_staff", id=number),
             ],
         )
@@ -184,11 +196,10 @@ class OnboardingBot(PersonalData, Bot):
             ctx.text("onboarding.rejected_reason", reason=reason),
             purpose="rejected_reason",
         )
+        newcomer = await self._named(request.lobby_room_id, request.user_id)
+        body, html = self.services.catalogue.rich(ctx.locale, "onboarding.rejected", user=newcomer)
         await ctx.send_alert(
-            request.lobby_room_id,
-            ctx.text("onboarding.rejected", user=request.user_id),
-            to=[request.user_id],
-            purpose="rejected",
+            request.lobby_room_id, body, to=[request.user_id], purpose="rejected", html=html
         )
         await ctx.reply("onboarding.rejected_staff", id=number)
 

@@ -63,6 +63,7 @@ async def test_newcomer_is_greeted_verified_and_let_into_their_building_only(
     newcomer: ResidentClient = await make_user()
     # The QR code's link names the lobby's alias; a client resolves and joins it.
     lobby = await newcomer.join(harness.alias("heping-lobby"))
+    await newcomer.set_room_name_for_me(lobby, "张阿姨")
     await newcomer.wait_for_event(lobby, from_bot(lambda b: b.startswith("欢迎来到和平里小区")))
     with pytest.raises(MatrixHTTPError) as before:
         await newcomer.join(harness.alias("heping-hall"))
@@ -77,7 +78,12 @@ async def test_newcomer_is_greeted_verified_and_let_into_their_building_only(
         harness, committee, lambda b: newcomer.user_id in b and "3-2-1101" in b
     )
     await committee.send_text(work_room, f"!认证 同意 {number}")
-    await newcomer.wait_for_event(lobby, from_bot(lambda b: "认证通过" in b))
+    approved = await newcomer.wait_for_event(lobby, from_bot(lambda b: "认证通过" in b))
+    # Named as the lobby shows them, with a pill; and it rings their phone.
+    assert approved["content"]["body"].startswith("张阿姨 认证通过")
+    pill = f'<a href="https://matrix.to/#/{newcomer.user_id}">张阿姨</a>'
+    assert approved["content"]["formatted_body"].startswith(pill)
+    assert approved["content"]["m.mentions"] == {"user_ids": [newcomer.user_id]}
 
     await newcomer.join(harness.alias("heping"))
     await newcomer.join(harness.alias("heping-hall"))
