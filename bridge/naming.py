@@ -4,6 +4,7 @@ when a message is built: Linli keeps no names it does not need (and logs none)."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from urllib.parse import quote
 
@@ -34,7 +35,8 @@ async def person(client: MatrixClient, room_id: str | None, user_id: str) -> Per
 async def people(
     client: MatrixClient, room_id: str | None, user_ids: Iterable[str], separator: str
 ) -> People:
-    found = [await person(client, room_id, u) for u in sorted(set(user_ids))]
+    # Asked side by side: the names are on the round trip a resident waits for.
+    found = await asyncio.gather(*(person(client, room_id, u) for u in sorted(set(user_ids))))
     return People(tuple(found), separator)
 
 
