@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
-from bridge import messages
+from bridge import messages, naming
 from bridge.clock import Clock
 from bridge.commands import CommandSpec, CommandTable
 from bridge.config import BridgeConfig, ConfigError, ConfigIssue
@@ -164,6 +164,13 @@ class Services:
         locale = compound.locale if compound else self.config.locale
         return self.catalogue.text(locale, key, **args)
 
+    async def people(
+        self, room_id: str | None, user_ids: Iterable[str], compound: Compound | None = None
+    ) -> messages.People:
+        """People as readers of `room_id` see them (bridge/naming.py), to name with pills."""
+        sep = self.text(compound, "roles.separator")
+        return await naming.people(self.client, room_id, user_ids, sep)
+
     async def direct_room(self, user: str, here: str | None = None) -> str:
         """The direct-message room with this person, made once and reused; they are invited
         back if they left it. (Shared by every bot that writes to a person privately.)
@@ -239,20 +246,41 @@ class EventContext:
         *,
         purpose: str,
         thread_root: str | None = None,
-        mentions: Sequence[str] | None = None,
+        html: str | None = None,
     ) -> str:
-        """An m.notice caused by this event (in a thread when `thread_root` is given, as a
+        """A quiet m.notice caused by this event (in a thread when `thread_root` is given, as a
         reply to this event there)."""
         content = messages.notice(
             body,
             thread_root=thread_root,
             reply_to=self.event.event_id if thread_root is not None else None,
-            mentions=mentions,
+            html=html,
+        )
+        return await self.send(room_id, content, purpose)
+
+    async def send_alert(
+        self,
+        room_id: str,
+        body: str,
+        *,
+        to: Sequence[str],
+        purpose: str,
+        thread_root: str | None = None,
+        html: str | None = None,
+    ) -> str:
+        """A message caused by this event that notifies the users `to` (bridge/messages.py
+        says which messages do)."""
+        content = messages.alert(
+            body,
+            to=to,
+            thread_root=thread_root,
+            reply_to=self.event.event_id if thread_root is not None else None,
+            html=html,
         )
         return await self.send(room_id, content, purpose)
 
     async def reply(self, key: str, *, purpose: str | None = None, **args: Any) -> str:
-        """Answer in the room of the event (in its thread when it was in one)."""
+        """Answer in the room of the event (in its thread when it was in one), quietly."""
         return await self.reply_text(self.text(key, **args), purpose=purpose or f"reply:{key}")
 
     def reply_said(self, key: str, **args: Any) -> Said:
@@ -266,14 +294,24 @@ class EventContext:
         return Said(room_id=self.event.room_id, content=content, txn=self.txn(f"reply:{key}"))
 
     def said(
-        self, room_id: str, body: str, *, purpose: str, mentions: Sequence[str] | None = None
+        self,
+        room_id: str,
+        body: str,
+        *,
+        purpose: str,
+        to: Sequence[str] = (),
+        html: str | None = None,
     ) -> Said:
-        content = messages.notice(body, mentions=mentions)
+        """A message to send later: an alert to `to` when anyone is named, else quiet."""
+        content = messages.alert(body, to=to, html=html) if to else messages.notice(body, html=html)
         return Said(room_id=room_id, content=content, txn=self.txn(purpose))
 
-    async def reply_text(self, body: str, *, purpose: str) -> str:
+    async def reply_text(self, body: str, *, purpose: str, thread_root: str | None = None) -> str:
+        """A quiet answer in the event's room: in its thread (or the thread given)."""
         thread = self.event.thread_root if isinstance(self.event, Message) else None
-        return await self.send_notice(self.event.room_id, body, thread_root=thread, purpose=purpose)
+        return await self.send_notice(
+            self.event.room_id, body, thread_root=thread_root or thread, purpose=purpose
+        )
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,16 @@ def cjk_font() -> FontProperties | None:
     """Noto Sans CJK SC as shipped by mplfonts; None when it is not installed."""
     from matplotlib.font_manager import FontProperties  # matplotlib loads when a chart is drawn
 
+    path = cjk_font_path()
+    return FontProperties(fname=str(path)) if path is not None else None
+
+
+@cache
+def cjk_font_path() -> Path | None:
+    """The font file itself (for Pillow: the bot's avatar)."""
     spec = importlib.util.find_spec("mplfonts")
     for folder in (spec.submodule_search_locations or []) if spec else []:
         path = Path(folder) / "fonts" / CJK_FONT
         if path.is_file():
-            return FontProperties(fname=str(path))
+            return path
     return None

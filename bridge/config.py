@@ -109,6 +109,10 @@ class BotsConfig(Strict):
     main: Key = "linli"  # creates the rooms and speaks for every bot
     # Every user ID starting with this localpart prefix belongs to Linli (exclusive namespace).
     namespace_prefix: Key = "linli"
+    # How the bot is named to residents, per language: its profile takes the bridge's
+    # `locale`; rooms of a compound in another language show that language's name.
+    display_name: dict[Locale, str] = {"zh": "邻里小助手", "en": "Linli helper"}
+    avatar: Path | None = None  # a PNG of the operator's; None: Linli's own (a green 邻)
 
 
 class JoinConfig(Strict):

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from bridge.messages import fill
+
 LOCALES_DIR = Path(__file__).parent / "locales"
 FALLBACK = "zh"
 
@@ -44,11 +46,19 @@ class Catalogue:
         return cls(messages)
 
     def text(self, locale: str, key: str, **args: Any) -> str:
+        template = self.template(locale, key)
+        return template.format(**args) if args else template
+
+    def rich(self, locale: str, key: str, **args: Any) -> tuple[str, str | None]:
+        """The text and, when it names people (`messages.Person`), its HTML with pills."""
+        return fill(self.template(locale, key), args)
+
+    def template(self, locale: str, key: str) -> str:
         table = self.messages.get(locale) or self.messages[FALLBACK]
         template = table.get(key) or self.messages[FALLBACK].get(key)
         if template is None:
             raise KeyError(f"no message {key!r}")
-        return template.format(**args) if args else template
+        return template
 
     def has(self, key: str) -> bool:
         return key in self.messages[FALLBACK]

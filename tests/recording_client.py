@@ -55,6 +55,11 @@ class RecordingClient(MatrixClient):
         if method == "PUT" and len(parts) >= 9 and parts[6] == "send":
             # /_matrix/client/v3/rooms/{room}/send/{type}/{txn}
             room_id, event_type, txn = parts[5], parts[7], parts[8]
+            # Every event the bot sends says whom it pings (bridge/messages.py), no one
+            # included: without the key, the homeserver's legacy body rules apply.
+            assert isinstance(body, dict) and isinstance(body.get("m.mentions"), dict), (
+                f"sent without m.mentions: {_unquote(event_type)} {body!r:.200}"
+            )
             key = (as_user or self.default_user, txn)
             if key not in self._by_txn:
                 event_id = f"$sent{next(self._ids)}"

@@ -216,9 +216,11 @@ class NoticeBoard:
             f"<p>{room}<strong>{html.escape(head)}</strong>{html.escape(late)}</p>"
             f"{rendered}<p><em>{html.escape(foot)}</em></p>"
         )
-        # Mentions explicit: "@room" or a name typed in the text pings nobody; an urgent
-        # notice pings the room because the bot means it to.
-        return messages.notice(body, html=formatted, mentions=(), room_mention=urgent)
+        # Mentions explicit (bridge/messages.py): "@room" or a name typed in the text pings
+        # nobody; an urgent notice must reach every phone in the room, so it alerts the room.
+        if urgent:
+            return messages.alert(body, room=True, html=formatted)
+        return messages.notice(body, html=formatted)
 
     def check_size(self, compound: Compound, text: str, urgent: bool) -> None:
         """A notice the homeserver would refuse (its event, body and HTML together, over

@@ -244,7 +244,7 @@ class NoticeClock:
             compound, key, number=notice.number, rooms="、".join(names), **args
         )
         await self.board.send(
-            notice.staff_room_id, messages.notice(body, mentions=()), base, "told_staff"
+            notice.staff_room_id, messages.notice(body), base, "told_staff"
         )
 
     async def _remind(self, job: Job, payload: Reminder) -> None:
@@ -274,7 +274,8 @@ class NoticeClock:
         )
         for user in batch:
             room = await self.services.direct_room(user)
-            await self.board.send(room, messages.notice(body, mentions=()), base, f"remind:{user}")
+            # A reminder by direct message must reach the phone (bridge/messages.py).
+            await self.board.send(room, messages.alert(body, to=[user]), base, f"remind:{user}")
         if rest:
             following = payload.model_copy(update={"after": batch[-1]})
             key = notice_key(notice.id, "remind", payload.round, "after", batch[-1])
@@ -324,9 +325,8 @@ class NoticeClock:
                         ]
                     ),
                 )
-                await self.board.send(
-                    room, messages.notice(body, mentions=()), base, f"visits:{contact}"
-                )
+                content = messages.alert(body, to=[contact])  # work for the 楼长: it rings
+                await self.board.send(room, content, base, f"visits:{contact}")
 
     async def _expire(self, job: Job, payload: NoticeJob) -> None:
         """A posted notice's expiry (its reminders stop, its pin goes), or a series' end."""

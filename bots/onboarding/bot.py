@@ -17,6 +17,7 @@ from bots.onboarding.personal import CONFIRM, PERSONAL, PersonalData
 from bridge.bot import Bot, CliVerb, EventContext
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable
 from bridge.events import Membership
+from bridge.messages import Person
 from bridge.provision.desired import room_key
 from bridge.roles import GRANTABLE_ROLES, STAFF_ROLES, Role
 from bridge.rooms_config import Compound
@@ -45,12 +46,16 @@ class OnboardingBot(PersonalData, Bot):
             return
         if membership.previous == "join" or ctx.roles:
             return  # a profile change, or someone Linli already knows
-        await ctx.send_notice(
+        await ctx.send_alert(
             membership.room_id,
             ctx.text("onboarding.welcome", compound=ctx.compound.config.name),
-            mentions=[membership.user_id],
+            to=[membership.user_id],
             purpose="welcome",
         )
+
+    async def _named(self, room_id: str, user_id: str) -> Person:
+        """The newcomer as the lobby shows them (their display name there), for a pill."""
+        return (await self.services.people(room_id, [user_id])).people[0]
 
     def _compound(self, ctx: EventContext) -> Compound:
         if ctx.compound is None:
@@ -148,14 +153,19 @@ class OnboardingBot(PersonalData, Bot):
             await roster.decide(request.id, "approved", ctx.event.sender, now, ctx.event.event_id)
         # Invitations to the compound's rooms: a job, not this room's lane (a whole apply);
         # the newcomer and the committee hear of it once the invitations are out.
-        welcome = ctx.text(
-            "onboarding.approved", user=request.user_id, compound=compound.config.name
+        newcomer = await self._named(request.lobby_room_id, request.user_id)
+        welcome, html = self.services.catalogue.rich(
+            ctx.locale, "onboarding.approved", user=newcomer, compound=compound.config.name
         )
         await self.services.reconcile_soon(
             ctx.event.event_id,
             then=[
                 ctx.said(
-                    request.lobby_room_id, welcome, purpose="approved", mentions=[request.user_id]
+                    request.lobby_room_id,
+                    welcome,
+                    purpose="approved",
+                    to=[request.user_id],
+                    html=html,
                 ),
                 ctx.reply_said("onboarding.approved_staff", id=number),
             ],
@@ -186,11 +196,10 @@ class OnboardingBot(PersonalData, Bot):
             ctx.text("onboarding.rejected_reason", reason=reason),
             purpose="rejected_reason",
         )
-        await ctx.send_notice(
-            request.lobby_room_id,
-            ctx.text("onboarding.rejected", user=request.user_id),
-            mentions=[request.user_id],
-            purpose="rejected",
+        newcomer = await self._named(request.lobby_room_id, request.user_id)
+        body, html = self.services.catalogue.rich(ctx.locale, "onboarding.rejected", user=newcomer)
+        await ctx.send_alert(
+            request.lobby_room_id, body, to=[request.user_id], purpose="rejected", html=html
         )
         await ctx.reply("onboarding.rejected_staff", id=number)
 
@@ -225,12 +234,50 @@ class OnboardingBot(PersonalData, Bot):
             ctx.event.event_id, then=[ctx.reply_said("onboarding.removed", user=user)]
         )
 
-    @commands.command("me leave", aliases=["我 搬走"], args=[CONFIRM], roles=[Role.RESIDENT])
-    async def move_out(self, ctx: EventContext, confirm: str | None) -> None:
-        compound = self._compound(ctx)
+    @commands.command(
+        "me leave",
+        aliases=["我 搬走"],
+        args=[CONFIRM, Arg("compound", ArgKind.REST, optional=True)],
+        roles=None,  # anywhere (the direct room too): the resident's own compound, checked here
+    )
+    async def move_out(self, ctx: EventContext, confirm: str | None, compound: str | None) -> None:
+        home = await self._home(ctx, compound)
+        named = ctx.compound is None  # outside the compound's rooms: say which one
         if confirm is None:  # it takes them out of every resident room: ask first
-            await ctx.reply("onboarding.leave_confirm")
+            if named:
+                await ctx.reply("onboarding.leave_confirm_named", compound=home.config.name)
+            else:
+                await ctx.reply("onboarding.leave_confirm")
             return
+        await self._leave(ctx, home)
+
+    async def _home(self, ctx: EventContext, asked: str | None) -> Compound:
+        """The compound a resident's own command is about: the one of the room it was typed
+        in, else (the direct room) the one they live in, or the one they name of several."""
+        resident_only = CommandError(
+            "error.not_allowed", roles=ctx.role_names(frozenset({Role.RESIDENT}))
+        )
+        if ctx.compound is not None:
+            if Role.RESIDENT not in ctx.roles:
+                raise resident_only
+            return ctx.compound
+        data = await self.services.store.people.export(ctx.event.sender)
+        keys = sorted({h["compound"] for h in data["households"]})
+        homes = [c for k in keys if (c := self.services.rooms.compounds.get(k)) is not None]
+        if not homes:
+            raise resident_only
+        if asked is not None:
+            wanted = asked.strip().casefold()
+            for home in homes:
+                known = (home.key, home.config.name, home.config.name_en or "")
+                if wanted in {n.casefold() for n in known if n}:
+                    return home
+        if len(homes) == 1 and asked is None:
+            return homes[0]
+        names = ctx.text("roles.separator").join(h.config.name for h in homes)
+        raise CommandError("onboarding.leave_which", names=names, example=homes[0].config.name)
+
+    async def _leave(self, ctx: EventContext, compound: Compound) -> None:
         await self.services.store.people.unbind(compound.key, ctx.event.sender)
         # Said before the rooms change: the resident is about to leave this one.
         await ctx.reply("onboarding.left")

@@ -322,7 +322,8 @@ class TicketBot(Bot):
         if record is None:
             await ctx.reply_text(text, purpose=purpose)
             return
-        await ctx.send_notice(record.room_id, text, purpose=purpose, mentions=[ctx.event.sender])
+        # A list or figures asked for: quiet (the room of the command says where it went).
+        await ctx.send_notice(record.room_id, text, purpose=purpose)
         await ctx.reply("tickets.answered_in_staff_room")
 
     # ------------------------------------------------------------ finding a ticket

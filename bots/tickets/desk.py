@@ -9,6 +9,7 @@ The bot (`bot.py`) decides who may do what and with which words; this file says 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bots.tickets.categories import Category, guess_category, is_urgent
@@ -76,25 +77,30 @@ class TicketDesk:
         if ticket is not None and ticket.reply_event_id is not None:
             return  # handled before a crash, reply already sent
         if ticket is None and check.open_now >= settings.max_open_per_resident:
-            # A flood guard: the resident hears why, and nothing is opened.
-            await ctx.reply("tickets.too_many", limit=settings.max_open_per_resident)
+            # A flood guard: the resident hears why, in reply to the mention, and nothing is
+            # opened.
+            await ctx.reply_text(
+                ctx.text("tickets.too_many", limit=settings.max_open_per_resident),
+                purpose="reply:tickets.too_many",
+                thread_root=event.event_id,
+            )
             return
         number = ticket.number if ticket is not None else self.openings.reserve(new)
-        on_duty = self.clock.people_on(ctx.role_table, team)
-        text = ctx.text(
+        on_duty = sorted(self.clock.people_on(ctx.role_table, team))
+        # The staff it names hear of it at once (an alert); the resident reads their names.
+        body, html = self.services.catalogue.rich(
+            ctx.locale,
             "tickets.opened_urgent" if new.urgent else "tickets.opened",
             number=number,
             category=ctx.text(f"categories.{new.category}"),
-            who=self.clock.names(ctx.compound, on_duty) or ctx.text("tickets.nobody"),
+            who=await self.services.people(event.room_id, on_duty, ctx.compound)
+            if on_duty
+            else ctx.text("tickets.nobody"),
             first_due=self.clock.local(ctx.compound, new.first_response_due),
             resolution_due=self.clock.local(ctx.compound, new.resolution_due),
         )
-        reply = await ctx.send_notice(
-            event.room_id,
-            text,
-            thread_root=event.event_id,
-            mentions=sorted(on_duty),
-            purpose="opened",
+        reply = await ctx.send_alert(
+            event.room_id, body, to=on_duty, thread_root=event.event_id, html=html, purpose="opened"
         )
         if ticket is not None:
             # Written before a crash stopped the reply: now it has one.
@@ -132,7 +138,14 @@ class TicketDesk:
             )
             ticket = change.ticket
         if announce:
-            await self.say(ctx, ticket, "tickets.first_response", who=ctx.event.sender)
+            # The resident's ticket is answered: they hear it.
+            await self.say(
+                ctx,
+                ticket,
+                "tickets.first_response",
+                alert_to=self._reporter(ticket),
+                who=await self._person(ticket, ctx.event.sender),
+            )
         self.services.scheduler.wake.set()
         return ticket
 
@@ -141,11 +154,14 @@ class TicketDesk:
             ctx, ticket, "assigned", {"to": user}, allowed_from=OPEN_STATES, assignee=user
         )
         ticket = await self.first_response(ctx, change.ticket, announce=False)
-        await self.say(ctx, ticket, key, mentions=[user], who=user)
+        # The one it is given to hears it (staff claiming it for themselves need not).
+        alert_to = [user] if user != ctx.event.sender else []
+        await self.say(ctx, ticket, key, alert_to=alert_to, who=await self._person(ticket, user))
 
     async def note(self, ctx: EventContext, ticket: TicketRecord, text: str) -> None:
         await self._change(ctx, ticket, "note", {"text": text[:2000]})
-        await self.say(ctx, ticket, "tickets.note", who=ctx.event.sender, text=text)
+        who = await self._person(ticket, ctx.event.sender)
+        await self.say(ctx, ticket, "tickets.note", who=who, text=text)
 
     async def wait(self, ctx: EventContext, ticket: TicketRecord, reason: str) -> None:
         ticket = await self.first_response(ctx, ticket, announce=False)
@@ -161,14 +177,16 @@ class TicketDesk:
                 waiting_since=ctx.received_at,
             )
             ticket = change.ticket
-        mentions = [ticket.reporter] if ticket.reporter else None
+        asks = asks_the_resident(reason)
         resume = (
             ctx.text("tickets.waiting_question")
-            if asks_the_resident(reason)
+            if asks
             else ctx.text("tickets.waiting_staff", number=ticket.number)
         )
+        # A question to the resident must reach them; a pause for parts only informs.
+        alert_to = self._reporter(ticket) if asks else []
         await self.say(
-            ctx, ticket, "tickets.waiting", mentions=mentions, reason=reason, resume=resume
+            ctx, ticket, "tickets.waiting", alert_to=alert_to, reason=reason, resume=resume
         )
 
     async def resume(
@@ -229,8 +247,9 @@ class TicketDesk:
         question = ticket.confirm_event_id
         if question is None:
             note = ctx.text("tickets.done_text", text=text) if text else ""
-            mentions = [ticket.reporter] if ticket.reporter else None
-            question = await self.say(ctx, ticket, "tickets.done", mentions=mentions, text=note)
+            question = await self.say(
+                ctx, ticket, "tickets.done", alert_to=self._reporter(ticket), text=note
+            )
             await self._change(ctx, ticket, "asked_confirmation", confirm_event_id=question)
         self.services.scheduler.wake.set()
         # One tap to answer: the bot offers the reactions, the resident taps one.
@@ -298,10 +317,14 @@ class TicketDesk:
             escalation_level=0,
         )
         self.services.scheduler.wake.set()
+        # Back on the staff's desk: whoever answers it hears so.
+        table = ctx.role_table
+        staff = self.clock.people_on(table, ticket.team, ticket.assignee) if table else set()
         await self.say(
             ctx,
             change.ticket,
             "tickets.reopened",
+            alert_to=sorted(staff - {ctx.event.sender}),
             resolution_due=self.clock.local(ctx.compound, change.ticket.resolution_due),
         )
 
@@ -330,19 +353,31 @@ class TicketDesk:
         ctx: EventContext,
         ticket: TicketRecord,
         key: str,
-        mentions: list[str] | None = None,
+        alert_to: Sequence[str] = (),
         **args: Any,
     ) -> str:
-        """Speak in the ticket's thread; a command typed elsewhere (the staff's own room) also
-        hears where the answer went."""
+        """Speak in the ticket's thread, alerting `alert_to` (else quietly); a command typed
+        elsewhere (the staff's own room) also hears where the answer went."""
         here = ctx.event.room_id == ticket.room_id
-        content = messages.notice(
-            ctx.text(key, number=ticket.number, **args),
-            thread_root=ticket.source_event_id,
-            reply_to=ctx.event.event_id if here else ticket.reply_event_id,
-            mentions=mentions,
+        body, html = self.services.catalogue.rich(ctx.locale, key, number=ticket.number, **args)
+        where: dict[str, Any] = {
+            "thread_root": ticket.source_event_id,
+            "reply_to": ctx.event.event_id if here else ticket.reply_event_id,
+            "html": html,
+        }
+        content = (
+            messages.alert(body, to=alert_to, **where)
+            if alert_to
+            else messages.notice(body, **where)
         )
         sent = await ctx.send(ticket.room_id, content, purpose=f"thread:{key}")
         if not here:
             await ctx.reply("tickets.answered_in_thread", number=ticket.number)
         return sent
+
+    async def _person(self, ticket: TicketRecord, user: str) -> messages.Person:
+        return (await self.services.people(ticket.room_id, [user])).people[0]
+
+    @staticmethod
+    def _reporter(ticket: TicketRecord) -> list[str]:
+        return [ticket.reporter] if ticket.reporter else []

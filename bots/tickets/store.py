@@ -17,6 +17,9 @@ from bridge.store.database import Database, table_of
 from bridge.store.jobs import JobSpec, add_jobs
 
 OPEN_STATES: tuple[str, ...] = ("open", "waiting")
+# What counts against a resident's cap of open tickets: also those done and not yet confirmed
+# (the resident still has them on their hands until they confirm, or the clock closes them).
+UNFINISHED_STATES: tuple[str, ...] = (*OPEN_STATES, "done")
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ class TicketStore:
                         .where(
                             Ticket.compound == new.compound,
                             Ticket.reporter == new.reporter,
-                            Ticket.status.in_(OPEN_STATES),
+                            Ticket.status.in_(UNFINISHED_STATES),
                         )
                         .scalar_subquery(),
                         select(func.coalesce(func.max(Ticket.number), 0))

@@ -10,7 +10,6 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -150,7 +149,7 @@ class TicketClock:
         people = sorted(self.people_on(table, ticket.team, ticket.assignee))
         key = "tickets.remind_first" if step.which == FIRST else "tickets.remind_resolution"
         text = self.text(compound, key, number=ticket.number, due=self.local(compound, step.due))
-        await self._thread_notice(job, ticket, text, people)
+        await self._in_thread(job, ticket, text, alert_to=people)
 
     async def _escalate(self, job: Job, step: DeadlineStep) -> None:
         found = await self._still_due(step)
@@ -186,19 +185,23 @@ class TicketClock:
             # not in the residents' room (the resident's thread keeps what concerns them).
             table = await self.services.roles.table(compound)
             people = sorted(u for u, roles in table.staff.items() if Role(rung.name) in roles)
-            who = self.text(compound, "roles.separator").join(people) or self.text(
-                compound, f"roles.{rung.name}"
-            )
-            text = self.text(compound, "tickets.escalate_role", who=who, link=link, **common)
             staff_room = await self.services.store.rooms.by_key(
                 room_key(compound.key, "five_in_one")
             )
+            where = staff_room.room_id if staff_room is not None else ticket.room_id
+            who: object = (
+                await self.services.people(where, people, compound)
+                if people
+                else self.text(compound, f"roles.{rung.name}")
+            )
+            text, html = self.services.catalogue.rich(
+                compound.locale, "tickets.escalate_role", who=who, link=link, **common
+            )
             if staff_room is not None:
-                await self._send(
-                    job, staff_room.room_id, messages.notice(text, mentions=people), "role"
-                )
+                content = messages.alert(text, to=people, html=html)
+                await self._send(job, staff_room.room_id, content, "role")
             else:
-                await self._thread_notice(job, ticket, text, people)
+                await self._in_thread(job, ticket, text, alert_to=people, html=html)
         elif rung.to == "room":
             record = await self.services.store.rooms.by_key(room_key(compound.key, rung.name))
             if record is not None:
@@ -212,7 +215,8 @@ class TicketClock:
                     link=link,
                     **common,
                 )
-                await self._send(job, record.room_id, messages.notice(text), "room")
+                # The room is the target: all of it hears (the bot may mention the room).
+                await self._send(job, record.room_id, messages.alert(text, room=True), "room")
         else:
             await self.services.webhooks.enqueue(
                 ticket_key(ticket.id, "work_order", ticket.reopened),
@@ -220,7 +224,7 @@ class TicketClock:
                 self.work_order(ticket, compound, step.due),
             )
             text = self.text(compound, "tickets.escalate_webhook", number=ticket.number)
-            await self._thread_notice(job, ticket, text, [])
+            await self._in_thread(job, ticket, text)
 
     async def _auto_close(self, job: Job, payload: AutoClose) -> None:
         ticket = await self.tickets.by_id(payload.ticket)
@@ -246,7 +250,7 @@ class TicketClock:
             return  # confirmed or reopened meanwhile
         ticket = change.ticket
         text = self.text(compound, "tickets.auto_closed", number=ticket.number)
-        await self._thread_notice(job, ticket, text, [ticket.reporter] if ticket.reporter else [])
+        await self._in_thread(job, ticket, text)  # informs: nothing is asked of anyone
 
     # ------------------------------------------------------------ the grid platform
 
@@ -325,14 +329,26 @@ class TicketClock:
 
     # ------------------------------------------------------------ sending and words
 
-    async def _thread_notice(
-        self, job: Job, ticket: TicketRecord, text: str, mentions: list[str]
+    async def _in_thread(
+        self,
+        job: Job,
+        ticket: TicketRecord,
+        text: str,
+        *,
+        alert_to: list[str] | None = None,
+        html: str | None = None,
     ) -> None:
-        content = messages.notice(
-            text,
-            thread_root=ticket.source_event_id,
-            reply_to=ticket.reply_event_id or ticket.source_event_id,
-            mentions=mentions,
+        """Post in the ticket's thread: an alert to `alert_to` when anyone is named, else a
+        quiet notice."""
+        where: dict[str, Any] = {
+            "thread_root": ticket.source_event_id,
+            "reply_to": ticket.reply_event_id or ticket.source_event_id,
+            "html": html,
+        }
+        content = (
+            messages.alert(text, to=alert_to, **where)
+            if alert_to
+            else messages.notice(text, **where)
         )
         await self._send(job, ticket.room_id, content, "thread")
 
@@ -360,10 +376,6 @@ class TicketClock:
             return {u for u, r in table.staff.items() if Role(team) in r}
         staff = {u for u, r in table.staff.items() if Role.PROPERTY_STAFF in r}
         return staff or {u for u, r in table.staff.items() if r & PROPERTY_ROLES}
-
-    def names(self, compound: Compound | None, users: Iterable[str]) -> str:
-        # User IDs, not display names: Linli keeps no names it does not need.
-        return self.services.text(compound, "roles.separator").join(sorted(users))
 
 
 def prefixes(ticket_id: int, *clocks: str) -> list[str]:

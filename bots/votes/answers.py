@@ -80,7 +80,6 @@ class Answers:
         """A refusal, as a reply to the response, to the one who sent it."""
         content = messages.notice(
             ctx.text(key, number=poll.number),
-            reply_to=ctx.event.event_id,
-            mentions=[ctx.event.sender],
+            reply_to=ctx.event.event_id,  # a quiet answer to the voter's own response
         )
         await ctx.send(ctx.event.room_id, content, purpose=f"refused:{key}")

@@ -36,8 +36,13 @@ async def seed(bot: VoteBot, passwords: Mapping[str, str]) -> None:
         if await store.roster.roster_size(key) > 0:
             continue  # seeded before
         households = {(r.building, r.unit, r.room) for r in mine}
+        # Nine more households in one of the compound's own buildings (the roster import
+        # refuses others), one where no demo resident lives when there is such a building.
+        buildings = list(compound.config.buildings) or ["2"]
+        taken = {r.building for r in mine}
+        extra = next((b for b in buildings if b not in taken), buildings[0])
         for i in range(9):
-            households.add(("2", "1", str(101 + i)))
+            households.add((extra, "1", str(101 + i)))
         rows: list[tuple[str, str, str, str, list[str], list[str]]] = [
             (b, u, r, f"{80 + (int(r) * 7) % 60}.{(int(r) * 13) % 100:02d}", ["业主"], list[str]())
             for b, u, r in sorted(households)

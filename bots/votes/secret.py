@@ -50,6 +50,13 @@ class SecretBallots(VotesPart):
                 derived_txn_id(job.key, f"paper:{voter.user_id}"),
                 event_type=messages.POLL_START,
             )
+            # A poll rings no phone (no default push rule matches it): a line that does.
+            ring = self.services.text(compound, "votes.ballot_paper_alert", number=poll.number)
+            await self.services.client.send(
+                room,
+                messages.alert(ring, to=[voter.user_id], reply_to=start),
+                derived_txn_id(job.key, f"paper-alert:{voter.user_id}"),
+            )
             await self.ballots.add_ballot_paper(poll.id, voter.user_id, room, start)
 
     async def cast(self, ctx: EventContext, start_event_id: str, answers: tuple[str, ...]) -> None:

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bridge.bot_profile import BotProfile
 from bridge.clock import Clock
 from bridge.config import BridgeConfig
 from bridge.i18n import Catalogue
@@ -57,6 +58,7 @@ class Provisioner:
         self.catalogue = catalogue
         # One apply at a time: a bot's reconcile and the start-up apply must not interleave.
         self._lock = asyncio.Lock()
+        self.profile = BotProfile(client, config)
 
     async def role_tables(self) -> dict[str, RoleTable]:
         tables = {}
@@ -145,7 +147,8 @@ class Provisioner:
         unreserved = await self._unreserved(actions)
         if unreserved:
             raise RegistrationOutdated(outdated_message(unreserved))
-        return await Applier(
+        named = await self.profile.ensure_profile()
+        report = await Applier(
             self.client,
             self.store.rooms,
             self.clock,
@@ -153,6 +156,11 @@ class Provisioner:
             self.config.bot_user_id,
             self._removal_reason,
         ).apply(actions)
+        # The bot's name and avatar (bridge/bot_profile.py): read once per process, changed
+        # only when they differ; rooms of another language's compounds once they exist.
+        recorded = (await self.store.rooms.all()).values()
+        report.done = named + report.done + await self.profile.ensure_rooms(self.rooms, recorded)
+        return report
 
     def _removal_reason(self, key: str) -> str:
         compound = key.split(":", 1)[0]

@@ -329,7 +329,11 @@ class CrashRun:
         self.commands.append(Command(approve, "approve", number, user.user_id))
         await self.committee_watch.wait_for(
             self.lobby,
-            lambda e: self._from_bot(e) and body(e).startswith(f"{user.user_id} 认证通过"),
+            lambda e: (
+                self._from_bot(e)
+                and "认证通过" in body(e)
+                and user.user_id in e["content"].get("m.mentions", {}).get("user_ids", [])
+            ),
             timeout,
         )
 
@@ -635,7 +639,13 @@ class CrashRun:
                 f"{received} acknowledgements in the lobby for {len(verifies)} requests"
             )
         for c in (c for c in self.commands if c.kind == "approve"):
-            approved = [b for b in lobby_said if b.startswith(f"{c.user} 认证通过")]
+            approved = [
+                e
+                for e in lobby
+                if self._from_bot(e)
+                and "认证通过" in body(e)
+                and c.user in e["content"].get("m.mentions", {}).get("user_ids", [])
+            ]
             told = [b for b in staff_said if b == f"认证申请 #{c.number} 已同意。"]
             for what, found in (("approval notice", approved), ("committee answer", told)):
                 if len(found) != 1:

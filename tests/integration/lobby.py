@@ -43,6 +43,11 @@ async def verify_in_lobby(
     assert match is not None, request["content"]["body"]
     await committee.send_text(work_room, f"!认证 同意 {match.group(1)}")
     await newcomer.wait_for_event(
-        lobby, from_bot(linli, lambda b: b.startswith(f"{newcomer.user_id} 认证通过")), timeout
+        lobby,
+        lambda e: (
+            from_bot(linli, lambda b: "认证通过" in b)(e)
+            and newcomer.user_id in e["content"].get("m.mentions", {}).get("user_ids", [])
+        ),
+        timeout,
     )
     return await newcomer.join(linli.alias("heping-neighbours"))

@@ -240,3 +240,22 @@ class ResidentClient:
         await self.call(
             "POST", f"/_matrix/client/v3/rooms/{q(room_id)}/receipt/m.read/{q(event_id)}", {}
         )
+
+    async def notifications(
+        self, room_id: str, *, highlights_only: bool = False
+    ) -> list[dict[str, Any]]:
+        """What this person's phone was told about in a room (newest first), as the
+        homeserver's push rules decided when each event arrived: `highlights_only`, what
+        rings (a mention); otherwise also what only counts as unread."""
+        params = {"limit": "100"}
+        if highlights_only:
+            params["only"] = "highlight"
+        page = await self.call("GET", "/_matrix/client/v3/notifications", params=params)
+        return [n for n in page.get("notifications", []) if n.get("room_id") == room_id]
+
+    async def set_room_name_for_me(self, room_id: str, display_name: str) -> None:
+        """A display name in one room only (the member event), as clients allow."""
+        member = await self.get_state(room_id, "m.room.member", self.user_id)
+        await self.send_state(
+            room_id, "m.room.member", self.user_id, {**member, "displayname": display_name}
+        )

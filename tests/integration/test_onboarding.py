@@ -18,6 +18,7 @@ from bridge.cli import main as linli
 from bridge.store.models import Base
 from tests.integration.harness import Harness
 from tests.integration.matrix_client import MatrixHTTPError, ResidentClient, q
+from tests.integration.test_votes import invited_direct_room
 
 BOT = "@linli:linli.localhost"
 COMMITTEE = "juwei_chen"
@@ -62,6 +63,7 @@ async def test_newcomer_is_greeted_verified_and_let_into_their_building_only(
     newcomer: ResidentClient = await make_user()
     # The QR code's link names the lobby's alias; a client resolves and joins it.
     lobby = await newcomer.join(harness.alias("heping-lobby"))
+    await newcomer.set_room_name_for_me(lobby, "张阿姨")
     await newcomer.wait_for_event(lobby, from_bot(lambda b: b.startswith("欢迎来到和平里小区")))
     with pytest.raises(MatrixHTTPError) as before:
         await newcomer.join(harness.alias("heping-hall"))
@@ -76,7 +78,12 @@ async def test_newcomer_is_greeted_verified_and_let_into_their_building_only(
         harness, committee, lambda b: newcomer.user_id in b and "3-2-1101" in b
     )
     await committee.send_text(work_room, f"!认证 同意 {number}")
-    await newcomer.wait_for_event(lobby, from_bot(lambda b: "认证通过" in b))
+    approved = await newcomer.wait_for_event(lobby, from_bot(lambda b: "认证通过" in b))
+    # Named as the lobby shows them, with a pill; and it rings their phone.
+    assert approved["content"]["body"].startswith("张阿姨 认证通过")
+    pill = f'<a href="https://matrix.to/#/{newcomer.user_id}">张阿姨</a>'
+    assert approved["content"]["formatted_body"].startswith(pill)
+    assert approved["content"]["m.mentions"] == {"user_ids": [newcomer.user_id]}
 
     await newcomer.join(harness.alias("heping"))
     await newcomer.join(harness.alias("heping-hall"))
@@ -407,3 +414,26 @@ async def test_moving_out_asks_first_then_takes_the_resident_out(
     with pytest.raises(MatrixHTTPError) as out:
         await resident.send_text(neighbours, "还在吗")
     assert out.value.status == 403
+
+
+async def test_moving_out_in_the_direct_room_asks_which_compound_of_several(
+    harness: Harness, make_user
+) -> None:
+    bridge = await harness.start_bridge(apply=False)
+    resident: ResidentClient = await make_user()
+    people = bridge.store.people
+    await people.bind_household("heping", resident.user_id, "1", "1", "103", bridge.clock.now())
+    await people.bind_household("xingfu", resident.user_id, "5", "1", "101", bridge.clock.now())
+    await bridge.provisioner.apply()
+    neighbours = await resident.join(harness.alias("heping-neighbours"))
+    await resident.send_text(neighbours, "!我")
+    dm = await invited_direct_room(resident)
+    # The direct room belongs to no compound: the resident's own compounds answer there.
+    await resident.send_text(dm, "!我 搬走 确认")
+    which = await resident.wait_for_event(dm, from_bot(lambda b: "请说明搬离哪个" in b))
+    assert "和平里小区" in which["content"]["body"] and "幸福家园" in which["content"]["body"]
+    assert resident.user_id in {r.user_id for r in await people.residents("xingfu")}
+    await resident.send_text(dm, "!我 搬走 确认 幸福家园")
+    await resident.wait_for_event(dm, from_bot(lambda b: b.startswith("已为您办理搬离")))
+    assert resident.user_id not in {r.user_id for r in await people.residents("xingfu")}
+    assert resident.user_id in {r.user_id for r in await people.residents("heping")}

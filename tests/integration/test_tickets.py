@@ -118,7 +118,10 @@ async def test_plain_alias_and_real_mentions_open_tickets_and_nothing_else_does(
     event_id = await w.resident.send_text(w.neighbours, "@物业 3号楼电梯坏了")
     reply = await w.reply_to(event_id, lambda b: "工单 #1" in b)
     body = reply["content"]["body"]
-    assert "（维修）" in body and "@wuye_wang:linli.localhost" in body
+    # The staff on duty by name (their display name), linked as a pill.
+    assert "（维修）" in body and "负责：wuye_wang。" in body
+    pill = f'<a href="https://matrix.to/#/{STAFF}">wuye_wang</a>'
+    assert pill in reply["content"]["formatted_body"]
     # Monday 10:00 + 30 business minutes. Resolution: 16 business hours of 7.5 a day
     # (08:30-12:00, 13:30-17:30): 6 h on Monday, 7.5 h on Tuesday, 2.5 h on Wednesday.
     assert "首次回复：11月23日 10:30前" in body
@@ -303,9 +306,7 @@ async def test_reminder_and_escalation_fire_once_across_a_restart_and_reach_the_
     manager = w.manager
     w.bridge = await harness.start_bridge(apply=False, clock=w.clock)
     # The manager is asked to follow up in the staff room, not in the residents' room.
-    follow_up = await manager.wait_for_event(
-        five, from_bot(lambda b: "请 @wuye_jingli:linli.localhost 跟进" in b)
-    )
+    follow_up = await manager.wait_for_event(five, from_bot(lambda b: "请 wuye_jingli 跟进" in b))
     assert follow_up["content"]["m.mentions"]["user_ids"] == ["@wuye_jingli:linli.localhost"]
     w.clock.advance(timedelta(minutes=30))
     await manager.wait_for_event(five, from_bot(lambda b: f"超时工单 #{number}" in b))
@@ -325,9 +326,9 @@ async def test_reminder_and_escalation_fire_once_across_a_restart_and_reach_the_
     thread = [e for e in await w.resident.messages(w.neighbours, 100) if in_thread(event_id)(e)]
     bodies = [e["content"]["body"] for e in thread if e["sender"] == BOT]
     assert sum(b.startswith("提醒") for b in bodies) == 1
-    assert sum("@wuye_jingli" in b for b in bodies) == 0  # staff business stays out
+    assert sum("wuye_jingli" in b for b in bodies) == 0  # staff business stays out
     staff_room = [e["content"].get("body", "") for e in await manager.messages(five, 100)]
-    assert sum("请 @wuye_jingli:linli.localhost 跟进" in b for b in staff_room) == 1
+    assert sum("请 wuye_jingli 跟进" in b for b in staff_room) == 1
     assert sum("网格化管理平台" in b for b in bodies) == 1
 
     # Status updates: a genuine one appears in the thread; forged, stale, replayed are refused.
@@ -399,7 +400,7 @@ async def test_staff_assign_note_category_and_list(w: World) -> None:
     listed = await w.manager.wait_for_event(
         five, from_bot(lambda b: b.startswith("工单（未完成）"))
     )
-    assert listed["content"]["m.mentions"]["user_ids"] == [w.manager.user_id]
+    assert listed["content"]["m.mentions"] == {}  # a list informs: it rings no one
     assert not [
         e
         for e in await w.resident.messages(w.neighbours)
@@ -434,8 +435,12 @@ async def test_a_flood_of_mentions_stops_at_the_open_ticket_limit(
         "heping", "  buildings:", "  tickets:\n    max_open_per_resident: 2\n  buildings:"
     )
     w = await make_world()
-    for _ in range(2):
-        await open_ticket(w)
-    await w.resident.send_text(w.neighbours, "@物业 又坏了")
-    await w.resident.wait_for_event(w.neighbours, from_bot(lambda b: "已有 2 个未完成的工单" in b))
-    assert len(await w.bridge.bot(TicketBot).tickets.listing("heping")) == 2
+    numbers = [(await open_ticket(w))[1] for _ in range(2)]
+    # Done but not confirmed by the resident: still on their hands, still counted.
+    await w.staff.send_text(w.neighbours, f"!工单 完成 {numbers[0]}")
+    await w.resident.wait_for_event(w.neighbours, from_bot(lambda b: "请确认" in b))
+    mention = await w.resident.send_text(w.neighbours, "@物业 又坏了")
+    # The refusal answers the mention, in its thread.
+    await w.reply_to(mention, lambda b: "已有 2 个未完成的工单" in b)
+    tickets = w.bridge.bot(TicketBot).tickets
+    assert len(await tickets.listing("heping", statuses=("open", "waiting", "done", "closed"))) == 2

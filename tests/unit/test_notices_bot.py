@@ -117,7 +117,7 @@ async def test_a_notice_to_building_3_goes_to_announcements_and_that_room_only(
     assert notice.content["body"].startswith("【通知 #1】\n**停水**通知\n明天")
     assert "<strong>停水</strong>" in notice.content["formatted_body"]
     assert notice.content["format"] == "org.matrix.custom.html"
-    assert notice.content["m.mentions"] == {"user_ids": []}  # not urgent: nobody pinged
+    assert notice.content["m.mentions"] == {}  # not urgent: pings no one
     assert any(s.room_id == announcements for s in client.sent)
     assert not any(s.room_id == b2 for s in client.sent)
     reactions = [s for s in client.sent if s.event_type == "m.reaction"]
@@ -221,13 +221,13 @@ async def test_receipts_at_or_after_the_notice_and_acks_make_reach(bridge: Bridg
     assert "不在通知 #1 的范围内" in client.bodies(b3)[-1]
     await handle(message("$reach2", STAFF, "!通知 回执 1", staff_room), NOW, fresh=True)
     assert "3 户中已送达 3 户（100%）" in client.bodies(staff_room)[-2]
-    assert client.paths["upload"] == 2  # the figures changed: a chart drawn again
+    assert client.paths["upload"] == 3  # a chart drawn again (and the bot's avatar, at apply)
 
     # Asked again unchanged: the chart uploaded before. A household verified since is counted.
     await handle(message("$reach3", STAFF, "!通知 回执 1", staff_room), NOW, fresh=True)
     charts = [s for s in client.sent if s.content.get("msgtype") == "m.image"]
     assert len(charts) == 3 and charts[-1].content == charts[-2].content
-    assert client.paths["upload"] == 2
+    assert client.paths["upload"] == 3
     await bridge.store.people.bind_household("heping", "@d:linli.localhost", "3", "3", "301", NOW)
     await handle(message("$reach4", STAFF, "!通知 回执 1", staff_room), NOW, fresh=True)
     assert "4 户中已送达 3 户" in client.bodies(staff_room)[-2]
