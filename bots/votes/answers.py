@@ -52,13 +52,19 @@ class Answers:
         if not poll.is_open:
             return "votes.closed_answer"
         voter = await self.electorate.voter(poll.compound, ctx.event.sender)
+        elector: tuple[str, str] | None = None
         if poll.eligibility != "anyone":
             if voter is None:
                 return "votes.household_only" if poll.kind == "quick" else "votes.residents_only"
+            weight = "1"
             if poll.eligibility == "owners":
                 area = await self.electorate.area_of(poll.compound, voter.household)
                 if not voter.is_owner or area is None:
                     return "votes.owners_only"
+                weight = str(area)
+            if poll.kind == "formal":
+                key = voter.user_id if poll.eligibility == "residents" else voter.household
+                elector = (key, weight)
         replaces = False
         if poll.per_household and voter is not None:
             replaces = await self.votes.answered_by_other(poll.id, voter.household, voter.user_id)
@@ -70,6 +76,7 @@ class Answers:
             choices=choices,
             ts=ctx.event.origin_server_ts,
             received_at=ctx.received_at,
+            elector=elector,
         )
         if not kept:
             return "votes.closed_answer"

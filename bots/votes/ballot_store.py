@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from bots.votes.models import (
     BallotPaper,
@@ -18,6 +19,8 @@ from bots.votes.models import (
     SecretTotal,
     SecretVoter,
 )
+from bots.votes.store import lock_poll
+from bots.votes.tally_store import add_elector
 from bridge.store.database import Database, insert_ignoring_duplicates, table_of
 
 
@@ -81,11 +84,10 @@ class BallotStore:
         """Cast a secret ballot once per voter: record THAT the voter voted (with the event
         that did it), the choice under its receipt in another table, and add the weight to the
         choice's total. Returns "cast", "again" (this event cast it before), "voted" (the
-        voter cast another), "paper" (a paper ballot came first) or "closed"."""
+        voter cast another), "paper" (a paper ballot came first) or "closed". Serialised on
+        the poll with the close (`lock_poll`): a receipt is only given for a counted ballot."""
         async with self.db.transaction() as session:
-            status = (
-                await session.execute(select(Poll.status).where(Poll.id == poll_id))
-            ).scalar_one()
+            status = await lock_poll(session, poll_id)
             done = (
                 await session.execute(select(SecretVoter.voter).where(SecretVoter.cause == cause))
             ).first()
@@ -94,7 +96,7 @@ class BallotStore:
             if status != "open":
                 return "closed"
             voted = await session.execute(
-                select(SecretVoter.id).where(
+                select(SecretVoter.voter).where(
                     SecretVoter.poll_id == poll_id, SecretVoter.voter == voter
                 )
             )
@@ -107,14 +109,17 @@ class BallotStore:
             )
             if paper.first() is not None:
                 return "paper"
-            session.add(SecretVoter(poll_id=poll_id, voter=voter, cause=cause))
-            session.add(SecretBallot(receipt=receipt, poll_id=poll_id, choice=choice))
-            total = await session.get(SecretTotal, (poll_id, choice))
-            if total is None:
-                session.add(SecretTotal(poll_id=poll_id, choice=choice, heads=1, area=str(weight)))
-            else:
-                total.heads += 1
-                total.area = str(Fraction(total.area) + weight)
+            # Eligible now, so counted whatever happens to the voter before the close.
+            await add_elector(session, poll_id, voter, _decimal_text(weight))
+            await session.execute(
+                insert(table_of(SecretVoter)).values(poll_id=poll_id, voter=voter, cause=cause)
+            )
+            await session.execute(
+                insert(table_of(SecretBallot)).values(
+                    receipt=receipt, poll_id=poll_id, choice=choice
+                )
+            )
+            await add_to_total(session, poll_id, choice, weight)
             return "cast"
 
     async def secret_voters(self, poll_id: int) -> list[str]:
@@ -140,6 +145,7 @@ class BallotStore:
         "replaced" (an earlier paper ballot of the household), "again" (this cause entered it
         before), "online" (a secret ballot came first), or "closed"."""
         async with self.db.transaction() as session:
+            await lock_poll(session, poll_id)
             poll = await session.get_one(Poll, poll_id)
             row = (
                 await session.execute(
@@ -154,7 +160,7 @@ class BallotStore:
                 return "closed"
             if poll.secret:
                 voted = await session.execute(
-                    select(SecretVoter.id).where(
+                    select(SecretVoter.voter).where(
                         SecretVoter.poll_id == poll_id, SecretVoter.voter == household
                     )
                 )
@@ -178,6 +184,36 @@ class BallotStore:
     async def papers(self, poll_id: int) -> list[Paper]:
         async with self.db.sessions() as session:
             return await _papers(session, poll_id)
+
+
+def _decimal_text(weight: Fraction) -> str:
+    """A weight as the electorate writes it: exact decimal text ("80.50" → "80.5")."""
+    exact = Decimal(weight.numerator) / Decimal(weight.denominator)
+    if Fraction(exact) != weight:
+        raise ValueError("a weight that is not a finite decimal")
+    return str(exact)
+
+
+async def add_to_total(session: Any, poll_id: int, choice: str, weight: Fraction) -> None:
+    """Add one ballot to its choice's running total: heads by an atomic increment; the area,
+    exact text, read and written under the poll's lock the caller holds."""
+    await session.execute(
+        insert_ignoring_duplicates(session, table_of(SecretTotal)).values(
+            poll_id=poll_id, choice=choice, heads=0, area="0"
+        )
+    )
+    added = (
+        await session.execute(
+            select(SecretTotal.area).where(
+                SecretTotal.poll_id == poll_id, SecretTotal.choice == choice
+            )
+        )
+    ).scalar_one()
+    await session.execute(
+        update(SecretTotal)
+        .where(SecretTotal.poll_id == poll_id, SecretTotal.choice == choice)
+        .values(heads=SecretTotal.heads + 1, area=str(Fraction(added) + weight))
+    )
 
 
 async def _papers(session: Any, poll_id: int) -> list[Paper]:

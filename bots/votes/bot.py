@@ -35,7 +35,7 @@ from bots.votes.turnout import Turnout
 from bridge import messages
 from bridge.bot import Bot, CliVerb, EventContext, Services
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable
-from bridge.events import Message, OtherEvent
+from bridge.events import Membership, Message, OtherEvent
 from bridge.roles import COMMITTEE_ROLES, RESIDENT_ROLES, STAFF_ROLES, Role
 
 NUMBER = Arg("number", ArgKind.INT)
@@ -161,6 +161,18 @@ class VoteBot(Bot):
 
     async def on_event(self, ctx: EventContext, event: OtherEvent) -> None:
         await self.answers.on_event(ctx, event)
+
+    async def on_membership(self, ctx: EventContext, membership: Membership) -> None:
+        # A resident verified while a secret vote is open is invited to the hall and joins
+        # it: they get a ballot paper then (the electorate is who may vote at the opening and
+        # who becomes eligible before the close). The invitation is the bot's own event,
+        # which the router does not pass on.
+        if ctx.compound is None or ctx.room_key != "hall":
+            return
+        if membership.membership == "join" and membership.previous != "join":
+            await self.secret.hand_out_to_newcomer(
+                ctx.compound.key, membership.user_id, ctx.event.event_id
+            )
 
     async def on_message(self, ctx: EventContext, message: Message) -> None:
         if message.msgtype == "m.file":

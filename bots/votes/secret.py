@@ -13,9 +13,12 @@ from zoneinfo import ZoneInfo
 
 from bots.votes.jobs import HandOut
 from bots.votes.part import VotesPart
+from bots.votes.store import PollRecord
 from bridge import messages
 from bridge.bot import EventContext
 from bridge.matrix import derived_txn_id
+from bridge.roles import Role
+from bridge.rooms_config import Compound
 from bridge.store.jobs import Job
 
 
@@ -32,25 +35,44 @@ class SecretBallots(VotesPart):
         poll = await self.votes.by_id(payload.poll)
         if poll is None or not poll.is_open:
             return
-        compound = self.services.rooms.compounds.get(poll.compound)
         areas = await self.electorate.floor_areas(poll.compound)
-        options = [(o["id"], o["text"]) for o in poll.options]
         for voter in await self.electorate.voters(poll.compound):
             if poll.eligibility == "owners" and not (voter.is_owner and voter.household in areas):
                 continue
-            if await self.ballots.ballot_paper_of(poll.id, voter.user_id) is not None:
+            await self._give_paper(poll, voter.user_id, job.key)
+
+    async def hand_out_to_newcomer(self, compound: str, user_id: str, cause: str) -> None:
+        """Someone who became eligible while secret votes are open (verified, made an owner)
+        gets a ballot paper for each of them: the electorate is who may vote at the opening
+        plus who becomes eligible before the close."""
+        voter = await self.electorate.voter(compound, user_id)
+        if voter is None:
+            return
+        for poll in await self.votes.open_polls(compound):
+            if not poll.secret:
                 continue
-            room = await self.services.direct_room(voter.user_id)
-            text = self.services.text(compound, "votes.ballot_paper", number=poll.number)
-            start = await self.services.client.send(
-                room,
-                messages.poll_start(
-                    f"{text}{poll.question}", options, max_selections=1, disclosed=False
-                ),
-                derived_txn_id(job.key, f"paper:{voter.user_id}"),
-                event_type=messages.POLL_START,
-            )
-            await self.ballots.add_ballot_paper(poll.id, voter.user_id, room, start)
+            if poll.eligibility == "owners" and not (
+                voter.is_owner and await self.electorate.area_of(compound, voter.household)
+            ):
+                continue
+            await self._give_paper(poll, user_id, cause)
+
+    async def _give_paper(self, poll: PollRecord, user_id: str, cause: str) -> None:
+        if await self.ballots.ballot_paper_of(poll.id, user_id) is not None:
+            return
+        compound = self.services.rooms.compounds.get(poll.compound)
+        options = [(o["id"], o["text"]) for o in poll.options]
+        room = await self.services.direct_room(user_id)
+        text = self.services.text(compound, "votes.ballot_paper", number=poll.number)
+        start = await self.services.client.send(
+            room,
+            messages.poll_start(
+                f"{text}{poll.question}", options, max_selections=1, disclosed=False
+            ),
+            derived_txn_id(cause, f"paper:{poll.id}:{user_id}"),
+            event_type=messages.POLL_START,
+        )
+        await self.ballots.add_ballot_paper(poll.id, user_id, room, start)
 
     async def cast(self, ctx: EventContext, start_event_id: str, answers: tuple[str, ...]) -> None:
         paper = await self.ballots.ballot_paper(start_event_id)
@@ -77,6 +99,9 @@ class SecretBallots(VotesPart):
         area = (
             None if voter is None else await self.electorate.area_of(poll.compound, voter.household)
         )
+        if compound is not None and Role.OBSERVER in await self._roles(compound, owner):
+            await say("votes.observer")  # observers read, never vote (README, role table)
+            return
         if voter is None or (poll.eligibility == "owners" and (not voter.is_owner or area is None)):
             await say(
                 "votes.owners_only" if poll.eligibility == "owners" else "votes.residents_only"
@@ -97,6 +122,9 @@ class SecretBallots(VotesPart):
             await say("votes.receipt", receipt=receipt)
         else:
             await say(f"votes.secret_{outcome}")
+
+    async def _roles(self, compound: Compound, user_id: str) -> frozenset[Role]:
+        return (await self.services.roles.table(compound)).roles_of(user_id)
 
     def receipt(self, poll_id: int, event_id: str) -> str:
         """A ballot's receipt code: derived from the ballot's event with a key kept in

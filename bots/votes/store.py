@@ -24,7 +24,7 @@ from bots.votes.models import (
     SecretVoter,
 )
 from bots.votes.rules import Answer
-from bots.votes.tally_store import FormalCount, count_formal
+from bots.votes.tally_store import FormalCount, add_elector, add_electors, count_formal
 from bridge.store.database import Database, insert_ignoring_duplicates, table_of
 from bridge.store.jobs import JobSpec, add_jobs, cancel_jobs
 
@@ -160,6 +160,10 @@ class VoteStore:
             session.add(row)
             await session.flush()
             record = _record(row)
+            if record.kind == "formal":
+                # The electorate is fixed as the vote opens (who joins before the close is
+                # added then): nobody who leaves meanwhile is taken out of it.
+                await add_electors(session, record.id, record.compound, record.eligibility)
             await add_jobs(session, jobs(record), fresh=True)
             return record
 
@@ -173,13 +177,13 @@ class VoteStore:
         choices: Sequence[str],
         ts: int,
         received_at: datetime,
+        elector: tuple[str, str] | None = None,
     ) -> bool:
         """Keep a response while the poll is open; False when it is closed. The same event
-        twice is kept once."""
+        twice is kept once. `elector` (voter, weight): who the answer counts for, added to a
+        formal vote's electorate if they became eligible after it opened."""
         async with self.db.transaction() as session:
-            status = (
-                await session.execute(select(Poll.status).where(Poll.id == poll_id))
-            ).scalar_one()
+            status = await lock_poll(session, poll_id)
             if status != "open":
                 found = await session.execute(
                     select(PollAnswer.id).where(PollAnswer.event_id == event_id)
@@ -196,6 +200,8 @@ class VoteStore:
                     received_at=received_at,
                 )
             )
+            if elector is not None:
+                await add_elector(session, poll_id, *elector)
             return True
 
     async def answered_by_other(self, poll_id: int, household: str, voter: str) -> bool:
@@ -229,7 +235,8 @@ class VoteStore:
         transaction. The same cause again finds it closed and gets it back; another cause
         gets AlreadyClosed."""
         async with self.db.transaction() as session:
-            row = await session.get_one(Poll, poll_id, with_for_update=True)
+            await lock_poll(session, poll_id)
+            row = await session.get_one(Poll, poll_id)
             if row.status == "closed":
                 if row.close_cause == cause:
                     return Closing(_record(row), made_now=False)
@@ -315,6 +322,22 @@ async def _answers(session: Any, poll_id: int) -> list[Answer]:
         .order_by(PollAnswer.id)
     )
     return [Answer(voter, household, tuple(c), ts, seq) for voter, household, c, ts, seq in rows]
+
+
+async def lock_poll(session: Any, poll_id: int) -> str:
+    """Serialise on the poll, first thing in a transaction, and read its status under the
+    lock: every ballot and the close take it, so no ballot lands (and gets a receipt) after
+    the count is frozen. A write, so that SQLite takes its write lock before reading (a read
+    first would work on a snapshot that a concurrent commit can make stale); on PostgreSQL
+    it holds the poll's row lock until the commit."""
+    await session.execute(
+        update(Poll)
+        .where(Poll.id == poll_id)
+        .values(status=Poll.status)
+        .execution_options(synchronize_session=False)
+    )
+    status = (await session.execute(select(Poll.status).where(Poll.id == poll_id))).scalar_one()
+    return str(status)
 
 
 def poll_key(poll_id: int, *parts: object) -> str:

@@ -20,7 +20,18 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Integer, String, cast, func, insert, literal, null, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    cast,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+)
 
 from bots.votes.models import (
     CountedBallot,
@@ -32,8 +43,17 @@ from bots.votes.models import (
     SecretVoter,
 )
 from bots.votes.rules import FORMAL_CHOICES, Totals, Weight
-from bridge.store.database import Database
+from bridge.store.database import Database, insert_ignoring_duplicates, table_of
 from bridge.store.models import Resident, RosterHousehold
+
+
+class CountError(ValueError):
+    """A formal count that does not add up: the vote stays open, and the committee is told
+    why (`key` names the reason in the texts)."""
+
+    def __init__(self, key: str, detail: str = "") -> None:
+        super().__init__(f"{key} {detail}".strip())
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -69,15 +89,23 @@ async def count_formal(
     """Write the electorate and the counted ballots of a closing formal vote, and sum them."""
     conn = await session.connection()
     poll = literal(poll_id, Integer)
-    await conn.execute(
-        insert(Elector).from_select(
-            ["poll_id", "voter", "weight"], _electorate(poll, compound, eligibility)
-        )
-    )
+    # The electorate was written when the vote opened; who became eligible since joins it.
+    await add_electors(session, poll_id, compound, eligibility)
     await conn.execute(
         insert(CountedBallot).from_select(
-            ["poll_id", "voter", "choice", "source", "entered_by", "weight"],
-            _counted(poll, poll_id, per_household),
+            [
+                "poll_id",
+                "voter",
+                "choice",
+                "source",
+                "entered_by",
+                "weight",
+                "head",
+                "event_id",
+                "ts",
+                "confirmed_by",
+            ],
+            _counted(poll, poll_id, compound, eligibility, per_household),
         )
     )
     electorate_heads, electorate_area = 0, Fraction(0)
@@ -99,7 +127,7 @@ async def count_formal(
     )
     for choice, source, weight, n in groups:
         if choice not in heads:
-            raise ValueError(f"unknown choice in a counted ballot: {choice}")
+            raise CountError("votes.count_unknown_choice", choice)
         heads[choice] += n
         area[choice] += _exact(weight) * n
         sources[source] += n
@@ -123,37 +151,91 @@ def _exact(weight: str) -> Fraction:
     return Fraction(Decimal(weight))
 
 
-def _electorate(poll: Any, compound: str, eligibility: str) -> Any:
-    """Who may vote, as the roster and residents stand now: owners' votes every roster
-    household with its floor area; household votes every household with a verified resident;
-    residents' votes every verified resident (weight 1)."""
+async def add_electors(session: Any, poll_id: int, compound: str, eligibility: str) -> None:
+    """Add to a formal vote's electorate whoever is eligible now and not in it yet: run when
+    the vote opens (all of them) and when it closes (those who became eligible meanwhile).
+    Nobody is ever taken out: who was eligible at any time while the vote was open stays."""
+    conn = await session.connection()
+    await conn.execute(
+        insert(Elector).from_select(
+            ["poll_id", "voter", "weight"],
+            _electorate(literal(poll_id, Integer), poll_id, compound, eligibility),
+        )
+    )
+
+
+async def add_elector(session: Any, poll_id: int, voter: str, weight: str) -> None:
+    """One voter eligible when their ballot was taken (kept if they leave before the close)."""
+    await session.execute(
+        insert_ignoring_duplicates(session, table_of(Elector)).values(
+            poll_id=poll_id, voter=voter, weight=weight
+        )
+    )
+
+
+def _electorate(poll: Any, poll_id: int, compound: str, eligibility: str) -> Any:
+    """Who may vote, as the roster and residents stand now, and is not in the electorate yet:
+    owners' votes every roster household with its floor area; household votes every
+    household with a verified resident; residents' votes every verified resident (weight 1)."""
     one = literal("1", String)
+
+    def absent(voter: Any) -> Any:
+        return ~(
+            select(Elector.voter).where(Elector.poll_id == poll_id, Elector.voter == voter).exists()
+        )
+
     if eligibility == "owners":
-        return select(poll, household_of(RosterHousehold), RosterHousehold.floor_area).where(
-            RosterHousehold.compound == compound
+        voter = household_of(RosterHousehold)
+        return select(poll, voter, RosterHousehold.floor_area).where(
+            RosterHousehold.compound == compound, absent(voter)
         )
     voter = household_of(Resident) if eligibility == "households" else Resident.user_id
-    return select(poll, voter, one).where(Resident.compound == compound).group_by(voter)
+    return (
+        select(poll, voter, one).where(Resident.compound == compound, absent(voter)).group_by(voter)
+    )
 
 
-def _counted(poll: Any, poll_id: int, per_household: bool) -> Any:
+def _counted(poll: Any, poll_id: int, compound: str, eligibility: str, per_household: bool) -> Any:
     """The open ballots that count, with their voter's weight: each voter's (or household's)
-    latest online answer unless the household has a paper ballot, and every paper ballot,
-    both within the electorate (joined on its primary key, row by row)."""
+    latest online answer unless the household has a paper ballot, and every confirmed paper
+    ballot, both within the electorate (joined on its primary key, row by row). In a vote by
+    household, the answers of someone who no longer lives in a household that has a newer
+    resident since (it changed hands) do not count for it."""
     key = (
         func.coalesce(func.nullif(PollAnswer.household, ""), PollAnswer.voter)
         if per_household
         else PollAnswer.voter
     )
+    kept = PollAnswer.poll_id == poll_id
+    if per_household:
+        still_there = (
+            select(Resident.id)
+            .where(
+                Resident.compound == compound,
+                Resident.user_id == PollAnswer.voter,
+                household_of(Resident) == PollAnswer.household,
+            )
+            .exists()
+        )
+        newcomer = select(Resident.id).where(
+            Resident.compound == compound,
+            household_of(Resident) == PollAnswer.household,
+            Resident.verified_at > PollAnswer.received_at,
+        )
+        if eligibility == "owners":
+            newcomer = newcomer.where(Resident.is_owner)
+        kept = kept & ~(~still_there & newcomer.exists())
     ranked = (
         select(
             key.label("voter"),
             PollAnswer.choices[0].as_string().label("choice"),
+            PollAnswer.event_id.label("event_id"),
+            PollAnswer.ts.label("ts"),
             func.row_number()
             .over(partition_by=key, order_by=(PollAnswer.ts.desc(), PollAnswer.id.desc()))
             .label("rank"),
         )
-        .where(PollAnswer.poll_id == poll_id)
+        .where(kept)
         .subquery()
     )
     elector = (Elector.poll_id == poll_id) & (Elector.voter == ranked.c.voter)
@@ -170,6 +252,10 @@ def _counted(poll: Any, poll_id: int, per_household: bool) -> Any:
             literal("online", String),
             cast(null(), String),
             Elector.weight,
+            Elector.head,
+            ranked.c.event_id,
+            ranked.c.ts,
+            cast(null(), String),
         )
         .select_from(ranked)
         .join(Elector, elector)
@@ -183,6 +269,10 @@ def _counted(poll: Any, poll_id: int, per_household: bool) -> Any:
             literal("paper", String),
             PaperBallot.entered_by,
             Elector.weight,
+            Elector.head,
+            cast(null(), String),
+            cast(null(), BigInteger),
+            PaperBallot.confirmed_by,
         )
         .join(Elector, (Elector.poll_id == poll_id) & (Elector.voter == PaperBallot.household))
         .where(PaperBallot.poll_id == poll_id)
@@ -202,7 +292,7 @@ async def _secret_totals(conn: Any, poll_id: int) -> Totals:
     )
     for choice, n, added in rows:
         if choice not in heads:
-            raise ValueError(f"unknown choice in a secret total: {choice}")
+            raise CountError("votes.count_unknown_choice", choice)
         heads[choice], area[choice] = n, Fraction(added)
     voters = await conn.execute(
         select(Elector.weight, func.count())
@@ -216,11 +306,11 @@ async def _secret_totals(conn: Any, poll_id: int) -> Totals:
     voted_heads, voted_area = 0, Fraction(0)
     for weight, n in voters:
         if weight is None:
-            raise ValueError("a secret ballot's voter is not in the electorate")
+            raise CountError("votes.count_secret_outside")
         voted_heads += n
         voted_area += _exact(weight) * n
     if voted_heads != sum(heads.values()) or voted_area != sum(area.values()):
-        raise ValueError("the secret totals do not add up to their voters")
+        raise CountError("votes.count_secret_mismatch")
     return Totals(heads, area)
 
 

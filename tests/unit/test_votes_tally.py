@@ -18,7 +18,7 @@ from bots.votes import audit, results
 from bots.votes.ballot_store import BallotStore
 from bots.votes.models import SecretTotal
 from bots.votes.store import NewPoll, PollRecord, VoteStore
-from bots.votes.tally_store import audit_material
+from bots.votes.tally_store import CountError, audit_material
 from bridge.store import Store
 from bridge.store.database import table_of
 from bridge.store.models import Resident, RosterHousehold
@@ -186,7 +186,7 @@ async def test_secret_totals_are_counted_and_checked_against_their_voters(store:
             .where(SecretTotal.poll_id == poll.id, SecretTotal.choice == "no")
             .values(area="90")
         )
-    with pytest.raises(ValueError, match="secret totals"):
+    with pytest.raises(CountError, match="count_secret_mismatch"):
         await votes.close(poll.id, cause="job", at=NOW, by=None, result=results.freeze)
     async with store.db.transaction() as session:
         await session.execute(
