@@ -50,9 +50,9 @@ class BallotStore:
         async with self.db.sessions() as session:
             return (
                 await session.execute(
-                    select(BallotPaper.start_event_id).where(
-                        BallotPaper.poll_id == poll_id, BallotPaper.user_id == user_id
-                    )
+                    select(BallotPaper.start_event_id)
+                    .where(BallotPaper.poll_id == poll_id, BallotPaper.user_id == user_id)
+                    .limit(1)
                 )
             ).scalar_one_or_none()
 

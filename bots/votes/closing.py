@@ -90,6 +90,7 @@ class Closer:
             await self._tell_committee(poll, compound, send, reason)
             raise CommandError("votes.close_failed", number=poll.number, reason=reason) from None
         closed = closing.poll
+        send = self._once(closed.id, cause, send)
 
         def text(key: str, **args: Any) -> str:
             return self.services.text(compound, key, **args)
@@ -110,6 +111,18 @@ class Closer:
             await self._post_chart(closed, compound, send)
             await self._publish_audit(closed, compound, send)
             await self.proposals.after_vote(closed, cause, compound, send)
+
+    def _once(self, poll_id: int, cause: str, send: Send) -> Send:
+        """`send`, each purpose posted once per cause, even past the homeserver's transaction
+        cache (the close's posts are logged with the events they made)."""
+        at = self.services.clock.now()
+
+        async def once(room: str, content: dict[str, Any], purpose: str, kind: str) -> str:
+            return await self.votes.post_once(
+                poll_id, cause, purpose, at, lambda: send(room, content, purpose, kind)
+            )
+
+        return once
 
     async def _tell_committee(
         self, poll: PollRecord, compound: Compound | None, send: Send, reason: str

@@ -7,7 +7,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bridge.store.models import Base
@@ -72,7 +81,9 @@ class BallotPaper(Base):
     room_id: Mapped[str] = mapped_column(String(255))
     start_event_id: Mapped[str] = mapped_column(String(255), unique=True)
 
-    __table_args__ = (UniqueConstraint("poll_id", "user_id", name="uq_votes_ballot_papers_user"),)
+    # Not unique: a paper posted again after the homeserver forgot its transaction ID is a
+    # second poll, and an answer to either counts (once: one secret ballot per voter).
+    __table_args__ = (Index("ix_votes_ballot_papers_user", "poll_id", "user_id"),)
 
 
 class SecretVoter(Base):

@@ -77,7 +77,15 @@ class SecretBallots(VotesPart):
     async def cast(self, ctx: EventContext, start_event_id: str, answers: tuple[str, ...]) -> None:
         paper = await self.ballots.ballot_paper(start_event_id)
         if paper is None:
-            return  # not one of Linli's polls
+            # Not one of Linli's papers: in a room that holds one for an open secret vote, an
+            # older paper Linli lost track of (posted, then a crash before it was stored):
+            # say so rather than ignore the ballot.
+            numbers = await self.ballots.open_secret_papers_in(ctx.event.room_id)
+            if numbers:
+                await ctx.reply_text(
+                    ctx.text("votes.stale_paper", number=numbers[0]), purpose="stale-paper"
+                )
+            return
         poll_id, owner = paper
         poll = await self.votes.by_id(poll_id)
         if poll is None or ctx.event.sender != owner:

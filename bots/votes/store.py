@@ -7,7 +7,7 @@ closing job), so a handler run again finds the change made. Secret and paper bal
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -20,13 +20,15 @@ from bots.votes.models import (
     Elector,
     Poll,
     PollAnswer,
+    PollLog,
     Proposal,
     SecretVoter,
 )
 from bots.votes.rules import Answer
 from bots.votes.tally_store import FormalCount, add_elector, add_electors, count_formal
+from bridge.store.changes import ChangeLog
 from bridge.store.database import Database, insert_ignoring_duplicates, table_of
-from bridge.store.jobs import JobSpec, add_jobs, cancel_jobs
+from bridge.store.jobs import JobSpec, add_jobs
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ class AlreadyClosed(Exception):
 class VoteStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Changes made once per cause (bridge/store/changes.py), as tickets and notices do.
+        self._changes = ChangeLog(Poll, PollLog, "poll_id", _record)
 
     async def next_number(self, compound: str) -> int:
         async with self.db.sessions() as session:
@@ -236,10 +240,10 @@ class VoteStore:
         gets AlreadyClosed."""
         async with self.db.transaction() as session:
             await lock_poll(session, poll_id)
+            if await self._changes.changed_by(session, poll_id, cause, "close"):
+                return Closing(_record(await session.get_one(Poll, poll_id)), made_now=False)
             row = await session.get_one(Poll, poll_id)
             if row.status == "closed":
-                if row.close_cause == cause:
-                    return Closing(_record(row), made_now=False)
                 raise AlreadyClosed(_record(row))
             if row.kind == "formal":
                 count = await count_formal(
@@ -248,11 +252,67 @@ class VoteStore:
                 material = Material([], count)
             else:
                 material = Material(await _answers(session, poll_id), None)
-            row.result = result(_record(row), material)
-            row.status, row.closed_at, row.close_cause, row.closed_by = "closed", at, cause, by
-            await cancel_jobs(session, poll_key(poll_id) + ":")
-            await session.flush()
-            return Closing(_record(row), made_now=True)
+            frozen = result(_record(row), material)
+            record, _ = await self._changes.change(
+                session,
+                poll_id,
+                cause=cause,
+                action="close",
+                at=at,
+                actor=by,
+                cancel=[poll_key(poll_id) + ":"],
+                changes={
+                    "result": frozen,
+                    "status": "closed",
+                    "closed_at": at,
+                    "close_cause": cause,  # kept for reading; the log decides
+                    "closed_by": by,
+                },
+            )
+            return Closing(record, made_now=True)
+
+    async def closed_by_cause(self, poll_id: int, cause: str) -> bool:
+        """Whether this event or job closed the poll (a command run again finds it closed)."""
+        async with self.db.sessions() as session:
+            return await self._changes.changed_by(session, poll_id, cause, "close")
+
+    async def post_once(
+        self,
+        poll_id: int,
+        cause: str,
+        purpose: str,
+        at: datetime,
+        post: Callable[[], Awaitable[str]],
+    ) -> str:
+        """Post something a change of the poll causes once per (cause, purpose), however long
+        after the homeserver forgot the transaction ID: the event posted is logged, and a
+        handler run again gets it back instead of posting again. (A crash between the post and
+        its log line is covered by the transaction ID, for the homeserver's ~30 minutes.)"""
+        action = f"post:{purpose}"[:32]
+        async with self.db.sessions() as session:
+            done = (
+                await session.execute(
+                    select(PollLog.detail).where(
+                        PollLog.poll_id == poll_id,
+                        PollLog.action == action,
+                        PollLog.cause == cause,
+                    )
+                )
+            ).scalar_one_or_none()
+        if done is not None:
+            return str(done.get("event_id", ""))
+        event_id = await post()
+        async with self.db.transaction() as session:
+            await self._changes.change(
+                session,
+                poll_id,
+                cause=cause,
+                action=action,
+                at=at,
+                actor=None,
+                detail={"event_id": event_id},
+            )
+        return event_id
 
     async def open_polls(self, compound: str) -> list[PollRecord]:
         async with self.db.sessions() as session:

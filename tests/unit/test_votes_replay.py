@@ -11,15 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import delete
 
 from bots import ALL_BOTS
 from bots.votes.bot import VoteBot
-from bots.votes.jobs import ClosePoll
+from bots.votes.jobs import ClosePoll, HandOut
+from bots.votes.models import BallotPaper
 from bridge.app import Bridge
 from bridge.bot import config_sections
 from bridge.clock import FakeClock
 from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig
 from bridge.rooms_config import load_rooms_config
+from bridge.store.jobs import Job
 from tests.recording_client import RecordingClient
 
 MESSAGE = "m.room.message"  # the result notice, not the poll's end event
@@ -254,3 +257,67 @@ async def test_a_forgotten_voter_is_no_longer_named_and_still_counts_once(bridge
     assert await bot.votes.answers_of(ALICE) == []
     await bridge.router.handle(message("$e", CAROL, "!投票 结束 1", hall), NOW)
     assert recording(bridge).bodies(hall)[-1].endswith("饺子：0 票\n面条：1 票\n共 1 人参与。")
+
+
+COMMITTEE = "@yewei_zhao:linli.localhost"
+
+
+def forget_transactions(bridge: Bridge) -> None:
+    """The homeserver forgets its transaction IDs (about 30 minutes after each send)."""
+    recording(bridge)._by_txn.clear()
+
+
+async def test_a_formal_close_replayed_past_the_transaction_cache_posts_nothing_again(
+    bridge: Bridge,
+) -> None:
+    hall = await room(bridge, "hall")
+    await bridge.router.handle(
+        message("$v", COMMITTEE, "!表决 修路 | 简单多数 | 每户一票", hall), NOW
+    )
+    [start] = [s for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
+    await bridge.router.handle(response("$r", ALICE, start.event_id, ["yes"], hall), NOW)
+    end = message("$end", COMMITTEE, "!投票 结束 1", hall)
+    await bridge.router.handle(end, NOW, fresh=True)
+    posted = len(recording(bridge).sent)
+    assert [b for b in recording(bridge).bodies(hall) if "SHA-256" in b]  # the whole close
+
+    forget_transactions(bridge)
+    await bridge.router.handle(end, NOW, fresh=False)  # the inbox runs it again, much later
+
+    assert len(recording(bridge).sent) == posted
+
+
+async def test_an_answer_to_a_ballot_paper_linli_lost_track_of_is_answered(bridge: Bridge) -> None:
+    hall = await room(bridge, "hall")
+    await bridge.router.handle(
+        message("$v", COMMITTEE, "!表决 修路 | 简单多数 | 每户一票 | 不记名", hall), NOW
+    )
+    assert await bridge.scheduler.run_due() == 1  # the ballot papers
+    dm = await bridge.store.people.direct_room(CAROL)
+    assert dm is not None
+
+    def papers() -> list[str]:
+        return [
+            s.event_id
+            for s in recording(bridge).sent
+            if s.room_id == dm and s.event_type.endswith("poll.start")
+        ]
+
+    [lost] = papers()
+    # A crash after posting the papers and before storing them, the job run again past the
+    # homeserver's transaction cache: each voter gets a second paper.
+    async with bridge.store.db.transaction() as session:
+        await session.execute(delete(BallotPaper))
+    forget_transactions(bridge)
+    bot = bridge.bot(VoteBot)
+    poll = await bot.votes.get("heping", 1)
+    assert poll is not None
+    job = Job(0, f"vote:{poll.id}:papers", "votes.hand_out", NOW, {"poll": poll.id}, 0)
+    await bot.secret.hand_out_ballot_papers(job, HandOut(poll=poll.id))
+    [_, paper] = papers()
+
+    # An answer to the lost paper is told to use the new one; the new one takes the ballot.
+    await bridge.router.handle(response("$old", CAROL, lost, ["yes"], dm), NOW)
+    assert "最新" in recording(bridge).bodies(dm)[-1]
+    await bridge.router.handle(response("$new", CAROL, paper, ["yes"], dm), NOW)
+    assert "回执码" in recording(bridge).bodies(dm)[-1]

@@ -65,6 +65,11 @@ def upgrade() -> None:
         # The second committee member (监票人) who confirmed the batch; None: not yet.
         table.add_column(sa.Column("confirmed_by", sa.String(255), nullable=True))
         table.add_column(sa.Column("batch", sa.String(255), nullable=True))
+    # A ballot paper posted again (a job run past the homeserver's transaction cache) is a
+    # second poll: both are kept, so an answer to either is taken.
+    with op.batch_alter_table("votes_ballot_papers") as table:
+        table.drop_constraint("uq_votes_ballot_papers_user", type_="unique")
+        table.create_index("ix_votes_ballot_papers_user", ["poll_id", "user_id"])
     op.create_table(
         "votes_log",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -86,6 +91,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("votes_log")
+    with op.batch_alter_table("votes_ballot_papers") as table:
+        table.drop_index("ix_votes_ballot_papers_user")
+        table.create_unique_constraint("uq_votes_ballot_papers_user", ["poll_id", "user_id"])
     with op.batch_alter_table("votes_paper_ballots") as table:
         table.drop_column("batch")
         table.drop_column("confirmed_by")
