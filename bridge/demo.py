@@ -22,7 +22,7 @@ from bridge.demo_grid import GridReceiver, grid_section
 from bridge.local_synapse import LocalSynapse, SynapseSettings
 from bridge.registration import bridge_yaml_text, write_registration
 from bridge.roles import Role
-from bridge.secret_files import write_secret
+from bridge.secret_files import ensure_secret_key, write_secret
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
         # A data/ folder from before the demo had its grid platform.
         text = config_path.read_text(encoding="utf-8")
         write_secret(config_path, text + grid_section(grid_port, secrets.token_hex(24)))
+    ensure_secret_key(data / "receipt.key")  # secret ballots' receipts, as `linli init` makes it
     config, rooms = load_all(config_path)
     # The ports chosen on the first run are kept in data/bridge.yaml: a rerun uses them, with
     # or without the variables set.

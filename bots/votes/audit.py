@@ -60,6 +60,10 @@ def recount(rule: dict[str, Any], result: dict[str, Any]) -> Outcome:
         if not isinstance(secret, dict):
             raise ValueError("the secret ballots are not listed")
         counted = counted.plus(_secret_totals(secret, electorate, set(open_ballots), scale))
+        paper = secret.get("paper")
+        if paper is not None:
+            taken = set(open_ballots) | set(secret["participants"])
+            counted = counted.plus(_paper_totals(paper, electorate, taken, scale))
     total: Weight = sum(electorate.values())
     outcome = tally_totals(rule_of(rule), len(electorate), total, counted)
     return replace(
@@ -98,6 +102,32 @@ def _secret_totals(
         area[c] = added.numerator
     if sum(area.values()) != sum(electorate[p] for p in participants):
         raise ValueError("the secret area totals do not add up to the participants")
+    return Totals(heads, area)
+
+
+def _paper_totals(
+    paper: dict[str, Any], electorate: dict[str, Weight], taken: set[str], scale: int
+) -> Totals:
+    """A secret vote's paper ballots, published as totals and participants only: each
+    participant once, in the electorate, not also online, and the totals adding up to them."""
+    voters = [p["voter"] for p in paper["participants"]]
+    if len(set(voters)) != len(voters) or set(voters) & taken:
+        raise ValueError("a paper participant is listed twice")
+    if not set(voters) <= electorate.keys():
+        raise ValueError("a paper participant outside the electorate")
+    heads = dict.fromkeys(FORMAL_CHOICES, 0)
+    area: dict[str, Weight] = dict.fromkeys(FORMAL_CHOICES, 0)
+    for choice, total in paper["totals"].items():
+        if choice not in FORMAL_CHOICES:
+            raise ValueError(f"unknown choice: {choice}")
+        added = Fraction(total["area"]) * scale
+        if added.denominator != 1:
+            raise ValueError(f"the paper area total of {choice} is not a roster area")
+        heads[choice], area[choice] = int(total["heads"]), added.numerator
+    if sum(heads.values()) != len(voters):
+        raise ValueError("the paper totals do not add up to the paper participants")
+    if sum(area.values()) != sum(electorate[v] for v in voters):
+        raise ValueError("the paper area totals do not add up to the participants")
     return Totals(heads, area)
 
 

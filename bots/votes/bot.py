@@ -70,6 +70,10 @@ class VoteBot(Bot):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.services.config.timezone)
 
+    async def on_start(self) -> None:
+        if self.services.config.receipt_key_file is not None:
+            self.secret.receipt_key()  # read (or made) now, not in the first voter's lane
+
     # ------------------------------------------------------------ quick polls
 
     @commands.command("poll", aliases=["投票"], args=[Arg("text", ArgKind.REST)], roles=POLL_PEOPLE)

@@ -71,6 +71,8 @@ def parse_formal_terms(text: str, now: datetime, tz: ZoneInfo) -> FormalTerms:
                 shares.append(parse_share(word))
             except (ValueError, ZeroDivisionError, ArithmeticError):
                 raise PollTextError("votes.bad_share", text=word) from None
+            if shares[-1] == 0:
+                raise PollTextError("votes.zero_share", text=word)
         rule = {"name": "custom", "participation": str(shares[0]), "approval": str(shares[1])}
     else:
         raise PollTextError("votes.bad_formal")

@@ -14,6 +14,7 @@ Civil Code art. 278 (2021), the words the thresholds follow:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -111,18 +112,25 @@ RULES: dict[str, Rule] = {r.name: r for r in (SIMPLE, ORDINARY, MAJOR)}
 
 
 def custom_rule(participation: Fraction, approval: Fraction) -> Rule:
-    """Custom thresholds, by head and by area alike, each "at least"."""
+    """Custom thresholds, by head and by area alike, each "at least". Neither may be 0: a
+    vote nobody takes part in, or that passes without a yes, decides nothing."""
     for share in (participation, approval):
-        if not 0 <= share <= 1:
-            raise ValueError("a threshold is a share between 0 and 1")
+        if not 0 < share <= 1:
+            raise ValueError("a threshold is a share above 0 and at most 1")
     take = Threshold(participation, Comparison.AT_LEAST)
     agree = Threshold(approval, Comparison.AT_LEAST)
     return Rule("custom", take, take, agree, agree)
 
 
+_SHARE = re.compile(r"^(?:\d{1,3}/\d{1,3}|\d{1,3}(?:\.\d{1,2})?%|[01](?:\.\d{1,4})?)$")
+
+
 def parse_share(text: str) -> Fraction:
-    """ "2/3", "75%", "0.5" → an exact share; ValueError otherwise."""
+    """ "2/3", "75%", "0.5" → an exact share; ValueError otherwise (other forms too:
+    "1e-5", "0x1", a fraction of long numbers)."""
     text = text.strip().replace("％", "%")
+    if not _SHARE.match(text):
+        raise ValueError("a share is written 2/3, 75% or 0.5")
     if text.endswith("%"):
         value = Fraction(Decimal(text[:-1])) / 100
     elif "/" in text:

@@ -4,8 +4,8 @@ cast there counted without its voter, and its receipt code."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
+import logging
 from collections.abc import Awaitable
 from fractions import Fraction
 from typing import Any
@@ -19,11 +19,16 @@ from bridge.bot import EventContext
 from bridge.matrix import derived_txn_id
 from bridge.roles import Role
 from bridge.rooms_config import Compound
+from bridge.secret_files import ensure_secret_key
 from bridge.store.jobs import Job
+
+log = logging.getLogger(__name__)
 
 
 class SecretBallots(VotesPart):
     """Secret ballots of one bridge's votes."""
+
+    _key: bytes | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -36,9 +41,17 @@ class SecretBallots(VotesPart):
         if poll is None or not poll.is_open:
             return
         areas = await self.electorate.floor_areas(poll.compound)
+        compound = self.services.rooms.compounds.get(poll.compound)
+        observers = (
+            frozenset()
+            if compound is None
+            else (await self.services.roles.table(compound)).observers
+        )
         for voter in await self.electorate.voters(poll.compound):
             if poll.eligibility == "owners" and not (voter.is_owner and voter.household in areas):
                 continue
+            if voter.user_id in observers:
+                continue  # observers read, never vote
             await self._give_paper(poll, voter.user_id, job.key)
 
     async def hand_out_to_newcomer(self, compound: str, user_id: str, cause: str) -> None:
@@ -75,6 +88,28 @@ class SecretBallots(VotesPart):
         await self.ballots.add_ballot_paper(poll.id, user_id, room, start)
 
     async def cast(self, ctx: EventContext, start_event_id: str, answers: tuple[str, ...]) -> None:
+        """A response in a direct room: a secret ballot if it answers a ballot paper. The
+        inbox keeps only what a retry needs while it is handled, and no content once it is."""
+        if ctx.compound is not None:  # a compound's room: no ballot paper is ever there
+            await self._cast(ctx, start_event_id, answers)
+            return
+        inbox = self.services.store.inbox
+        event = ctx.event
+        envelope = {
+            "event_id": event.event_id,
+            "room_id": event.room_id,
+            "sender": event.sender,
+            "type": event.type,
+            "origin_server_ts": event.origin_server_ts,
+        }
+        await inbox.replace_body(
+            event.event_id,
+            {**envelope, "content": _needed(start_event_id, answers)},
+        )
+        await self._cast(ctx, start_event_id, answers)
+        await inbox.replace_body(event.event_id, {**envelope, "content": {}})
+
+    async def _cast(self, ctx: EventContext, start_event_id: str, answers: tuple[str, ...]) -> None:
         paper = await self.ballots.ballot_paper(start_event_id)
         if paper is None:
             # Not one of Linli's papers: in a room that holds one for an open secret vote, an
@@ -135,13 +170,24 @@ class SecretBallots(VotesPart):
         return (await self.services.roles.table(compound)).roles_of(user_id)
 
     def receipt(self, poll_id: int, event_id: str) -> str:
-        """A ballot's receipt code: derived from the ballot's event with a key kept in
-        bridge.yaml (never in the database), so a replayed ballot gets the same code and the
-        database alone does not link a code to the event, nor so to the voter."""
-        key = hashlib.sha256(b"linli-receipt:" + self.services.config.appservice.as_token.encode())
-        digest = hmac.new(key.digest(), f"{poll_id}:{event_id}".encode(), "sha256").digest()
+        """A ballot's receipt code: an HMAC of the ballot's event under a key of its own, in a
+        file (`receipt_key_file`, made by `linli init`, 0600) — never in the database, nor the
+        appservice token the homeserver's registration file also holds — so a replayed ballot
+        gets the same code and the database does not link a code to its event (nor so to its
+        voter)."""
+        digest = hmac.new(self.receipt_key(), f"{poll_id}:{event_id}".encode(), "sha256").digest()
         code = base64.b32encode(digest)[:10].decode()
         return f"{code[:5]}-{code[5:]}"
+
+    def receipt_key(self) -> bytes:
+        if self._key is None:
+            path = self.services.config.receipt_key_file
+            if path is None:
+                raise RuntimeError("no receipt_key_file in the configuration")
+            if not path.exists():
+                log.warning("no receipt key at %s: made one (linli init makes it)", path)
+            self._key = ensure_secret_key(path)
+        return self._key
 
     async def encrypted(self, ctx: EventContext) -> None:
         """An encrypted event in a room with a ballot paper: the bot cannot read it."""
@@ -150,3 +196,11 @@ class SecretBallots(VotesPart):
             await ctx.reply_text(
                 ctx.text("votes.encrypted", number=numbers[0]), purpose="encrypted"
             )
+
+
+def _needed(start_event_id: str, answers: tuple[str, ...]) -> dict[str, Any]:
+    """A poll response's content reduced to what handling it again reads."""
+    return {
+        "m.relates_to": {"rel_type": "m.reference", "event_id": start_event_id},
+        "org.matrix.msc3381.poll.response": {"answers": list(answers)},
+    }

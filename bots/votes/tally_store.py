@@ -15,6 +15,7 @@ Runs on SQLite (3.25 or later, for window functions) and PostgreSQL.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Integer,
     String,
     cast,
+    delete,
     func,
     insert,
     literal,
@@ -134,6 +136,7 @@ async def count_formal(
     totals = Totals(heads, area)
     secret_heads = 0
     if secret:
+        await _shuffle_secret_rows(conn, poll_id)
         secret_totals = await _secret_totals(conn, poll_id)
         secret_heads = sum(secret_totals.heads.values())
         totals = totals.plus(secret_totals)
@@ -280,6 +283,31 @@ def _counted(poll: Any, poll_id: int, compound: str, eligibility: str, per_house
     return union_all(online, paper)
 
 
+async def _shuffle_secret_rows(conn: Any, poll_id: int) -> None:
+    """Write a closing secret vote's voters, ballots and totals again, in the closing
+    transaction and in random order: what was written ballot by ballot (on PostgreSQL, each
+    voter row and ballot row with the transaction ID they shared; on SQLite, pages filled in
+    cast order) is replaced by rows that all carry the close's transaction and no order. The
+    old row versions stay in the file until PostgreSQL's VACUUM or SQLite reuses the pages."""
+    shuffle = secrets.SystemRandom().shuffle
+    for table, columns in (
+        (SecretVoter, ("voter", "cause")),
+        (SecretBallot, ("receipt", "choice")),
+        (SecretTotal, ("choice", "heads", "area")),
+    ):
+        core = table_of(table)
+        rows = [
+            dict(row._mapping)
+            for row in await conn.execute(
+                select(*(core.c[c] for c in ("poll_id", *columns))).where(core.c.poll_id == poll_id)
+            )
+        ]
+        shuffle(rows)
+        await conn.execute(delete(core).where(core.c.poll_id == poll_id))
+        if rows:
+            await conn.execute(insert(core), rows)
+
+
 async def _secret_totals(conn: Any, poll_id: int) -> Totals:
     """A secret vote's running totals, checked against its voters: every voter in the
     electorate, one ballot each, and the area added up equal to the voters' area."""
@@ -326,7 +354,7 @@ async def audit_material(db: Database, poll_id: int, secret: bool) -> AuditMater
                 .order_by(Elector.voter)
             )
         }
-        ballots = []
+        ballots: list[dict[str, str]] = []
         for voter, choice, source, entered_by in await conn.execute(
             select(
                 CountedBallot.voter,
@@ -362,5 +390,25 @@ async def audit_material(db: Database, poll_id: int, secret: bool) -> AuditMater
                 "participants": [v for (v,) in voters],
                 "receipts": [{"receipt": r, "choice": c} for r, c in receipts],
                 "area": {c: a for c, a in totals},
+                # Paper ballots of a secret vote are as secret as online ones: who took part
+                # (and who entered it), and totals per choice; never a household's choice.
+                "paper": _paper_block(ballots, electorate),
             }
+            ballots = []
         return AuditMaterial(electorate, ballots, material)
+
+
+def _paper_block(ballots: list[dict[str, str]], electorate: dict[str, str]) -> dict[str, Any]:
+    totals: dict[str, dict[str, Any]] = {}
+    for ballot in ballots:
+        total = totals.setdefault(ballot["choice"], {"heads": 0, "area": Fraction(0)})
+        total["heads"] += 1
+        total["area"] += _exact(electorate[ballot["voter"]])
+    return {
+        "participants": [
+            {k: v for k, v in b.items() if k not in ("choice", "source")} for b in ballots
+        ],
+        "totals": {
+            c: {"heads": t["heads"], "area": str(t["area"])} for c, t in sorted(totals.items())
+        },
+    }

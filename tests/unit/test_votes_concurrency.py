@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from fractions import Fraction
 
 import pytest_asyncio
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from bots.votes import results
 from bots.votes.ballot_store import BallotStore
@@ -119,6 +119,16 @@ async def test_concurrent_secret_ballots_and_a_racing_close_count_every_receipt(
     assert outcome.voted_area == Fraction("80.25") * len(cast)
     # Nothing lands after the close: a late ballot is refused, and counts nothing.
     assert await ballot(HOUSEHOLDS - 1) in ("closed", "again")
+    # Nor do the rows link a voter to a ballot by the order or transaction they were written
+    # in: on PostgreSQL, every voter and ballot row now carries the close's transaction ID.
+    if store.db.url.startswith("postgresql"):
+        async with store.db.engine.connect() as conn:
+            xids = {
+                table: set((await conn.execute(text(f"SELECT xmin::text FROM {table}"))).scalars())
+                for table in ("votes_secret_voters", "votes_secret_ballots")
+            }
+        assert len(xids["votes_secret_voters"]) == 1
+        assert xids["votes_secret_voters"] == xids["votes_secret_ballots"]
 
 
 async def test_concurrent_open_answers_and_a_racing_close_count_what_was_taken(

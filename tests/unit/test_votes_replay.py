@@ -41,6 +41,7 @@ async def bridge(tmp_path: Path) -> AsyncIterator[Bridge]:
     config = BridgeConfig(
         appservice=AppserviceConfig(as_token=token, hs_token=token),
         database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path}/linli.db"),
+        receipt_key_file=tmp_path / "receipt.key",
     )
     rooms = load_rooms_config(EXAMPLES, "zh", config_sections(ALL_BOTS))
     client = RecordingClient(config.bot_user_id)
@@ -159,6 +160,11 @@ async def test_bad_answers_and_strangers_are_refused_and_change_no_count(bridge:
     [start] = [s for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
     await bridge.router.handle(response("$x", ALICE, start.event_id, ["o9"], hall), NOW)
     assert recording(bridge).bodies(hall)[-1] == "投票 #1 没有这个选项，这次选择没有计入。"
+    malformed = response("$m", ALICE, start.event_id, [], hall)
+    malformed["content"]["org.matrix.msc3381.poll.response"]["answers"] = "o1"  # not a list
+    await bridge.router.handle(malformed, NOW)
+    assert recording(bridge).bodies(hall)[-1] == "投票 #1 没有这个选项，这次选择没有计入。"
+    assert len(recording(bridge).bodies(hall)) == 4  # poll, opened, and two refusals
     await bridge.router.handle(response("$y", "@stranger:x", start.event_id, ["o1"], hall), NOW)
     assert "只有认证过的住户可以投" in recording(bridge).bodies(hall)[-1]
     poll = await bridge.bot(VoteBot).votes.get("heping", 1)

@@ -210,6 +210,10 @@ async def test_secret_totals_are_counted_and_checked_against_their_voters(store:
             {"receipt": "R1-1-102", "choice": "no"},
         ],
         "area": {"no": "161/2", "yes": "100"},
+        "paper": {
+            "participants": [{"voter": "1-1-104", "entered_by": "@s:x"}],
+            "totals": {"yes": {"heads": 1, "area": "397/4"}},
+        },
     }
     data = json.loads(audit.audit_file(closing.poll, "C", material))
     assert audit.verify(data) == (True, [])
