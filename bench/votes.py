@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import insert, text
 
 from bots.votes import audit, results
+from bots.votes.audit_store import audit_material
 from bots.votes.models import PaperBallot, Poll, PollAnswer
 from bots.votes.store import VoteStore
-from bots.votes.tally_store import audit_material
 from bridge.store import Store
 from bridge.store.database import table_of
 from bridge.store.models import Resident, RosterHousehold

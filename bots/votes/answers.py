@@ -7,7 +7,7 @@ from __future__ import annotations
 from bots.votes.electorate import ElectorateStore
 from bots.votes.parsing import poll_response
 from bots.votes.secret import SecretBallots
-from bots.votes.store import PollRecord, VoteStore
+from bots.votes.store import PaperFirst, PollRecord, VoteStore
 from bridge import messages
 from bridge.bot import EventContext
 from bridge.events import OtherEvent
@@ -68,16 +68,19 @@ class Answers:
         replaces = False
         if poll.per_household and voter is not None:
             replaces = await self.votes.answered_by_other(poll.id, voter.household, voter.user_id)
-        kept = await self.votes.record_answer(
-            poll.id,
-            event_id=ctx.event.event_id,
-            voter=ctx.event.sender,
-            household=voter.household if voter is not None else None,
-            choices=choices,
-            ts=ctx.event.origin_server_ts,
-            received_at=ctx.received_at,
-            elector=elector,
-        )
+        try:
+            kept = await self.votes.record_answer(
+                poll.id,
+                event_id=ctx.event.event_id,
+                voter=ctx.event.sender,
+                household=voter.household if voter is not None else None,
+                choices=choices,
+                ts=ctx.event.origin_server_ts,
+                received_at=ctx.received_at,
+                elector=elector,
+            )
+        except PaperFirst:
+            return "votes.paper_first"
         if not kept:
             return "votes.closed_answer"
         # One household, two members: the later answer replaces the earlier; say so.

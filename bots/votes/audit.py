@@ -153,8 +153,8 @@ def audit_file(poll: Any, compound_name: str, material: Any) -> bytes:
         "secret": poll.secret,
         "opened_at": poll.opened_at.isoformat(),
         "closed_at": poll.closed_at.isoformat() if poll.closed_at else None,
-        "duplicates": "paper ballot counts over an online one of the same household; a secret "
-        "vote takes whichever came first and refuses the other",
+        "duplicates": "a household's first ballot counts (online or paper) and a later one is "
+        "refused; a paper ballot counts once a second committee member confirmed it",
         **poll.result,
         **lists,
     }

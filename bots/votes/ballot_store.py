@@ -3,6 +3,7 @@ what was chosen), paper ballots entered by staff; each change made once per caus
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -15,6 +16,7 @@ from bots.votes.models import (
     BallotPaper,
     PaperBallot,
     Poll,
+    PollAnswer,
     SecretBallot,
     SecretTotal,
     SecretVoter,
@@ -22,6 +24,18 @@ from bots.votes.models import (
 from bots.votes.store import lock_poll
 from bots.votes.tally_store import add_elector
 from bridge.store.database import Database, insert_ignoring_duplicates, table_of
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What became of a batch of paper ballots: "entered" (to be confirmed), "again" (this
+    cause entered it before), "refused" (nothing entered; `problems` says which lines and why)
+    or "closed"."""
+
+    status: str
+    code: str
+    count: int
+    problems: list[tuple[int, str]]
 
 
 @dataclass(frozen=True)
@@ -131,55 +145,116 @@ class BallotStore:
 
     # ------------------------------------------------------------ paper ballots
 
-    async def enter_paper(
+    async def enter_papers(
         self,
         poll_id: int,
+        rows: Sequence[tuple[int, str, str]],
         *,
-        household: str,
-        choice: str,
         entered_by: str,
+        batch: str,
         cause: str,
         at: datetime,
-    ) -> str:
-        """Enter a household's paper ballot, once per (cause, household): "entered",
-        "replaced" (an earlier paper ballot of the household), "again" (this cause entered it
-        before), "online" (a secret ballot came first), or "closed"."""
+    ) -> Batch:
+        """Enter a batch of paper ballots ((line, household, choice) each), all or none, once
+        per cause, to count once a second committee member confirms the batch. The first
+        ballot of a household counts: a household that voted online, or has a confirmed paper
+        ballot, refuses the whole batch (a paper ballot not yet confirmed may be corrected)."""
         async with self.db.transaction() as session:
-            await lock_poll(session, poll_id)
+            status = await lock_poll(session, poll_id)
+            done = await session.execute(
+                select(PaperBallot.id).where(
+                    PaperBallot.poll_id == poll_id, PaperBallot.cause.like(f"{cause}:%")
+                )
+            )
+            if done.first() is not None:
+                return Batch("again", batch, len(rows), [])
+            if status != "open":
+                return Batch("closed", batch, 0, [])
             poll = await session.get_one(Poll, poll_id)
-            row = (
-                await session.execute(
-                    select(PaperBallot).where(
-                        PaperBallot.poll_id == poll_id, PaperBallot.household == household
-                    )
-                )
-            ).scalar_one_or_none()
-            if row is not None and row.cause == cause:
-                return "again"
-            if poll.status != "open":
-                return "closed"
+            households = [household for _, household, _ in rows]
+            online: set[str] = set()
             if poll.secret:
-                voted = await session.execute(
-                    select(SecretVoter.voter).where(
-                        SecretVoter.poll_id == poll_id, SecretVoter.voter == household
+                online.update(
+                    v
+                    for (v,) in await session.execute(
+                        select(SecretVoter.voter).where(
+                            SecretVoter.poll_id == poll_id, SecretVoter.voter.in_(households)
+                        )
                     )
                 )
-                if voted.first() is not None:
-                    return "online"
-            if row is None:
+            else:
+                online.update(
+                    str(h)
+                    for (h,) in await session.execute(
+                        select(PollAnswer.household).where(
+                            PollAnswer.poll_id == poll_id, PollAnswer.household.in_(households)
+                        )
+                    )
+                )
+            existing = {
+                row.household: row
+                for row in (
+                    await session.execute(
+                        select(PaperBallot).where(
+                            PaperBallot.poll_id == poll_id, PaperBallot.household.in_(households)
+                        )
+                    )
+                ).scalars()
+            }
+            problems = [
+                (line, "votes.csv_online")
+                if household in online
+                else (line, "votes.csv_paper_confirmed")
+                for line, household, _ in rows
+                if household in online
+                or (household in existing and existing[household].confirmed_by is not None)
+            ]
+            if problems:
+                return Batch("refused", batch, 0, problems)
+            for line, household, choice in rows:
+                held = existing.get(household)
+                if held is not None:
+                    await session.delete(held)  # a correction before its confirmation
+                    await session.flush()
                 session.add(
                     PaperBallot(
                         poll_id=poll_id,
                         household=household,
                         choice=choice,
                         entered_by=entered_by,
-                        cause=cause,
+                        cause=f"{cause}:{line}",
                         entered_at=at,
+                        batch=batch,
                     )
                 )
-                return "entered"
-            row.choice, row.entered_by, row.cause, row.entered_at = choice, entered_by, cause, at
-            return "replaced"
+            return Batch("entered", batch, len(rows), [])
+
+    async def confirm_papers(self, poll_id: int, batch: str, by: str) -> tuple[str, int]:
+        """A second committee member (监票人) confirms a batch: ("confirmed", n), ("again", n)
+        (confirmed before), ("self", 0) (who entered it cannot confirm it), ("none", 0) or
+        ("closed", 0)."""
+        async with self.db.transaction() as session:
+            status = await lock_poll(session, poll_id)
+            rows = list(
+                (
+                    await session.execute(
+                        select(PaperBallot).where(
+                            PaperBallot.poll_id == poll_id, PaperBallot.batch == batch
+                        )
+                    )
+                ).scalars()
+            )
+            if not rows:
+                return "none", 0
+            if all(r.confirmed_by is not None for r in rows):
+                return "again", len(rows)
+            if status != "open":
+                return "closed", 0
+            if any(r.entered_by == by for r in rows):
+                return "self", 0
+            for row in rows:
+                row.confirmed_by = by
+            return "confirmed", len(rows)
 
     async def papers(self, poll_id: int) -> list[Paper]:
         async with self.db.sessions() as session:

@@ -208,6 +208,16 @@ class VoteBot(Bot):
         await self.papers.enter(ctx, number, household, choice)
 
     @commands.command(
+        "vote paper confirm",
+        aliases=["投票 确认", "表决 确认"],
+        args=[NUMBER, Arg("batch")],
+        roles=COMMITTEE_ROLES,
+    )
+    async def confirm_paper_ballots(self, ctx: EventContext, number: int, batch: str) -> None:
+        """A second committee member (监票人) confirms a batch of paper ballots."""
+        await self.papers.confirm(ctx, number, batch)
+
+    @commands.command(
         "vote paper import",
         aliases=["投票 纸质导入", "表决 纸质导入"],
         args=[NUMBER, Arg("csv", ArgKind.REST)],

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -18,97 +17,29 @@ from bots.votes.models import (
     BallotPaper,
     CountedBallot,
     Elector,
+    PaperBallot,
     Poll,
     PollAnswer,
     PollLog,
     Proposal,
     SecretVoter,
 )
+from bots.votes.records import (
+    AlreadyClosed,
+    Closing,
+    Material,
+    NewPoll,
+    PaperFirst,
+    PollRecord,
+    _record,
+)
 from bots.votes.rules import Answer
-from bots.votes.tally_store import FormalCount, add_elector, add_electors, count_formal
+from bots.votes.tally_store import add_elector, add_electors, count_formal
 from bridge.store.changes import ChangeLog
 from bridge.store.database import Database, insert_ignoring_duplicates, table_of
 from bridge.store.jobs import JobSpec, add_jobs
 
-
-@dataclass(frozen=True)
-class PollRecord:
-    id: int
-    compound: str
-    number: int
-    kind: str
-    room_id: str
-    source_event_id: str
-    start_event_id: str
-    creator: str
-    question: str
-    options: list[dict[str, str]]
-    max_selections: int
-    per_household: bool
-    secret: bool
-    eligibility: str
-    rule: dict[str, Any] | None
-    opened_at: datetime
-    closes_at: datetime | None
-    status: str
-    closed_at: datetime | None
-    close_cause: str | None
-    closed_by: str | None
-    result: dict[str, Any] | None
-
-    @property
-    def is_open(self) -> bool:
-        return self.status == "open"
-
-    @property
-    def option_ids(self) -> list[str]:
-        return [o["id"] for o in self.options]
-
-
-_FIELDS = [f.name for f in fields(PollRecord)]
-
-
-def _record(row: Poll) -> PollRecord:
-    return PollRecord(**{name: getattr(row, name) for name in _FIELDS})
-
-
-@dataclass(frozen=True)
-class NewPoll:
-    compound: str
-    kind: str
-    room_id: str
-    source_event_id: str
-    start_event_id: str
-    creator: str
-    question: str
-    options: list[dict[str, str]]
-    max_selections: int
-    per_household: bool
-    eligibility: str
-    rule: dict[str, Any] | None
-    opened_at: datetime
-    closes_at: datetime | None
-    secret: bool = False
-
-
-@dataclass(frozen=True)
-class Material:
-    """What a close counts: a quick poll's answers, or a formal vote's count (from SQL)."""
-
-    answers: list[Answer]
-    formal: FormalCount | None
-
-
-@dataclass(frozen=True)
-class Closing:
-    poll: PollRecord  # as it is after closing
-    made_now: bool  # False: this cause closed it before (the handler runs again)
-
-
-class AlreadyClosed(Exception):
-    def __init__(self, poll: PollRecord) -> None:
-        super().__init__(poll.number)
-        self.poll = poll
+__all__ = ["AlreadyClosed", "Closing", "Material", "NewPoll", "PaperFirst", "PollRecord"]
 
 
 class VoteStore:
@@ -193,6 +124,16 @@ class VoteStore:
                     select(PollAnswer.id).where(PollAnswer.event_id == event_id)
                 )
                 return found.first() is not None  # kept before the close: it counted
+            if elector is not None and household is not None:
+                # A formal vote by household: the first ballot counts; staff's paper ballot,
+                # entered first, is not overturned by an answer (nor the other way round).
+                paper = await session.execute(
+                    select(PaperBallot.id).where(
+                        PaperBallot.poll_id == poll_id, PaperBallot.household == household
+                    )
+                )
+                if paper.first() is not None:
+                    raise PaperFirst(household)
             await session.execute(
                 insert_ignoring_duplicates(session, table_of(PollAnswer)).values(
                     poll_id=poll_id,

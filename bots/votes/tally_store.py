@@ -1,13 +1,16 @@
 """A formal vote's count at its close, done by the database: the electorate and the ballots that
-count are written by SQL into the vote's own tables (`votes_electorate`, `votes_counted`), in the
-closing transaction, and summed there by weight. Python then adds a few hundred (weight, count)
+count are written by SQL into the vote's own tables (`votes_electorate`, written as the vote
+opens and completed at the close; `votes_counted`), in the closing transaction, and summed there
+by weight. Python then adds a few hundred (weight, count)
 groups exactly. The audit file is written from the same tables, which no longer change.
 
 Which ballot counts (the same rule the docs and the audit file state):
 - online, the latest answer of each voter, or of each household for household and owners'
   votes (by `origin_server_ts`, then arrival), if the voter or household is in the electorate;
-- a household's paper ballot counts over its online answer (staff entered it from the signed
-  form); paper ballots of households outside the electorate are left out;
+- a household's paper ballot once a second committee member confirmed it (a household's first
+  ballot counts: one on paper refuses a later online answer, and the other way round); paper
+  ballots of households outside the electorate are left out; an answer of someone who left a
+  household that changed hands since does not count for it;
 - secret ballots are counted from their running totals (`votes_secret_totals`), after checking
   that their voters are in the electorate and that the totals' area is the voters' area.
 Runs on SQLite (3.25 or later, for window functions) and PostgreSQL.
@@ -45,7 +48,7 @@ from bots.votes.models import (
     SecretVoter,
 )
 from bots.votes.rules import FORMAL_CHOICES, Totals, Weight
-from bridge.store.database import Database, insert_ignoring_duplicates, table_of
+from bridge.store.database import insert_ignoring_duplicates, table_of
 from bridge.store.models import Resident, RosterHousehold
 
 
@@ -69,15 +72,6 @@ class FormalCount:
     online: int
     paper: int
     secret: int
-
-
-@dataclass(frozen=True)
-class AuditMaterial:
-    """A closed formal vote's lists, for its audit file."""
-
-    electorate: dict[str, str]  # voter → weight (exact decimal text)
-    ballots: list[dict[str, str]]  # counted open ballots, by voter
-    secret: dict[str, Any] | None  # participants, receipts, area totals
 
 
 def household_of(table: Any) -> Any:
@@ -118,7 +112,7 @@ async def count_formal(
     )
     for weight, n in weights:
         electorate_heads += n
-        electorate_area += _exact(weight) * n
+        electorate_area += exact(weight) * n
     heads = dict.fromkeys(FORMAL_CHOICES, 0)
     area: dict[str, Weight] = dict.fromkeys(FORMAL_CHOICES, Fraction(0))
     sources = {"online": 0, "paper": 0}
@@ -131,7 +125,7 @@ async def count_formal(
         if choice not in heads:
             raise CountError("votes.count_unknown_choice", choice)
         heads[choice] += n
-        area[choice] += _exact(weight) * n
+        area[choice] += exact(weight) * n
         sources[source] += n
     totals = Totals(heads, area)
     secret_heads = 0
@@ -150,7 +144,7 @@ async def count_formal(
     )
 
 
-def _exact(weight: str) -> Fraction:
+def exact(weight: str) -> Fraction:
     return Fraction(Decimal(weight))
 
 
@@ -242,7 +236,7 @@ def _counted(poll: Any, poll_id: int, compound: str, eligibility: str, per_house
         .subquery()
     )
     elector = (Elector.poll_id == poll_id) & (Elector.voter == ranked.c.voter)
-    on_paper = (
+    on_paper = (  # only before 0009 could a household have both (paper counted then)
         select(PaperBallot.household)  # the unique index covers it: no table read
         .where(PaperBallot.poll_id == poll_id, PaperBallot.household == ranked.c.voter)
         .exists()
@@ -278,7 +272,7 @@ def _counted(poll: Any, poll_id: int, compound: str, eligibility: str, per_house
             PaperBallot.confirmed_by,
         )
         .join(Elector, (Elector.poll_id == poll_id) & (Elector.voter == PaperBallot.household))
-        .where(PaperBallot.poll_id == poll_id)
+        .where(PaperBallot.poll_id == poll_id, PaperBallot.confirmed_by.is_not(None))
     )
     return union_all(online, paper)
 
@@ -336,79 +330,7 @@ async def _secret_totals(conn: Any, poll_id: int) -> Totals:
         if weight is None:
             raise CountError("votes.count_secret_outside")
         voted_heads += n
-        voted_area += _exact(weight) * n
+        voted_area += exact(weight) * n
     if voted_heads != sum(heads.values()) or voted_area != sum(area.values()):
         raise CountError("votes.count_secret_mismatch")
     return Totals(heads, area)
-
-
-async def audit_material(db: Database, poll_id: int, secret: bool) -> AuditMaterial:
-    """The lists a closed formal vote's audit file publishes, read from its count's tables."""
-    async with db.sessions() as session:
-        conn = await session.connection()
-        electorate = {
-            voter: weight
-            for voter, weight in await conn.execute(
-                select(Elector.voter, Elector.weight)
-                .where(Elector.poll_id == poll_id)
-                .order_by(Elector.voter)
-            )
-        }
-        ballots: list[dict[str, str]] = []
-        for voter, choice, source, entered_by in await conn.execute(
-            select(
-                CountedBallot.voter,
-                CountedBallot.choice,
-                CountedBallot.source,
-                CountedBallot.entered_by,
-            )
-            .where(CountedBallot.poll_id == poll_id)
-            .order_by(CountedBallot.voter)
-        ):
-            ballot = {"voter": voter, "choice": choice, "source": source}
-            if entered_by is not None:
-                ballot["entered_by"] = entered_by
-            ballots.append(ballot)
-        material: dict[str, Any] | None = None
-        if secret:
-            voters = await conn.execute(
-                select(SecretVoter.voter)
-                .where(SecretVoter.poll_id == poll_id)
-                .order_by(SecretVoter.voter)
-            )
-            receipts = await conn.execute(
-                select(SecretBallot.receipt, SecretBallot.choice)
-                .where(SecretBallot.poll_id == poll_id)
-                .order_by(SecretBallot.receipt)
-            )
-            totals = await conn.execute(
-                select(SecretTotal.choice, SecretTotal.area)
-                .where(SecretTotal.poll_id == poll_id)
-                .order_by(SecretTotal.choice)
-            )
-            material = {
-                "participants": [v for (v,) in voters],
-                "receipts": [{"receipt": r, "choice": c} for r, c in receipts],
-                "area": {c: a for c, a in totals},
-                # Paper ballots of a secret vote are as secret as online ones: who took part
-                # (and who entered it), and totals per choice; never a household's choice.
-                "paper": _paper_block(ballots, electorate),
-            }
-            ballots = []
-        return AuditMaterial(electorate, ballots, material)
-
-
-def _paper_block(ballots: list[dict[str, str]], electorate: dict[str, str]) -> dict[str, Any]:
-    totals: dict[str, dict[str, Any]] = {}
-    for ballot in ballots:
-        total = totals.setdefault(ballot["choice"], {"heads": 0, "area": Fraction(0)})
-        total["heads"] += 1
-        total["area"] += _exact(electorate[ballot["voter"]])
-    return {
-        "participants": [
-            {k: v for k, v in b.items() if k not in ("choice", "source")} for b in ballots
-        ],
-        "totals": {
-            c: {"heads": t["heads"], "area": str(t["area"])} for c, t in sorted(totals.items())
-        },
-    }

@@ -327,3 +327,25 @@ async def test_an_answer_to_a_ballot_paper_linli_lost_track_of_is_answered(bridg
     assert "最新" in recording(bridge).bodies(dm)[-1]
     await bridge.router.handle(response("$new", CAROL, paper, ["yes"], dm), NOW)
     assert "回执码" in recording(bridge).bodies(dm)[-1]
+
+
+async def test_staff_cannot_overturn_a_households_vote_nor_a_household_its_paper_ballot(
+    bridge: Bridge,
+) -> None:
+    hall = await room(bridge, "hall")
+    await bridge.router.handle(
+        message("$v", COMMITTEE, "!表决 修路 | 简单多数 | 每户一票", hall), NOW
+    )
+    [start] = [s for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
+    await bridge.router.handle(response("$r", CAROL, start.event_id, ["no"], hall), NOW)
+    # A paper ballot for Carol's household after her online one: refused, with the reason.
+    await bridge.router.handle(message("$p1", COMMITTEE, "!投票 纸质 1 3-1-102 同意", hall), NOW)
+    assert "已在线上投了表决 #1" in recording(bridge).bodies(hall)[-1]
+    # Alice's household on paper first: her answer afterwards is refused and does not count.
+    await bridge.router.handle(message("$p2", COMMITTEE, "!投票 纸质 1 3-1-101 同意", hall), NOW)
+    assert recording(bridge).bodies(hall)[-1].startswith("已登记 3-1-101")
+    await bridge.router.handle(response("$a", ALICE, start.event_id, ["no"], hall), NOW)
+    assert "已经交了纸质票" in recording(bridge).bodies(hall)[-1]
+    poll = await bridge.bot(VoteBot).votes.get("heping", 1)
+    assert poll is not None
+    assert [a.voter for a in await bridge.bot(VoteBot).votes.answers(poll.id)] == [CAROL]

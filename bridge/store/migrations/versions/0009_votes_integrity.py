@@ -65,6 +65,8 @@ def upgrade() -> None:
         # The second committee member (监票人) who confirmed the batch; None: not yet.
         table.add_column(sa.Column("confirmed_by", sa.String(255), nullable=True))
         table.add_column(sa.Column("batch", sa.String(255), nullable=True))
+    # Paper ballots entered before a second signature was asked for counted as they were.
+    op.execute("UPDATE votes_paper_ballots SET confirmed_by = entered_by")
     # A ballot paper posted again (a job run past the homeserver's transaction cache) is a
     # second poll: both are kept, so an answer to either is taken.
     with op.batch_alter_table("votes_ballot_papers") as table:
