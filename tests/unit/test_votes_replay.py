@@ -349,3 +349,26 @@ async def test_staff_cannot_overturn_a_households_vote_nor_a_household_its_paper
     poll = await bridge.bot(VoteBot).votes.get("heping", 1)
     assert poll is not None
     assert [a.voter for a in await bridge.bot(VoteBot).votes.answers(poll.id)] == [CAROL]
+
+
+async def test_a_long_paper_import_is_refused_whole_with_a_short_answer(bridge: Bridge) -> None:
+    hall = await room(bridge, "hall")
+    await bridge.router.handle(
+        message("$v", COMMITTEE, "!表决 修路 | 简单多数 | 每户一票", hall), NOW
+    )
+    # 6,000 lines: over the limit, nothing imported, the limit named in lines.
+    lines = "\n".join(["3-1-101,同意"] + ["3-1-102,反对"] * 5999)
+    await bridge.router.handle(message("$big", COMMITTEE, f"!投票 纸质导入 1\n{lines}", hall), NOW)
+    assert recording(bridge).bodies(hall)[-1] == (
+        "表决 #1：文件超过 5000 行，一张都没有登记。请分成几个文件发送。"
+    )
+    # 3,000 bad lines and a good one: nothing imported; the first 10 named, the rest counted.
+    bad = "\n".join(["3-1-101,同意"] + ["abc,同意"] * 3000)
+    await bridge.router.handle(message("$bad", COMMITTEE, f"!投票 纸质导入 1\n{bad}", hall), NOW)
+    answer = recording(bridge).bodies(hall)[-1].split("\n")
+    assert (
+        answer[0] == "表决 #1：文件里有 3000 行有问题，一张都没有登记。请改好后重新发送整个文件。"
+    )
+    assert len(answer) == 12 and answer[-1] == "……还有 2990 行有问题。"
+    poll = await bridge.bot(VoteBot).votes.get("heping", 1)
+    assert poll is not None and await bridge.bot(VoteBot).ballots.papers(poll.id) == []
