@@ -16,42 +16,45 @@ from bridge.store.database import Database
 
 @dataclass(frozen=True)
 class AuditMaterial:
-    """A closed formal vote's lists, for its audit file."""
+    """A closed formal vote's lists, for its audit file (docs/audit-format.md)."""
 
-    electorate: dict[str, str]  # voter → weight (exact decimal text)
-    ballots: list[dict[str, str]]  # counted open ballots, by voter
-    secret: dict[str, Any] | None  # participants, receipts, area totals
+    electorate: list[dict[str, str]]  # voter, weight and head share (exact text), by voter
+    ballots: list[dict[str, Any]]  # counted open ballots, by voter
+    secret: dict[str, Any] | None  # participants, receipts, totals; paper participants, totals
 
 
 async def audit_material(db: Database, poll_id: int, secret: bool) -> AuditMaterial:
     """The lists a closed formal vote's audit file publishes, read from its count's tables."""
     async with db.sessions() as session:
         conn = await session.connection()
-        electorate = {
-            voter: weight
-            for voter, weight in await conn.execute(
-                select(Elector.voter, Elector.weight)
+        electorate = [
+            {"voter": voter, "weight": weight, "head": head}
+            for voter, weight, head in await conn.execute(
+                select(Elector.voter, Elector.weight, Elector.head)
                 .where(Elector.poll_id == poll_id)
                 .order_by(Elector.voter)
             )
-        }
-        ballots: list[dict[str, str]] = []
-        for voter, choice, source, entered_by, confirmed_by in await conn.execute(
+        ]
+        weights = {e["voter"]: (exact(e["weight"]), Fraction(e["head"])) for e in electorate}
+        ballots: list[dict[str, Any]] = []
+        for voter, choice, source, entered_by, confirmed_by, event_id, ts in await conn.execute(
             select(
                 CountedBallot.voter,
                 CountedBallot.choice,
                 CountedBallot.source,
                 CountedBallot.entered_by,
                 CountedBallot.confirmed_by,
+                CountedBallot.event_id,
+                CountedBallot.ts,
             )
             .where(CountedBallot.poll_id == poll_id)
             .order_by(CountedBallot.voter)
         ):
-            ballot = {"voter": voter, "choice": choice, "source": source}
-            if entered_by is not None:
-                ballot["entered_by"] = entered_by
-            if confirmed_by is not None:
-                ballot["confirmed_by"] = confirmed_by
+            ballot: dict[str, Any] = {"voter": voter, "choice": choice, "source": source}
+            if source == "online":
+                ballot["event_id"], ballot["origin_server_ts"] = event_id, ts
+            else:
+                ballot["entered_by"], ballot["confirmed_by"] = entered_by, confirmed_by
             ballots.append(ballot)
         material: dict[str, Any] | None = None
         if secret:
@@ -66,33 +69,41 @@ async def audit_material(db: Database, poll_id: int, secret: bool) -> AuditMater
                 .order_by(SecretBallot.receipt)
             )
             totals = await conn.execute(
-                select(SecretTotal.choice, SecretTotal.area)
+                select(SecretTotal.choice, SecretTotal.heads, SecretTotal.head, SecretTotal.area)
                 .where(SecretTotal.poll_id == poll_id)
                 .order_by(SecretTotal.choice)
             )
             material = {
                 "participants": [v for (v,) in voters],
                 "receipts": [{"receipt": r, "choice": c} for r, c in receipts],
-                "area": {c: a for c, a in totals},
+                "totals": {
+                    c: {"ballots": n, "heads": str(Fraction(h)), "area": str(Fraction(a))}
+                    for c, n, h, a in totals
+                },
                 # Paper ballots of a secret vote are as secret as online ones: who took part
-                # (and who entered it), and totals per choice; never a household's choice.
-                "paper": _paper_block(ballots, electorate),
+                # (who entered and confirmed each), and totals per choice; never a choice.
+                "paper": _paper_block(ballots, weights),
             }
             ballots = []
         return AuditMaterial(electorate, ballots, material)
 
 
-def _paper_block(ballots: list[dict[str, str]], electorate: dict[str, str]) -> dict[str, Any]:
-    totals: dict[str, dict[str, Any]] = {}
+def _paper_block(
+    ballots: list[dict[str, Any]], weights: dict[str, tuple[Fraction, Fraction]]
+) -> dict[str, Any]:
+    totals: dict[str, list[Any]] = {}
     for ballot in ballots:
-        total = totals.setdefault(ballot["choice"], {"heads": 0, "area": Fraction(0)})
-        total["heads"] += 1
-        total["area"] += exact(electorate[ballot["voter"]])
+        total = totals.setdefault(ballot["choice"], [0, Fraction(0), Fraction(0)])
+        weight, head = weights[ballot["voter"]]
+        total[0] += 1
+        total[1] += head
+        total[2] += weight
     return {
         "participants": [
             {k: v for k, v in b.items() if k not in ("choice", "source")} for b in ballots
         ],
         "totals": {
-            c: {"heads": t["heads"], "area": str(t["area"])} for c, t in sorted(totals.items())
+            c: {"ballots": n, "heads": str(h), "area": str(a)}
+            for c, (n, h, a) in sorted(totals.items())
         },
     }

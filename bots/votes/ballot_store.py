@@ -14,6 +14,7 @@ from sqlalchemy import insert, select, update
 
 from bots.votes.models import (
     BallotPaper,
+    Elector,
     PaperBallot,
     Poll,
     PollAnswer,
@@ -133,7 +134,12 @@ class BallotStore:
                     receipt=receipt, poll_id=poll_id, choice=choice
                 )
             )
-            await add_to_total(session, poll_id, choice, weight)
+            head = (
+                await session.execute(
+                    select(Elector.head).where(Elector.poll_id == poll_id, Elector.voter == voter)
+                )
+            ).scalar_one()
+            await add_to_total(session, poll_id, choice, weight, Fraction(head))
             return "cast"
 
     async def secret_voters(self, poll_id: int) -> list[str]:
@@ -269,25 +275,32 @@ def _decimal_text(weight: Fraction) -> str:
     return str(exact)
 
 
-async def add_to_total(session: Any, poll_id: int, choice: str, weight: Fraction) -> None:
-    """Add one ballot to its choice's running total: heads by an atomic increment; the area,
-    exact text, read and written under the poll's lock the caller holds."""
+async def add_to_total(
+    session: Any, poll_id: int, choice: str, weight: Fraction, head: Fraction
+) -> None:
+    """Add one ballot to its choice's running total: the count by an atomic increment; the
+    area and the owners' heads, exact text, read and written under the poll's lock the caller
+    holds."""
     await session.execute(
         insert_ignoring_duplicates(session, table_of(SecretTotal)).values(
-            poll_id=poll_id, choice=choice, heads=0, area="0"
+            poll_id=poll_id, choice=choice, heads=0, area="0", head="0"
         )
     )
-    added = (
+    area, heads = (
         await session.execute(
-            select(SecretTotal.area).where(
+            select(SecretTotal.area, SecretTotal.head).where(
                 SecretTotal.poll_id == poll_id, SecretTotal.choice == choice
             )
         )
-    ).scalar_one()
+    ).one()
     await session.execute(
         update(SecretTotal)
         .where(SecretTotal.poll_id == poll_id, SecretTotal.choice == choice)
-        .values(heads=SecretTotal.heads + 1, area=str(Fraction(added) + weight))
+        .values(
+            heads=SecretTotal.heads + 1,
+            area=str(Fraction(area) + weight),
+            head=str(Fraction(heads) + head),
+        )
     )
 
 

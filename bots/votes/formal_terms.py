@@ -79,6 +79,10 @@ def parse_formal_terms(text: str, now: datetime, tz: ZoneInfo) -> FormalTerms:
     eligibility = ELIGIBILITY_WORDS.get(who)
     if eligibility is None:
         raise PollTextError("votes.bad_formal")
+    if rule["name"] in ("ordinary", "major") and eligibility != "owners":
+        # Art. 278's thresholds are of owners, by head and by area: a vote of residents or of
+        # households is not an art. 278 decision, and is not dressed up as one.
+        raise PollTextError("votes.art278_owners_only")
     closes_at, secret = None, False
     for extra in parts[3:]:
         words = extra.split(None, 1)

@@ -114,8 +114,9 @@ class SecretTotal(Base):
     __tablename__ = "votes_secret_totals"
     poll_id: Mapped[int] = mapped_column(ForeignKey("votes_polls.id"), primary_key=True)
     choice: Mapped[str] = mapped_column(String(16), primary_key=True)
-    heads: Mapped[int] = mapped_column(Integer)
+    heads: Mapped[int] = mapped_column(Integer)  # ballots (parts, households or people)
     area: Mapped[str] = mapped_column(String(32))
+    head: Mapped[str] = mapped_column(String(32), default="0")  # owners' heads, exact text
 
 
 class PaperBallot(Base):

@@ -148,15 +148,15 @@ class Outcome:
     """A formal vote's figures and verdict, every ratio exact."""
 
     rule: str
-    electorate_heads: int
+    electorate_heads: Weight
     electorate_area: Fraction
-    voted_heads: int
+    voted_heads: Weight
     voted_area: Fraction
-    yes_heads: int
+    yes_heads: Weight
     yes_area: Fraction
-    no_heads: int
+    no_heads: Weight
     no_area: Fraction
-    abstain_heads: int
+    abstain_heads: Weight
     abstain_area: Fraction
     participation_heads_met: bool | None  # None: the rule sets no such threshold
     participation_area_met: bool | None
@@ -180,7 +180,7 @@ class Totals:
     are counted into these without their voters; whoever builds them checks that the voters
     are in the electorate (`totals_of`, the audit's recount, or the close's SQL)."""
 
-    heads: Mapping[str, int]
+    heads: Mapping[str, Weight]  # persons (an owner of k parts carries 1/k per part)
     area: Mapping[str, Weight]
 
     def plus(self, other: Totals) -> Totals:
@@ -216,15 +216,15 @@ def formal_tally(
 
 
 def tally_totals(
-    rule: Rule, electorate_heads: int, electorate_area: Weight, totals: Totals
+    rule: Rule, electorate_heads: Weight, electorate_area: Weight, totals: Totals
 ) -> Outcome:
     """The verdict from the electorate's size and the ballots' totals (ValueError for a choice
     that is not yes, no or abstain)."""
     if set(totals.heads) - set(FORMAL_CHOICES) or set(totals.area) - set(FORMAL_CHOICES):
         raise ValueError("unknown choice in the totals")
-    heads = {c: totals.heads.get(c, 0) for c in FORMAL_CHOICES}
+    heads: dict[str, Weight] = {c: totals.heads.get(c, 0) for c in FORMAL_CHOICES}
     area = {c: totals.area.get(c, 0) for c in FORMAL_CHOICES}
-    voted_heads: int = sum(heads.values())
+    voted_heads: Weight = sum(heads.values())
     voted_area: Weight = sum(area.values())
 
     def check(threshold: Threshold | None, part: Weight, whole: Weight) -> bool | None:

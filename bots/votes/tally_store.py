@@ -28,6 +28,8 @@ from sqlalchemy import (
     BigInteger,
     Integer,
     String,
+    Text,
+    case,
     cast,
     delete,
     func,
@@ -66,12 +68,17 @@ class FormalCount:
     """What a formal vote's close adds up: the electorate's size and area, and the totals of
     every ballot that counted (open and secret), areas exact."""
 
-    electorate_heads: int
+    electorate_heads: Fraction  # persons as the rule counts them (owners for owners' votes)
     electorate_area: Fraction
     totals: Totals
     online: int
     paper: int
     secret: int
+    electorate_parts: int  # households (or people) in the electorate
+
+    @property
+    def voted_parts(self) -> int:
+        return self.online + self.paper + self.secret
 
 
 def household_of(table: Any) -> Any:
@@ -104,35 +111,45 @@ async def count_formal(
             _counted(poll, poll_id, compound, eligibility, per_household),
         )
     )
-    electorate_heads, electorate_area = 0, Fraction(0)
+    # Heads are the rule's persons (for owners' votes a share of an owner per part, so a
+    # buyer of several parts is one person); parts are the households (or people) counted.
+    electorate_heads, electorate_area, electorate_parts = Fraction(0), Fraction(0), 0
     weights = await conn.execute(
-        select(Elector.weight, func.count())
+        select(Elector.weight, Elector.head, func.count())
         .where(Elector.poll_id == poll_id)
-        .group_by(Elector.weight)
+        .group_by(Elector.weight, Elector.head)
     )
-    for weight, n in weights:
-        electorate_heads += n
+    for weight, head, n in weights:
+        electorate_parts += n
+        electorate_heads += Fraction(head) * n
         electorate_area += exact(weight) * n
-    heads = dict.fromkeys(FORMAL_CHOICES, 0)
+    heads: dict[str, Weight] = dict.fromkeys(FORMAL_CHOICES, Fraction(0))
     area: dict[str, Weight] = dict.fromkeys(FORMAL_CHOICES, Fraction(0))
     sources = {"online": 0, "paper": 0}
     groups = await conn.execute(
-        select(CountedBallot.choice, CountedBallot.source, CountedBallot.weight, func.count())
+        select(
+            CountedBallot.choice,
+            CountedBallot.source,
+            CountedBallot.weight,
+            CountedBallot.head,
+            func.count(),
+        )
         .where(CountedBallot.poll_id == poll_id)
-        .group_by(CountedBallot.choice, CountedBallot.source, CountedBallot.weight)
+        .group_by(
+            CountedBallot.choice, CountedBallot.source, CountedBallot.weight, CountedBallot.head
+        )
     )
-    for choice, source, weight, n in groups:
+    for choice, source, weight, head, n in groups:
         if choice not in heads:
             raise CountError("votes.count_unknown_choice", choice)
-        heads[choice] += n
+        heads[choice] += Fraction(head) * n
         area[choice] += exact(weight) * n
         sources[source] += n
     totals = Totals(heads, area)
-    secret_heads = 0
+    secret_parts = 0
     if secret:
         await _shuffle_secret_rows(conn, poll_id)
-        secret_totals = await _secret_totals(conn, poll_id)
-        secret_heads = sum(secret_totals.heads.values())
+        secret_totals, secret_parts = await _secret_totals(conn, poll_id)
         totals = totals.plus(secret_totals)
     return FormalCount(
         electorate_heads,
@@ -140,7 +157,8 @@ async def count_formal(
         totals,
         sources["online"],
         sources["paper"],
-        secret_heads,
+        secret_parts,
+        electorate_parts,
     )
 
 
@@ -155,7 +173,7 @@ async def add_electors(session: Any, poll_id: int, compound: str, eligibility: s
     conn = await session.connection()
     await conn.execute(
         insert(Elector).from_select(
-            ["poll_id", "voter", "weight"],
+            ["poll_id", "voter", "weight", "head"],
             _electorate(literal(poll_id, Integer), poll_id, compound, eligibility),
         )
     )
@@ -182,13 +200,30 @@ def _electorate(poll: Any, poll_id: int, compound: str, eligibility: str) -> Any
         )
 
     if eligibility == "owners":
-        voter = household_of(RosterHousehold)
-        return select(poll, voter, RosterHousehold.floor_area).where(
-            RosterHousehold.compound == compound, absent(voter)
+        # One part one person, but a buyer of several parts is one person (and the
+        # developer's unsold parts, listed under the developer, are one): each of an owner's k
+        # parts carries 1/k of a head. Parts whose owners the roster does not name count 1.
+        owners = cast(RosterHousehold.owners, Text)
+        parts = func.count().over(partition_by=(RosterHousehold.compound, owners))
+        roster = (
+            select(
+                household_of(RosterHousehold).label("voter"),
+                RosterHousehold.floor_area.label("weight"),
+                case(
+                    (owners == "[]", literal("1", String)), else_="1/" + cast(parts, String)
+                ).label("head"),
+            )
+            .where(RosterHousehold.compound == compound)
+            .subquery()
+        )
+        return select(poll, roster.c.voter, roster.c.weight, roster.c.head).where(
+            absent(roster.c.voter)
         )
     voter = household_of(Resident) if eligibility == "households" else Resident.user_id
     return (
-        select(poll, voter, one).where(Resident.compound == compound, absent(voter)).group_by(voter)
+        select(poll, voter, one, literal("1", String).label("head"))
+        .where(Resident.compound == compound, absent(voter))
+        .group_by(voter)
     )
 
 
@@ -287,7 +322,7 @@ async def _shuffle_secret_rows(conn: Any, poll_id: int) -> None:
     for table, columns in (
         (SecretVoter, ("voter", "cause")),
         (SecretBallot, ("receipt", "choice")),
-        (SecretTotal, ("choice", "heads", "area")),
+        (SecretTotal, ("choice", "heads", "area", "head")),
     ):
         core = table_of(table)
         rows = [
@@ -302,35 +337,39 @@ async def _shuffle_secret_rows(conn: Any, poll_id: int) -> None:
             await conn.execute(insert(core), rows)
 
 
-async def _secret_totals(conn: Any, poll_id: int) -> Totals:
-    """A secret vote's running totals, checked against its voters: every voter in the
-    electorate, one ballot each, and the area added up equal to the voters' area."""
-    heads = dict.fromkeys(FORMAL_CHOICES, 0)
+async def _secret_totals(conn: Any, poll_id: int) -> tuple[Totals, int]:
+    """A secret vote's running totals (and how many ballots), checked against its voters:
+    every voter in the electorate, one ballot each, and the area and heads added up equal to
+    the voters'."""
+    heads: dict[str, Weight] = dict.fromkeys(FORMAL_CHOICES, Fraction(0))
     area: dict[str, Weight] = dict.fromkeys(FORMAL_CHOICES, Fraction(0))
+    ballots = 0
     rows = await conn.execute(
-        select(SecretTotal.choice, SecretTotal.heads, SecretTotal.area).where(
+        select(SecretTotal.choice, SecretTotal.heads, SecretTotal.area, SecretTotal.head).where(
             SecretTotal.poll_id == poll_id
         )
     )
-    for choice, n, added in rows:
+    for choice, n, added, head in rows:
         if choice not in heads:
             raise CountError("votes.count_unknown_choice", choice)
-        heads[choice], area[choice] = n, Fraction(added)
+        heads[choice], area[choice] = Fraction(head), Fraction(added)
+        ballots += n
     voters = await conn.execute(
-        select(Elector.weight, func.count())
+        select(Elector.weight, Elector.head, func.count())
         .select_from(SecretVoter)
         .outerjoin(
             Elector, (Elector.poll_id == SecretVoter.poll_id) & (Elector.voter == SecretVoter.voter)
         )
         .where(SecretVoter.poll_id == poll_id)
-        .group_by(Elector.weight)
+        .group_by(Elector.weight, Elector.head)
     )
-    voted_heads, voted_area = 0, Fraction(0)
-    for weight, n in voters:
+    voted, voted_heads, voted_area = 0, Fraction(0), Fraction(0)
+    for weight, head, n in voters:
         if weight is None:
             raise CountError("votes.count_secret_outside")
-        voted_heads += n
+        voted += n
+        voted_heads += Fraction(head) * n
         voted_area += exact(weight) * n
-    if voted_heads != sum(heads.values()) or voted_area != sum(area.values()):
+    if (voted, voted_heads, voted_area) != (ballots, sum(heads.values()), sum(area.values())):
         raise CountError("votes.count_secret_mismatch")
-    return Totals(heads, area)
+    return Totals(heads, area), ballots

@@ -262,6 +262,7 @@ async def test_an_owners_vote_weighted_by_floor_area_passes_ordinary_and_fails_m
         "同意面积：209.75/309.75 平方米（67.72%），未达到 ≥3/4 ✗",
         "同意 2，反对 1，弃权 0",
         "面积：同意 209.75，反对 100.00，弃权 0.00 平方米",
+        "按专有部分（户）：参与 3/4（人数按业主计：一人有几处房屋只算一人）",
         "结论：未通过",
     ]
     ordinary_result = await committee.wait_for_event(
@@ -274,6 +275,7 @@ async def test_an_owners_vote_weighted_by_floor_area_passes_ordinary_and_fails_m
         "同意面积：209.75/309.75 平方米（67.72%），达到 >1/2 ✓",
         "同意 2，反对 1，弃权 0",
         "面积：同意 209.75，反对 100.00，弃权 0.00 平方米",
+        "按专有部分（户）：参与 3/4（人数按业主计：一人有几处房屋只算一人）",
         "结论：通过",
     ]
     ends = [e for e in await committee.messages(w.hall, 100) if e["type"] == POLL_END]
@@ -386,6 +388,7 @@ async def test_a_secret_owners_vote_keeps_choices_out_of_the_hall_and_its_audit_
         "同意面积：220.50/400.00 平方米（55.13%），达到 >1/2 ✓",
         "同意 2，反对 1，弃权 1",
         "面积：同意 220.50，反对 89.25，弃权 90.25 平方米",
+        "按专有部分（户）：参与 4/4（人数按业主计：一人有几处房屋只算一人）",
         "计入纸质票 1 张（监票人确认后）；同一户只计一次，以先投的一票为准",  # duplicates
         "结论：未通过",
     ]
@@ -420,7 +423,7 @@ async def test_a_secret_owners_vote_keeps_choices_out_of_the_hall_and_its_audit_
     assert not [c for c in (w.alice, w.bob, w.carol, dave) if c.user_id in raw.decode()]
     # A paper ballot of a secret vote is as secret as an online one: no household's choice.
     assert data["ballots"] == []
-    assert data["secret"]["paper"] == {
+    assert data["secret_ballots"]["paper"] == {
         "participants": [
             {
                 "confirmed_by": "@juwei_chen:linli.localhost",
@@ -428,14 +431,14 @@ async def test_a_secret_owners_vote_keeps_choices_out_of_the_hall_and_its_audit_
                 "voter": "1-1-202",
             }
         ],
-        "totals": {"abstain": {"area": "361/4", "heads": 1}},
+        "totals": {"abstain": {"area": "361/4", "ballots": 1, "heads": "1"}},
     }
-    assert {r["receipt"]: r["choice"] for r in data["secret"]["receipts"]} == {
+    assert {r["receipt"]: r["choice"] for r in data["secret_ballots"]["receipts"]} == {
         receipts["alice"]: "yes",
         receipts["carol"]: "no",
         receipts["dave"]: "yes",
     }
-    for item in data["secret"]["receipts"]:
+    for item in data["secret_ballots"]["receipts"]:
         if item["receipt"] == receipts["carol"]:
             item["choice"] = "yes"
     tampered = json.dumps(data).encode()

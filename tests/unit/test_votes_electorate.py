@@ -133,3 +133,40 @@ async def test_a_close_that_does_not_add_up_leaves_the_vote_open_to_close_again(
         await session.execute(update(SecretTotal).values(heads=1))
     closing = await votes.close(poll.id, cause="$retry", at=NOW, by=None, result=results.freeze)
     assert closing.made_now and closing.poll.status == "closed"
+
+
+async def test_heads_of_an_owners_vote_are_owners_not_parts(store: Store) -> None:
+    """SPC interpretation on building ownership, art. 9: one part one person, but a buyer of
+    several parts is one person, and the developer's unsold parts count as one."""
+    from sqlalchemy import update
+
+    from bridge.store.models import RosterHousehold
+
+    owners = {"101": ["甲"], "102": ["甲"], "103": ["乙"], "104": ["开发商"], "105": ["开发商"]}
+    async with store.db.transaction() as session:
+        for room, names in owners.items():
+            await session.execute(
+                update(RosterHousehold).where(RosterHousehold.room == room).values(owners=names)
+            )
+    votes = VoteStore(store.db)
+    poll = await formal(votes, eligibility="owners")
+    for n, user, household, choice in ((1, "@a:x", "1-1-101", "yes"), (2, "@c:x", "1-1-103", "no")):
+        assert await votes.record_answer(
+            poll.id,
+            event_id=f"$h{n}",
+            voter=user,
+            household=household,
+            choices=[choice],
+            ts=1000,
+            received_at=NOW,
+        )
+
+    closing = await votes.close(poll.id, cause="job", at=NOW, by=None, result=results.freeze)
+
+    result = closing.poll.result
+    assert result is not None
+    outcome = results.outcome_of(result)
+    assert outcome.electorate_heads == 3  # 甲, 乙 and the developer
+    assert (outcome.voted_heads, outcome.yes_heads) == (Fraction(3, 2), Fraction(1, 2))
+    assert outcome.voted_area == Fraction("220.25")  # area stays per part
+    assert result["parts"] == {"electorate": 5, "voted": 2}  # both figures

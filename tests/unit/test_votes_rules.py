@@ -193,9 +193,11 @@ def test_the_result_chart_draws_its_labels_in_the_compounds_language() -> None:
         ("议题 | 自定义 2/3 0% | 业主", "votes.zero_share"),
         ("议题 | 自定义 1e-5 1e-5 | 业主", "votes.bad_share"),
         ("议题 | 自定义 0x1 1/2 | 业主", "votes.bad_share"),
+        ("议题 | 一般 | 每户一票", "votes.art278_owners_only"),
+        ("议题 | 重大 | 住户", "votes.art278_owners_only"),
     ],
 )
-def test_custom_thresholds_need_a_floor_and_a_plain_form(text: str, key: str) -> None:
+def test_custom_thresholds_need_a_floor_and_art_278_rules_need_owners(text: str, key: str) -> None:
     with pytest.raises(PollTextError) as caught:
         parse_formal_terms(text, NOW, SHANGHAI)
     assert caught.value.key == key

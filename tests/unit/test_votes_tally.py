@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from fractions import Fraction
 
+import jsonschema
 import pytest
 import pytest_asyncio
 from sqlalchemy import insert, update
@@ -23,6 +24,7 @@ from bots.votes.tally_store import CountError
 from bridge.store import Store
 from bridge.store.database import table_of
 from bridge.store.models import Resident, RosterHousehold
+from tests.unit.test_votes_audit import SCHEMA
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 AREAS = {"101": "100.00", "102": "80.50", "103": "120.25", "104": "99.25", "105": "50"}
@@ -167,9 +169,12 @@ async def test_the_close_counts_latest_answers_and_the_first_ballot_of_a_househo
     assert "ballots" not in result and "electorate" not in result
 
     material = await audit_material(store.db, poll.id, secret=False)
-    assert material.electorate == {f"1-1-{room}": area for room, area in AREAS.items()}
+    assert material.electorate == [
+        {"voter": f"1-1-{room}", "weight": area, "head": "1"} for room, area in AREAS.items()
+    ]
     assert [
-        {k: v for k, v in b.items() if k not in ("event_id", "ts")} for b in material.ballots
+        {k: v for k, v in b.items() if k not in ("event_id", "origin_server_ts")}
+        for b in material.ballots
     ] == [
         {"voter": "1-1-101", "choice": "yes", "source": "online"},
         {"voter": "1-1-102", "choice": "abstain", "source": "online"},
@@ -184,6 +189,7 @@ async def test_the_close_counts_latest_answers_and_the_first_ballot_of_a_househo
     ]
     data = json.loads(audit.audit_file(closing.poll, "C", material))
     assert audit.verify(data) == (True, [])
+    jsonschema.validate(data, SCHEMA)
 
 
 async def test_secret_totals_are_counted_and_checked_against_their_voters(store: Store) -> None:
@@ -232,14 +238,18 @@ async def test_secret_totals_are_counted_and_checked_against_their_voters(store:
             {"receipt": "R1-1-101", "choice": "yes"},
             {"receipt": "R1-1-102", "choice": "no"},
         ],
-        "area": {"no": "161/2", "yes": "100"},
+        "totals": {
+            "no": {"ballots": 1, "heads": "1", "area": "161/2"},
+            "yes": {"ballots": 1, "heads": "1", "area": "100"},
+        },
         "paper": {
             "participants": [{"voter": "1-1-104", "entered_by": "@s:x", "confirmed_by": "@t:x"}],
-            "totals": {"yes": {"heads": 1, "area": "397/4"}},
+            "totals": {"yes": {"ballots": 1, "heads": "1", "area": "397/4"}},
         },
     }
     data = json.loads(audit.audit_file(closing.poll, "C", material))
     assert audit.verify(data) == (True, [])
+    jsonschema.validate(data, SCHEMA)
 
 
 async def test_an_erased_voter_leaves_a_closed_count_that_still_recounts(store: Store) -> None:
@@ -250,7 +260,9 @@ async def test_an_erased_voter_leaves_a_closed_count_that_still_recounts(store: 
     closing = await votes.close(poll.id, cause="job", at=NOW, by=None, result=results.freeze)
     await votes.forget_voter("@a:x", "c")
     material = await audit_material(store.db, poll.id, secret=False)
-    assert "@a:x" not in material.electorate and len(material.electorate) == len(RESIDENTS)
+    voters = [e["voter"] for e in material.electorate]
+    assert "@a:x" not in voters and len(voters) == len(RESIDENTS)
     assert [b["voter"].startswith("erased:") for b in material.ballots] == [False, True]
     data = json.loads(audit.audit_file(closing.poll, "C", material))
     assert audit.verify(data) == (True, [])
+    jsonschema.validate(data, SCHEMA)

@@ -56,6 +56,10 @@ def upgrade() -> None:
         # An owner's share of one head (art. 9 of the SPC's interpretation: a buyer of several
         # parts is one person): "1" for a part of its own, "1/k" for each of k parts.
         table.add_column(sa.Column("head", sa.String(32), nullable=False, server_default="1"))
+    with op.batch_alter_table("votes_secret_totals") as table:
+        # The owners' heads the ballots of a choice carry (exact text: shares of a head).
+        table.add_column(sa.Column("head", sa.String(32), nullable=False, server_default="0"))
+    op.execute("UPDATE votes_secret_totals SET head = CAST(heads AS VARCHAR(32))")
     with op.batch_alter_table("votes_counted") as table:
         table.add_column(sa.Column("head", sa.String(32), nullable=False, server_default="1"))
         table.add_column(sa.Column("event_id", sa.String(255), nullable=True))
@@ -103,4 +107,6 @@ def downgrade() -> None:
         for column in ("confirmed_by", "ts", "event_id", "head"):
             table.drop_column(column)
     with op.batch_alter_table("votes_electorate") as table:
+        table.drop_column("head")
+    with op.batch_alter_table("votes_secret_totals") as table:
         table.drop_column("head")
