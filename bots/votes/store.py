@@ -188,7 +188,13 @@ class VoteStore:
                 raise AlreadyClosed(_record(row))
             if row.kind == "formal":
                 count = await count_formal(
-                    session, poll_id, row.compound, row.eligibility, row.per_household, row.secret
+                    session,
+                    poll_id,
+                    row.compound,
+                    row.eligibility,
+                    row.per_household,
+                    row.secret,
+                    row.opened_at,
                 )
                 material = Material([], count)
             else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -87,13 +88,26 @@ def household_of(table: Any) -> Any:
 
 
 async def count_formal(
-    session: Any, poll_id: int, compound: str, eligibility: str, per_household: bool, secret: bool
+    session: Any,
+    poll_id: int,
+    compound: str,
+    eligibility: str,
+    per_household: bool,
+    secret: bool,
+    opened_at: datetime,
 ) -> FormalCount:
     """Write the electorate and the counted ballots of a closing formal vote, and sum them."""
     conn = await session.connection()
     poll = literal(poll_id, Integer)
     # The electorate was written when the vote opened; who became eligible since joins it.
     await add_electors(session, poll_id, compound, eligibility)
+    # A household can only have changed hands if someone was verified since the opening.
+    newcomers = await conn.execute(
+        select(literal(1))
+        .where(Resident.compound == compound, Resident.verified_at > opened_at)
+        .limit(1)
+    )
+    changed_hands = newcomers.first() is not None
     await conn.execute(
         insert(CountedBallot).from_select(
             [
@@ -108,7 +122,7 @@ async def count_formal(
                 "ts",
                 "confirmed_by",
             ],
-            _counted(poll, poll_id, compound, eligibility, per_household),
+            _counted(poll, poll_id, compound, eligibility, per_household, changed_hands),
         )
     )
     # Heads are the rule's persons (for owners' votes a share of an owner per part, so a
@@ -171,12 +185,26 @@ async def add_electors(session: Any, poll_id: int, compound: str, eligibility: s
     the vote opens (all of them) and when it closes (those who became eligible meanwhile).
     Nobody is ever taken out: who was eligible at any time while the vote was open stays."""
     conn = await session.connection()
+    if not await _anyone_absent(conn, poll_id, compound, eligibility):
+        return  # the usual close: nobody new (and the owners' window is not computed)
     await conn.execute(
         insert(Elector).from_select(
             ["poll_id", "voter", "weight", "head"],
             _electorate(literal(poll_id, Integer), poll_id, compound, eligibility),
         )
     )
+
+
+async def _anyone_absent(conn: Any, poll_id: int, compound: str, eligibility: str) -> bool:
+    table: Any = RosterHousehold if eligibility == "owners" else Resident
+    voter = table.user_id if eligibility == "residents" else household_of(table)
+    absent = (
+        ~select(Elector.voter).where(Elector.poll_id == poll_id, Elector.voter == voter).exists()
+    )
+    found = await conn.execute(
+        select(literal(1)).where(table.compound == compound, absent).limit(1)
+    )
+    return found.first() is not None
 
 
 async def add_elector(session: Any, poll_id: int, voter: str, weight: str) -> None:
@@ -227,7 +255,14 @@ def _electorate(poll: Any, poll_id: int, compound: str, eligibility: str) -> Any
     )
 
 
-def _counted(poll: Any, poll_id: int, compound: str, eligibility: str, per_household: bool) -> Any:
+def _counted(
+    poll: Any,
+    poll_id: int,
+    compound: str,
+    eligibility: str,
+    per_household: bool,
+    changed_hands: bool,
+) -> Any:
     """The open ballots that count, with their voter's weight: each voter's (or household's)
     latest online answer unless the household has a paper ballot, and every confirmed paper
     ballot, both within the electorate (joined on its primary key, row by row). In a vote by
@@ -239,7 +274,7 @@ def _counted(poll: Any, poll_id: int, compound: str, eligibility: str, per_house
         else PollAnswer.voter
     )
     kept = PollAnswer.poll_id == poll_id
-    if per_household:
+    if per_household and changed_hands:
         still_there = (
             select(Resident.id)
             .where(
