@@ -372,3 +372,39 @@ async def test_a_long_paper_import_is_refused_whole_with_a_short_answer(bridge: 
     assert len(answer) == 12 and answer[-1] == "……还有 2990 行有问题。"
     poll = await bridge.bot(VoteBot).votes.get("heping", 1)
     assert poll is not None and await bridge.bot(VoteBot).ballots.papers(poll.id) == []
+
+
+async def test_a_close_that_fails_tells_the_committee_why_and_can_be_retried(
+    bridge: Bridge,
+) -> None:
+    from sqlalchemy import update
+
+    from bots.votes.models import SecretTotal
+
+    hall = await room(bridge, "hall")
+    await bridge.router.handle(
+        message("$v", COMMITTEE, "!表决 修路 | 简单多数 | 每户一票 | 不记名", hall), NOW
+    )
+    assert await bridge.scheduler.run_due() == 1  # the ballot papers
+    dm = await bridge.store.people.direct_room(CAROL)
+    [paper] = [
+        s.event_id
+        for s in recording(bridge).sent
+        if s.room_id == dm and s.event_type.endswith("poll.start")
+    ]
+    await bridge.router.handle(response("$b", CAROL, paper, ["yes"], dm), NOW)
+    async with bridge.store.db.transaction() as session:  # a total that no longer adds up
+        await session.execute(update(SecretTotal).values(heads=5))
+
+    await bridge.router.handle(message("$end", COMMITTEE, "!投票 结束 1", hall), NOW)
+
+    committee_room = await room(bridge, "committee")
+    [told] = recording(bridge).bodies(committee_room)
+    assert told.startswith("表决 #1 没能结束：不记名票的合计和投票人对不上。")
+    assert "没能结束：不记名票的合计和投票人对不上" in recording(bridge).bodies(hall)[-1]
+    poll = await bridge.bot(VoteBot).votes.get("heping", 1)
+    assert poll is not None and poll.is_open
+    async with bridge.store.db.transaction() as session:  # mended
+        await session.execute(update(SecretTotal).values(heads=1))
+    await bridge.router.handle(message("$again", COMMITTEE, "!投票 结束 1", hall), NOW)
+    assert any(b.startswith("表决 #1 结果") for b in recording(bridge).bodies(hall))
