@@ -28,7 +28,7 @@ from bridge.provision.reconcile import Provisioner
 from bridge.provision.registration_check import check_token
 from bridge.registration import bridge_yaml_text, write_registration
 from bridge.rooms_config import RoomsConfig, load_rooms_config
-from bridge.secret_files import write_secret
+from bridge.secret_files import ensure_secret_key, write_secret
 from bridge.store import Store
 from bridge.store.database import DatabaseTooNew, DatabaseUnavailable
 from bridge.store.read_only import read_only_store
@@ -351,6 +351,10 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             )
             print(f"wrote {args.config}")
+            key = args.config.parent / "receipt.key"  # secret ballots' receipts (0600)
+            if not key.exists():
+                ensure_secret_key(key)
+                print(f"wrote {key}")
             return 0
         if args.command == "registration":
             config, rooms = load_all(args.config, whole=False)

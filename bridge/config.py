@@ -161,6 +161,9 @@ class BridgeConfig(Strict):
     join: JoinConfig = JoinConfig()
     webhooks: dict[str, WebhookTarget] = {}
     logging: LoggingConfig = LoggingConfig()
+    # The key of secret ballots' receipt codes: a file of its own (0600), made by `linli init`,
+    # never in the database; relative to bridge.yaml's folder (default: receipt.key there).
+    receipt_key_file: Path | None = None
 
     @property
     def bot_user_id(self) -> str:
@@ -252,6 +255,7 @@ def load_bridge_config(path: Path) -> BridgeConfig:
             updates["database"] = config.database.model_copy(
                 update={"url": prefix + str((base / rel).resolve())}
             )
+    updates["receipt_key_file"] = (base / (config.receipt_key_file or "receipt.key")).resolve()
     if config.logging.file is not None:
         updates["logging"] = config.logging.model_copy(
             update={"file": (base / config.logging.file).resolve()}

@@ -22,7 +22,7 @@ from bridge.demo_grid import GridReceiver, grid_section, water_section
 from bridge.local_synapse import LocalSynapse, SynapseSettings
 from bridge.registration import bridge_yaml_text, write_registration
 from bridge.roles import Role
-from bridge.secret_files import write_secret
+from bridge.secret_files import ensure_secret_key, write_secret
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
         # From before the demo had its water company (webhooks: is the file's last section).
         text = config_path.read_text(encoding="utf-8")
         write_secret(config_path, text + water_section(grid_port))
+    ensure_secret_key(data / "receipt.key")  # secret ballots' receipts, as `linli init` makes it
     config, rooms = load_all(config_path)
     # The ports chosen on the first run are kept in data/bridge.yaml: a rerun uses them, with
     # or without the variables set.

@@ -4,6 +4,7 @@ written readable by their owner only, from the first byte."""
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -33,3 +34,15 @@ def write_secret(path: Path, text: str) -> Path:
         if fd != -1:
             os.close(fd)
     return path
+
+
+def ensure_secret_key(path: Path) -> bytes:
+    """A random key kept in a file of its own (mode 0600, never in the database): read, or
+    made (32 random bytes, as hex) when the file does not exist yet."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_secret(path, secrets.token_hex(32) + "\n")
+    key = path.read_text(encoding="utf-8").strip()
+    if len(key) < 32:
+        raise ValueError(f"{path}: the key is too short (at least 32 characters)")
+    return key.encode()

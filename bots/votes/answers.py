@@ -7,7 +7,7 @@ from __future__ import annotations
 from bots.votes.electorate import ElectorateStore
 from bots.votes.parsing import poll_response
 from bots.votes.secret import SecretBallots
-from bots.votes.store import PollRecord, VoteStore
+from bots.votes.store import PaperFirst, PollRecord, VoteStore
 from bridge import messages
 from bridge.bot import EventContext
 from bridge.events import OtherEvent
@@ -52,25 +52,35 @@ class Answers:
         if not poll.is_open:
             return "votes.closed_answer"
         voter = await self.electorate.voter(poll.compound, ctx.event.sender)
+        elector: tuple[str, str] | None = None
         if poll.eligibility != "anyone":
             if voter is None:
                 return "votes.household_only" if poll.kind == "quick" else "votes.residents_only"
+            weight = "1"
             if poll.eligibility == "owners":
                 area = await self.electorate.area_of(poll.compound, voter.household)
                 if not voter.is_owner or area is None:
                     return "votes.owners_only"
+                weight = str(area)
+            if poll.kind == "formal":
+                key = voter.user_id if poll.eligibility == "residents" else voter.household
+                elector = (key, weight)
         replaces = False
         if poll.per_household and voter is not None:
             replaces = await self.votes.answered_by_other(poll.id, voter.household, voter.user_id)
-        kept = await self.votes.record_answer(
-            poll.id,
-            event_id=ctx.event.event_id,
-            voter=ctx.event.sender,
-            household=voter.household if voter is not None else None,
-            choices=choices,
-            ts=ctx.event.origin_server_ts,
-            received_at=ctx.received_at,
-        )
+        try:
+            kept = await self.votes.record_answer(
+                poll.id,
+                event_id=ctx.event.event_id,
+                voter=ctx.event.sender,
+                household=voter.household if voter is not None else None,
+                choices=choices,
+                ts=ctx.event.origin_server_ts,
+                received_at=ctx.received_at,
+                elector=elector,
+            )
+        except PaperFirst:
+            return "votes.paper_first"
         if not kept:
             return "votes.closed_answer"
         # One household, two members: the later answer replaces the earlier; say so.

@@ -35,7 +35,7 @@ from bots.votes.turnout import Turnout
 from bridge import messages
 from bridge.bot import Bot, CliVerb, EventContext, Services
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable
-from bridge.events import Message, OtherEvent
+from bridge.events import Membership, Message, OtherEvent
 from bridge.roles import COMMITTEE_ROLES, RESIDENT_ROLES, STAFF_ROLES, Role
 
 NUMBER = Arg("number", ArgKind.INT)
@@ -69,6 +69,10 @@ class VoteBot(Bot):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.services.config.timezone)
+
+    async def on_start(self) -> None:
+        if self.services.config.receipt_key_file is not None:
+            self.secret.receipt_key()  # read (or made) now, not in the first voter's lane
 
     # ------------------------------------------------------------ quick polls
 
@@ -162,6 +166,18 @@ class VoteBot(Bot):
     async def on_event(self, ctx: EventContext, event: OtherEvent) -> None:
         await self.answers.on_event(ctx, event)
 
+    async def on_membership(self, ctx: EventContext, membership: Membership) -> None:
+        # A resident verified while a secret vote is open is invited to the hall and joins
+        # it: they get a ballot paper then (the electorate is who may vote at the opening and
+        # who becomes eligible before the close). The invitation is the bot's own event,
+        # which the router does not pass on.
+        if ctx.compound is None or ctx.room_key != "hall":
+            return
+        if membership.membership == "join" and membership.previous != "join":
+            await self.secret.hand_out_to_newcomer(
+                ctx.compound.key, membership.user_id, ctx.event.event_id
+            )
+
     async def on_message(self, ctx: EventContext, message: Message) -> None:
         if message.msgtype == "m.file":
             await self.papers.import_file(ctx, message)  # paper ballots as a CSV file
@@ -190,6 +206,16 @@ class VoteBot(Bot):
         self, ctx: EventContext, number: int, household: str, choice: str
     ) -> None:
         await self.papers.enter(ctx, number, household, choice)
+
+    @commands.command(
+        "vote paper confirm",
+        aliases=["投票 确认", "表决 确认"],
+        args=[NUMBER, Arg("batch")],
+        roles=COMMITTEE_ROLES,
+    )
+    async def confirm_paper_ballots(self, ctx: EventContext, number: int, batch: str) -> None:
+        """A second committee member (监票人) confirms a batch of paper ballots."""
+        await self.papers.confirm(ctx, number, batch)
 
     @commands.command(
         "vote paper import",

@@ -4,22 +4,26 @@ formal vote its chart, its audit file and, for a proposal's vote, the convention
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bots.votes import audit, results
+from bots.votes.audit_store import audit_material
 from bots.votes.jobs import ClosePoll
 from bots.votes.proposals import ProposalDesk
 from bots.votes.result_chart import FALLBACK, result_chart_png
 from bots.votes.store import AlreadyClosed, PollRecord, VoteStore
-from bots.votes.tally_store import audit_material
+from bots.votes.tally_store import CountError
 from bridge import messages
 from bridge.bot import Services
 from bridge.commands import CommandError
 from bridge.matrix import derived_txn_id
 from bridge.rooms_config import Compound
 from bridge.store.jobs import Job
+
+log = logging.getLogger(__name__)
 
 Send = Callable[[str, dict[str, Any], str, str], Awaitable[str]]  # room, content, purpose, type
 
@@ -79,7 +83,15 @@ class Closer:
             )
         except AlreadyClosed as e:
             raise CommandError("votes.already_closed", number=e.poll.number) from None
+        except CountError as e:
+            # Nothing was frozen: the vote stays open, and can be closed again once the cause
+            # is mended. The committee hears why, in its room, whoever asked for the close.
+            log.error("closing poll %s failed: %s", poll.id, e)
+            reason = self.services.text(compound, e.key)
+            await self._tell_committee(poll, compound, send, reason)
+            raise CommandError("votes.close_failed", number=poll.number, reason=reason) from None
         closed = closing.poll
+        send = self._once(closed.id, cause, send)
 
         def text(key: str, **args: Any) -> str:
             return self.services.text(compound, key, **args)
@@ -100,6 +112,32 @@ class Closer:
             await self._post_chart(closed, compound, send)
             await self._publish_audit(closed, compound, send)
             await self.proposals.after_vote(closed, cause, compound, send)
+
+    def _once(self, poll_id: int, cause: str, send: Send) -> Send:
+        """`send`, each purpose posted once per cause, even past the homeserver's transaction
+        cache (the close's posts are logged with the events they made)."""
+        at = self.services.clock.now()
+
+        async def once(room: str, content: dict[str, Any], purpose: str, kind: str) -> str:
+            return await self.votes.post_once(
+                poll_id, cause, purpose, at, lambda: send(room, content, purpose, kind)
+            )
+
+        return once
+
+    async def _tell_committee(
+        self, poll: PollRecord, compound: Compound | None, send: Send, reason: str
+    ) -> None:
+        room = await self.services.store.rooms.by_key(f"{poll.compound}:committee")
+        text = self.services.text(
+            compound, "votes.close_failed_committee", number=poll.number, reason=reason
+        )
+        await send(
+            room.room_id if room is not None else poll.room_id,
+            messages.notice(text),
+            "close-failed",
+            "m.room.message",
+        )
 
     async def _post_chart(self, poll: PollRecord, compound: Compound | None, send: Send) -> None:
         """The result as an image, in the compound's words (drawn in a thread: no room waits

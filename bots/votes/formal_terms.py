@@ -71,12 +71,18 @@ def parse_formal_terms(text: str, now: datetime, tz: ZoneInfo) -> FormalTerms:
                 shares.append(parse_share(word))
             except (ValueError, ZeroDivisionError, ArithmeticError):
                 raise PollTextError("votes.bad_share", text=word) from None
+            if shares[-1] == 0:
+                raise PollTextError("votes.zero_share", text=word)
         rule = {"name": "custom", "participation": str(shares[0]), "approval": str(shares[1])}
     else:
         raise PollTextError("votes.bad_formal")
     eligibility = ELIGIBILITY_WORDS.get(who)
     if eligibility is None:
         raise PollTextError("votes.bad_formal")
+    if rule["name"] in ("ordinary", "major") and eligibility != "owners":
+        # Art. 278's thresholds are of owners, by head and by area: a vote of residents or of
+        # households is not an art. 278 decision, and is not dressed up as one.
+        raise PollTextError("votes.art278_owners_only")
     closes_at, secret = None, False
     for extra in parts[3:]:
         words = extra.split(None, 1)

@@ -1,12 +1,22 @@
 """The votes bot's tables. Their schema comes from the alembic history in
-`bridge/store/migrations/` (revisions 0007_votes, 0008_votes_tally); these classes map them."""
+`bridge/store/migrations/` (revisions 0007_votes, 0008_votes_tally,
+0009_votes_integrity); these classes map them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bridge.store.models import Base
@@ -71,7 +81,9 @@ class BallotPaper(Base):
     room_id: Mapped[str] = mapped_column(String(255))
     start_event_id: Mapped[str] = mapped_column(String(255), unique=True)
 
-    __table_args__ = (UniqueConstraint("poll_id", "user_id", name="uq_votes_ballot_papers_user"),)
+    # Not unique: a paper posted again after the homeserver forgot its transaction ID is a
+    # second poll, and an answer to either counts (once: one secret ballot per voter).
+    __table_args__ = (Index("ix_votes_ballot_papers_user", "poll_id", "user_id"),)
 
 
 class SecretVoter(Base):
@@ -79,18 +91,17 @@ class SecretVoter(Base):
     what they chose."""
 
     __tablename__ = "votes_secret_voters"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    poll_id: Mapped[int] = mapped_column(ForeignKey("votes_polls.id"))
-    voter: Mapped[str] = mapped_column(String(255))
+    # Keyed by (poll, voter) only, WITHOUT ROWID on SQLite: no serial number in cast order.
+    poll_id: Mapped[int] = mapped_column(ForeignKey("votes_polls.id"), primary_key=True)
+    voter: Mapped[str] = mapped_column(String(255), primary_key=True)
     cause: Mapped[str] = mapped_column(String(255), unique=True)
-
-    __table_args__ = (UniqueConstraint("poll_id", "voter", name="uq_votes_secret_voters_voter"),)
 
 
 class SecretBallot(Base):
     """A secret ballot's choice under its receipt code: no voter, no time, no weight."""
 
     __tablename__ = "votes_secret_ballots"
+    # WITHOUT ROWID on SQLite: stored in receipt order, not cast order.
     receipt: Mapped[str] = mapped_column(String(32), primary_key=True)
     poll_id: Mapped[int] = mapped_column(ForeignKey("votes_polls.id"))
     choice: Mapped[str] = mapped_column(String(16))
@@ -103,8 +114,9 @@ class SecretTotal(Base):
     __tablename__ = "votes_secret_totals"
     poll_id: Mapped[int] = mapped_column(ForeignKey("votes_polls.id"), primary_key=True)
     choice: Mapped[str] = mapped_column(String(16), primary_key=True)
-    heads: Mapped[int] = mapped_column(Integer)
+    heads: Mapped[int] = mapped_column(Integer)  # ballots (parts, households or people)
     area: Mapped[str] = mapped_column(String(32))
+    head: Mapped[str] = mapped_column(String(32), default="0")  # owners' heads, exact text
 
 
 class PaperBallot(Base):
@@ -118,6 +130,10 @@ class PaperBallot(Base):
     entered_by: Mapped[str] = mapped_column(String(255))
     cause: Mapped[str] = mapped_column(String(255))
     entered_at: Mapped[datetime]
+    # The batch it was entered in, and the second committee member (监票人) who confirmed it:
+    # an unconfirmed paper ballot does not count.
+    batch: Mapped[str | None] = mapped_column(String(255), default=None)
+    confirmed_by: Mapped[str | None] = mapped_column(String(255), default=None)
 
     __table_args__ = (UniqueConstraint("poll_id", "household", name="uq_votes_paper_household"),)
 
@@ -129,6 +145,8 @@ class Elector(Base):
     poll_id: Mapped[int] = mapped_column(ForeignKey("votes_polls.id"), primary_key=True)
     voter: Mapped[str] = mapped_column(String(255), primary_key=True)  # household or Matrix ID
     weight: Mapped[str] = mapped_column(String(32))  # exact decimal text: floor area or "1"
+    # The voter's share of one head: "1", or "1/k" for each of an owner's k parts.
+    head: Mapped[str] = mapped_column(String(32), default="1")
 
 
 class CountedBallot(Base):
@@ -142,6 +160,26 @@ class CountedBallot(Base):
     source: Mapped[str] = mapped_column(String(8))  # "online" or "paper"
     entered_by: Mapped[str | None] = mapped_column(String(255), default=None)
     weight: Mapped[str] = mapped_column(String(32))  # the voter's weight in the electorate
+    head: Mapped[str] = mapped_column(String(32), default="1")  # its share of a head
+    event_id: Mapped[str | None] = mapped_column(String(255), default=None)  # online ballots
+    ts: Mapped[int | None] = mapped_column(BigInteger, default=None)  # origin_server_ts
+    confirmed_by: Mapped[str | None] = mapped_column(String(255), default=None)  # paper: 监票人
+
+
+class PollLog(Base):
+    """What happened to a poll, once per cause (bridge/store/changes.py): its close, and each
+    post the close made (with the event it posted), so a handler run again posts nothing new."""
+
+    __tablename__ = "votes_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("votes_polls.id"))
+    at: Mapped[datetime]
+    actor: Mapped[str | None] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(32))
+    cause: Mapped[str] = mapped_column(String(255))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    __table_args__ = (UniqueConstraint("poll_id", "action", "cause", name="uq_votes_log_cause"),)
 
 
 class Proposal(Base):

@@ -34,7 +34,7 @@ async def open_poll(votes: VoteStore, ctx: EventContext, number: int) -> PollRec
     poll = await votes.get(compound_of(ctx).key, number)
     if poll is None:
         raise CommandError("votes.not_found", number=number)
-    if not poll.is_open and poll.close_cause != ctx.event.event_id:
+    if not poll.is_open and not await votes.closed_by_cause(poll.id, ctx.event.event_id):
         raise CommandError("votes.already_closed", number=number)
     return poll
 

@@ -39,7 +39,7 @@ def parse_paper_csv(
     errors: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
     for number, fields in enumerate(csv.reader(io.StringIO(text.replace("，", ","))), 1):
-        if number > MAX_LINES:
+        if number > MAX_LINES + 1:  # a header line and MAX_LINES ballots
             errors.append((number, "votes.csv_too_long"))
             break
         cells = [c.strip() for c in fields]

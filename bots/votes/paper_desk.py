@@ -1,13 +1,18 @@
 """Paper ballots entered by staff: one by command, or many as CSV lines pasted after the command
-or sent as a CSV file; each bad line is reported by its number and the good ones are counted."""
+or sent as a CSV file, each entry a batch that counts once a second committee member (监票人)
+confirms it. A batch is entered whole or not at all (the answer names its first bad lines); the
+first ballot of a household counts, so a paper ballot never overturns an online one."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 
+from bots.votes.ballot_store import Batch
 from bots.votes.formal_terms import CHOICE_WORDS
 from bots.votes.opening import open_poll
-from bots.votes.paper import PaperRow, parse_household, parse_paper_csv
+from bots.votes.paper import MAX_LINES, PaperRow, parse_household, parse_paper_csv
 from bots.votes.part import VotesPart
 from bots.votes.store import PollRecord
 from bridge.bot import EventContext
@@ -17,15 +22,24 @@ from bridge.matrix_errors import MatrixError, TooLarge
 from bridge.roles import COMMITTEE_ROLES, PROPERTY_ROLES
 
 PAPER_STAFF = COMMITTEE_ROLES | PROPERTY_ROLES
-MAX_FILE_BYTES = 512 * 1024  # MAX_LINES short lines, with room to spare
+MAX_FILE_BYTES = 512 * 1024  # 5,000 short lines, with room to spare
 CSV_TYPES = ("text/csv", "text/comma-separated-values", "application/csv")
 # A vote's number in a file's name: "表决3.csv", "投票 #3.csv", "vote-3.csv".
 _NUMBER_IN_NAME = re.compile(r"(?:#|表决|投票|vote)[\s_#-]*(\d+)", re.IGNORECASE)
 
 
+MAX_PROBLEMS_SHOWN = 10  # lines listed in an answer; the rest are counted
+
+
+def batch_code(cause: str) -> str:
+    """A short code for a batch of paper ballots, derived from the command or file that
+    entered it (the same on a replay), for the 监票人 to type."""
+    return base64.b32encode(hashlib.sha256(cause.encode()).digest())[:6].decode()
+
+
 class PaperDesk(VotesPart):
     async def enter(self, ctx: EventContext, number: int, household: str, choice: str) -> None:
-        """`!投票 纸质 N 3-2-1101 同意`: one household's paper ballot."""
+        """`!投票 纸质 N 3-2-1101 同意`: one household's paper ballot, a batch of one."""
         poll = await self.paper_vote(ctx, number)
         name = parse_household(household)
         picked = CHOICE_WORDS.get(choice.casefold())
@@ -37,38 +51,59 @@ class PaperDesk(VotesPart):
         problem = (await self._check(poll, [row]))[0]
         if problem is not None:
             raise CommandError(problem, household=name, number=number)
-        outcome = await self._enter(ctx, poll, row, ctx.event.event_id)
-        if outcome in ("online", "closed"):
-            raise CommandError(f"votes.paper_{outcome}", household=name, number=number)
-        await ctx.reply(f"votes.paper_{outcome}", household=name, number=number)
+        batch = await self._enter(ctx, poll, [row])
+        if batch.status == "closed":
+            raise CommandError("votes.paper_closed", household=name, number=number)
+        if batch.status == "refused":
+            key = batch.problems[0][1].replace("votes.csv_", "votes.paper_")
+            raise CommandError(key, household=name, number=number)
+        await ctx.reply("votes.paper_entered", household=name, number=number, batch=batch.code)
 
     async def import_csv(self, ctx: EventContext, poll: PollRecord, csv: str) -> None:
-        """CSV lines (`3-2-1101,同意`, a header line skipped): each bad line is reported by
-        number, the good ones are counted, each once per (event, line)."""
+        """CSV lines (`3-2-1101,同意`, a header line skipped), all or none: any bad line and
+        nothing is entered; the answer lists the first bad lines and counts the rest."""
+        if csv.count("\n") >= MAX_LINES + 1:
+            raise CommandError("votes.csv_too_many_lines", number=poll.number, limit=MAX_LINES)
         rows, errors = parse_paper_csv(csv, CHOICE_WORDS)
         problems = [
-            (row.line, "votes.csv_not_eligible")
-            for row, key in zip(rows, await self._check(poll, rows), strict=True)
-            if key is not None
+            *errors,
+            *(
+                (row.line, "votes.csv_not_eligible")
+                for row, key in zip(rows, await self._check(poll, rows), strict=True)
+                if key is not None
+            ),
         ]
-        bad_lines = {line for line, _ in problems}
-        entered = 0
-        for row in rows:
-            if row.line in bad_lines:
-                continue
-            outcome = await self._enter(ctx, poll, row, f"{ctx.event.event_id}:{row.line}")
-            if outcome in ("online", "closed"):
-                problems.append((row.line, f"votes.csv_{outcome}"))
-            else:
-                entered += 1
+        if not problems and rows:
+            batch = await self._enter(ctx, poll, rows)
+            if batch.status == "closed":
+                raise CommandError("votes.already_closed", number=poll.number)
+            problems = batch.problems
+            if not problems:
+                await ctx.reply(
+                    "votes.csv_done", number=poll.number, count=batch.count, batch=batch.code
+                )
+                return
+        if not problems:
+            raise CommandError("votes.csv_empty", number=poll.number)
+        problems.sort()
         lines = [
             ctx.text("votes.csv_line", line=line, reason=ctx.text(key))
-            for line, key in sorted([*errors, *problems])
+            for line, key in problems[:MAX_PROBLEMS_SHOWN]
         ]
-        await ctx.reply_text(
-            "\n".join([ctx.text("votes.csv_done", number=poll.number, count=entered), *lines]),
-            purpose="paper-import",
-        )
+        if len(problems) > MAX_PROBLEMS_SHOWN:
+            lines.append(ctx.text("votes.csv_more", count=len(problems) - MAX_PROBLEMS_SHOWN))
+        head = ctx.text("votes.csv_refused", number=poll.number, count=len(problems))
+        await ctx.reply_text("\n".join([head, *lines]), purpose="paper-import")
+
+    async def confirm(self, ctx: EventContext, number: int, batch: str) -> None:
+        """`!投票 确认 N 批次`: a second committee member (监票人) confirms a batch; only then
+        do its ballots count. Both are named in the audit file."""
+        poll = await self.paper_vote(ctx, number)
+        code = batch.strip().upper()
+        outcome, count = await self.ballots.confirm_papers(poll.id, code, ctx.event.sender)
+        if outcome in ("none", "self", "closed"):
+            raise CommandError(f"votes.confirm_{outcome}", number=number, batch=code)
+        await ctx.reply("votes.confirmed", number=number, batch=code, count=count)
 
     async def import_file(self, ctx: EventContext, message: Message) -> None:
         """A CSV file (m.file) sent by staff in one of the compound's rooms: downloaded from
@@ -126,12 +161,15 @@ class PaperDesk(VotesPart):
         return open_votes[0]
 
     async def paper_vote(self, ctx: EventContext, number: int) -> PollRecord:
-        """The open formal vote by households or owners that paper ballots can go to."""
+        """The open formal vote by households or owners that paper ballots can go to. In an
+        owners' vote, where the property company has an interest, only committees enter them."""
         poll = await open_poll(self.votes, ctx, number)
         if poll.kind != "formal":
             raise CommandError("votes.not_formal", number=number)
         if poll.eligibility == "residents":
             raise CommandError("votes.paper_households_only", number=number)
+        if poll.eligibility == "owners" and not ctx.roles & COMMITTEE_ROLES:
+            raise CommandError("votes.paper_committee_only", number=number)
         return poll
 
     async def _check(self, poll: PollRecord, rows: list[PaperRow]) -> list[str | None]:
@@ -142,13 +180,13 @@ class PaperDesk(VotesPart):
             households = {v.household for v in await self.electorate.voters(poll.compound)}
         return [None if r.household in households else "votes.paper_not_eligible" for r in rows]
 
-    async def _enter(self, ctx: EventContext, poll: PollRecord, row: PaperRow, cause: str) -> str:
-        return await self.ballots.enter_paper(
+    async def _enter(self, ctx: EventContext, poll: PollRecord, rows: list[PaperRow]) -> Batch:
+        return await self.ballots.enter_papers(
             poll.id,
-            household=row.household,
-            choice=row.choice,
+            [(r.line, r.household, r.choice) for r in rows],
             entered_by=ctx.event.sender,
-            cause=cause,
+            batch=batch_code(ctx.event.event_id),
+            cause=ctx.event.event_id,
             at=ctx.received_at,
         )
 

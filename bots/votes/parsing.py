@@ -7,6 +7,7 @@ Pure: the time and zone are passed in.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -47,6 +48,15 @@ class PollText:
     remind: bool = False
 
 
+def same_option(text: str) -> str:
+    """An option as compared with the others: NFKC (full-width "Ａ" is "A"), case folded
+    ("YES" is "yes"), invisible characters (zero-width spaces, joiners, marks of direction:
+    Unicode's format characters) taken out and spaces collapsed."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    visible = "".join(c for c in folded if unicodedata.category(c) != "Cf")
+    return " ".join(visible.split())
+
+
 def parse_poll(text: str, now: datetime, tz: ZoneInfo) -> PollText:
     """`问题 | 选项1 | 选项2 [| 多选] [| 每户一票] [| 截止 2小时] [| 提醒]`."""
     parts = [p.strip() for p in SEPARATORS.split(text)]
@@ -68,13 +78,17 @@ def parse_poll(text: str, now: datetime, tz: ZoneInfo) -> PollText:
             remind = True
         elif word.split(None, 1)[0] in CLOSE_WORDS and len(word.split(None, 1)) == 2:
             closes_at = parse_closing(part.split(None, 1)[1], now, tz)
+        elif word in CLOSE_WORDS:
+            raise PollTextError("votes.closing_missing")  # "| 截止" with no time
+        elif not same_option(part):
+            continue  # nothing visible: not an option
         else:
             options.append(part)
     if len(options) < 2:
         raise PollTextError("votes.too_few_options")
     if len(options) > MAX_OPTIONS:
         raise PollTextError("votes.too_many_options", limit=MAX_OPTIONS)
-    if len(set(options)) != len(options):
+    if len({same_option(o) for o in options}) != len(options):
         raise PollTextError("votes.duplicate_option")
     if max(len(question), *map(len, options)) > MAX_TEXT:
         raise PollTextError("votes.too_long", limit=MAX_TEXT)
@@ -143,5 +157,7 @@ def poll_response(event: OtherEvent) -> PollResponse | None:
     if answers is None:
         answers = event.content.get("m.selections")
     if not isinstance(answers, list):
-        return None
+        # A response to a poll whose answers are not a list (`"answers": "o1"`, or none): an
+        # answer nothing can be counted from, refused like an unknown option, not ignored.
+        return PollResponse(target, ())
     return PollResponse(target, tuple(a for a in answers if isinstance(a, str)))

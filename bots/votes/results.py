@@ -42,12 +42,21 @@ def freeze(poll: PollRecord, material: Material) -> dict[str, Any]:
         "outcome": audit.outcome_json(outcome),
         "passed": outcome.passed,
         "counted": {"online": count.online, "paper": count.paper, "secret": count.secret},
+        # Both figures: persons (owners, the rule's heads) above, parts (households) here.
+        "parts": {"electorate": count.electorate_parts, "voted": count.voted_parts},
     }
+
+
+def _exact_key(key: str, value: Any) -> bool:
+    return key.endswith("_area") or (key.endswith("_heads") and isinstance(value, str))
 
 
 def outcome_of(result: dict[str, Any]) -> Outcome:
     values: dict[str, Any] = {
-        k: Fraction(v) if k.endswith("_area") else v for k, v in result["outcome"].items()
+        k: Fraction(v)
+        if k.endswith("_area") or (isinstance(v, str) and k.endswith("_heads"))
+        else v
+        for k, v in result["outcome"].items()
     }
     return Outcome(**values)
 
@@ -63,7 +72,11 @@ def rule_text(text: Text, rule: dict[str, Any]) -> str:
 
 
 def _amount(value: Fraction | int, key: str) -> str:
-    return area_text(Fraction(value)) if key.endswith("_area") else str(value)
+    if key.endswith("_area"):
+        return area_text(Fraction(value))
+    if isinstance(value, Fraction) and value.denominator != 1:
+        return area_text(value)  # owners' shares: two decimals, for reading
+    return str(value)
 
 
 def _share(value: Fraction) -> str:
@@ -129,13 +142,23 @@ def result_text(text: Text, poll: PollRecord) -> str:
         for key, part, whole, threshold, met in figures
         if weighted or key.endswith("_heads")
     ]
-    lines.append(text("votes.counts", yes=o.yes_heads, no=o.no_heads, abstain=o.abstain_heads))
+    lines.append(
+        text(
+            "votes.counts",
+            yes=_amount(o.yes_heads, "heads"),
+            no=_amount(o.no_heads, "heads"),
+            abstain=_amount(o.abstain_heads, "heads"),
+        )
+    )
     if weighted:
         areas = {
             c: area_text(a)
             for c, a in (("yes", o.yes_area), ("no", o.no_area), ("abstain", o.abstain_area))
         }
         lines.append(text("votes.counts_area", **areas))
+        parts = poll.result.get("parts")
+        if parts is not None:
+            lines.append(text("votes.parts", voted=parts["voted"], electorate=parts["electorate"]))
     counted = poll.result.get("counted", {})
     if counted.get("paper"):
         rule_key = "votes.paper_rule_secret" if poll.secret else "votes.paper_rule_open"

@@ -14,6 +14,7 @@ Civil Code art. 278 (2021), the words the thresholds follow:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -111,18 +112,25 @@ RULES: dict[str, Rule] = {r.name: r for r in (SIMPLE, ORDINARY, MAJOR)}
 
 
 def custom_rule(participation: Fraction, approval: Fraction) -> Rule:
-    """Custom thresholds, by head and by area alike, each "at least"."""
+    """Custom thresholds, by head and by area alike, each "at least". Neither may be 0: a
+    vote nobody takes part in, or that passes without a yes, decides nothing."""
     for share in (participation, approval):
-        if not 0 <= share <= 1:
-            raise ValueError("a threshold is a share between 0 and 1")
+        if not 0 < share <= 1:
+            raise ValueError("a threshold is a share above 0 and at most 1")
     take = Threshold(participation, Comparison.AT_LEAST)
     agree = Threshold(approval, Comparison.AT_LEAST)
     return Rule("custom", take, take, agree, agree)
 
 
+_SHARE = re.compile(r"^(?:\d{1,3}/\d{1,3}|\d{1,3}(?:\.\d{1,2})?%|[01](?:\.\d{1,4})?)$")
+
+
 def parse_share(text: str) -> Fraction:
-    """ "2/3", "75%", "0.5" → an exact share; ValueError otherwise."""
+    """ "2/3", "75%", "0.5" → an exact share; ValueError otherwise (other forms too:
+    "1e-5", "0x1", a fraction of long numbers)."""
     text = text.strip().replace("％", "%")
+    if not _SHARE.match(text):
+        raise ValueError("a share is written 2/3, 75% or 0.5")
     if text.endswith("%"):
         value = Fraction(Decimal(text[:-1])) / 100
     elif "/" in text:
@@ -140,15 +148,15 @@ class Outcome:
     """A formal vote's figures and verdict, every ratio exact."""
 
     rule: str
-    electorate_heads: int
+    electorate_heads: Weight
     electorate_area: Fraction
-    voted_heads: int
+    voted_heads: Weight
     voted_area: Fraction
-    yes_heads: int
+    yes_heads: Weight
     yes_area: Fraction
-    no_heads: int
+    no_heads: Weight
     no_area: Fraction
-    abstain_heads: int
+    abstain_heads: Weight
     abstain_area: Fraction
     participation_heads_met: bool | None  # None: the rule sets no such threshold
     participation_area_met: bool | None
@@ -172,7 +180,7 @@ class Totals:
     are counted into these without their voters; whoever builds them checks that the voters
     are in the electorate (`totals_of`, the audit's recount, or the close's SQL)."""
 
-    heads: Mapping[str, int]
+    heads: Mapping[str, Weight]  # persons (an owner of k parts carries 1/k per part)
     area: Mapping[str, Weight]
 
     def plus(self, other: Totals) -> Totals:
@@ -208,15 +216,15 @@ def formal_tally(
 
 
 def tally_totals(
-    rule: Rule, electorate_heads: int, electorate_area: Weight, totals: Totals
+    rule: Rule, electorate_heads: Weight, electorate_area: Weight, totals: Totals
 ) -> Outcome:
     """The verdict from the electorate's size and the ballots' totals (ValueError for a choice
     that is not yes, no or abstain)."""
     if set(totals.heads) - set(FORMAL_CHOICES) or set(totals.area) - set(FORMAL_CHOICES):
         raise ValueError("unknown choice in the totals")
-    heads = {c: totals.heads.get(c, 0) for c in FORMAL_CHOICES}
+    heads: dict[str, Weight] = {c: totals.heads.get(c, 0) for c in FORMAL_CHOICES}
     area = {c: totals.area.get(c, 0) for c in FORMAL_CHOICES}
-    voted_heads: int = sum(heads.values())
+    voted_heads: Weight = sum(heads.values())
     voted_area: Weight = sum(area.values())
 
     def check(threshold: Threshold | None, part: Weight, whole: Weight) -> bool | None:

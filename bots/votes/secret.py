@@ -4,8 +4,8 @@ cast there counted without its voter, and its receipt code."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
+import logging
 from collections.abc import Awaitable
 from fractions import Fraction
 from typing import Any
@@ -13,14 +13,22 @@ from zoneinfo import ZoneInfo
 
 from bots.votes.jobs import HandOut
 from bots.votes.part import VotesPart
+from bots.votes.store import PollRecord
 from bridge import messages
 from bridge.bot import EventContext
 from bridge.matrix import derived_txn_id
+from bridge.roles import Role
+from bridge.rooms_config import Compound
+from bridge.secret_files import ensure_secret_key
 from bridge.store.jobs import Job
+
+log = logging.getLogger(__name__)
 
 
 class SecretBallots(VotesPart):
     """Secret ballots of one bridge's votes."""
+
+    _key: bytes | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -32,37 +40,94 @@ class SecretBallots(VotesPart):
         poll = await self.votes.by_id(payload.poll)
         if poll is None or not poll.is_open:
             return
-        compound = self.services.rooms.compounds.get(poll.compound)
         areas = await self.electorate.floor_areas(poll.compound)
-        options = [(o["id"], o["text"]) for o in poll.options]
+        compound = self.services.rooms.compounds.get(poll.compound)
+        observers = (
+            frozenset()
+            if compound is None
+            else (await self.services.roles.table(compound)).observers
+        )
         for voter in await self.electorate.voters(poll.compound):
             if poll.eligibility == "owners" and not (voter.is_owner and voter.household in areas):
                 continue
-            if await self.ballots.ballot_paper_of(poll.id, voter.user_id) is not None:
+            if voter.user_id in observers:
+                continue  # observers read, never vote
+            await self._give_paper(poll, voter.user_id, job.key)
+
+    async def hand_out_to_newcomer(self, compound: str, user_id: str, cause: str) -> None:
+        """Someone who became eligible while secret votes are open (verified, made an owner)
+        gets a ballot paper for each of them: the electorate is who may vote at the opening
+        plus who becomes eligible before the close."""
+        voter = await self.electorate.voter(compound, user_id)
+        if voter is None:
+            return
+        for poll in await self.votes.open_polls(compound):
+            if not poll.secret:
                 continue
-            room = await self.services.direct_room(voter.user_id)
-            text = self.services.text(compound, "votes.ballot_paper", number=poll.number)
-            start = await self.services.client.send(
-                room,
-                messages.poll_start(
-                    f"{text}{poll.question}", options, max_selections=1, disclosed=False
-                ),
-                derived_txn_id(job.key, f"paper:{voter.user_id}"),
-                event_type=messages.POLL_START,
-            )
-            # A poll rings no phone (no default push rule matches it): a line that does.
-            ring = self.services.text(compound, "votes.ballot_paper_alert", number=poll.number)
-            await self.services.client.send(
-                room,
-                messages.alert(ring, to=[voter.user_id], reply_to=start),
-                derived_txn_id(job.key, f"paper-alert:{voter.user_id}"),
-            )
-            await self.ballots.add_ballot_paper(poll.id, voter.user_id, room, start)
+            if poll.eligibility == "owners" and not (
+                voter.is_owner and await self.electorate.area_of(compound, voter.household)
+            ):
+                continue
+            await self._give_paper(poll, user_id, cause)
+
+    async def _give_paper(self, poll: PollRecord, user_id: str, cause: str) -> None:
+        if await self.ballots.ballot_paper_of(poll.id, user_id) is not None:
+            return
+        compound = self.services.rooms.compounds.get(poll.compound)
+        options = [(o["id"], o["text"]) for o in poll.options]
+        room = await self.services.direct_room(user_id)
+        text = self.services.text(compound, "votes.ballot_paper", number=poll.number)
+        start = await self.services.client.send(
+            room,
+            messages.poll_start(
+                f"{text}{poll.question}", options, max_selections=1, disclosed=False
+            ),
+            derived_txn_id(cause, f"paper:{poll.id}:{user_id}"),
+            event_type=messages.POLL_START,
+        )
+        # A poll rings no phone (no default push rule matches it): a line that does.
+        ring = self.services.text(compound, "votes.ballot_paper_alert", number=poll.number)
+        await self.services.client.send(
+            room,
+            messages.alert(ring, to=[user_id], reply_to=start),
+            derived_txn_id(cause, f"paper-alert:{poll.id}:{user_id}"),
+        )
+        await self.ballots.add_ballot_paper(poll.id, user_id, room, start)
 
     async def cast(self, ctx: EventContext, start_event_id: str, answers: tuple[str, ...]) -> None:
+        """A response in a direct room: a secret ballot if it answers a ballot paper. The
+        inbox keeps only what a retry needs while it is handled, and no content once it is."""
+        if ctx.compound is not None:  # a compound's room: no ballot paper is ever there
+            await self._cast(ctx, start_event_id, answers)
+            return
+        inbox = self.services.store.inbox
+        event = ctx.event
+        envelope = {
+            "event_id": event.event_id,
+            "room_id": event.room_id,
+            "sender": event.sender,
+            "type": event.type,
+            "origin_server_ts": event.origin_server_ts,
+        }
+        await inbox.replace_body(
+            event.event_id,
+            {**envelope, "content": _needed(start_event_id, answers)},
+        )
+        await self._cast(ctx, start_event_id, answers)
+        await inbox.replace_body(event.event_id, {**envelope, "content": {}})
+
+    async def _cast(self, ctx: EventContext, start_event_id: str, answers: tuple[str, ...]) -> None:
         paper = await self.ballots.ballot_paper(start_event_id)
         if paper is None:
-            return  # not one of Linli's polls
+            # Not one of Linli's papers: in a room that holds one for an open secret vote, an
+            # older paper Linli lost track of (posted, then a crash before it was stored):
+            # say so rather than ignore the ballot.
+            numbers = await self.ballots.open_secret_papers_in(ctx.event.room_id)
+            if numbers:
+                await ctx.reply_text(
+                    ctx.text("votes.stale_paper", number=numbers[0]), purpose="stale-paper"
+                )
+            return
         poll_id, owner = paper
         poll = await self.votes.by_id(poll_id)
         if poll is None or ctx.event.sender != owner:
@@ -84,6 +149,9 @@ class SecretBallots(VotesPart):
         area = (
             None if voter is None else await self.electorate.area_of(poll.compound, voter.household)
         )
+        if compound is not None and Role.OBSERVER in await self._roles(compound, owner):
+            await say("votes.observer")  # observers read, never vote (README, role table)
+            return
         if voter is None or (poll.eligibility == "owners" and (not voter.is_owner or area is None)):
             await say(
                 "votes.owners_only" if poll.eligibility == "owners" else "votes.residents_only"
@@ -105,14 +173,28 @@ class SecretBallots(VotesPart):
         else:
             await say(f"votes.secret_{outcome}")
 
+    async def _roles(self, compound: Compound, user_id: str) -> frozenset[Role]:
+        return (await self.services.roles.table(compound)).roles_of(user_id)
+
     def receipt(self, poll_id: int, event_id: str) -> str:
-        """A ballot's receipt code: derived from the ballot's event with a key kept in
-        bridge.yaml (never in the database), so a replayed ballot gets the same code and the
-        database alone does not link a code to the event, nor so to the voter."""
-        key = hashlib.sha256(b"linli-receipt:" + self.services.config.appservice.as_token.encode())
-        digest = hmac.new(key.digest(), f"{poll_id}:{event_id}".encode(), "sha256").digest()
+        """A ballot's receipt code: an HMAC of the ballot's event under a key of its own, in a
+        file (`receipt_key_file`, made by `linli init`, 0600) — never in the database, nor the
+        appservice token the homeserver's registration file also holds — so a replayed ballot
+        gets the same code and the database does not link a code to its event (nor so to its
+        voter)."""
+        digest = hmac.new(self.receipt_key(), f"{poll_id}:{event_id}".encode(), "sha256").digest()
         code = base64.b32encode(digest)[:10].decode()
         return f"{code[:5]}-{code[5:]}"
+
+    def receipt_key(self) -> bytes:
+        if self._key is None:
+            path = self.services.config.receipt_key_file
+            if path is None:
+                raise RuntimeError("no receipt_key_file in the configuration")
+            if not path.exists():
+                log.warning("no receipt key at %s: made one (linli init makes it)", path)
+            self._key = ensure_secret_key(path)
+        return self._key
 
     async def encrypted(self, ctx: EventContext) -> None:
         """An encrypted event in a room with a ballot paper: the bot cannot read it."""
@@ -121,3 +203,11 @@ class SecretBallots(VotesPart):
             await ctx.reply_text(
                 ctx.text("votes.encrypted", number=numbers[0]), purpose="encrypted"
             )
+
+
+def _needed(start_event_id: str, answers: tuple[str, ...]) -> dict[str, Any]:
+    """A poll response's content reduced to what handling it again reads."""
+    return {
+        "m.relates_to": {"rel_type": "m.reference", "event_id": start_event_id},
+        "org.matrix.msc3381.poll.response": {"answers": list(answers)},
+    }

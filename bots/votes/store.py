@@ -7,8 +7,7 @@ closing job), so a handler run again finds the change made. Secret and paper bal
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,100 +17,36 @@ from bots.votes.models import (
     BallotPaper,
     CountedBallot,
     Elector,
+    PaperBallot,
     Poll,
     PollAnswer,
+    PollLog,
     Proposal,
     SecretVoter,
 )
+from bots.votes.records import (
+    AlreadyClosed,
+    Closing,
+    Material,
+    NewPoll,
+    PaperFirst,
+    PollRecord,
+    _record,
+)
 from bots.votes.rules import Answer
-from bots.votes.tally_store import FormalCount, count_formal
+from bots.votes.tally_store import add_elector, add_electors, count_formal
+from bridge.store.changes import ChangeLog
 from bridge.store.database import Database, insert_ignoring_duplicates, table_of
-from bridge.store.jobs import JobSpec, add_jobs, cancel_jobs
+from bridge.store.jobs import JobSpec, add_jobs
 
-
-@dataclass(frozen=True)
-class PollRecord:
-    id: int
-    compound: str
-    number: int
-    kind: str
-    room_id: str
-    source_event_id: str
-    start_event_id: str
-    creator: str
-    question: str
-    options: list[dict[str, str]]
-    max_selections: int
-    per_household: bool
-    secret: bool
-    eligibility: str
-    rule: dict[str, Any] | None
-    opened_at: datetime
-    closes_at: datetime | None
-    status: str
-    closed_at: datetime | None
-    close_cause: str | None
-    closed_by: str | None
-    result: dict[str, Any] | None
-
-    @property
-    def is_open(self) -> bool:
-        return self.status == "open"
-
-    @property
-    def option_ids(self) -> list[str]:
-        return [o["id"] for o in self.options]
-
-
-_FIELDS = [f.name for f in fields(PollRecord)]
-
-
-def _record(row: Poll) -> PollRecord:
-    return PollRecord(**{name: getattr(row, name) for name in _FIELDS})
-
-
-@dataclass(frozen=True)
-class NewPoll:
-    compound: str
-    kind: str
-    room_id: str
-    source_event_id: str
-    start_event_id: str
-    creator: str
-    question: str
-    options: list[dict[str, str]]
-    max_selections: int
-    per_household: bool
-    eligibility: str
-    rule: dict[str, Any] | None
-    opened_at: datetime
-    closes_at: datetime | None
-    secret: bool = False
-
-
-@dataclass(frozen=True)
-class Material:
-    """What a close counts: a quick poll's answers, or a formal vote's count (from SQL)."""
-
-    answers: list[Answer]
-    formal: FormalCount | None
-
-
-@dataclass(frozen=True)
-class Closing:
-    poll: PollRecord  # as it is after closing
-    made_now: bool  # False: this cause closed it before (the handler runs again)
-
-
-class AlreadyClosed(Exception):
-    def __init__(self, poll: PollRecord) -> None:
-        super().__init__(poll.number)
-        self.poll = poll
+__all__ = ["AlreadyClosed", "Closing", "Material", "NewPoll", "PaperFirst", "PollRecord"]
 
 
 class VoteStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Changes made once per cause (bridge/store/changes.py), as tickets and notices do.
+        self._changes = ChangeLog(Poll, PollLog, "poll_id", _record)
 
     async def next_number(self, compound: str) -> int:
         async with self.db.sessions() as session:
@@ -160,6 +95,10 @@ class VoteStore:
             session.add(row)
             await session.flush()
             record = _record(row)
+            if record.kind == "formal":
+                # The electorate is fixed as the vote opens (who joins before the close is
+                # added then): nobody who leaves meanwhile is taken out of it.
+                await add_electors(session, record.id, record.compound, record.eligibility)
             await add_jobs(session, jobs(record), fresh=True)
             return record
 
@@ -173,18 +112,28 @@ class VoteStore:
         choices: Sequence[str],
         ts: int,
         received_at: datetime,
+        elector: tuple[str, str] | None = None,
     ) -> bool:
         """Keep a response while the poll is open; False when it is closed. The same event
-        twice is kept once."""
+        twice is kept once. `elector` (voter, weight): who the answer counts for, added to a
+        formal vote's electorate if they became eligible after it opened."""
         async with self.db.transaction() as session:
-            status = (
-                await session.execute(select(Poll.status).where(Poll.id == poll_id))
-            ).scalar_one()
+            status = await lock_poll(session, poll_id)
             if status != "open":
                 found = await session.execute(
                     select(PollAnswer.id).where(PollAnswer.event_id == event_id)
                 )
                 return found.first() is not None  # kept before the close: it counted
+            if elector is not None and household is not None:
+                # A formal vote by household: the first ballot counts; staff's paper ballot,
+                # entered first, is not overturned by an answer (nor the other way round).
+                paper = await session.execute(
+                    select(PaperBallot.id).where(
+                        PaperBallot.poll_id == poll_id, PaperBallot.household == household
+                    )
+                )
+                if paper.first() is not None:
+                    raise PaperFirst(household)
             await session.execute(
                 insert_ignoring_duplicates(session, table_of(PollAnswer)).values(
                     poll_id=poll_id,
@@ -196,6 +145,8 @@ class VoteStore:
                     received_at=received_at,
                 )
             )
+            if elector is not None:
+                await add_elector(session, poll_id, *elector)
             return True
 
     async def answered_by_other(self, poll_id: int, household: str, voter: str) -> bool:
@@ -229,23 +180,86 @@ class VoteStore:
         transaction. The same cause again finds it closed and gets it back; another cause
         gets AlreadyClosed."""
         async with self.db.transaction() as session:
-            row = await session.get_one(Poll, poll_id, with_for_update=True)
+            await lock_poll(session, poll_id)
+            if await self._changes.changed_by(session, poll_id, cause, "close"):
+                return Closing(_record(await session.get_one(Poll, poll_id)), made_now=False)
+            row = await session.get_one(Poll, poll_id)
             if row.status == "closed":
-                if row.close_cause == cause:
-                    return Closing(_record(row), made_now=False)
                 raise AlreadyClosed(_record(row))
             if row.kind == "formal":
                 count = await count_formal(
-                    session, poll_id, row.compound, row.eligibility, row.per_household, row.secret
+                    session,
+                    poll_id,
+                    row.compound,
+                    row.eligibility,
+                    row.per_household,
+                    row.secret,
+                    row.opened_at,
                 )
                 material = Material([], count)
             else:
                 material = Material(await _answers(session, poll_id), None)
-            row.result = result(_record(row), material)
-            row.status, row.closed_at, row.close_cause, row.closed_by = "closed", at, cause, by
-            await cancel_jobs(session, poll_key(poll_id) + ":")
-            await session.flush()
-            return Closing(_record(row), made_now=True)
+            frozen = result(_record(row), material)
+            record, _ = await self._changes.change(
+                session,
+                poll_id,
+                cause=cause,
+                action="close",
+                at=at,
+                actor=by,
+                cancel=[poll_key(poll_id) + ":"],
+                changes={
+                    "result": frozen,
+                    "status": "closed",
+                    "closed_at": at,
+                    "close_cause": cause,  # kept for reading; the log decides
+                    "closed_by": by,
+                },
+            )
+            return Closing(record, made_now=True)
+
+    async def closed_by_cause(self, poll_id: int, cause: str) -> bool:
+        """Whether this event or job closed the poll (a command run again finds it closed)."""
+        async with self.db.sessions() as session:
+            return await self._changes.changed_by(session, poll_id, cause, "close")
+
+    async def post_once(
+        self,
+        poll_id: int,
+        cause: str,
+        purpose: str,
+        at: datetime,
+        post: Callable[[], Awaitable[str]],
+    ) -> str:
+        """Post something a change of the poll causes once per (cause, purpose), however long
+        after the homeserver forgot the transaction ID: the event posted is logged, and a
+        handler run again gets it back instead of posting again. (A crash between the post and
+        its log line is covered by the transaction ID, for the homeserver's ~30 minutes.)"""
+        action = f"post:{purpose}"[:32]
+        async with self.db.sessions() as session:
+            done = (
+                await session.execute(
+                    select(PollLog.detail).where(
+                        PollLog.poll_id == poll_id,
+                        PollLog.action == action,
+                        PollLog.cause == cause,
+                    )
+                )
+            ).scalar_one_or_none()
+        if done is not None:
+            return str(done.get("event_id", ""))
+        event_id = await post()
+        async with self.db.transaction() as session:
+            await self._changes.change(
+                session,
+                poll_id,
+                cause=cause,
+                action=action,
+                at=at,
+                actor=None,
+                detail={"event_id": event_id},
+            )
+        return event_id
 
     async def open_polls(self, compound: str) -> list[PollRecord]:
         async with self.db.sessions() as session:
@@ -315,6 +329,22 @@ async def _answers(session: Any, poll_id: int) -> list[Answer]:
         .order_by(PollAnswer.id)
     )
     return [Answer(voter, household, tuple(c), ts, seq) for voter, household, c, ts, seq in rows]
+
+
+async def lock_poll(session: Any, poll_id: int) -> str:
+    """Serialise on the poll, first thing in a transaction, and read its status under the
+    lock: every ballot and the close take it, so no ballot lands (and gets a receipt) after
+    the count is frozen. A write, so that SQLite takes its write lock before reading (a read
+    first would work on a snapshot that a concurrent commit can make stale); on PostgreSQL
+    it holds the poll's row lock until the commit."""
+    await session.execute(
+        update(Poll)
+        .where(Poll.id == poll_id)
+        .values(status=Poll.status)
+        .execution_options(synchronize_session=False)
+    )
+    status = (await session.execute(select(Poll.status).where(Poll.id == poll_id))).scalar_one()
+    return str(status)
 
 
 def poll_key(poll_id: int, *parts: object) -> str:

@@ -180,6 +180,15 @@ class InboxStore:
                 )
             )
 
+    async def replace_body(self, event_id: str, body: dict[str, Any]) -> None:
+        """Keep less of a stored event: what a retry still needs while it is being handled,
+        nothing of its content once it is (a secret ballot, held here for a day after it was
+        counted, and in every backup of that day, would name its voter and choice)."""
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(InboxEvent).where(InboxEvent.event_id == event_id).values(body=body)
+            )
+
     async def status_of(self, event_id: str) -> str | None:
         async with self.db.sessions() as session:
             return (

@@ -1,9 +1,11 @@
 """The votes part of the crash scenario (crash_scenario.py): a household vote is open in the hall
 while Linli is killed; residents answer it from their clients with native poll responses (and
-change their minds), staff enter paper ballots by command (and correct them). After the kills the
-committee closes it. Counted: every response event stored once, none lost; every paper command
-answered once and its last choice stored; one end event and one result; the result's counts
-and the database's counted ballots equal what the residents and staff last sent."""
+change their minds), staff enter paper ballots by command for the one household that does not
+vote online (and correct them before their confirmation). After the kills a committee member
+confirms the last batch and closes the vote. Counted: every response event stored once, none
+lost; every paper command answered once and its last choice stored; one end event and one
+result; the result's counts and the database's counted ballots equal what the residents and
+staff last sent."""
 
 from __future__ import annotations
 
@@ -20,7 +22,6 @@ RESPONSE = "org.matrix.msc3381.poll.response"
 END = "org.matrix.msc3381.poll.end"
 CHOICES = {"yes": "同意", "no": "反对", "abstain": "弃权"}
 COUNTS = re.compile(r"同意 (\d+)，反对 (\d+)，弃权 (\d+)")
-PAPER_HOUSEHOLD = "3-2-1102"  # the second resident's household: paper counts over online
 
 
 @dataclass
@@ -58,6 +59,8 @@ class VoteDriver:
         for resident, household in zip(residents, households, strict=True):
             await resident.join(self.hall)
             self.households[resident.user_id] = household
+        # The last household votes on paper only: a household's first ballot counts.
+        self.paper_household = households[-1]
         await self.committee.send_text(self.hall, "!表决 小区加装门禁 | 简单多数 | 每户一票")
         start = await self.watch.wait_for(
             self.hall, lambda e: e.get("type") == START and self._bot(e), 60
@@ -71,6 +74,8 @@ class VoteDriver:
 
     async def answer(self, resident: ResidentClient) -> None:
         """A native poll response, as Element sends it; it gets no answer (none is due)."""
+        if self.households[resident.user_id] == self.paper_household:
+            return  # this household votes on paper
         choice = self.rng.choice(list(CHOICES))
         content = {
             "m.relates_to": {"rel_type": "m.reference", "event_id": self.start},
@@ -81,9 +86,9 @@ class VoteDriver:
 
     async def enter_paper(self, timeout: float) -> None:  # noqa: ASYNC109
         choice = self.rng.choice(list(CHOICES))
-        text = f"!投票 纸质 {self.number} {PAPER_HOUSEHOLD} {CHOICES[choice]}"
+        text = f"!投票 纸质 {self.number} {self.paper_household} {CHOICES[choice]}"
         event_id = await self.staff.send_text(self.hall, text)
-        self.papers.append(Sent(event_id, PAPER_HOUSEHOLD, choice))
+        self.papers.append(Sent(event_id, self.paper_household, choice))
         entered = len(self.papers)
         await self.watch.wait_until(
             lambda: len(self._paper_answers(self.watch.events(self.hall))) >= entered, timeout
@@ -91,16 +96,21 @@ class VoteDriver:
 
     def _paper_answers(self, events: list[Event]) -> list[str]:
         """The bot's answers to paper ballot commands (plain notices, in command order: a
-        room's events are handled in order): the first entered, each later one a correction."""
+        room's events are handled in order): each one entered, a later one correcting the
+        earlier, unconfirmed one."""
         said = (_body(e) for e in events if self._bot(e))
-        return [
-            b
-            for b in said
-            if b.startswith((f"已登记 {PAPER_HOUSEHOLD}", f"已更正 {PAPER_HOUSEHOLD}"))
-        ]
+        return [b for b in said if b.startswith(f"已登记 {self.paper_household}")]
 
     async def close_vote(self, timeout: float) -> None:  # noqa: ASYNC109
-        """After the kills: the committee closes the vote and waits for its result."""
+        """After the kills: a committee member (the scrutineer) confirms the last paper batch,
+        then closes the vote and waits for its result."""
+        said = self._paper_answers(self.watch.events(self.hall))
+        if said:
+            batch = said[-1].split("批次 ")[1][:6]
+            await self.committee.send_text(self.hall, f"!投票 确认 {self.number} {batch}")
+            await self.watch.wait_for(
+                self.hall, lambda e: self._bot(e) and "已确认批次" in _body(e), timeout
+            )
         await self.committee.send_text(self.hall, f"!投票 结束 {self.number}")
         await self.watch.wait_for(
             self.hall, lambda e: self._bot(e) and _body(e).startswith("表决 #1 结果"), timeout
@@ -121,20 +131,18 @@ class VoteDriver:
             r.problems.append(f"{sum(stored.values())} answers stored for {len(self.responses)}")
         hall = await history(self.committee, self.hall)
         said = self._paper_answers(hall)
-        wanted = [f"已登记 {PAPER_HOUSEHOLD}"] + [f"已更正 {PAPER_HOUSEHOLD}"] * (
-            len(self.papers) - 1
-        )
+        wanted = [f"已登记 {self.paper_household}"] * len(self.papers)
         if [b.split(" 在")[0] for b in said] != wanted[: len(self.papers)]:
             r.problems.append(f"{len(self.papers)} paper ballots entered, answers: {said}")
         paper = dict(
             self.linli.query("SELECT household, choice FROM votes_paper_ballots WHERE poll_id=1")
         )
-        if self.papers and paper != {PAPER_HOUSEHOLD: self.papers[-1].choice}:
+        if self.papers and paper != {self.paper_household: self.papers[-1].choice}:
             r.problems.append(f"paper ballots stored {paper}, last entered {self.papers[-1]}")
-        # What should count: each household's last response, its paper ballot over it.
+        # What should count: each household's last response, the paper household's last entry.
         expected = {sent.household: sent.choice for sent in self.responses}
         if self.papers:
-            expected[PAPER_HOUSEHOLD] = self.papers[-1].choice
+            expected[self.paper_household] = self.papers[-1].choice
         counted = dict(self.linli.query("SELECT voter, choice FROM votes_counted WHERE poll_id=1"))
         if counted != expected:
             r.problems.append(f"counted {counted}, expected {expected}")

@@ -26,6 +26,7 @@ from bridge.config import (
 )
 from bridge.matrix import MatrixClient
 from bridge.rooms_config import RoomsConfig, load_rooms_config
+from bridge.secret_files import ensure_secret_key
 
 EXAMPLES = Path(__file__).parents[2] / "rooms_config"
 _prefixes = itertools.count(1)
@@ -48,6 +49,7 @@ class Harness:
         self.rooms_dir = self.workdir / "rooms_config"
         if not self.rooms_dir.exists():
             shutil.copytree(EXAMPLES, self.rooms_dir)
+        ensure_secret_key(self.workdir / "receipt.key")  # as `linli init` makes it
 
     @property
     def config(self) -> BridgeConfig:
@@ -66,6 +68,7 @@ class Harness:
             alias_prefix=self.prefix,
             webhooks=self.webhooks,
             metrics=MetricsConfig(listen_port=0),
+            receipt_key_file=self.workdir / "receipt.key",
         )
 
     def write_bridge_yaml(self) -> Path:

@@ -262,6 +262,7 @@ async def test_an_owners_vote_weighted_by_floor_area_passes_ordinary_and_fails_m
         "同意面积：209.75/309.75 平方米（67.72%），未达到 ≥3/4 ✗",
         "同意 2，反对 1，弃权 0",
         "面积：同意 209.75，反对 100.00，弃权 0.00 平方米",
+        "按专有部分（户）：参与 3/4（人数按业主计：一人有几处房屋只算一人）",
         "结论：未通过",
     ]
     ordinary_result = await committee.wait_for_event(
@@ -274,6 +275,7 @@ async def test_an_owners_vote_weighted_by_floor_area_passes_ordinary_and_fails_m
         "同意面积：209.75/309.75 平方米（67.72%），达到 >1/2 ✓",
         "同意 2，反对 1，弃权 0",
         "面积：同意 209.75，反对 100.00，弃权 0.00 平方米",
+        "按专有部分（户）：参与 3/4（人数按业主计：一人有几处房屋只算一人）",
         "结论：通过",
     ]
     ends = [e for e in await committee.messages(w.hall, 100) if e["type"] == POLL_END]
@@ -350,20 +352,32 @@ async def test_a_secret_owners_vote_keeps_choices_out_of_the_hall_and_its_audit_
     # Bob (no owner) never got a ballot paper; typed in the hall, a choice is taken out.
     typed = await w.bob.send_text(w.hall, "!表决 投 1 同意")
     await w.bob.wait_for_event(w.hall, notice(lambda b: "是不记名的" in b))
-    # Paper ballots: 1-1-202 on paper, then corrected by CSV (one bad line, one ineligible);
-    # 1-1-101 voted online, so its paper ballot is refused.
+    # Paper ballots of an owners' vote: not by the property company. By the committee:
+    # 1-1-202 on paper, then corrected by CSV before its confirmation (a file with a bad and
+    # an ineligible line is refused whole); 1-1-101 voted online first, so its paper is refused.
     await manager.send_text(w.hall, "!投票 纸质 1 1-1-202 反对")
-    await manager.wait_for_event(w.hall, notice(lambda b: b.startswith("已登记 1-1-202")))
-    await manager.send_text(w.hall, "!投票 纸质 1 1-1-101 同意")
-    await manager.wait_for_event(w.hall, notice(lambda b: "纸质票没有计入（每户只计一次）" in b))
-    await manager.send_text(
+    await manager.wait_for_event(w.hall, notice(lambda b: "只能由业委会或居委会登记" in b))
+    await committee.send_text(w.hall, "!投票 纸质 1 1-1-202 反对")
+    await committee.wait_for_event(w.hall, notice(lambda b: b.startswith("已登记 1-1-202")))
+    await committee.send_text(w.hall, "!投票 纸质 1 1-1-101 同意")
+    await committee.wait_for_event(w.hall, notice(lambda b: "每户以先投的一票为准" in b))
+    await committee.send_text(
         w.hall, "!投票 纸质导入 1\n户号,选择\n1-1-202,弃权\nabc,同意\n9-9-9,同意"
     )
-    imported = await manager.wait_for_event(w.hall, notice(lambda b: "导入了" in b))
-    assert imported["content"]["body"] == (
-        "表决 #1：导入了 1 张纸质票。\n第 3 行：户号看不懂（例如 3-2-1101）\n"
-        "第 4 行：这一户不在投票范围内，没有计入"
+    refused = await committee.wait_for_event(w.hall, notice(lambda b: "一张都没有登记" in b))
+    assert refused["content"]["body"] == (
+        "表决 #1：文件里有 2 行有问题，一张都没有登记。请改好后重新发送整个文件。\n"
+        "第 3 行：户号看不懂（例如 3-2-1101）\n第 4 行：这一户不在投票范围内，没有计入"
     )
+    await committee.send_text(w.hall, "!投票 纸质导入 1\n户号,选择\n1-1-202,弃权")
+    imported = await committee.wait_for_event(w.hall, notice(lambda b: "登记了 1 张" in b))
+    batch = imported["content"]["body"].split("批次 ")[1][:6]
+    await committee.send_text(w.hall, f"!投票 确认 1 {batch}")  # not by who entered it
+    await committee.wait_for_event(w.hall, notice(lambda b: "需要另一位委员" in b))
+    scrutineer = await staff_client("juwei_chen")
+    await scrutineer.join(w.hall)
+    await scrutineer.send_text(w.hall, f"!投票 确认 1 {batch}")
+    await scrutineer.wait_for_event(w.hall, notice(lambda b: "已确认批次" in b))
 
     w.clock.advance(timedelta(days=2))
     result = await committee.wait_for_event(w.hall, notice(lambda b: b.startswith("表决 #1 结果")))
@@ -374,7 +388,8 @@ async def test_a_secret_owners_vote_keeps_choices_out_of_the_hall_and_its_audit_
         "同意面积：220.50/400.00 平方米（55.13%），达到 >1/2 ✓",
         "同意 2，反对 1，弃权 1",
         "面积：同意 220.50，反对 89.25，弃权 90.25 平方米",
-        "计入纸质票 1 张；同一户只计一次，以先投的一张为准",  # the rule for duplicates
+        "按专有部分（户）：参与 4/4（人数按业主计：一人有几处房屋只算一人）",
+        "计入纸质票 1 张（监票人确认后）；同一户只计一次，以先投的一票为准",  # duplicates
         "结论：未通过",
     ]
     file_event = await committee.wait_for_event(
@@ -394,7 +409,7 @@ async def test_a_secret_owners_vote_keeps_choices_out_of_the_hall_and_its_audit_
         ballots = (await conn.execute(text("SELECT * FROM votes_secret_ballots"))).mappings().all()
         counted = (await conn.execute(text("SELECT voter FROM votes_counted"))).scalars().all()
     assert sorted(v["voter"] for v in voters) == ["1-1-101", "1-1-102", "1-1-201"]
-    assert all(set(v) == {"id", "poll_id", "voter", "cause"} for v in voters)
+    assert all(set(v) == {"poll_id", "voter", "cause"} for v in voters)  # no serial id
     assert sorted(b["receipt"] for b in ballots) == sorted(receipts.values())
     assert all(set(b) == {"receipt", "poll_id", "choice"} for b in ballots)
     assert counted == ["1-1-202"]  # the close's list of counted ballots: the open (paper) one
@@ -406,20 +421,24 @@ async def test_a_secret_owners_vote_keeps_choices_out_of_the_hall_and_its_audit_
     data = json.loads(raw)
     # No voter's Matrix ID: households and receipts only (paper entries name the staff).
     assert not [c for c in (w.alice, w.bob, w.carol, dave) if c.user_id in raw.decode()]
-    assert data["ballots"] == [
-        {
-            "choice": "abstain",
-            "entered_by": "@wuye_jingli:linli.localhost",
-            "source": "paper",
-            "voter": "1-1-202",
-        }
-    ]
-    assert {r["receipt"]: r["choice"] for r in data["secret"]["receipts"]} == {
+    # A paper ballot of a secret vote is as secret as an online one: no household's choice.
+    assert data["ballots"] == []
+    assert data["secret_ballots"]["paper"] == {
+        "participants": [
+            {
+                "confirmed_by": "@juwei_chen:linli.localhost",
+                "entered_by": "@yewei_zhao:linli.localhost",
+                "voter": "1-1-202",
+            }
+        ],
+        "totals": {"abstain": {"area": "361/4", "ballots": 1, "heads": "1"}},
+    }
+    assert {r["receipt"]: r["choice"] for r in data["secret_ballots"]["receipts"]} == {
         receipts["alice"]: "yes",
         receipts["carol"]: "no",
         receipts["dave"]: "yes",
     }
-    for item in data["secret"]["receipts"]:
+    for item in data["secret_ballots"]["receipts"]:
         if item["receipt"] == receipts["carol"]:
             item["choice"] = "yes"
     tampered = json.dumps(data).encode()
@@ -427,7 +446,7 @@ async def test_a_secret_owners_vote_keeps_choices_out_of_the_hall_and_its_audit_
     assert verify_file("audit.json", tampered, sha, None) == 1
 
 
-async def test_paper_ballots_sent_as_a_csv_file_are_counted_and_bad_lines_reported(
+async def test_paper_ballots_sent_as_a_csv_file_are_confirmed_and_bad_files_refused_whole(
     w: World, make_user, staff_client
 ) -> None:
     dave = await make_user()
@@ -443,21 +462,40 @@ async def test_paper_ballots_sent_as_a_csv_file_are_counted_and_bad_lines_report
     await w.alice.wait_for_event(w.hall, notice(lambda b: "1/4" in b))  # the answer is in
 
     # As Excel saves "CSV" on a Chinese Windows: GB18030, CRLF. The file names its vote.
-    csv = "户号,选择\r\n1-1-101,同意\r\n1-1-202,反对\r\n3-2,同意\r\n9-9-9,同意\r\n"
+    # From the property company, in an owners' vote: refused.
+    csv = "户号,选择\r\n1-1-202,反对\r\n1-1-201,同意\r\n"
     await manager.send_file(work_room, csv.encode("gb18030"), "纸质票-表决1.csv", "text/csv")
-    imported = await manager.wait_for_event(work_room, notice(lambda b: "导入了" in b))
-    assert imported["content"]["body"] == (
-        "表决 #1：导入了 2 张纸质票。\n第 4 行：户号看不懂（例如 3-2-1101）\n"
-        "第 5 行：这一户不在投票范围内，没有计入"
+    await manager.wait_for_event(work_room, notice(lambda b: "只能由业委会或居委会登记" in b))
+    await committee.join(work_room)
+    # From the committee: a file with bad lines is refused whole, its bad lines named.
+    bad = "户号,选择\r\n1-1-202,反对\r\n3-2,同意\r\n9-9-9,同意\r\n"
+    await committee.send_file(work_room, bad.encode("gb18030"), "纸质票-表决1.csv", "text/csv")
+    refused = await committee.wait_for_event(work_room, notice(lambda b: "一张都没有登记" in b))
+    assert refused["content"]["body"].split("\n")[1:] == [
+        "第 3 行：户号看不懂（例如 3-2-1101）",
+        "第 4 行：这一户不在投票范围内，没有计入",
+    ]
+    # 1-1-101 answered online first: its paper ballot is refused, and so the whole file.
+    clash = "户号,选择\r\n1-1-101,同意\r\n1-1-202,反对\r\n"
+    await committee.send_file(work_room, clash.encode("gb18030"), "表决1-b.csv", "text/csv")
+    refused = await committee.wait_for_event(
+        work_room, notice(lambda b: "第 2 行：这一户已在线上投票" in b)
     )
+    await committee.send_file(work_room, csv.encode("gb18030"), "表决1-c.csv", "text/csv")
+    imported = await committee.wait_for_event(work_room, notice(lambda b: "登记了 2 张" in b))
+    batch = imported["content"]["body"].split("批次 ")[1][:6]
+    scrutineer = await staff_client("juwei_chen")
+    await scrutineer.join(work_room)
+    await scrutineer.send_text(work_room, f"!投票 确认 1 {batch}")
+    await scrutineer.wait_for_event(work_room, notice(lambda b: "已确认批次" in b))
     # A resident's CSV file is not a paper ballot import: nothing is said or counted.
     await w.alice.send_file(w.hall, b"1-1-102,yes\n", "votes.csv", "text/csv")
 
     await committee.send_text(w.hall, "!投票 结束 1")
     result = await committee.wait_for_event(w.hall, notice(lambda b: b.startswith("表决 #1 结果")))
     lines = result["content"]["body"].split("\n")
-    assert "同意 1，反对 1，弃权 0" in lines  # 1-1-101's paper yes replaced its online no
-    assert "计入纸质票 2 张；同一户线上和纸质都投了的，只计一次，以纸质票为准" in lines
+    assert "同意 1，反对 2，弃权 0" in lines  # 1-1-101 online, 1-1-202 and 1-1-201 on paper
+    assert "计入纸质票 2 张（监票人确认后）；同一户只计一次，以先投的一票为准" in lines
     events = await w.alice.messages(w.hall, 100)
     assert not [e for e in events if "导入" in e["content"].get("body", "")]
 

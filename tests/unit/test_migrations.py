@@ -11,7 +11,7 @@ from sqlalchemy import text
 from bridge.store import Store
 from bridge.store.database import Database, DatabaseTooNew
 
-HEAD = "0008_votes_tally"
+HEAD = "0009_votes_integrity"
 
 
 async def test_every_revision_upgrades_a_populated_database(empty_database_url: str) -> None:
@@ -34,7 +34,17 @@ async def test_every_revision_upgrades_a_populated_database(empty_database_url: 
                 f"VALUES ('heping', '@a:x', 'party_member', '@c:x', '{at}')"
             )
         )
-    for revision in ("0002", "0003", "0004", "0005", "0006", "0007_notices", "0007_votes", HEAD):
+    for revision in (
+        "0002",
+        "0003",
+        "0004",
+        "0005",
+        "0006",
+        "0007_notices",
+        "0007_votes",
+        "0008_votes_tally",
+        HEAD,
+    ):
         await db.migrate(revision)
         assert await db.current_revision() == revision
     await db.close()

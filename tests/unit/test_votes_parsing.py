@@ -79,5 +79,38 @@ def test_other_events_and_broken_responses_are_not_responses() -> None:
     assert (
         poll_response(response("m.poll.response", {"m.poll.response": {"answers": ["o1"]}})) is None
     )
-    broken = {"m.relates_to": REF, "org.matrix.msc3381.poll.response": {"answers": "o1"}}
-    assert poll_response(response("org.matrix.msc3381.poll.response", broken)) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["问题 | 是 | 是\u200b", "问题 | A | Ａ", "问题 | yes | YES", "问题 | 好 的 | 好  的"],
+)
+def test_options_that_look_the_same_are_one_option(text: str) -> None:
+    with pytest.raises(PollTextError) as caught:
+        parse_poll(text, NOW, SHANGHAI)
+    assert caught.value.key == "votes.duplicate_option"
+
+
+@pytest.mark.parametrize(
+    "text", ["问题 | a | b | 截止 ", "问题 | a | b | 截止", "问题 | a | b | closes"]
+)
+def test_a_close_with_no_time_is_refused(text: str) -> None:
+    with pytest.raises(PollTextError) as caught:
+        parse_poll(text, NOW, SHANGHAI)
+    assert caught.value.key == "votes.closing_missing"
+
+
+def test_a_response_whose_answers_are_not_a_list_is_a_bad_answer_not_nothing() -> None:
+    event = OtherEvent(
+        "$r",
+        "!room",
+        "@a:x",
+        "org.matrix.msc3381.poll.response",
+        1,
+        content={
+            "m.relates_to": {"rel_type": "m.reference", "event_id": "$poll"},
+            "org.matrix.msc3381.poll.response": {"answers": "o1"},
+        },
+    )
+    response = poll_response(event)
+    assert response is not None and response.answers == ()

@@ -11,15 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import delete
 
 from bots import ALL_BOTS
 from bots.votes.bot import VoteBot
-from bots.votes.jobs import ClosePoll
+from bots.votes.jobs import ClosePoll, HandOut
+from bots.votes.models import BallotPaper
 from bridge.app import Bridge
 from bridge.bot import config_sections
 from bridge.clock import FakeClock
 from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig
 from bridge.rooms_config import load_rooms_config
+from bridge.store.jobs import Job
 from tests.recording_client import RecordingClient
 
 MESSAGE = "m.room.message"  # the result notice, not the poll's end event
@@ -38,6 +41,7 @@ async def bridge(tmp_path: Path) -> AsyncIterator[Bridge]:
     config = BridgeConfig(
         appservice=AppserviceConfig(as_token=token, hs_token=token),
         database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path}/linli.db"),
+        receipt_key_file=tmp_path / "receipt.key",
     )
     rooms = load_rooms_config(EXAMPLES, "zh", config_sections(ALL_BOTS))
     client = RecordingClient(config.bot_user_id)
@@ -156,6 +160,11 @@ async def test_bad_answers_and_strangers_are_refused_and_change_no_count(bridge:
     [start] = [s for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
     await bridge.router.handle(response("$x", ALICE, start.event_id, ["o9"], hall), NOW)
     assert recording(bridge).bodies(hall)[-1] == "投票 #1 没有这个选项，这次选择没有计入。"
+    malformed = response("$m", ALICE, start.event_id, [], hall)
+    malformed["content"]["org.matrix.msc3381.poll.response"]["answers"] = "o1"  # not a list
+    await bridge.router.handle(malformed, NOW)
+    assert recording(bridge).bodies(hall)[-1] == "投票 #1 没有这个选项，这次选择没有计入。"
+    assert len(recording(bridge).bodies(hall)) == 4  # poll, opened, and two refusals
     await bridge.router.handle(response("$y", "@stranger:x", start.event_id, ["o1"], hall), NOW)
     assert "只有认证过的住户可以投" in recording(bridge).bodies(hall)[-1]
     poll = await bridge.bot(VoteBot).votes.get("heping", 1)
@@ -254,3 +263,148 @@ async def test_a_forgotten_voter_is_no_longer_named_and_still_counts_once(bridge
     assert await bot.votes.answers_of(ALICE) == []
     await bridge.router.handle(message("$e", CAROL, "!投票 结束 1", hall), NOW)
     assert recording(bridge).bodies(hall)[-1].endswith("饺子：0 票\n面条：1 票\n共 1 人参与。")
+
+
+COMMITTEE = "@yewei_zhao:linli.localhost"
+
+
+def forget_transactions(bridge: Bridge) -> None:
+    """The homeserver forgets its transaction IDs (about 30 minutes after each send)."""
+    recording(bridge)._by_txn.clear()
+
+
+async def test_a_formal_close_replayed_past_the_transaction_cache_posts_nothing_again(
+    bridge: Bridge,
+) -> None:
+    hall = await room(bridge, "hall")
+    await bridge.router.handle(
+        message("$v", COMMITTEE, "!表决 修路 | 简单多数 | 每户一票", hall), NOW
+    )
+    [start] = [s for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
+    await bridge.router.handle(response("$r", ALICE, start.event_id, ["yes"], hall), NOW)
+    end = message("$end", COMMITTEE, "!投票 结束 1", hall)
+    await bridge.router.handle(end, NOW, fresh=True)
+    posted = len(recording(bridge).sent)
+    assert [b for b in recording(bridge).bodies(hall) if "SHA-256" in b]  # the whole close
+
+    forget_transactions(bridge)
+    await bridge.router.handle(end, NOW, fresh=False)  # the inbox runs it again, much later
+
+    assert len(recording(bridge).sent) == posted
+
+
+async def test_an_answer_to_a_ballot_paper_linli_lost_track_of_is_answered(bridge: Bridge) -> None:
+    hall = await room(bridge, "hall")
+    await bridge.router.handle(
+        message("$v", COMMITTEE, "!表决 修路 | 简单多数 | 每户一票 | 不记名", hall), NOW
+    )
+    assert await bridge.scheduler.run_due() == 1  # the ballot papers
+    dm = await bridge.store.people.direct_room(CAROL)
+    assert dm is not None
+
+    def papers() -> list[str]:
+        return [
+            s.event_id
+            for s in recording(bridge).sent
+            if s.room_id == dm and s.event_type.endswith("poll.start")
+        ]
+
+    [lost] = papers()
+    # A crash after posting the papers and before storing them, the job run again past the
+    # homeserver's transaction cache: each voter gets a second paper.
+    async with bridge.store.db.transaction() as session:
+        await session.execute(delete(BallotPaper))
+    forget_transactions(bridge)
+    bot = bridge.bot(VoteBot)
+    poll = await bot.votes.get("heping", 1)
+    assert poll is not None
+    job = Job(0, f"vote:{poll.id}:papers", "votes.hand_out", NOW, {"poll": poll.id}, 0)
+    await bot.secret.hand_out_ballot_papers(job, HandOut(poll=poll.id))
+    [_, paper] = papers()
+
+    # An answer to the lost paper is told to use the new one; the new one takes the ballot.
+    await bridge.router.handle(response("$old", CAROL, lost, ["yes"], dm), NOW)
+    assert "最新" in recording(bridge).bodies(dm)[-1]
+    await bridge.router.handle(response("$new", CAROL, paper, ["yes"], dm), NOW)
+    assert "回执码" in recording(bridge).bodies(dm)[-1]
+
+
+async def test_staff_cannot_overturn_a_households_vote_nor_a_household_its_paper_ballot(
+    bridge: Bridge,
+) -> None:
+    hall = await room(bridge, "hall")
+    await bridge.router.handle(
+        message("$v", COMMITTEE, "!表决 修路 | 简单多数 | 每户一票", hall), NOW
+    )
+    [start] = [s for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
+    await bridge.router.handle(response("$r", CAROL, start.event_id, ["no"], hall), NOW)
+    # A paper ballot for Carol's household after her online one: refused, with the reason.
+    await bridge.router.handle(message("$p1", COMMITTEE, "!投票 纸质 1 3-1-102 同意", hall), NOW)
+    assert "已在线上投了表决 #1" in recording(bridge).bodies(hall)[-1]
+    # Alice's household on paper first: her answer afterwards is refused and does not count.
+    await bridge.router.handle(message("$p2", COMMITTEE, "!投票 纸质 1 3-1-101 同意", hall), NOW)
+    assert recording(bridge).bodies(hall)[-1].startswith("已登记 3-1-101")
+    await bridge.router.handle(response("$a", ALICE, start.event_id, ["no"], hall), NOW)
+    assert "已经交了纸质票" in recording(bridge).bodies(hall)[-1]
+    poll = await bridge.bot(VoteBot).votes.get("heping", 1)
+    assert poll is not None
+    assert [a.voter for a in await bridge.bot(VoteBot).votes.answers(poll.id)] == [CAROL]
+
+
+async def test_a_long_paper_import_is_refused_whole_with_a_short_answer(bridge: Bridge) -> None:
+    hall = await room(bridge, "hall")
+    await bridge.router.handle(
+        message("$v", COMMITTEE, "!表决 修路 | 简单多数 | 每户一票", hall), NOW
+    )
+    # 6,000 lines: over the limit, nothing imported, the limit named in lines.
+    lines = "\n".join(["3-1-101,同意"] + ["3-1-102,反对"] * 5999)
+    await bridge.router.handle(message("$big", COMMITTEE, f"!投票 纸质导入 1\n{lines}", hall), NOW)
+    assert recording(bridge).bodies(hall)[-1] == (
+        "表决 #1：文件超过 5000 行，一张都没有登记。请分成几个文件发送。"
+    )
+    # 3,000 bad lines and a good one: nothing imported; the first 10 named, the rest counted.
+    bad = "\n".join(["3-1-101,同意"] + ["abc,同意"] * 3000)
+    await bridge.router.handle(message("$bad", COMMITTEE, f"!投票 纸质导入 1\n{bad}", hall), NOW)
+    answer = recording(bridge).bodies(hall)[-1].split("\n")
+    assert (
+        answer[0] == "表决 #1：文件里有 3000 行有问题，一张都没有登记。请改好后重新发送整个文件。"
+    )
+    assert len(answer) == 12 and answer[-1] == "……还有 2990 行有问题。"
+    poll = await bridge.bot(VoteBot).votes.get("heping", 1)
+    assert poll is not None and await bridge.bot(VoteBot).ballots.papers(poll.id) == []
+
+
+async def test_a_close_that_fails_tells_the_committee_why_and_can_be_retried(
+    bridge: Bridge,
+) -> None:
+    from sqlalchemy import update
+
+    from bots.votes.models import SecretTotal
+
+    hall = await room(bridge, "hall")
+    await bridge.router.handle(
+        message("$v", COMMITTEE, "!表决 修路 | 简单多数 | 每户一票 | 不记名", hall), NOW
+    )
+    assert await bridge.scheduler.run_due() == 1  # the ballot papers
+    dm = await bridge.store.people.direct_room(CAROL)
+    [paper] = [
+        s.event_id
+        for s in recording(bridge).sent
+        if s.room_id == dm and s.event_type.endswith("poll.start")
+    ]
+    await bridge.router.handle(response("$b", CAROL, paper, ["yes"], dm), NOW)
+    async with bridge.store.db.transaction() as session:  # a total that no longer adds up
+        await session.execute(update(SecretTotal).values(heads=5))
+
+    await bridge.router.handle(message("$end", COMMITTEE, "!投票 结束 1", hall), NOW)
+
+    committee_room = await room(bridge, "committee")
+    [told] = recording(bridge).bodies(committee_room)
+    assert told.startswith("表决 #1 没能结束：不记名票的合计和投票人对不上。")
+    assert "没能结束：不记名票的合计和投票人对不上" in recording(bridge).bodies(hall)[-1]
+    poll = await bridge.bot(VoteBot).votes.get("heping", 1)
+    assert poll is not None and poll.is_open
+    async with bridge.store.db.transaction() as session:  # mended
+        await session.execute(update(SecretTotal).values(heads=1))
+    await bridge.router.handle(message("$again", COMMITTEE, "!投票 结束 1", hall), NOW)
+    assert any(b.startswith("表决 #1 结果") for b in recording(bridge).bodies(hall))

@@ -3,10 +3,14 @@ double thresholds in exact arithmetic, at their edges (≥ for "以上", > for "
 
 from __future__ import annotations
 
+from datetime import datetime
 from fractions import Fraction
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from bots.votes.formal_terms import parse_formal_terms
+from bots.votes.parsing import PollTextError
 from bots.votes.rules import (
     MAJOR,
     ORDINARY,
@@ -180,3 +184,24 @@ def test_the_result_chart_draws_its_labels_in_the_compounds_language() -> None:
     ]
     assert axes.get_xlabel() == "%（黑线为门槛）"
     assert all("CJK" in t.get_fontname() for t in axes.get_yticklabels())
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("议题 | 自定义 0 0 | 业主", "votes.zero_share"),
+        ("议题 | 自定义 2/3 0% | 业主", "votes.zero_share"),
+        ("议题 | 自定义 1e-5 1e-5 | 业主", "votes.bad_share"),
+        ("议题 | 自定义 0x1 1/2 | 业主", "votes.bad_share"),
+        ("议题 | 一般 | 每户一票", "votes.art278_owners_only"),
+        ("议题 | 重大 | 住户", "votes.art278_owners_only"),
+    ],
+)
+def test_custom_thresholds_need_a_floor_and_art_278_rules_need_owners(text: str, key: str) -> None:
+    with pytest.raises(PollTextError) as caught:
+        parse_formal_terms(text, NOW, SHANGHAI)
+    assert caught.value.key == key
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)

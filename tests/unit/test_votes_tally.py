@@ -10,18 +10,21 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from fractions import Fraction
 
+import jsonschema
 import pytest
 import pytest_asyncio
 from sqlalchemy import insert, update
 
 from bots.votes import audit, results
-from bots.votes.ballot_store import BallotStore
+from bots.votes.audit_store import audit_material
+from bots.votes.ballot_store import BallotStore, Batch
 from bots.votes.models import SecretTotal
 from bots.votes.store import NewPoll, PollRecord, VoteStore
-from bots.votes.tally_store import audit_material
+from bots.votes.tally_store import CountError
 from bridge.store import Store
 from bridge.store.database import table_of
 from bridge.store.models import Resident, RosterHousehold
+from tests.unit.test_votes_audit import SCHEMA
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 AREAS = {"101": "100.00", "102": "80.50", "103": "120.25", "104": "99.25", "105": "50"}
@@ -114,7 +117,23 @@ async def answer(
     )
 
 
-async def test_the_close_counts_latest_answers_and_paper_over_online_exactly(
+async def paper(ballots: BallotStore, poll_id: int, household: str, choice: str) -> Batch:
+    """A paper ballot entered by one committee member and confirmed by another."""
+    batch = await ballots.enter_papers(
+        poll_id,
+        [(1, household, choice)],
+        entered_by="@s:x",
+        batch=household,
+        cause=household,
+        at=NOW,
+    )
+    if batch.status == "entered":
+        assert await ballots.confirm_papers(poll_id, household, "@s:x") == ("self", 0)
+        assert await ballots.confirm_papers(poll_id, household, "@t:x") == ("confirmed", 1)
+    return batch
+
+
+async def test_the_close_counts_latest_answers_and_the_first_ballot_of_a_household_exactly(
     store: Store,
 ) -> None:
     votes, ballots = VoteStore(store.db), BallotStore(store.db)
@@ -123,13 +142,16 @@ async def test_the_close_counts_latest_answers_and_paper_over_online_exactly(
     await answer(votes, poll, 2, "@a2:x", "yes", 2000)  # the household's latest: yes
     await answer(votes, poll, 3, "@b:x", "yes", 1000)
     await answer(votes, poll, 4, "@b:x", "abstain", 1000)  # same time, arrived later: counts
-    await answer(votes, poll, 5, "@c:x", "yes", 1500)  # replaced by its paper ballot
+    await answer(votes, poll, 5, "@c:x", "yes", 1500)  # first: its paper ballot is refused
     await answer(votes, poll, 6, "@x:x", "yes", 1500)  # not in the roster: left out
-    for household, choice in (("1-1-104", "yes"), ("1-1-103", "no"), ("8-8-888", "yes")):
-        entered = await ballots.enter_paper(
-            poll.id, household=household, choice=choice, entered_by="@s:x", cause=household, at=NOW
-        )
-        assert entered == "entered"
+    refused = await paper(ballots, poll.id, "1-1-103", "no")
+    assert (refused.status, refused.problems) == ("refused", [(1, "votes.csv_online")])
+    assert (await paper(ballots, poll.id, "1-1-104", "yes")).status == "entered"
+    assert (await paper(ballots, poll.id, "8-8-888", "yes")).status == "entered"
+    unconfirmed = await ballots.enter_papers(
+        poll.id, [(1, "1-1-105", "no")], entered_by="@s:x", batch="B105", cause="$c", at=NOW
+    )
+    assert unconfirmed.status == "entered"  # never confirmed: does not count
 
     closing = await votes.close(poll.id, cause="job", at=NOW, by=None, result=results.freeze)
 
@@ -138,25 +160,36 @@ async def test_the_close_counts_latest_answers_and_paper_over_online_exactly(
     o = results.outcome_of(result)
     assert (o.electorate_heads, o.electorate_area) == (5, Fraction(450))
     assert (o.voted_heads, o.voted_area) == (4, Fraction(400))
-    assert (o.yes_heads, o.yes_area) == (2, Fraction(19925, 100))
-    assert (o.no_heads, o.no_area) == (1, Fraction(12025, 100))
+    assert (o.yes_heads, o.yes_area) == (3, Fraction(31950, 100))
+    assert (o.no_heads, o.no_area) == (0, Fraction(0))
     assert (o.abstain_heads, o.abstain_area) == (1, Fraction(805, 10))
-    # 2 of 4 by head is exactly half: not "more than half" (过半数)
     assert o.participation_heads_met and o.participation_area_met
-    assert o.approval_heads_met is False and result["passed"] is False
-    assert result["counted"] == {"online": 2, "paper": 2, "secret": 0}
+    assert o.approval_heads_met and result["passed"] is True
+    assert result["counted"] == {"online": 3, "paper": 1, "secret": 0}
     assert "ballots" not in result and "electorate" not in result
 
     material = await audit_material(store.db, poll.id, secret=False)
-    assert material.electorate == {f"1-1-{room}": area for room, area in AREAS.items()}
-    assert material.ballots == [
+    assert material.electorate == [
+        {"voter": f"1-1-{room}", "weight": area, "head": "1"} for room, area in AREAS.items()
+    ]
+    assert [
+        {k: v for k, v in b.items() if k not in ("event_id", "origin_server_ts")}
+        for b in material.ballots
+    ] == [
         {"voter": "1-1-101", "choice": "yes", "source": "online"},
         {"voter": "1-1-102", "choice": "abstain", "source": "online"},
-        {"voter": "1-1-103", "choice": "no", "source": "paper", "entered_by": "@s:x"},
-        {"voter": "1-1-104", "choice": "yes", "source": "paper", "entered_by": "@s:x"},
+        {"voter": "1-1-103", "choice": "yes", "source": "online"},
+        {
+            "voter": "1-1-104",
+            "choice": "yes",
+            "source": "paper",
+            "entered_by": "@s:x",
+            "confirmed_by": "@t:x",
+        },
     ]
     data = json.loads(audit.audit_file(closing.poll, "C", material))
     assert audit.verify(data) == (True, [])
+    jsonschema.validate(data, SCHEMA)
 
 
 async def test_secret_totals_are_counted_and_checked_against_their_voters(store: Store) -> None:
@@ -172,12 +205,8 @@ async def test_secret_totals_are_counted_and_checked_against_their_voters(store:
             weight=Fraction(area),
         )
         assert cast == "cast"
-    assert (
-        await ballots.enter_paper(
-            poll.id, household="1-1-104", choice="yes", entered_by="@s:x", cause="p", at=NOW
-        )
-        == "entered"
-    )
+    assert (await paper(ballots, poll.id, "1-1-104", "yes")).status == "entered"
+    assert (await paper(ballots, poll.id, "1-1-101", "no")).status == "refused"  # voted first
 
     # A total changed behind the bot's back no longer matches its voters' areas: no result.
     async with store.db.transaction() as session:
@@ -186,7 +215,7 @@ async def test_secret_totals_are_counted_and_checked_against_their_voters(store:
             .where(SecretTotal.poll_id == poll.id, SecretTotal.choice == "no")
             .values(area="90")
         )
-    with pytest.raises(ValueError, match="secret totals"):
+    with pytest.raises(CountError, match="count_secret_mismatch"):
         await votes.close(poll.id, cause="job", at=NOW, by=None, result=results.freeze)
     async with store.db.transaction() as session:
         await session.execute(
@@ -209,10 +238,18 @@ async def test_secret_totals_are_counted_and_checked_against_their_voters(store:
             {"receipt": "R1-1-101", "choice": "yes"},
             {"receipt": "R1-1-102", "choice": "no"},
         ],
-        "area": {"no": "161/2", "yes": "100"},
+        "totals": {
+            "no": {"ballots": 1, "heads": "1", "area": "161/2"},
+            "yes": {"ballots": 1, "heads": "1", "area": "100"},
+        },
+        "paper": {
+            "participants": [{"voter": "1-1-104", "entered_by": "@s:x", "confirmed_by": "@t:x"}],
+            "totals": {"yes": {"ballots": 1, "heads": "1", "area": "397/4"}},
+        },
     }
     data = json.loads(audit.audit_file(closing.poll, "C", material))
     assert audit.verify(data) == (True, [])
+    jsonschema.validate(data, SCHEMA)
 
 
 async def test_an_erased_voter_leaves_a_closed_count_that_still_recounts(store: Store) -> None:
@@ -223,7 +260,9 @@ async def test_an_erased_voter_leaves_a_closed_count_that_still_recounts(store: 
     closing = await votes.close(poll.id, cause="job", at=NOW, by=None, result=results.freeze)
     await votes.forget_voter("@a:x", "c")
     material = await audit_material(store.db, poll.id, secret=False)
-    assert "@a:x" not in material.electorate and len(material.electorate) == len(RESIDENTS)
+    voters = [e["voter"] for e in material.electorate]
+    assert "@a:x" not in voters and len(voters) == len(RESIDENTS)
     assert [b["voter"].startswith("erased:") for b in material.ballots] == [False, True]
     data = json.loads(audit.audit_file(closing.poll, "C", material))
     assert audit.verify(data) == (True, [])
+    jsonschema.validate(data, SCHEMA)
