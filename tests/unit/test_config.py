@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bots import ALL_BOTS
+from bridge.bot import config_sections
 from bridge.cli import main as linli
 from bridge.config import ConfigError, load_bridge_config
 from bridge.roles import Role
@@ -39,7 +41,7 @@ def line_of(path: Path, needle: str) -> int:
 
 
 def test_example_config_has_two_compounds_with_all_room_kinds() -> None:
-    rooms = load_rooms_config(EXAMPLES)
+    rooms = load_rooms_config(EXAMPLES, "zh", config_sections(ALL_BOTS))
     assert set(rooms.compounds) == {"heping", "xingfu"}
     heping = {r.key: r for r in rooms.compounds["heping"].rooms}
     assert {
@@ -62,7 +64,7 @@ def test_example_config_has_two_compounds_with_all_room_kinds() -> None:
 def test_unknown_key_names_file_line_and_key(rooms_dir: Path) -> None:
     path = break_compound(rooms_dir, "  buildings:", "  colour: red\n  buildings:")
     with pytest.raises(ConfigError) as e:
-        load_rooms_config(rooms_dir)
+        load_rooms_config(rooms_dir, "zh", config_sections(ALL_BOTS))
     [issue] = e.value.issues
     assert issue.path == path
     assert issue.line == line_of(path, "colour: red")
@@ -73,7 +75,7 @@ def test_unknown_key_names_file_line_and_key(rooms_dir: Path) -> None:
 def test_unknown_role_is_refused_with_its_line(rooms_dir: Path) -> None:
     path = break_compound(rooms_dir, "    police:", "    janitor:")
     with pytest.raises(ConfigError) as e:
-        load_rooms_config(rooms_dir)
+        load_rooms_config(rooms_dir, "zh", config_sections(ALL_BOTS))
     [issue] = e.value.issues
     assert (issue.path, issue.line) == (path, line_of(path, "janitor:"))
     assert issue.key == "compound.staff.janitor"
@@ -82,7 +84,7 @@ def test_unknown_role_is_refused_with_its_line(rooms_dir: Path) -> None:
 def test_malformed_matrix_id_is_refused(rooms_dir: Path) -> None:
     path = break_compound(rooms_dir, '"@wuye_wang:linli.localhost"', '"wuye_wang"')
     with pytest.raises(ConfigError) as e:
-        load_rooms_config(rooms_dir)
+        load_rooms_config(rooms_dir, "zh", config_sections(ALL_BOTS))
     [issue] = e.value.issues
     assert issue.line == line_of(path, '"wuye_wang"')
     assert issue.key == "compound.staff.property_staff.0"
@@ -92,7 +94,7 @@ def test_malformed_matrix_id_is_refused(rooms_dir: Path) -> None:
 def test_duplicate_room_key_is_refused(rooms_dir: Path) -> None:
     path = break_compound(rooms_dir, "    volunteers:", "    hall:")
     with pytest.raises(ConfigError) as e:
-        load_rooms_config(rooms_dir)
+        load_rooms_config(rooms_dir, "zh", config_sections(ALL_BOTS))
     [issue] = e.value.issues
     assert issue.line == line_of(path, "    hall:")
     assert "duplicate room key 'hall'" in issue.message
@@ -101,7 +103,7 @@ def test_duplicate_room_key_is_refused(rooms_dir: Path) -> None:
 def test_yaml_syntax_error_names_the_line(rooms_dir: Path) -> None:
     path = break_compound(rooms_dir, "  name: 和平里小区", "  name: [和平里小区")
     with pytest.raises(ConfigError) as e:
-        load_rooms_config(rooms_dir)
+        load_rooms_config(rooms_dir, "zh", config_sections(ALL_BOTS))
     [issue] = e.value.issues
     assert issue.path == path
     assert issue.line >= line_of(path, "[和平里小区")
@@ -111,14 +113,14 @@ def test_yaml_syntax_error_names_the_line(rooms_dir: Path) -> None:
 def test_duplicate_yaml_key_is_refused(rooms_dir: Path) -> None:
     path = break_compound(rooms_dir, "  name_en: Heping Li", "  name_en: Heping Li\n  name_en: X")
     with pytest.raises(ConfigError) as e:
-        load_rooms_config(rooms_dir)
+        load_rooms_config(rooms_dir, "zh", config_sections(ALL_BOTS))
     assert e.value.issues[0].line == line_of(path, "name_en: X")
 
 
 def test_resident_role_in_yaml_is_refused(rooms_dir: Path) -> None:
     break_compound(rooms_dir, "    police:", "    party_member:")
     with pytest.raises(ConfigError) as e:
-        load_rooms_config(rooms_dir)
+        load_rooms_config(rooms_dir, "zh", config_sections(ALL_BOTS))
     assert "grant it with !role grant" in e.value.issues[0].message
 
 
@@ -130,7 +132,7 @@ def test_every_error_of_several_files_is_reported(rooms_dir: Path) -> None:
         encoding="utf-8",
     )
     with pytest.raises(ConfigError) as e:
-        load_rooms_config(rooms_dir)
+        load_rooms_config(rooms_dir, "zh", config_sections(ALL_BOTS))
     assert {i.path.name for i in e.value.issues} == {"heping.yaml", "xingfu.yaml"}
     assert any("no community 'nowhere'" in i.message for i in e.value.issues)
 
@@ -226,7 +228,7 @@ def test_building_room_name_with_an_unknown_placeholder_is_refused(
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace('"{building}号楼"', json.dumps(name)), encoding="utf-8")
     with pytest.raises(ConfigError) as e:
-        load_rooms_config(rooms_dir)
+        load_rooms_config(rooms_dir, "zh", config_sections(ALL_BOTS))
     # (the compounds using the template then report it missing)
     [issue] = [i for i in e.value.issues if "placeholder" in i.message]
     assert (issue.path, issue.line) == (path, line_of(path, "building_room:"))

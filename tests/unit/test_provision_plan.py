@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from bots import ALL_BOTS
+from bridge.bot import config_sections
 from bridge.config import AppserviceConfig, BridgeConfig
 from bridge.provision.desired import (
     OBSERVER_LEVEL,
@@ -20,7 +22,7 @@ from bridge.store.rooms import RoomRecord
 
 EXAMPLES = Path(__file__).parents[2] / "rooms_config"
 CONFIG = BridgeConfig(appservice=AppserviceConfig(as_token="a" * 20, hs_token="b" * 20))
-ROOMS = load_rooms_config(EXAMPLES)
+ROOMS = load_rooms_config(EXAMPLES, "zh", config_sections(ALL_BOTS))
 RESIDENT = "@zhang_san:linli.localhost"
 OBSERVER = "@jiedao_zhou:linli.localhost"
 STAFF = "@wuye_wang:linli.localhost"

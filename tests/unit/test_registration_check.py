@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bots import ALL_BOTS
+from bridge.bot import config_sections
 from bridge.config import AppserviceConfig, BridgeConfig
 from bridge.matrix import MatrixClient
 from bridge.provision.desired import desired_rooms, role_table
@@ -14,7 +16,7 @@ from bridge.rooms_config import load_rooms_config
 
 EXAMPLES = Path(__file__).parents[2] / "rooms_config"
 CONFIG = BridgeConfig(appservice=AppserviceConfig(as_token="a" * 20, hs_token="b" * 20))
-ROOMS = load_rooms_config(EXAMPLES)
+ROOMS = load_rooms_config(EXAMPLES, "zh", config_sections(ALL_BOTS))
 SPECS = desired_rooms(
     CONFIG, ROOMS, {k: role_table(c, ROOMS, {}, {}) for k, c in ROOMS.compounds.items()}
 )
