@@ -15,7 +15,7 @@ WORKDIR /src
 COPY pyproject.toml constraints.txt README.md ./
 COPY bridge ./bridge
 COPY bots ./bots
-# What no user gains from is left out (102 MB of the 405 the virtualenv was): five of
+# What no user gains from is left out (141 MB of the 405 the virtualenv was): five of
 # mplfonts' six CJK fonts (87 MB; charts draw with Noto Sans CJK SC, bridge/chart_font.py),
 # the packages' own test suites (numpy's, matplotlib's, pycryptodome's SelfTest), and pip
 # and setuptools, which nothing needs at run time.
