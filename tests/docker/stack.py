@@ -199,4 +199,9 @@ class Stack:
                 ["/usr/bin/docker", "rmi", "-f", tag], env=self.engine.env,
                 capture_output=True, check=False,
             )  # fmt: skip
+        # Layers of earlier runs' builds go; this run's stay as the next run's build cache.
+        subprocess.run(
+            ["/usr/bin/docker", "image", "prune", "--force", "--filter", "until=24h"],
+            env=self.engine.env, capture_output=True, check=False,
+        )  # fmt: skip
         shutil.rmtree(self.workdir, ignore_errors=True)

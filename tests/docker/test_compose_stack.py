@@ -124,7 +124,7 @@ def test_the_first_start_brings_up_three_healthy_services(stack: Stack) -> None:
     assert ran.out.splitlines()[0] == "10001"
     assert re.search(r"^-rw------- .* 10001 .* bridge\.yaml$", ran.out, re.M), ran.out
     assert re.search(r"^-rw-r----- .* 10001 .* registration\.yaml$", ran.out, re.M), ran.out
-    assert re.search(r"^drwx\S* +\d+ 0 +0 .* rooms_config$", ran.out, re.M), (
+    assert re.search(r"^drwx\S* +\d+ +0 +0 .* rooms_config$", ran.out, re.M), (
         ran.out
     )  # the operator's
     assert ran.out.splitlines()[-1] == "700"
@@ -212,6 +212,11 @@ async def test_a_verified_resident_is_answered_by_the_containerised_linli(stack:
             break
         await asyncio.sleep(4)
     assert "2 位认证住户中已读 1 人" in body(answer), body(answer)
+    # Its chart, drawn in the image (matplotlib, numpy, the CJK font the image keeps).
+    chart = await committee.wait_for_event(
+        work, from_bot(lambda e: e["content"].get("msgtype") == "m.image"), 60
+    )
+    assert chart["content"]["info"]["mimetype"] == "image/png"
 
 
 async def test_restarts_and_kills_while_residents_post_lose_and_repeat_nothing(
