@@ -114,3 +114,15 @@ def test_a_response_whose_answers_are_not_a_list_is_a_bad_answer_not_nothing() -
     )
     response = poll_response(event)
     assert response is not None and response.answers == ()
+
+
+def test_every_votes_command_has_its_usage_and_summary_in_both_languages() -> None:
+    from bots.votes.bot import VoteBot
+    from bridge.i18n import default_catalogue
+
+    assert VoteBot.texts is not None
+    catalogue = default_catalogue((VoteBot.texts,))
+    for spec in VoteBot.commands.specs:
+        for locale in ("zh", "en"):
+            for part in ("usage", "summary"):
+                assert catalogue.text(locale, f"{spec.key}.{part}"), spec.key
