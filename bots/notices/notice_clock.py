@@ -243,9 +243,7 @@ class NoticeClock:
         body = self.services.text(
             compound, key, number=notice.number, rooms="、".join(names), **args
         )
-        await self.board.send(
-            notice.staff_room_id, messages.notice(body), base, "told_staff"
-        )
+        await self.board.send(notice.staff_room_id, messages.notice(body), base, "told_staff")
 
     async def _remind(self, job: Job, payload: Reminder) -> None:
         """Each targeted resident who has not acknowledged gets a direct message, a batch at a

@@ -13,6 +13,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bridge.events import OtherEvent
+from bridge.time_bounds import OutOfBounds, bounded, later
 
 # Event types of a poll response: the unstable name Element sends today, and the stable one
 # (MSC3381; MATRIX-FACTS.md).
@@ -104,12 +105,15 @@ def parse_closing(text: str, now: datetime, tz: ZoneInfo) -> datetime:
     if match := _DURATION.match(text):
         amount, unit = int(match.group(1)), match.group(2).casefold()
         if unit in ("分钟", "分", "m", "min", "minute", "minutes"):
-            delta = timedelta(minutes=amount)
+            minutes = amount
         elif unit in ("小时", "h", "hour", "hours"):
-            delta = timedelta(hours=amount)
+            minutes = amount * 60
         else:
-            delta = timedelta(days=amount)
-        when = now + delta
+            minutes = amount * 1440
+        try:  # the bounds every bot's durations share (bridge/time_bounds.py)
+            when = later(now, bounded(minutes=minutes))
+        except OutOfBounds:
+            raise PollTextError("votes.bad_closing", text=text) from None
     elif match := _CLOCK.match(text):
         year, month, day, hour, minute = match.groups()
         local = now.astimezone(tz)
