@@ -41,6 +41,15 @@ class SecretBallots(VotesPart):
             if await self.ballots.ballot_paper_of(poll.id, voter.user_id) is not None:
                 continue
             room = await self.services.direct_room(voter.user_id)
+            # A poll rings no phone (no default push rule matches it): a line that does, sent
+            # first, so that the paper is recorded as soon as it is in the room (an answer to a
+            # paper not yet recorded would not count).
+            ring = self.services.text(compound, "votes.ballot_paper_alert", number=poll.number)
+            await self.services.client.send(
+                room,
+                messages.alert(ring, to=[voter.user_id]),
+                derived_txn_id(job.key, f"paper-alert:{voter.user_id}"),
+            )
             text = self.services.text(compound, "votes.ballot_paper", number=poll.number)
             start = await self.services.client.send(
                 room,
@@ -49,13 +58,6 @@ class SecretBallots(VotesPart):
                 ),
                 derived_txn_id(job.key, f"paper:{voter.user_id}"),
                 event_type=messages.POLL_START,
-            )
-            # A poll rings no phone (no default push rule matches it): a line that does.
-            ring = self.services.text(compound, "votes.ballot_paper_alert", number=poll.number)
-            await self.services.client.send(
-                room,
-                messages.alert(ring, to=[voter.user_id], reply_to=start),
-                derived_txn_id(job.key, f"paper-alert:{voter.user_id}"),
             )
             await self.ballots.add_ballot_paper(poll.id, voter.user_id, room, start)
 

@@ -88,6 +88,12 @@ async def test_a_ticket_rings_its_staff_then_the_manager_then_the_resident(
     # The name is escaped in the HTML: a display name is text, never markup.
     assert f'<a href="https://matrix.to/#/{MANAGER}">物业经理&lt;老张&gt;</a>' in html
 
+    # Staff answer in the thread: the resident's phone rings once, for the bot's line.
+    await staff.reply_in_thread(neighbours, mention, "收到，马上派师傅去看。")
+    taken = await resident.wait_for_event(neighbours, from_bot(lambda b: "已受理" in b))
+    assert "（物业小王）" in taken["content"]["body"]
+    assert await rings(resident, neighbours, taken["event_id"])
+
     # Done: the resident is asked to confirm, and that rings the resident.
     await staff.send_text(neighbours, "!工单 完成 1 已更换电机")
     done = await resident.wait_for_event(neighbours, from_bot(lambda b: "请确认" in b))
