@@ -240,22 +240,12 @@ class EventContext:
         )
 
     async def send_notice(
-        self,
-        room_id: str,
-        body: str,
-        *,
-        purpose: str,
-        thread_root: str | None = None,
-        html: str | None = None,
+        self, room_id: str, body: str, *, purpose: str, thread_root: str | None = None
     ) -> str:
         """A quiet m.notice caused by this event (in a thread when `thread_root` is given, as a
         reply to this event there)."""
-        content = messages.notice(
-            body,
-            thread_root=thread_root,
-            reply_to=self.event.event_id if thread_root is not None else None,
-            html=html,
-        )
+        reply_to = self._reply_to(thread_root)
+        content = messages.notice(body, thread_root=thread_root, reply_to=reply_to)
         return await self.send(room_id, content, purpose)
 
     async def send_alert(
@@ -270,14 +260,12 @@ class EventContext:
     ) -> str:
         """A message caused by this event that notifies the users `to` (bridge/messages.py
         says which messages do)."""
-        content = messages.alert(
-            body,
-            to=to,
-            thread_root=thread_root,
-            reply_to=self.event.event_id if thread_root is not None else None,
-            html=html,
-        )
+        reply_to = self._reply_to(thread_root)
+        content = messages.alert(body, to=to, html=html, thread_root=thread_root, reply_to=reply_to)
         return await self.send(room_id, content, purpose)
+
+    def _reply_to(self, thread_root: str | None) -> str | None:
+        return self.event.event_id if thread_root is not None else None
 
     async def reply(self, key: str, *, purpose: str | None = None, **args: Any) -> str:
         """Answer in the room of the event (in its thread when it was in one), quietly."""
@@ -286,11 +274,8 @@ class EventContext:
     def reply_said(self, key: str, **args: Any) -> Said:
         """The reply `reply(key, ...)` would send, to send later (see reconcile_soon)."""
         thread = self.event.thread_root if isinstance(self.event, Message) else None
-        content = messages.notice(
-            self.text(key, **args),
-            thread_root=thread,
-            reply_to=self.event.event_id if thread is not None else None,
-        )
+        reply_to = self._reply_to(thread)
+        content = messages.notice(self.text(key, **args), thread_root=thread, reply_to=reply_to)
         return Said(room_id=self.event.room_id, content=content, txn=self.txn(f"reply:{key}"))
 
     def said(

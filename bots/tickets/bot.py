@@ -123,7 +123,8 @@ class TicketBot(Bot):
         if ticket is None:
             return
         if ctx.roles & TICKET_STAFF and ticket.first_response_at is None and ticket.is_open:
-            await self.desk.first_response(ctx, ticket, announce=False)
+            # Said once, and it rings the resident: their ticket is answered.
+            await self.desk.first_response(ctx, ticket, announce=True)
         elif message.sender == ticket.reporter and ticket.status == "waiting":
             if asks_the_resident(await self.tickets.waiting_reason(ticket.id)):
                 await self.desk.resume(ctx, ticket, settings)

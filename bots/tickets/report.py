@@ -107,6 +107,10 @@ class TicketReport:
         tickets = await self.tickets.since(compound.key, since)
         return summarize([facts(t) for t in tickets], since, until)
 
+    async def _name(self, user: str) -> str:
+        """Staff by the name people know them by (their profile's), not their Matrix ID."""
+        return str((await self.services.people(None, [user])).people[0])
+
     async def stats_text(self, ctx: EventContext, compound: Compound, period: timedelta) -> str:
         until = self.services.clock.now()
         summary = await self._summary(compound, until - period, until)
@@ -125,7 +129,7 @@ class TicketReport:
             lines.append(
                 ctx.text(
                     "tickets.stats_staff",
-                    who=user,
+                    who=await self._name(user),
                     handled=staff.handled,
                     **self._figures(locale, staff),
                 )
@@ -202,7 +206,7 @@ class TicketReport:
                             locale,
                             "tickets.weekly_rank_line",
                             rank=rank,
-                            who=user,
+                            who=await self._name(user),
                             handled=staff.handled,
                             **self._figures(locale, staff),
                         )

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 FIRST, RESOLUTION, CLOSE = "first", "resolution", "close"
 WORK_ORDER_STATES = ("accepted", "dispatched", "resolved", "rejected")
 # "linli:<compound>:<number>": ASCII digits only, and few of them (an int the database takes).
+_PADDED_DATE = re.compile(r"(?<![0-9])0([1-9])(?=[月日])")
 _REFERENCE = re.compile(r"linli:([a-z0-9_-]{1,64}):([0-9]{1,9})", re.ASCII)
 
 
@@ -363,10 +364,12 @@ class TicketClock:
         return self.services.catalogue.text(compound.locale, key, **args)
 
     def local(self, compound: Compound | None, when: datetime) -> str:
-        """A time as people read it: the local time in the compound's language."""
-        return when.astimezone(self.tz).strftime(
+        """A time as people read it: the local time in the compound's language ("12月4日",
+        not "12月04日": strftime pads, people do not)."""
+        shown = when.astimezone(self.tz).strftime(
             self.services.text(compound, "tickets.time_format")
         )
+        return _PADDED_DATE.sub(r"\1", shown)
 
     def people_on(self, table: RoleTable, team: str, assignee: str | None = None) -> set[str]:
         """Who answers a ticket: its assignee, else the team's staff (property staff first)."""

@@ -77,6 +77,15 @@ class SecretBallots(VotesPart):
         options = [(o["id"], o["text"]) for o in poll.options]
         room = await self.services.direct_room(user_id)
         text = self.services.text(compound, "votes.ballot_paper", number=poll.number)
+        # A poll rings no phone (no default push rule matches it): a line that does, sent
+        # first, so that the paper is recorded as soon as it is in the room (an answer to a
+        # paper not yet recorded would not count).
+        ring = self.services.text(compound, "votes.ballot_paper_alert", number=poll.number)
+        await self.services.client.send(
+            room,
+            messages.alert(ring, to=[user_id]),
+            derived_txn_id(cause, f"paper-alert:{poll.id}:{user_id}"),
+        )
         start = await self.services.client.send(
             room,
             messages.poll_start(
@@ -84,13 +93,6 @@ class SecretBallots(VotesPart):
             ),
             derived_txn_id(cause, f"paper:{poll.id}:{user_id}"),
             event_type=messages.POLL_START,
-        )
-        # A poll rings no phone (no default push rule matches it): a line that does.
-        ring = self.services.text(compound, "votes.ballot_paper_alert", number=poll.number)
-        await self.services.client.send(
-            room,
-            messages.alert(ring, to=[user_id], reply_to=start),
-            derived_txn_id(cause, f"paper-alert:{poll.id}:{user_id}"),
         )
         await self.ballots.add_ballot_paper(poll.id, user_id, room, start)
 

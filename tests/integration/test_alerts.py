@@ -87,6 +87,17 @@ async def test_a_ticket_rings_its_staff_then_the_manager_then_the_resident(
     assert "请 物业经理<老张> 跟进" in body
     # The name is escaped in the HTML: a display name is text, never markup.
     assert f'<a href="https://matrix.to/#/{MANAGER}">物业经理&lt;老张&gt;</a>' in html
+    # 11:01, the next rung is the whole staff room: all of it rings.
+    clock.advance(timedelta(minutes=30))
+    overdue = await manager.wait_for_event(five, from_bot(lambda b: "超时工单 #1" in b))
+    assert overdue["content"]["m.mentions"] == {"user_ids": [], "room": True}
+    assert await rings(manager, five, overdue["event_id"])
+
+    # Staff answer in the thread: the resident's phone rings once, for the bot's line.
+    await staff.reply_in_thread(neighbours, mention, "收到，马上派师傅去看。")
+    taken = await resident.wait_for_event(neighbours, from_bot(lambda b: "已受理" in b))
+    assert "（物业小王）" in taken["content"]["body"]
+    assert await rings(resident, neighbours, taken["event_id"])
 
     # Done: the resident is asked to confirm, and that rings the resident.
     await staff.send_text(neighbours, "!工单 完成 1 已更换电机")

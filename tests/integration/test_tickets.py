@@ -364,7 +364,7 @@ async def test_stats_and_the_weekly_report_from_known_times(w: World) -> None:
         "和平里小区工单统计（近7天）：新开 1，关闭 1；首次回复 中位 12分钟，90% 12分钟；"
         "解决 中位 1小时，90% 1小时；按时 100%；满意度 4.0"
     )
-    assert lines[1] == f"{STAFF}：处理 1，按时 100%，首次回复中位 12分钟，满意度 4.0"
+    assert lines[1] == "wuye_wang：处理 1，按时 100%，首次回复中位 12分钟，满意度 4.0"
 
     # The weekly report: next Monday 09:00, in the five-in-one room, with a chart.
     five = await w.manager.join(w.harness.alias("heping-five_in_one"))
@@ -372,7 +372,7 @@ async def test_stats_and_the_weekly_report_from_known_times(w: World) -> None:
     report = await w.manager.wait_for_event(five, from_bot(lambda b: "周报" in b))
     body = report["content"]["body"]
     assert body.startswith("本周工单周报（2026-11-23 – 2026-11-29）")
-    assert f"1. {STAFF} — 按时 100%，首次回复中位 12分钟，处理 1" in body
+    assert "1. wuye_wang — 按时 100%，首次回复中位 12分钟，处理 1" in body
     assert "热点问题：维修 1" in body and "热点楼栋：3号楼 1" in body
     image = await w.manager.wait_for_event(
         five, lambda e: e["sender"] == BOT and e["content"].get("msgtype") == "m.image"
