@@ -126,6 +126,9 @@ class WebhookTarget(Strict):
     url: str
     secret: str = Field(min_length=16)  # signs what Linli sends
     inbound_secret: str | None = Field(default=None, min_length=16)  # checks what it receives
+    # Compounds it may post notices to by webhook (as when a compound's `notices.senders`
+    # names it): the demo's water company, a street office's feed.
+    notice_compounds: list[str] = []
 
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]

@@ -63,9 +63,9 @@ def grid_section(port: int, secret: str) -> str:
 
 
 def water_section(port: int) -> str:
-    """The demo's water company: a notice sender (rooms_config: heping's notices.senders).
-    Linli sends it nothing; its url is required and unused."""
+    """The demo's water company: it may post notices to 和平里 (heping). Linli sends it
+    nothing; its url is required and unused."""
     return (
         f"  water:\n    url: http://127.0.0.1:{port}/unused\n    secret: {secrets.token_hex(24)}\n"
-        f"    inbound_secret: {secrets.token_hex(24)}\n"
+        f"    inbound_secret: {secrets.token_hex(24)}\n    notice_compounds: [heping]\n"
     )

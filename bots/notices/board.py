@@ -27,6 +27,7 @@ from bots.notices.jobs import (
     Occurrence,
     Reminder,
     notice_key,
+    notice_prefix,
 )
 from bots.notices.reach import ReachBook
 from bots.notices.settings import NoticeSettings
@@ -35,7 +36,7 @@ from bridge import messages, safe_html
 from bridge.bot import Services
 from bridge.commands import CommandError
 from bridge.matrix import derived_txn_id
-from bridge.matrix_errors import NotFound
+from bridge.matrix_errors import NotFound, TooLarge
 from bridge.provision.desired import room_key
 from bridge.rooms_config import Compound
 from bridge.store.jobs import JobSpec
@@ -254,7 +255,21 @@ class NoticeBoard:
             names.append(self.room_name(compound, key))
             post = done.get(room)
             if post is None:
-                event_id = await self.send(room, content, base, f"post:{room}")
+                try:
+                    event_id = await self.send(room, content, base, f"post:{room}")
+                except TooLarge as e:
+                    # Never recorded as posted what no room holds (the size was checked
+                    # before it was stored; a homeserver with a lower limit refuses it here).
+                    await self.notices.change(
+                        notice.id,
+                        cause=base,
+                        action="refused",
+                        at=self.services.clock.now(),
+                        actor=None,
+                        cancel=[notice_prefix(notice.id)],
+                        status="cancelled",
+                    )
+                    raise CommandError("notices.too_large", kb=64, limit=64) from e
                 ts = await self.origin_ts(room, event_id)
                 await self.notices.add_post(notice.id, room, event_id, ts)
                 await self._reader_joins(room, compound)

@@ -30,6 +30,7 @@ from bots.notices.board import NoticeBoard, settings_for
 from bots.notices.reach_rules import NoticeInputError
 from bots.notices.store import NewNotice
 from bridge.bot import Services
+from bridge.rooms_config import Compound
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +48,20 @@ class InboundNotices:
         )
 
     def senders(self) -> set[str]:
-        return {
+        named = {
             sender
             for compound in self.services.rooms.compounds.values()
             for sender in settings_for(compound).senders
         }
+        targets = self.services.webhooks.targets  # as reloaded
+        return named | {name for name, target in targets.items() if target.notice_compounds}
+
+    def may_post(self, sender: str, compound: Compound) -> bool:
+        """A compound names the sender, or the sender's webhook target names the compound."""
+        target = self.services.webhooks.targets.get(sender)
+        return sender in settings_for(compound).senders or (
+            target is not None and compound.key in target.notice_compounds
+        )
 
     async def accept(self, sender: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Checked, then stored with its posting job in one transaction before the 200: the
@@ -65,7 +75,7 @@ class InboundNotices:
         except ValidationError as e:
             return 400, {"error": "; ".join(_said(error) for error in e.errors())}
         compound = self.services.rooms.compounds.get(body.compound)
-        if compound is None or sender not in settings_for(compound).senders:
+        if compound is None or not self.may_post(sender, compound):
             log.warning("inbound notice from %s refused: compound not allowed", sender)
             return 403, {"error": "this sender may not post to that compound"}
         buildings = body.buildings

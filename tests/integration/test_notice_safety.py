@@ -85,10 +85,16 @@ async def test_a_notice_too_large_for_one_event_is_refused_with_the_limit_and_no
 WATER_SECRET = "water-company-inbound-secret-0123"
 NEW_SECRET = "water-company-new-secret-456789"
 POWER_SECRET = "power-company-inbound-secret-0123"
+GRID_SECRET = "grid-platform-inbound-secret-0123"
+DISTRICT_SECRET = "district-platform-inbound-secret-01"
 
 
 def senders(harness: Harness, *names: str) -> None:
-    harness.edit_compound("heping", "senders: [water]", f"senders: [{', '.join(names)}]")
+    harness.edit_compound(
+        "heping",
+        '  buildings: ["1", "2", "3"]',
+        f'  buildings: ["1", "2", "3"]\n  notices:\n    senders: [{", ".join(names)}]',
+    )
 
 
 def target(secret: str) -> WebhookTarget:
@@ -161,11 +167,38 @@ async def test_a_reload_takes_a_new_sender_and_a_changed_secret(
     w = await build_world(harness, make_user, staff_client)
     notice = {"id": "n-1", "compound": "heping", "buildings": "3", "text": "停电通知"}
     assert await signed_post(w, "power", notice, POWER_SECRET) == 404
-    # The operator adds the power company and changes the water company's secret, then HUP.
-    harness.webhooks = {"water": target(NEW_SECRET), "power": target(POWER_SECRET)}
-    harness.edit_compound("heping", "senders: [water]", "senders: [water, power]")
+    # The operator adds the power company (in bridge.yaml, naming the compound it may post
+    # to) and changes the water company's secret, then HUP.
+    power = target(POWER_SECRET).model_copy(update={"notice_compounds": ["heping"]})
+    harness.webhooks = {"water": target(NEW_SECRET), "power": power}
     await w.bridge.reload(harness.rooms(), webhooks=harness.config.webhooks)
     assert await signed_post(w, "water", {**notice, "id": "w-1"}, WATER_SECRET) == 401
     assert await signed_post(w, "water", {**notice, "id": "w-1"}, NEW_SECRET) == 200
     assert await signed_post(w, "power", notice, POWER_SECRET) == 200
     await w.notice_in(w.r3a, "building_3", "【通知 #2】")
+
+
+async def test_a_grid_platform_answers_only_for_the_compounds_that_send_it_work_orders(
+    harness: Harness, make_user, staff_client
+) -> None:
+    # heping's ladder ends at the grid platform (the default); xingfu's at the district's.
+    harness.webhooks = {"grid": target(GRID_SECRET), "district": target(DISTRICT_SECRET)}
+    harness.edit_compound(
+        "xingfu",
+        '  buildings: ["5", "6"]',
+        "  tickets:\n    escalation:\n      - {after: 2h, to: webhook, name: district}\n"
+        '  buildings: ["5", "6"]',
+    )
+    w = await build_world(harness, make_user, staff_client, ("heping", "xingfu"))
+    b3 = w.rooms["building_3"]
+    await w.r3a.send_text(b3, "@物业 3号楼电梯坏了")
+    await w.r3a.wait_for_event(b3, from_bot(lambda b: "工单 #1" in b))
+    status = {"reference": "linli:heping:1", "status": "accepted"}
+    # The district's platform may send statuses, but not for heping's tickets.
+    assert await signed_post(w, "district", status, DISTRICT_SECRET) == 403
+    assert await signed_post(w, "grid", status, GRID_SECRET) == 200
+    update = await w.r3a.wait_for_event(b3, from_bot(lambda b: "网格平台更新" in b))
+    events = await w.r3a.messages(b3, 100)
+    assert [e["event_id"] for e in events if "网格平台更新" in e["content"].get("body", "")] == [
+        update["event_id"]
+    ]

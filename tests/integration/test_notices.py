@@ -489,7 +489,11 @@ async def test_inbound_webhook_notice_is_posted_once_and_forgeries_are_refused(
         )
     }
     harness.only("heping")
-    # heping's example config names the water company as a notice sender.
+    harness.edit_compound(
+        "heping",
+        '  buildings: ["1", "2", "3"]',
+        '  buildings: ["1", "2", "3"]\n  notices:\n    senders: [water]',
+    )
     w = await build_world(harness, make_user, staff_client)
     url = f"http://127.0.0.1:{harness.port}/linli/webhooks/water"
 

@@ -19,6 +19,7 @@ from bridge.app import Bridge
 from bridge.bot import config_sections
 from bridge.clock import FakeClock
 from bridge.config import AppserviceConfig, BridgeConfig, DatabaseConfig
+from bridge.matrix_errors import TooLarge
 from bridge.roles import Role
 from bridge.rooms_config import load_rooms_config
 from tests.recording_client import RecordingClient
@@ -321,3 +322,37 @@ async def test_a_recurring_notice_whose_expiry_comes_before_its_first_time_is_re
     answer = await post(bridge, "!通知 3 每 0 9 * * * 有效 2小时 垃圾分类")
     assert answer == "到期之前没有一次发布时间，请检查时间表和有效期。"
     assert "没有进行中的通知" in await post(bridge, "!通知 列表", "$list")
+
+
+async def test_private_receipts_and_linlis_own_never_count(bridge: Bridge) -> None:
+    b3 = await room(bridge, "building_3")
+    await post(bridge, "!通知 3 停水")
+    client = client_of(bridge)
+    [notice] = [s for s in client.sent if s.room_id == b3 and s.event_type == "m.room.message"]
+    hidden = receipt(b3, A, notice.event_id)
+    hidden["content"] = {notice.event_id: {"m.read.private": {A: {"ts": 5}}}}
+    await bridge.router.handle(hidden, NOW)
+    reader = bridge.bot(NoticeBot).board.reader
+    await bridge.router.handle(receipt(b3, reader, notice.event_id), NOW)
+    [record] = await bridge.bot(NoticeBot).notices.listing("heping")
+    assert (await bridge.bot(NoticeBot).notices.reach_rows(record.id)).read == set()
+    await bridge.router.handle(receipt(b3, A, notice.event_id), NOW)
+    assert (await bridge.bot(NoticeBot).notices.reach_rows(record.id)).read == {A}
+
+
+async def test_a_notice_the_homeserver_refuses_as_too_large_is_not_kept_as_posted(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = client_of(bridge)
+    send = client.send
+    announcements = await room(bridge, "announcements")
+
+    async def refusing(room_id: str, content: dict[str, Any], *args: Any, **kw: Any) -> str:
+        if room_id == announcements:  # a homeserver with a lower limit than Synapse's
+            raise TooLarge(413, "M_TOO_LARGE", "event too large", "PUT", "/send")
+        return await send(room_id, content, *args, **kw)
+
+    monkeypatch.setattr(client, "send", refusing)
+    answer = await post(bridge, "!通知 3 停水")
+    assert "太长" in answer and "没有发布" in answer
+    assert await bridge.bot(NoticeBot).notices.listing("heping") == []
