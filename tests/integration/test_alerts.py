@@ -168,7 +168,7 @@ async def test_a_ballot_paper_by_direct_message_rings_its_voter(
     await alice.send_text(hall, "!我")
     dm = await invited_direct_room(alice)
     await alice.wait_for_event(dm, lambda e: e["sender"] == BOT)
-    await committee.send_text(hall, "!表决 加装电梯 | 一般 | 住户 | 不记名 | 截止 2天")
+    await committee.send_text(hall, "!表决 加装电梯 | 简单多数 | 住户 | 不记名 | 截止 2天")
     paper = await alice.wait_for_event(
         dm, lambda e: e["sender"] == BOT and e["type"] == "org.matrix.msc3381.poll.start"
     )

@@ -48,7 +48,7 @@ async def test_a_notice_keeps_only_safe_links_and_images_and_pings_nobody(
     content = notice["content"]
     assert_safe(content["formatted_body"])
     # "@room" typed in a notice that is not urgent: explicit mentions, nobody.
-    assert content["m.mentions"] == {"user_ids": []}
+    assert content["m.mentions"] == {}
     assert "@room" in content["body"]
 
     # The same through an edit.
@@ -63,7 +63,7 @@ async def test_a_notice_keeps_only_safe_links_and_images_and_pings_nobody(
     new = edit["content"]["m.new_content"]
     assert "停电通知" in new["body"]
     assert_safe(new["formatted_body"])
-    assert new["m.mentions"] == {"user_ids": []}
+    assert new["m.mentions"] == {}
 
 
 async def test_a_notice_too_large_for_one_event_is_refused_with_the_limit_and_not_stored(
