@@ -22,8 +22,11 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check bridge bots tests bench
 	$(BIN)/mypy
 
+# Two workers, one per core: each has its own Synapse and PostgreSQL (session fixtures);
+# worksteal keeps the long crash test from holding back the other worker's queue.
+TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 # The Docker image and the Compose stack under a Docker engine of the test's own, as
 # docs/self-hosting.md says to run them (tests/docker; needs root; minutes, images cached).

@@ -85,9 +85,15 @@ async def test_an_erased_resident_stays_erased_when_the_demo_runs_again(tmp_path
         neighbours = await client.join("#heping-neighbours:linli.localhost")
         await client.send_text(neighbours, "!我 删除 确认")
         # A demo just started may still be catching up with its Synapse: a generous deadline.
-        await client.wait_for_event(
-            neighbours, bot_says(lambda b: b.startswith("已删除")), timeout=90
-        )
+        try:
+            await client.wait_for_event(
+                neighbours, bot_says(lambda b: b.startswith("已删除")), timeout=90
+            )
+        except TimeoutError as e:  # say what the demo logged: seen once under a parallel suite
+            said = (data.parent / "demo-stderr.log").read_text(errors="replace")[-3000:]
+            log_file = data / "linli.log"
+            log = log_file.read_text(errors="replace")[-3000:] if log_file.exists() else ""
+            raise AssertionError(f"no 已删除 answer:\n{said}\n--- linli.log ---\n{log}") from e
         await client.close()
     finally:
         await demo_down(process)
