@@ -23,7 +23,7 @@ from bots.votes.cli import AUDIT
 from bots.votes.closing import Closer
 from bots.votes.electorate import ElectorateStore
 from bots.votes.formal_terms import CHOICE_WORDS
-from bots.votes.jobs import CLOSE, DISTRIBUTE, REMIND
+from bots.votes.jobs import CLOSE, DISTRIBUTE, REMIND, ClosePoll, HandOut, RemindVoters
 from bots.votes.opening import Opener, compound_of, open_poll
 from bots.votes.paper_desk import PAPER_STAFF, PaperDesk
 from bots.votes.parsing import PollTextError, parse_closing, parse_poll
@@ -62,9 +62,16 @@ class VoteBot(Bot):
         self.opener = Opener(services, self.votes)
         self.answers = Answers(self.votes, self.electorate, self.secret)
         self.papers = PaperDesk(services, self.votes, self.ballots, self.electorate)
-        services.scheduler.register_kind(CLOSE, self.closer.close_when_due)
-        services.scheduler.register_kind(DISTRIBUTE, self.secret.hand_out_ballot_papers)
-        services.scheduler.register_kind(REMIND, self.turnout.remind_voters)
+        # Each in its compound's lane (bridge/scheduler.py): one compound's hand-out of ballot
+        # papers or reminders never delays another compound's jobs.
+        scheduler = services.scheduler
+        scheduler.register_kind(CLOSE, self.closer.close_when_due, lane=self._lane)
+        scheduler.register_kind(DISTRIBUTE, self.secret.hand_out_ballot_papers, lane=self._lane)
+        scheduler.register_kind(REMIND, self.turnout.remind_voters, lane=self._lane)
+
+    async def _lane(self, payload: ClosePoll | HandOut | RemindVoters) -> str | None:
+        poll = await self.votes.by_id(payload.poll)
+        return poll.compound if poll is not None else None
 
     @property
     def tz(self) -> ZoneInfo:

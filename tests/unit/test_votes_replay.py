@@ -408,3 +408,17 @@ async def test_a_close_that_fails_tells_the_committee_why_and_can_be_retried(
         await session.execute(update(SecretTotal).values(heads=1))
     await bridge.router.handle(message("$again", COMMITTEE, "!投票 结束 1", hall), NOW)
     assert any(b.startswith("表决 #1 结果") for b in recording(bridge).bodies(hall))
+
+
+async def test_a_votes_jobs_run_in_their_compounds_lane(bridge: Bridge) -> None:
+    """Ballot papers, reminders and the close wait only for their own compound's jobs
+    (bridge/scheduler.py lanes), never for another compound's fan-out."""
+    hall = await room(bridge, "hall")
+    await bridge.router.handle(
+        message("$v", COMMITTEE, "!表决 修路 | 简单多数 | 每户一票 | 不记名", hall), NOW
+    )
+    poll = await bridge.bot(VoteBot).votes.get("heping", 1)
+    assert poll is not None
+    for kind in ("votes.close", "votes.hand_out", "votes.remind"):
+        job = Job(0, f"vote:{poll.id}:{kind}", kind, NOW, {"poll": poll.id}, 0)
+        assert await bridge.scheduler.lanes_of[kind](job) == "compound:heping"
