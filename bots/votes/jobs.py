@@ -24,9 +24,11 @@ REMIND = JobKind("votes.remind", RemindVoters)
 
 
 class HandOut(BaseModel):
-    """Give a secret vote's ballot papers to its voters."""
+    """Give a secret vote's ballot papers to its voters, a batch at a time: `after` is the
+    last voter of the batch before (voters in the order of their Matrix IDs)."""
 
     poll: int
+    after: str | None = None
 
 
 DISTRIBUTE = JobKind("votes.hand_out", HandOut)

@@ -11,9 +11,9 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bots.votes.jobs import HandOut
+from bots.votes.jobs import DISTRIBUTE, HandOut
 from bots.votes.part import VotesPart
-from bots.votes.store import PollRecord
+from bots.votes.store import PollRecord, poll_key
 from bridge import messages
 from bridge.bot import EventContext
 from bridge.matrix import derived_txn_id
@@ -23,6 +23,10 @@ from bridge.secret_files import ensure_secret_key
 from bridge.store.jobs import Job
 
 log = logging.getLogger(__name__)
+
+
+# Ballot papers handed out per scheduled job (as notices' reminders, REMIND_BATCH).
+PAPER_BATCH = 100
 
 
 class SecretBallots(VotesPart):
@@ -47,12 +51,29 @@ class SecretBallots(VotesPart):
             if compound is None
             else (await self.services.roles.table(compound)).observers
         )
-        for voter in await self.electorate.voters(poll.compound):
-            if poll.eligibility == "owners" and not (voter.is_owner and voter.household in areas):
-                continue
-            if voter.user_id in observers:
-                continue  # observers read, never vote
-            await self._give_paper(poll, voter.user_id, job.key)
+        waiting = sorted(
+            voter.user_id
+            for voter in await self.electorate.voters(poll.compound)
+            if not (
+                poll.eligibility == "owners" and not (voter.is_owner and voter.household in areas)
+            )
+            and voter.user_id not in observers  # observers read, never vote
+            and (payload.after is None or voter.user_id > payload.after)
+        )
+        # A batch per job (each paper may be a new direct room): the compound's lane is free
+        # between batches, and a retry redoes one batch at most. Every batch derives its
+        # transaction IDs from the first job's key, so a batch done again posts nothing new.
+        batch, rest = waiting[:PAPER_BATCH], waiting[PAPER_BATCH:]
+        for user_id in batch:
+            await self._give_paper(poll, user_id, poll_key(poll.id, "papers"))
+        if rest:
+            following = HandOut(poll=poll.id, after=batch[-1])
+            await self.services.scheduler.schedule_kind(
+                poll_key(poll.id, "papers", "after", batch[-1]),
+                DISTRIBUTE,
+                self.services.clock.now(),
+                following,
+            )
 
     async def hand_out_to_newcomer(self, compound: str, user_id: str, cause: str) -> None:
         """Someone who became eligible while secret votes are open (verified, made an owner)

@@ -422,3 +422,30 @@ async def test_a_votes_jobs_run_in_their_compounds_lane(bridge: Bridge) -> None:
     for kind in ("votes.close", "votes.hand_out", "votes.remind"):
         job = Job(0, f"vote:{poll.id}:{kind}", kind, NOW, {"poll": poll.id}, 0)
         assert await bridge.scheduler.lanes_of[kind](job) == "compound:heping"
+
+
+async def test_ballot_papers_go_out_in_batches_each_voter_once(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A secret vote's papers are handed out a batch per job (the compound's lane is free in
+    between); a batch run again gives no voter a second paper."""
+    monkeypatch.setattr("bots.votes.secret.PAPER_BATCH", 2)
+    hall = await room(bridge, "hall")
+    await bridge.router.handle(
+        message("$v", COMMITTEE, "!表决 修路 | 简单多数 | 每户一票 | 不记名", hall), NOW
+    )
+
+    def papers() -> list[str]:
+        return [s.room_id for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
+
+    hall_polls = len(papers())
+    # Two jobs: the first batch of two, which schedules the rest as a job of its own.
+    assert await bridge.scheduler.run_due() == 2
+    assert len(papers()) - hall_polls == 3
+    assert await bridge.scheduler.run_due() == 0
+    poll = await bridge.bot(VoteBot).votes.get("heping", 1)
+    assert poll is not None
+    forget_transactions(bridge)  # past the homeserver's cache: the first batch again
+    job = Job(0, f"vote:{poll.id}:papers", "votes.hand_out", NOW, {"poll": poll.id}, 0)
+    await bridge.bot(VoteBot).secret.hand_out_ballot_papers(job, HandOut(poll=poll.id))
+    assert len(papers()) - hall_polls == 3
