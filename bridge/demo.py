@@ -142,6 +142,24 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
     return 0
 
 
+# The demo accounts' display names (set when an account is first made; a rerun keeps them).
+DEMO_NAMES = {
+    "dang_li": "党支部李书记",
+    "juwei_chen": "居委会陈主任",
+    "yewei_zhao": "业委会赵主任",
+    "yewei_qian": "业委会钱委员",
+    "wuye_jingli": "物业刘经理",
+    "wuye_wang": "物业小王",
+    "wuye_xf_jingli": "幸福物业吴经理",
+    "wuye_xf_liu": "物业小刘",
+    "jingguan_sun": "社区民警孙警官",
+    "jiedao_zhou": "街道周科长",
+    "zhang_san": "张阿姨",
+    "li_si": "李大爷",
+    "wang_wu": "王先生",
+}
+
+
 async def _accounts(
     synapse: LocalSynapse, data: Path, server: str, rooms: Any
 ) -> list[DemoAccount]:
@@ -171,7 +189,9 @@ async def _accounts(
             continue  # staff on another homeserver: not ours to create
         password = passwords.get(user_id) or secrets.token_urlsafe(9)
         passwords[user_id] = password
-        await synapse.register_user(user_id[1:].split(":")[0], password)
+        localpart = user_id[1:].split(":")[0]
+        # A display name as a person would choose one: bot messages name people by it (pills).
+        await synapse.register_user(localpart, password, displayname=DEMO_NAMES.get(localpart))
         accounts.append(DemoAccount(user_id, password, role, home, household))
     write_secret(secrets_path, json.dumps(passwords, indent=2))
     return accounts

@@ -54,3 +54,18 @@ async def test_demo_roster_holds_only_households_of_each_compounds_buildings(
         assert sum(row.compound == "xingfu" for row in rows) == 10
     finally:
         await bridge.store.close()
+
+
+def test_every_demo_staff_account_has_a_display_name_bot_messages_can_show() -> None:
+    """Bot messages name people by display name ("负责：物业小王"): the demo's accounts have one."""
+    from bridge.demo import DEMO_NAMES
+
+    rooms = load_rooms_config(EXAMPLES, "zh", config_sections(ALL_BOTS))
+    staff = {
+        user[1:].split(":")[0]
+        for compound in rooms.compounds.values()
+        for users in compound.config.staff.values()
+        for user in users
+    }
+    assert staff and staff <= set(DEMO_NAMES)
+    assert DEMO_NAMES["wuye_wang"] == "物业小王"
