@@ -79,6 +79,11 @@ def _amount(value: Fraction | int, key: str) -> str:
     return str(value)
 
 
+def heads_text(value: Fraction) -> str:
+    """Owners' heads for reading: whole numbers as they are, shares to two decimals."""
+    return _amount(value, "heads")
+
+
 def _share(value: Fraction) -> str:
     return str(value) if value.denominator != 1 else str(value.numerator)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -34,7 +35,7 @@ from bots.votes.records import (
     _record,
 )
 from bots.votes.rules import Answer
-from bots.votes.tally_store import add_elector, add_electors, count_formal
+from bots.votes.tally_store import add_elector, add_electors, count_formal, elector_heads
 from bridge.store.changes import ChangeLog
 from bridge.store.database import Database, insert_ignoring_duplicates, table_of
 from bridge.store.jobs import JobSpec, add_jobs
@@ -101,6 +102,11 @@ class VoteStore:
                 await add_electors(session, record.id, record.compound, record.eligibility)
             await add_jobs(session, jobs(record), fresh=True)
             return record
+
+    async def elector_heads(self, poll_id: int) -> dict[str, Fraction]:
+        """A formal vote's electorate fixed at its opening, each voter's share of a head."""
+        async with self.db.sessions() as session:
+            return await elector_heads(session, poll_id)
 
     async def record_answer(
         self,

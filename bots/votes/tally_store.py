@@ -176,6 +176,13 @@ async def count_formal(
     )
 
 
+async def elector_heads(session: Any, poll_id: int) -> dict[str, Fraction]:
+    """Each elector's share of a head as the close counts it (written by `add_electors`)."""
+    conn = await session.connection()
+    rows = await conn.execute(select(Elector.voter, Elector.head).where(Elector.poll_id == poll_id))
+    return {voter: Fraction(head) for voter, head in rows}
+
+
 def exact(weight: str) -> Fraction:
     return Fraction(Decimal(weight))
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from bots.votes.electorate import electorate_of
 from bots.votes.jobs import RemindVoters
 from bots.votes.part import VotesPart
+from bots.votes.results import heads_text
 from bots.votes.rules import (
     area_text,
     latest_answers,
@@ -59,6 +60,20 @@ class Turnout(VotesPart):
             percent=percent(Fraction(len(took_part)), Fraction(len(electorate))),
         )
         if poll.eligibility == "owners":
+            # Owners' heads as the close counts them: each of an owner's k parts is 1/k.
+            heads = await self.votes.elector_heads(poll.id)
+            voted_heads = sum((heads.get(k, Fraction(1)) for k in took_part), Fraction(0))
+            total_heads = sum((heads.get(k, Fraction(1)) for k in electorate), Fraction(0))
+            line = text(
+                "votes.turnout_owners",
+                number=poll.number,
+                voted=heads_text(voted_heads),
+                total=heads_text(total_heads),
+                percent=percent(voted_heads, total_heads),
+                parts_voted=len(took_part),
+                parts_total=len(electorate),
+                parts_percent=percent(Fraction(len(took_part)), Fraction(len(electorate))),
+            )
             voted_area = Fraction(sum((electorate[k] for k in took_part), Decimal(0)))
             total_area = Fraction(sum(electorate.values(), Decimal(0)))
             line += text(

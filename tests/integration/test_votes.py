@@ -235,7 +235,7 @@ async def test_an_owners_vote_weighted_by_floor_area_passes_ordinary_and_fails_m
     await committee.send_text(w.hall, "!表决 进度 1")
     turnout = await committee.wait_for_event(w.hall, notice(lambda b: b.startswith("#1 目前参与")))
     assert turnout["content"]["body"] == (
-        "#1 目前参与：3/4 户（75.00%），面积 309.75/400.00 平方米（77.44%）"
+        "#1 目前参与：业主 3/4 人（75.00%），3/4 户（75.00%），面积 309.75/400.00 平方米（77.44%）"
     )
     # Bob lives in 1-1-101 but is not an owner: refused, nothing counted.
     await answer(w.bob, w.hall, major["event_id"], ["no"])

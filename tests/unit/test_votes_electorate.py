@@ -170,3 +170,41 @@ async def test_heads_of_an_owners_vote_are_owners_not_parts(store: Store) -> Non
     assert (outcome.voted_heads, outcome.yes_heads) == (Fraction(3, 2), Fraction(1, 2))
     assert outcome.voted_area == Fraction("220.25")  # area stays per part
     assert result["parts"] == {"electorate": 5, "voted": 2}  # both figures
+
+
+async def test_owners_turnout_counts_heads_as_the_close_does(store: Store) -> None:
+    """`!表决 进度` of an owners' vote: a buyer of several parts is one owner (each of k parts
+    1/k of a head), shown beside the parts that voted; it used to show households only."""
+    from sqlalchemy import update
+
+    from bots.votes.electorate import ElectorateStore
+    from bots.votes.turnout import Turnout
+    from bridge.store.models import RosterHousehold
+
+    owners = {"101": ["甲"], "102": ["甲"], "103": ["乙"], "104": ["开发商"], "105": ["开发商"]}
+    async with store.db.transaction() as session:
+        for room, names in owners.items():
+            await session.execute(
+                update(RosterHousehold).where(RosterHousehold.room == room).values(owners=names)
+            )
+    votes = VoteStore(store.db)
+    poll = await formal(votes, eligibility="owners")
+    assert await votes.record_answer(
+        poll.id,
+        event_id="$h1",
+        voter="@a:x",
+        household="1-1-101",
+        choices=["yes"],
+        ts=1000,
+        received_at=NOW,
+    )
+    turnout = Turnout(None, votes, BallotStore(store.db), ElectorateStore(store.db))  # type: ignore[arg-type]
+
+    def text(key: str, **args: object) -> str:
+        return f"{key}:" + ",".join(f"{k}={v}" for k, v in sorted(args.items()))
+
+    line = await turnout.turnout_text(poll, text)
+    assert line.startswith(
+        "votes.turnout_owners:number=1,parts_percent=20.00%,parts_total=5,parts_voted=1,"
+        "percent=16.67%,total=3,voted=0.50"
+    )
