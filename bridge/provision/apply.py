@@ -14,7 +14,7 @@ from typing import Any
 
 from bridge.clock import Clock
 from bridge.matrix import MatrixClient
-from bridge.matrix_errors import MatrixError, RoomInUse
+from bridge.matrix_errors import Forbidden, MatrixError, NotFound, RoomInUse
 from bridge.provision.desired import RoomSpec
 from bridge.provision.plan import (
     STATE_FACETS,
@@ -136,15 +136,27 @@ class Applier:
         elif isinstance(action, Invite):
             await self._invite(action.key, action.user_id)
         elif isinstance(action, Remove):
-            await self.client.kick(
-                self._ids[action.key], action.user_id, self.removal_reason(action.key)
-            )
+            await self._remove(self._ids[action.key], action.user_id, action.key)
             self._set_member(action.key, action.user_id, present=False)
             await self._save(action.key)
         elif isinstance(action, Archive):
             await self._archive(self._ids[action.key], action.topic)
             self._state[action.key]["topic"] = action.topic
             await self._save(action.key, archived=True)
+
+    async def _remove(self, room_id: str, user_id: str, key: str) -> None:
+        """Kick, unless they are gone already: the recorded membership can be older than the
+        room (they left by themselves, or a run stopped after the kick and before its record);
+        the homeserver then answers 403 "not in the room", and the removal is done."""
+        try:
+            await self.client.kick(room_id, user_id, self.removal_reason(key))
+        except Forbidden:
+            try:
+                member = await self.client.get_state(room_id, "m.room.member", user_id)
+            except NotFound:
+                return  # never a member at all
+            if member.get("membership") in ("join", "invite", "knock"):
+                raise
 
     async def _archive(self, room_id: str, topic: str) -> None:
         """Out of reach for new members, history kept: invite-only, no alias, no space parent
