@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bots.votes.count import exact
 from bots.votes.models import CountedBallot, Elector, SecretBallot, SecretTotal, SecretVoter
-from bots.votes.tally_store import exact
 from bridge.store.database import Database
 
 

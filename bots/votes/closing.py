@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 
 from bots.votes import audit, results
 from bots.votes.audit_store import audit_material
+from bots.votes.count import CountError
 from bots.votes.jobs import ClosePoll
 from bots.votes.proposals import ProposalDesk
 from bots.votes.result_chart import FALLBACK, result_chart_png
 from bots.votes.store import AlreadyClosed, PollRecord, VoteStore
-from bots.votes.tally_store import CountError
 from bridge import messages
 from bridge.bot import Services
 from bridge.commands import CommandError

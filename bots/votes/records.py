@@ -7,9 +7,9 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from bots.votes.count import FormalCount
 from bots.votes.models import Poll
 from bots.votes.rules import Answer
-from bots.votes.tally_store import FormalCount
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,7 @@ Runs on SQLite (3.25 or later, for window functions) and PostgreSQL.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -41,6 +39,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from bots.votes.count import CountError, FormalCount, exact
 from bots.votes.models import (
     CountedBallot,
     Elector,
@@ -53,33 +52,6 @@ from bots.votes.models import (
 from bots.votes.rules import FORMAL_CHOICES, Totals, Weight
 from bridge.store.database import insert_ignoring_duplicates, table_of
 from bridge.store.models import Resident, RosterHousehold
-
-
-class CountError(ValueError):
-    """A formal count that does not add up: the vote stays open, and the committee is told
-    why (`key` names the reason in the texts)."""
-
-    def __init__(self, key: str, detail: str = "") -> None:
-        super().__init__(f"{key} {detail}".strip())
-        self.key = key
-
-
-@dataclass(frozen=True)
-class FormalCount:
-    """What a formal vote's close adds up: the electorate's size and area, and the totals of
-    every ballot that counted (open and secret), areas exact."""
-
-    electorate_heads: Fraction  # persons as the rule counts them (owners for owners' votes)
-    electorate_area: Fraction
-    totals: Totals
-    online: int
-    paper: int
-    secret: int
-    electorate_parts: int  # households (or people) in the electorate
-
-    @property
-    def voted_parts(self) -> int:
-        return self.online + self.paper + self.secret
 
 
 def household_of(table: Any) -> Any:
@@ -181,10 +153,6 @@ async def elector_heads(session: Any, poll_id: int) -> dict[str, Fraction]:
     conn = await session.connection()
     rows = await conn.execute(select(Elector.voter, Elector.head).where(Elector.poll_id == poll_id))
     return {voter: Fraction(head) for voter, head in rows}
-
-
-def exact(weight: str) -> Fraction:
-    return Fraction(Decimal(weight))
 
 
 async def add_electors(session: Any, poll_id: int, compound: str, eligibility: str) -> None:

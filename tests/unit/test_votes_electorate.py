@@ -117,8 +117,8 @@ async def test_a_close_that_does_not_add_up_leaves_the_vote_open_to_close_again(
 ) -> None:
     from sqlalchemy import update
 
+    from bots.votes.count import CountError
     from bots.votes.models import SecretTotal
-    from bots.votes.tally_store import CountError
 
     votes, ballots = VoteStore(store.db), BallotStore(store.db)
     poll = await formal(votes, secret=True, eligibility="households")

@@ -18,9 +18,9 @@ from sqlalchemy import insert, update
 from bots.votes import audit, results
 from bots.votes.audit_store import audit_material
 from bots.votes.ballot_store import BallotStore, Batch
+from bots.votes.count import CountError
 from bots.votes.models import SecretTotal
 from bots.votes.store import NewPoll, PollRecord, VoteStore
-from bots.votes.tally_store import CountError
 from bridge.store import Store
 from bridge.store.database import table_of
 from bridge.store.models import Resident, RosterHousehold
