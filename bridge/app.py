@@ -129,6 +129,7 @@ class Bridge:
             self.webhooks.handle_inbound,
             self.health.handle,
             self._ephemeral_lost,
+            self._gap,
         )
 
     def bot(self, cls: type[B]) -> B:
@@ -146,6 +147,19 @@ class Bridge:
                 await bot.on_ephemeral_lost()
 
         self._spawn(tell_bots(), "ephemeral lost")
+
+    def _gap(self) -> None:
+        """A transaction was refused for the one it skipped (bridge/txn_gaps.py): once the
+        homeserver has started its recoverer, a ping makes it send the missing one at once."""
+
+        async def ping() -> None:
+            await asyncio.sleep(0.5)
+            try:
+                await self.client.ping(self.config.appservice.id, f"linli-gap-{uuid4().hex}")
+            except MatrixError as e:
+                log.info("the ping after a gap failed (%s); the homeserver retries on its own", e)
+
+        self._spawn(ping(), "ping after a gap")
 
     def _is_bot_user(self, user_id: str) -> bool:
         return user_id == self.config.bot_user_id

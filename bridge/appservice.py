@@ -48,6 +48,7 @@ from bridge.config import BridgeConfig
 from bridge.http_log import server_logger
 from bridge.store import Store
 from bridge.store.inbox import Arrival, InboxEntry, written
+from bridge.txn_gaps import GapGuard
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,14 @@ class AppserviceServer:
         webhook_handler: Callable[[web.Request], Awaitable[web.Response]] | None = None,
         health_handler: Callable[[web.Request], Awaitable[web.Response]] | None = None,
         on_ephemeral_lost: Callable[[], None] | None = None,
+        on_gap: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.on_ephemeral_lost = on_ephemeral_lost
+        # A transaction skipped one the homeserver wrote and did not send (bridge/txn_gaps.py):
+        # it was refused, and `on_gap` pings the homeserver so that it sends the missing one.
+        self.gaps = GapGuard()
+        self.on_gap = on_gap
         # A transaction was answered with an error: the homeserver sends its room events again
         # but not its ephemeral ones (Synapse keeps only event IDs of a failed transaction).
         self._refused = False
@@ -126,7 +132,7 @@ class AppserviceServer:
         return response
 
     async def transaction(self, request: web.Request) -> web.Response:
-        txn_id = request.match_info["txn_id"]
+        number = txn_id = request.match_info["txn_id"]
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -153,6 +159,13 @@ class AppserviceServer:
                 log.info("transaction %s was already stored; acknowledging again", txn_id)
                 metrics.observe_transaction("repeat")
                 return web.json_response({})
+        if time.monotonic() < self._acknowledge_at_once_until and self.gaps.refuse(number):
+            log.info("transaction %s skips one not received; refused once to get it first", number)
+            self._refused = True
+            metrics.observe_transaction("gap")
+            if self.on_gap is not None:
+                self.on_gap()
+            return _error(503, "M_UNKNOWN", "An earlier transaction has not arrived: send it first")
         now = self.clock.now()
         stored = asyncio.ensure_future(self._store(txn_id, entries, now))
         self._remember(txn_id, stored)
@@ -168,6 +181,7 @@ class AppserviceServer:
             metrics.observe_transaction("error")
             return _error(500, "M_UNKNOWN", "Could not store the transaction")
         metrics.observe_transaction("stored", len(stored.result() or []))
+        self.gaps.accepted(number)
         if self._refused:
             # Stored again: what the refused transactions' receipts said can be read back now.
             self._refused = False
@@ -203,8 +217,10 @@ class AppserviceServer:
 
     async def load_recent(self) -> None:
         """Before listening: the txnIds of the last transactions stored by earlier runs."""
-        for txn_id in await self.store.inbox.recent_txn_ids(RECENT_TXNS):
+        recent = await self.store.inbox.recent_txn_ids(RECENT_TXNS)
+        for txn_id in recent:
             self._recent[txn_id] = written(None)
+        self.gaps.seed(recent)
 
     async def query_user(self, request: web.Request) -> web.Response:
         user_id = request.match_info["user_id"]

@@ -43,7 +43,8 @@ _LAG = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
 
 TRANSACTIONS = Counter(
     "linli_appservice_transactions",
-    "Transactions the homeserver pushed, by outcome: stored, repeat (already stored) or error.",
+    "Transactions the homeserver pushed, by outcome: stored, repeat (already stored), gap"
+    " (refused once: an earlier one had not arrived, bridge/txn_gaps.py) or error.",
     ["outcome"],
     registry=REGISTRY,
 )

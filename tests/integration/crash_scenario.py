@@ -103,6 +103,7 @@ class Report:
     killing_seconds: float = 0.0
     quiet_seconds: float = 0.0
     ballots: str = ""
+    gaps: int = 0  # transactions refused once because the homeserver skipped one (txn_gaps.py)
 
     @property
     def problems(self) -> list[str]:
@@ -121,6 +122,7 @@ class Report:
             f"  work orders {self.work_orders} (webhook POSTs {self.webhook_posts},"
             f" same delivery again {self.redeliveries})",
             self.ballots,
+            f"  transactions refused for a gap in the homeserver's numbering {self.gaps}",
             f"  duplicates found {len(self.duplicates)}, missing {len(self.missing)},"
             f" other problems {len(self.other)}",
         ]
@@ -376,6 +378,16 @@ class CrashRun:
             room, lambda e: self._from_bot(e) and in_reply_to(e) == confirm, timeout
         )
 
+    def _inbox_status(self, event_id: str) -> str:
+        """Where the event got to in Linli: what tells a lost delivery from a lost answer."""
+        rows = self.linli.query(
+            "SELECT status, attempts, error FROM inbox_events WHERE event_id=?", (event_id,)
+        )
+        if not rows:
+            return f"{event_id} never reached Linli's inbox"
+        status, attempts, error = rows[0]
+        return f"{event_id} in the inbox: {status}, {attempts} failed attempts, {error}"
+
     def _from_bot(self, event: Event) -> bool:
         return event.get("sender") == self.bot and event.get("type") == "m.room.message"
 
@@ -423,6 +435,7 @@ class CrashRun:
         r = Report(kills=self.linli.kills, starts=self.linli.starts, mentions=len(self.mentions))
         r.untouched = sum(m.alone for m in self.mentions)
         r.commands = Counter(c.kind for c in self.commands)
+        r.gaps = self.linli.log_text().count("skips one not received")
         r.other += [f"Linli still busy after the run: {b}" for b in self._busy()[:10]]
         reader = self.residents[0]  # the residents' side: what a neighbour's client shows
         neighbours = await history(reader, self.neighbours)
@@ -510,6 +523,7 @@ class CrashRun:
                 r.missing.append(
                     f"{c.kind} #{c.number}: no {expected[c.kind]!r} answer"
                     + (f" (said {[body(e) for e in said]})" if said else "")
+                    + f" ({self._inbox_status(c.event_id)})"
                 )
             elif len(said) > 1:
                 r.duplicates.append(f"{c.kind} #{c.number}: {len(said)} answers")
