@@ -30,8 +30,9 @@ from bots.notices.jobs import (
     notice_prefix,
 )
 from bots.notices.reach import ReachBook
+from bots.notices.records import NewNotice, NoticeRecord
 from bots.notices.settings import NoticeSettings
-from bots.notices.store import NewNotice, NoticeRecord, NoticeStore
+from bots.notices.store import NoticeStore
 from bridge import messages, safe_html
 from bridge.bot import Services
 from bridge.commands import CommandError

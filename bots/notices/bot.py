@@ -24,9 +24,10 @@ from bots.notices.jobs import notice_prefix
 from bots.notices.notice_clock import NoticeClock
 from bots.notices.reach_chart import ReachWords
 from bots.notices.reach_rules import NoticeInputError
+from bots.notices.records import ACK, TOLD, NewNotice, NoticeRecord
 from bots.notices.rules import ACK_KEYS
 from bots.notices.settings import NoticeSettings
-from bots.notices.store import ACK, TOLD, NewNotice, NoticeRecord, NoticeStore
+from bots.notices.store import NoticeStore
 from bridge.bot import Bot, EventContext, Services
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable, printable
 from bridge.events import Membership, Message, OtherEvent, Reaction, Receipt, RoomEvent

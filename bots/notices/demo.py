@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from bots.notices.board import settings_for
-from bots.notices.store import NewNotice
+from bots.notices.records import NewNotice
 from bridge.demo_account import demo_account
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from pydantic import (
 from bots.notices import rules
 from bots.notices.board import NoticeBoard, settings_for
 from bots.notices.reach_rules import NoticeInputError
-from bots.notices.store import NewNotice
+from bots.notices.records import NewNotice
 from bridge.bot import Services
 from bridge.rooms_config import Compound
 

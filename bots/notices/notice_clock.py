@@ -28,7 +28,7 @@ from bots.notices.jobs import (
     Reminder,
     notice_key,
 )
-from bots.notices.store import NewNotice, NoticeRecord
+from bots.notices.records import NewNotice, NoticeRecord
 from bridge import messages
 from bridge.bot import Services
 from bridge.events import parse_receipts

@@ -12,7 +12,8 @@ from typing import Any
 from bots.notices import reach_rules, rules
 from bots.notices.reach_chart import ReachWords, reach_chart_png
 from bots.notices.reach_rules import Household, Reach
-from bots.notices.store import NoticeRecord, NoticeStore
+from bots.notices.records import NoticeRecord
+from bots.notices.store import NoticeStore
 from bridge import messages
 from bridge.bot import Services
 from bridge.events import Receipt

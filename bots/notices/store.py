@@ -5,101 +5,34 @@ job key that caused it), so a handler run again finds the change made."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
 
 from bots.notices.models import Notice, NoticeLog, NoticePost, NoticeReach, NoticeRoomEvent
-from bots.notices.reach_rules import group_of
+from bots.notices.records import (
+    ACK,
+    READ,
+    TOLD,
+    TRACKED,
+    Created,
+    NewNotice,
+    NoticeRecord,
+    PostRecord,
+    ReachRows,
+    record_of,
+)
 from bridge.store.changes import ChangeLog
 from bridge.store.database import Database, insert_ignoring_duplicates, table_of
 from bridge.store.jobs import JobSpec, add_jobs
 from bridge.store.numbering import numbered
 
-# Notices whose reach still counts (a cancelled one is gone; an expired one was seen).
-TRACKED = ("posted", "expired")
-READ, ACK, TOLD = "read", "ack", "told"
-
-
-@dataclass(frozen=True)
-class NoticeRecord:
-    id: int
-    compound: str
-    number: int
-    cause: str
-    author: str | None
-    origin: str
-    staff_room_id: str | None
-    text: str
-    targets: list[str] | None
-    urgent: bool
-    status: str
-    created_at: datetime
-    post_at: datetime | None
-    cron: str | None
-    series_id: int | None
-    posted_at: datetime | None
-    expires_at: datetime | None
-
-    @property
-    def group(self) -> str | None:
-        """The interest group it is for (its room's key), or None."""
-        return group_of(self.targets)
-
-
-_FIELDS = [f.name for f in fields(NoticeRecord)]
-
-
-def _record(row: Notice) -> NoticeRecord:
-    return NoticeRecord(**{name: getattr(row, name) for name in _FIELDS})
-
-
-@dataclass(frozen=True)
-class PostRecord:
-    notice_id: int
-    room_id: str
-    event_id: str
-    pinned: bool
-
-
-@dataclass(frozen=True)
-class NewNotice:
-    compound: str
-    cause: str
-    author: str | None
-    origin: str
-    staff_room_id: str | None
-    text: str
-    targets: list[str] | None
-    urgent: bool
-    status: str  # "posting" (now), "scheduled", "recurring"
-    created_at: datetime
-    post_at: datetime | None
-    cron: str | None
-    expires_at: datetime | None
-    series_id: int | None = None
-    posted_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Created:
-    notice: NoticeRecord
-    made_now: bool  # False: this cause created it before (the handler runs again)
-
-
-@dataclass(frozen=True)
-class ReachRows:
-    read: set[str]
-    acknowledged: set[str]
-    told: set[str]
-
 
 class NoticeStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._changes = ChangeLog(Notice, NoticeLog, "notice_id", _record)
+        self._changes = ChangeLog(Notice, NoticeLog, "notice_id", record_of)
 
     # ------------------------------------------------------------ notices
 
@@ -125,7 +58,7 @@ class NoticeStore:
                 row.number = last + 1
                 session.add(row)
                 await session.flush()
-                record = _record(row)
+                record = record_of(row)
                 if jobs is not None:
                     await add_jobs(session, jobs(record))
                 return Created(record, made_now=True)
@@ -138,7 +71,7 @@ class NoticeStore:
             row = (
                 await session.execute(select(Notice).where(Notice.cause == cause))
             ).scalar_one_or_none()
-            return _record(row) if row is not None else None
+            return record_of(row) if row is not None else None
 
     async def get(self, compound: str, number: int) -> NoticeRecord | None:
         async with self.db.sessions() as session:
@@ -147,12 +80,12 @@ class NoticeStore:
                     select(Notice).where(Notice.compound == compound, Notice.number == number)
                 )
             ).scalar_one_or_none()
-            return _record(row) if row is not None else None
+            return record_of(row) if row is not None else None
 
     async def by_id(self, notice_id: int) -> NoticeRecord | None:
         async with self.db.sessions() as session:
             row = await session.get(Notice, notice_id)
-            return _record(row) if row is not None else None
+            return record_of(row) if row is not None else None
 
     async def listing(self, compound: str, limit: int = 20) -> list[NoticeRecord]:
         """The compound's notices still current: scheduled, recurring, posted (newest first)."""
@@ -168,7 +101,7 @@ class NoticeStore:
                     .limit(limit)
                 )
             ).scalars()
-            return [_record(r) for r in rows]
+            return [record_of(r) for r in rows]
 
     async def posted_since(self, compound: str, since: datetime) -> list[NoticeRecord]:
         """The compound's notices posted since `since` whose reach counts (oldest first)."""
@@ -184,7 +117,7 @@ class NoticeStore:
                     .order_by(Notice.number)
                 )
             ).scalars()
-            return [_record(r) for r in rows]
+            return [record_of(r) for r in rows]
 
     async def change(
         self,

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bots.notices.store import ACK, NewNotice, NoticeStore
+from bots.notices.records import ACK, NewNotice
+from bots.notices.store import NoticeStore
 from bridge.store import Store
 from bridge.store.jobs import JobSpec, JobStore
 
