@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import dispatch, fanout, jobs, lanes, notices, provision, tickets, votes
+from bench import dispatch, fanout, jobs, lanes, notices, provision, startup, tickets, votes
 
 
 async def main(quick: bool) -> None:
+    await startup.run(3 if quick else 7)
+    print()
     await jobs.run(20_000 if quick else 100_000, 50 if quick else 200)
     print()
     await dispatch.run()

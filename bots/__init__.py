@@ -1,17 +1,26 @@
 """Linli's bots: domain rules, one folder per bot. `ALL_BOTS` is how the bridge knows them.
 
 Adding a bot: copy the shape of `bots/tickets/` (bot.py, rules, store.py, jobs.py, texts/),
-add its class here, and, if it has tables, an alembic revision in `bridge/store/migrations/`
-(see docs/architecture.md, "Adding a bot").
+add its class to `bots/registry.py`, and, if it has tables, an alembic revision in
+`bridge/store/migrations/` (see docs/architecture.md, "Adding a bot").
+
+`ALL_BOTS` is imported when first asked for: `import bots.votes.cli` (an admin verb that
+needs no bot) then does not load every bot, the homeserver client and the database layer.
 """
 
 from __future__ import annotations
 
-from bots.help import HelpBot
-from bots.notices.bot import NoticeBot
-from bots.onboarding.bot import OnboardingBot
-from bots.tickets.bot import TicketBot
-from bots.votes.bot import VoteBot
-from bridge.bot import Bot
+from typing import TYPE_CHECKING, Any
 
-ALL_BOTS: list[type[Bot]] = [HelpBot, OnboardingBot, TicketBot, VoteBot, NoticeBot]
+if TYPE_CHECKING:
+    from bridge.bot import Bot
+
+    ALL_BOTS: list[type[Bot]]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ALL_BOTS":
+        from bots.registry import ALL_BOTS
+
+        return ALL_BOTS
+    raise AttributeError(f"module 'bots' has no attribute {name!r}")

@@ -10,10 +10,9 @@ A bot is one folder under `bots/` (DESIGN.md): its commands and hooks in `bot.py
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -299,20 +298,6 @@ class EventContext:
         )
 
 
-@dataclass(frozen=True)
-class CliVerb:
-    """An admin verb of a bot, `linli <name> ...`: `add_arguments` declares its arguments,
-    `run` gets the parsed arguments and the loaded configuration, and returns an exit code.
-    A verb that needs no configuration (it reads only its arguments and files) gives
-    `run_alone` instead, and runs without a bridge.yaml."""
-
-    name: str
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace, BridgeConfig, RoomsConfig], Coroutine[Any, Any, int]] | None
-    run_alone: Callable[[argparse.Namespace], int] | None = None
-
-
 class Bot:
     """A bot: domain rules only. Override the hooks it needs; declare commands in `commands`.
 
@@ -326,8 +311,6 @@ class Bot:
     config_sections: ClassVar[dict[str, type[BaseModel]]] = {}
     # Its texts: <folder>/<locale>.yaml (None: it has none of its own).
     texts: ClassVar[Path | None] = None
-    # Its admin verbs on the command line.
-    cli_verbs: ClassVar[Sequence[CliVerb]] = ()
 
     def __init__(self, services: Services) -> None:
         self.services = services

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from bots import ALL_BOTS
 from bridge.app import Bridge
-from bridge.cli import load_all, wait_for_signal
+from bridge.cli_commands import load_all, wait_for_signal
 from bridge.demo_grid import GridReceiver, grid_section, water_section
 from bridge.local_synapse import LocalSynapse, SynapseSettings
 from bridge.registration import bridge_yaml_text, write_registration

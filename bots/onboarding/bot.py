@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from bots.onboarding.address import AddressError, parse_address
-from bots.onboarding.cli import ROSTER_IMPORT
 from bots.onboarding.personal import CONFIRM, PERSONAL, PersonalData
-from bridge.bot import Bot, CliVerb, EventContext
+from bridge.bot import Bot, EventContext
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable
 from bridge.events import Membership
 from bridge.messages import Person
@@ -37,7 +36,6 @@ ROLE_WORDS = {
 class OnboardingBot(PersonalData, Bot):
     commands: ClassVar[CommandTable] = CommandTable()
     texts: ClassVar[Path | None] = Path(__file__).parent / "texts"
-    cli_verbs: ClassVar[tuple[CliVerb, ...]] = (ROSTER_IMPORT,)
 
     # ------------------------------------------------------------ lobby
 

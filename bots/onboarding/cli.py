@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from bots.onboarding.roster import parse_roster
-from bridge.bot import CliVerb
-from bridge.clock import SystemClock
-from bridge.config import BridgeConfig
-from bridge.i18n import Catalogue
-from bridge.rooms_config import RoomsConfig
-from bridge.store import Store
+from bridge.cli_verbs import CliVerb
+
+if TYPE_CHECKING:
+    from bridge.config import BridgeConfig
+    from bridge.rooms_config import RoomsConfig
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +21,12 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def _roster(args: argparse.Namespace, config: BridgeConfig, rooms: RoomsConfig) -> int:
+    # Here, not above: `linli --help` lists this verb without loading the bot (bots/verbs.py).
     from bots.onboarding.bot import OnboardingBot
+    from bots.onboarding.roster import parse_roster
+    from bridge.clock import SystemClock
+    from bridge.i18n import Catalogue
+    from bridge.store import Store
 
     found = rooms.compounds.get(args.compound)
     if found is None:

@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 from bots.votes import demo
 from bots.votes.answers import Answers
 from bots.votes.ballot_store import BallotStore
-from bots.votes.cli import AUDIT
 from bots.votes.closing import Closer
 from bots.votes.electorate import ElectorateStore
 from bots.votes.formal_terms import CHOICE_WORDS
@@ -33,7 +32,7 @@ from bots.votes.secret import SecretBallots
 from bots.votes.store import VoteStore
 from bots.votes.turnout import Turnout
 from bridge import messages
-from bridge.bot import Bot, CliVerb, EventContext, Services
+from bridge.bot import Bot, EventContext, Services
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable
 from bridge.events import Membership, Message, OtherEvent
 from bridge.roles import COMMITTEE_ROLES, RESIDENT_ROLES, STAFF_ROLES, Role
@@ -48,7 +47,6 @@ class VoteBot(Bot):
 
     commands: ClassVar[CommandTable] = CommandTable()
     texts: ClassVar[Path | None] = Path(__file__).parent / "texts"
-    cli_verbs: ClassVar[tuple[CliVerb, ...]] = (AUDIT,)
 
     def __init__(self, services: Services) -> None:
         super().__init__(services)

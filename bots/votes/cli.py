@@ -9,7 +9,7 @@ import json
 import sys
 
 from bots.votes import audit
-from bridge.bot import CliVerb
+from bridge.cli_verbs import CliVerb
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bridge.app import StartError
-from bridge.cli import single_instance
 from bridge.config import HomeserverConfig
+from bridge.instance import single_instance
 from tests.integration.harness import EXAMPLES, Harness
 from tests.integration.matrix_client import ResidentClient
 

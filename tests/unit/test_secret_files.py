@@ -180,8 +180,8 @@ async def test_restore_puts_a_backup_back_and_db_upgrade_says_the_revision(
     junk.write_bytes(b"")
     assert await asyncio.to_thread(linli, ["-c", str(config), "restore", str(junk)]) == 2
     # While a Linli runs on the database, restoring is refused.
-    from bridge.cli import single_instance
     from bridge.config import load_bridge_config
+    from bridge.instance import single_instance
 
     with single_instance(load_bridge_config(config), check_port=False):
         assert await asyncio.to_thread(linli, ["-c", str(config), "restore", str(out)]) == 1
