@@ -61,12 +61,12 @@ class Provisioner:
         self.profile = BotProfile(client, config)
 
     async def role_tables(self) -> dict[str, RoleTable]:
-        tables = {}
-        for key, compound in self.rooms.compounds.items():
-            residents = {r.user_id: r.building for r in await self.store.people.residents(key)}
-            grants = await self.store.people.grants(key)
-            tables[key] = role_table(compound, self.rooms, residents, grants)
-        return tables
+        buildings = await self.store.people.buildings_of_all()
+        grants = await self.store.people.grants_of_all()
+        return {
+            key: role_table(compound, self.rooms, buildings.get(key, {}), grants.get(key, {}))
+            for key, compound in self.rooms.compounds.items()
+        }
 
     async def plan(self, *, live: bool = False) -> Plan:
         """What apply would do. `live`: compare with the homeserver's own state of each room

@@ -84,6 +84,32 @@ class PeopleStore:
             )
             return [ResidentRecord(*row) for row in rows.all()]
 
+    async def buildings_of_all(self) -> dict[str, dict[str, str]]:
+        """Every compound's verified residents and their buildings, in one query (a plan of a
+        thousand compounds asks once, not a thousand times)."""
+        async with self.db.sessions() as session:
+            conn = await session.connection()
+            rows = await conn.execute(
+                select(Resident.compound, Resident.user_id, Resident.building).order_by(Resident.id)
+            )
+            found: dict[str, dict[str, str]] = {}
+            for compound, user_id, building in rows.all():
+                found.setdefault(compound, {})[user_id] = building
+            return found
+
+    async def grants_of_all(self) -> dict[str, dict[str, frozenset[Role]]]:
+        """Every compound's role grants, in one query."""
+        async with self.db.sessions() as session:
+            conn = await session.connection()
+            rows = await conn.execute(select(RoleGrant.compound, RoleGrant.user_id, RoleGrant.role))
+            found: dict[str, dict[str, set[Role]]] = {}
+            for compound, user_id, role in rows.all():
+                found.setdefault(compound, {}).setdefault(user_id, set()).add(Role(role))
+            return {
+                compound: {user: frozenset(roles) for user, roles in users.items()}
+                for compound, users in found.items()
+            }
+
     async def grants(self, compound: str) -> dict[str, frozenset[Role]]:
         async with self.db.sessions() as session:
             rows = (
