@@ -225,11 +225,12 @@ class OnboardingBot(PersonalData, Bot):
     )
     async def remove_resident(self, ctx: EventContext, user: str) -> None:
         compound = self._compound(ctx)
+        named = await self._named(ctx.event.room_id, user)
         if not await self.services.store.people.unbind(compound.key, user) and ctx.fresh:
-            raise CommandError("onboarding.not_resident", user=user)
+            raise CommandError("onboarding.not_resident", user=named)
         await self._erase_elsewhere(user, compound.key)
         await self.services.reconcile_soon(
-            ctx.event.event_id, then=[ctx.reply_said("onboarding.removed", user=user)]
+            ctx.event.event_id, then=[ctx.reply_said("onboarding.removed", user=named)]
         )
 
     @commands.command(
@@ -306,16 +307,17 @@ class OnboardingBot(PersonalData, Bot):
         compound = self._compound(ctx)
         granted = self._role(ctx, role)
         assert ctx.role_table is not None
+        named = await self._named(ctx.event.room_id, user)
         if user not in ctx.role_table.residents:
-            raise CommandError("onboarding.not_resident", user=user)
+            raise CommandError("onboarding.not_resident", user=named)
         name = ctx.text(f"roles.{granted.value}")
         people = self.services.store.people
         if not await people.grant(compound.key, user, granted, ctx.event.sender, ctx.received_at):
             if ctx.fresh:
-                raise CommandError("onboarding.role_already", user=user, role=name)
+                raise CommandError("onboarding.role_already", user=named, role=name)
         await self.services.reconcile_soon(
             ctx.event.event_id,
-            then=[ctx.reply_said("onboarding.role_granted", user=user, role=name)],
+            then=[ctx.reply_said("onboarding.role_granted", user=named, role=name)],
         )
 
     @commands.command(
@@ -328,18 +330,18 @@ class OnboardingBot(PersonalData, Bot):
         compound = self._compound(ctx)
         revoked = self._role(ctx, role)
         name = ctx.text(f"roles.{revoked.value}")
+        named = await self._named(ctx.event.room_id, user)
         if not await self.services.store.people.revoke(compound.key, user, revoked) and ctx.fresh:
-            raise CommandError("onboarding.role_missing", user=user, role=name)
+            raise CommandError("onboarding.role_missing", user=named, role=name)
         await self.services.reconcile_soon(
             ctx.event.event_id,
-            then=[ctx.reply_said("onboarding.role_revoked", user=user, role=name)],
+            then=[ctx.reply_said("onboarding.role_revoked", user=named, role=name)],
         )
 
     @commands.command("who", aliases=["谁"])
     async def who(self, ctx: EventContext) -> None:
         compound = self._compound(ctx)
         assert ctx.role_table is not None
-        sep = ctx.text("roles.separator")
         lines = [ctx.text("onboarding.who_header", compound=compound.config.name)]
         for role in sorted(STAFF_ROLES):
             users = sorted(u for u, roles in ctx.role_table.staff.items() if role in roles)
@@ -348,12 +350,13 @@ class OnboardingBot(PersonalData, Bot):
                     ctx.text(
                         "onboarding.who_line",
                         role=ctx.text(f"roles.{role.value}"),
-                        users=sep.join(users),
+                        users=await self.services.people(ctx.event.room_id, users, compound),
                     )
                 )
         shown = await self.services.store.people.shown(compound.key, Role.PARTY_MEMBER)
         if shown:
-            lines.append(ctx.text("onboarding.who_party", users=sep.join(shown)))
+            party = await self.services.people(ctx.event.room_id, shown, compound)
+            lines.append(ctx.text("onboarding.who_party", users=party))
         await ctx.reply_text("\n".join(lines), purpose="who")
 
     @commands.command("whois", aliases=["查"], args=[Arg("user", ArgKind.USER)])
@@ -361,10 +364,16 @@ class OnboardingBot(PersonalData, Bot):
         self._compound(ctx)
         assert ctx.role_table is not None
         roles = ctx.role_table.staff.get(user, frozenset()) & STAFF_ROLES
+        # Name and ID: the question is often "is this 物业小王 really staff?", and a display
+        # name is anyone's to choose; the ID is not.
+        named = await self._named(ctx.event.room_id, user)
+        shown_id = ctx.text("onboarding.whois_id", id=user) if named.name != user else ""
         if roles:
-            await ctx.reply("onboarding.whois_staff", user=user, roles=ctx.role_names(roles))
+            await ctx.reply(
+                "onboarding.whois_staff", user=named, id=shown_id, roles=ctx.role_names(roles)
+            )
         else:
-            await ctx.reply("onboarding.whois_not_staff", user=user)
+            await ctx.reply("onboarding.whois_not_staff", user=named, id=shown_id)
 
     @commands.command("me show", aliases=["我 亮身份", "me show-party"], roles=[Role.PARTY_MEMBER])
     async def show_party(self, ctx: EventContext) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -165,7 +165,8 @@ async def test_granted_role_gets_power_in_the_compound_and_revoking_takes_it_awa
     neighbours = await resident.join(harness.alias("heping-neighbours"))
     await resident.send_text(neighbours, "!谁")
     who = await resident.wait_for_event(neighbours, from_bot(lambda b: "工作人员：" in b))
-    assert "物业：@wuye_wang:linli.localhost" in who["content"]["body"]
+    # Named as the room shows them (Synapse's default display name is the localpart).
+    assert "物业：wuye_wang" in who["content"]["body"]
 
 
 async def test_personal_data_stays_private_is_exported_and_forgotten(
@@ -392,7 +393,8 @@ async def test_committee_member_cannot_approve_their_own_request(
     await committee.wait_for_event(work_room, from_bot(lambda b: b == "不能审核自己的申请。"))
     await committee.send_text(work_room, f"!查 {committee.user_id}")
     await committee.wait_for_event(
-        work_room, from_bot(lambda b: b == f"{committee.user_id} 是本小区工作人员：居委会。")
+        work_room,
+        from_bot(lambda b: b == f"{COMMITTEE}（{committee.user_id}） 是本小区工作人员：居委会。"),
     )
 
 
@@ -437,3 +439,36 @@ async def test_moving_out_in_the_direct_room_asks_which_compound_of_several(
     await resident.wait_for_event(dm, from_bot(lambda b: b.startswith("已为您办理搬离")))
     assert resident.user_id not in {r.user_id for r in await people.residents("xingfu")}
     assert resident.user_id in {r.user_id for r in await people.residents("heping")}
+
+
+async def test_who_and_whois_name_people_and_whois_shows_the_id_an_impostor_cannot_copy(
+    harness: Harness, make_user, staff_client
+) -> None:
+    await started(harness)
+    committee = await staff_client(COMMITTEE)
+    await committee.call(
+        "PUT",
+        f"/_matrix/client/v3/profile/{quote(committee.user_id)}/displayname",
+        {"displayname": "居委会陈主任"},
+    )
+    impostor: ResidentClient = await make_user()
+    await impostor.call(
+        "PUT",
+        f"/_matrix/client/v3/profile/{quote(impostor.user_id)}/displayname",
+        {"displayname": "居委会陈主任"},
+    )
+    work_room = await committee.join(harness.alias("heping-committee"))
+    await committee.send_text(work_room, "!谁")
+    who = await committee.wait_for_event(work_room, from_bot(lambda b: "居委会：" in b))
+    assert "居委会：居委会陈主任" in who["content"]["body"]
+    assert committee.user_id not in who["content"]["body"]  # a name, as residents know them
+    await committee.send_text(work_room, f"!查 {committee.user_id}")
+    await committee.wait_for_event(
+        work_room,
+        from_bot(lambda b: b == f"居委会陈主任（{committee.user_id}） 是本小区工作人员：居委会。"),
+    )
+    await committee.send_text(work_room, f"!查 {impostor.user_id}")
+    await committee.wait_for_event(
+        work_room,
+        from_bot(lambda b: b == f"居委会陈主任（{impostor.user_id}） 不是本小区工作人员。"),
+    )
