@@ -19,11 +19,14 @@ work on the bots' answers, which matters when both run on one small machine (see
 docs/benchmarks.md); events that arrive meanwhile go into the next transaction, as they would.
 
 Not while the homeserver may be catching up, though: for `ack_wait_after_seconds` after Linli
-starts or answers a transaction with an error, the 200 goes back as soon as the events are
-stored. Synapse then delivers its backlog through a "recoverer", which marks the service up
-only after finding no transaction left to send; an event that arrives between that look and
-the mark is stored as a transaction nobody sends until the next failure. Answering a resident
-before acknowledging would invite exactly such an event (their next message) into that gap.
+starts, receives its first transaction since the start, or answers one with an error, the 200
+goes back as soon as the events are stored. Synapse then delivers its backlog through a
+"recoverer", which marks the service up only after finding no transaction left to send; an
+event that arrives between that look and the mark is stored as a transaction nobody sends
+until the next failure. Answering a resident before acknowledging would invite exactly such an
+event (their next message) into that gap; should one land there all the same, the transaction
+after it shows the gap in the numbers and is refused once, so that the homeserver sends the
+stranded one first (bridge/txn_gaps.py).
 """
 
 from __future__ import annotations
@@ -88,6 +91,9 @@ class AppserviceServer:
         self.is_bot_user = is_bot_user
         self.pings = 0
         self._acknowledge_at_once_until = 0.0
+        # The first transaction since the start: the homeserver's recoverer may begin only then
+        # (its backoff reaches 512 s when the ping at start did not get through).
+        self._none_yet = False  # set by start()
         # The homeserver sends one transaction at a time; should two overlap, they are written
         # in the order they reached the worker.
         self._storing = asyncio.Lock()
@@ -149,6 +155,9 @@ class AppserviceServer:
         entries = [e for e in events if not self.config.is_linli_user(str(e.get("sender")))] + [
             _ephemeral_entry(txn_id, i, e) for i, e in enumerate(ephemeral) if isinstance(e, dict)
         ]
+        if self._none_yet:
+            self._none_yet = False
+            self._catching_up()
         known = self._recent.get(txn_id)
         if known is not None:
             try:
@@ -238,6 +247,7 @@ class AppserviceServer:
 
     async def start(self) -> None:
         self._catching_up()
+        self._none_yet = True
         self._runner = web.AppRunner(self.app, access_log=None, logger=server_logger())
         await self._runner.setup()
         site = web.TCPSite(

@@ -126,7 +126,18 @@ async def test_outside_a_recovery_a_gap_is_taken_as_it_comes(
     server: tuple[AppserviceServer, list[str]],
 ) -> None:
     appservice, gaps = server
-    appservice._acknowledge_at_once_until = 0.0  # long after the start: not recovering
-    assert await put(appservice, "1", 1) == 200
+    assert await put(appservice, "1", 1) == 200  # the first since the start
+    appservice._acknowledge_at_once_until = 0.0  # long after it: not recovering
     assert await put(appservice, "3", 3) == 200
     assert gaps == []
+
+
+async def test_the_first_transaction_long_after_the_start_opens_the_watch_again(
+    server: tuple[AppserviceServer, list[str]],
+) -> None:
+    # The ping at start did not get through: the homeserver's recoverer starts minutes later.
+    appservice, gaps = server
+    appservice.gaps.seed(["4:aa"])
+    appservice._acknowledge_at_once_until = 0.0
+    assert await put(appservice, "6", 6) == 503  # the first since the start: recovering
+    assert gaps == ["ping"]
