@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -178,3 +179,73 @@ async def test_after_synapse_restarts_new_transactions_are_handled_and_old_ones_
         assert len(replies) == 1, replies
         assert tickets_for(linli, root) == 1
     assert linli.query("SELECT count(*) FROM tickets") == [(4,)]
+
+
+def strand_unsent_transactions(synapse: LocalSynapse) -> list[int]:
+    """What Synapse's recoverer race leaves behind (bridge/txn_gaps.py), made on purpose with
+    Synapse stopped: the transactions it queued while Linli was down stay in its database,
+    but the service is marked up, so at start no recoverer sends them."""
+    db = sqlite3.connect(synapse.data_dir / "homeserver.db")
+    try:
+        unsent = [int(t) for (t,) in db.execute("SELECT txn_id FROM application_services_txns")]
+        db.execute("UPDATE application_services_state SET state = 'up'")
+        db.commit()
+    finally:
+        db.close()
+    return unsent
+
+
+async def test_a_transaction_stranded_in_the_homeserver_is_fetched_by_the_gap_it_leaves(
+    session: Session, linli: LinliProcess, make_user: Any, staff_client: Any
+) -> None:
+    resident, room = await resident_in_neighbours(linli, make_user, staff_client)
+    synapse = session.synapse
+    await delivered_so_far(linli, resident, room)
+    await linli.stop()
+    # Linli is down: Synapse fails to deliver this, marks Linli down and queues it.
+    stranded = await resident.send_text(room, "@物业 5号楼楼道灯不亮")
+    for _ in range(100):  # until Synapse has tried, failed and written it down
+        await asyncio.sleep(0.1)
+        if synapse_holds_unsent(synapse):
+            break
+    try:
+        await synapse.stop()
+        unsent = strand_unsent_transactions(synapse)
+        await synapse.start()
+        await restart_client(resident)
+    finally:
+        if not synapse.running:
+            await synapse.start()
+    assert unsent, "Synapse queued nothing while Linli was down: nothing stranded to test"
+    await linli.start()
+    # A new message: its transaction skips the stranded one's number, so Linli refuses it once
+    # and the homeserver's recoverer sends the stranded one first.
+    later = await mention(linli, resident, room, "@物业 6号楼电梯坏了")
+    await resident.wait_for_event(room, in_thread(stranded), 30)
+    assert tickets_for(linli, stranded) == 1 and tickets_for(linli, later) == 1
+    assert "skips one not received" in linli.log_text()
+    opened = linli.query(
+        "SELECT source_event_id FROM tickets WHERE source_event_id IN (?, ?) ORDER BY number",
+        [stranded, later],
+    )
+    assert [e for (e,) in opened] == [stranded, later]  # in the order the residents wrote
+    assert not synapse_holds_unsent(synapse)
+
+
+def synapse_holds_unsent(synapse: LocalSynapse) -> bool:
+    db = sqlite3.connect(f"file:{synapse.data_dir / 'homeserver.db'}?mode=ro", uri=True)
+    try:
+        return bool(db.execute("SELECT count(*) FROM application_services_txns").fetchone()[0])
+    finally:
+        db.close()
+
+
+async def restart_client(client: ResidentClient) -> None:
+    """The client's pooled connections went with the old Synapse: until a call gets through."""
+    for _ in range(50):
+        try:
+            await client.joined_rooms()
+            return
+        except (aiohttp.ClientError, MatrixHTTPError):
+            await asyncio.sleep(0.1)
+    await client.joined_rooms()
