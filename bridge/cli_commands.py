@@ -20,6 +20,7 @@ from bridge.config import BridgeConfig, ConfigError, load_bridge_config
 from bridge.i18n import default_catalogue
 from bridge.instance import single_instance
 from bridge.join_link import lobby_link, write_qr_png
+from bridge.lease import Lease, uses_lease, where
 from bridge.matrix import MatrixClient
 from bridge.matrix_errors import Unavailable
 from bridge.provision.apply import RegistrationOutdated
@@ -123,14 +124,35 @@ async def _homeserver(config: BridgeConfig) -> AsyncIterator[MatrixClient]:
 
 
 async def run(config_path: Path, verbose: bool = False, log_format: Any = None) -> int:
+    config, rooms = load_all(config_path)
+    logs.configure(config.logging, verbose=verbose, fmt=log_format)
+    lease = Lease(config.database.url) if uses_lease(config.database.url) else None
+    if lease is not None:
+        # A second Linli on the same PostgreSQL stands by (bridge/lease.py).
+        db = where(config.database.url)
+        await lease.acquire(
+            lambda: log.info("standby: another Linli runs on %s; taking over when it stops", db)
+        )
+        log.info("holding the lease on %s: this Linli runs the bots", db)
+    try:
+        await _run_holding(config_path, config, rooms, lease)
+    finally:
+        if lease is not None:
+            await lease.release()
+    return 0
+
+
+async def _run_holding(
+    config_path: Path, config: BridgeConfig, rooms: RoomsConfig, lease: Lease | None
+) -> None:
     from bots import ALL_BOTS
     from bridge.app import Bridge
 
-    config, rooms = load_all(config_path)
-    logs.configure(config.logging, verbose=verbose, fmt=log_format)
     with single_instance(config):
         bridge = Bridge(config, rooms, ALL_BOTS)
         await bridge.start(wait_for_homeserver=True)
+        if lease is not None:
+            lease.watch()
         log.info(
             "Linli %s started: config %s; homeserver %s reached, registration accepted; "
             "%d compounds applied (%d changes); listening on %s:%s",
@@ -148,7 +170,6 @@ async def run(config_path: Path, verbose: bool = False, log_format: Any = None) 
         finally:
             await bridge.stop()
             log.info("Linli stopped")
-    return 0
 
 
 async def _reload(bridge: Any, config_path: Path) -> None:

@@ -7,6 +7,7 @@ tests keep working however the inside is arranged.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import json
 import os
@@ -54,6 +55,8 @@ class LinliProcess:
     # without the target it names: one that nothing answers unless a test gives its own.
     grid: GridTarget = field(default_factory=lambda: GridTarget("http://127.0.0.1:9/orders"))
     verbose: bool = False
+    # PostgreSQL instead of the SQLite file in workdir (two processes may share it).
+    database_url: str | None = None
     log_file: str | None = None  # bridge.yaml's logging.file, beside the captured output
     # Unique in the shared homeserver; unlike the in-process harness's "t<n>_".
     prefix: str = field(default_factory=lambda: f"p{next(_prefixes)}{secrets.token_hex(2)}_")
@@ -103,7 +106,7 @@ appservice:
   as_token: {self.as_token}
   hs_token: {self.hs_token}
 database:
-  url: "sqlite+aiosqlite:///linli.db"
+  url: {json.dumps(self.database_url or "sqlite+aiosqlite:///linli.db")}
 metrics: {{listen_port: 0}}
 rooms_config: rooms_config
 alias_prefix: {self.prefix}
@@ -226,6 +229,8 @@ webhooks:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows from Linli's database, opened read-only (it may be running)."""
+        if self.database_url is not None:
+            return _pg_query(self.database_url, sql, params)
         db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10)
         try:
             return db.execute(sql, tuple(params)).fetchall()
@@ -263,3 +268,24 @@ webhooks:
             ) as resp:
                 await resp.read()
                 return resp.status
+
+
+def _pg_query(url: str, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """The same query on PostgreSQL (`?` placeholders become `$n`), from a thread of its own:
+    the caller's event loop is running."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    parts = sql.split("?")
+    numbered = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
+
+    async def fetch() -> list[tuple[Any, ...]]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return [tuple(row) for row in await conn.fetch(numbered, *params)]
+        finally:
+            await conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, fetch()).result()
