@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from bridge import logs
+from bridge import logs, metrics
 from bridge.app import StartError
 from bridge.bot import check_config, config_sections, text_folders
 from bridge.clock import SystemClock
@@ -153,6 +153,8 @@ async def _run_holding(
         await bridge.start(wait_for_homeserver=True)
         if lease is not None:
             lease.watch()
+            bridge.health.role = "leader"
+            metrics.LEASE.set(1)
         log.info(
             "Linli %s started: config %s; homeserver %s reached, registration accepted; "
             "%d compounds applied (%d changes); listening on %s:%s",

@@ -78,6 +78,12 @@ COMMANDS = Counter(
     ["command", "outcome"],
     registry=REGISTRY,
 )
+LEASE = Gauge(
+    "linli_lease_held",
+    "1 while this Linli holds the PostgreSQL lease and runs the bots (bridge/lease.py); a"
+    " standby exports nothing, as it does not listen.",
+    registry=REGISTRY,
+)
 INBOX = Gauge(
     "linli_inbox_events",
     "Events in the inbox, by status (pending is the backlog).",

@@ -44,6 +44,9 @@ class HealthCheck:
         self.client = client
         self.fresh_for = fresh_for
         self.timeout = timeout
+        # "single" (SQLite, or a bridge run in-process), "leader" (holding the PostgreSQL
+        # lease, bridge/lease.py); a standby does not listen, so it never answers.
+        self.role = "single"
 
     async def report(self) -> tuple[bool, dict[str, Any]]:
         database_ok, backlog = await self._database()
@@ -51,6 +54,7 @@ class HealthCheck:
         answered = self.client.last_answer
         body: dict[str, Any] = {
             "status": "ok" if database_ok and homeserver_ok else "down",
+            "role": self.role,
             "database": "ok" if database_ok else "down",
             "homeserver": "ok" if homeserver_ok else "down",
             "homeserver_answered_seconds_ago": (

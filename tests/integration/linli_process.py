@@ -57,6 +57,7 @@ class LinliProcess:
     verbose: bool = False
     # PostgreSQL instead of the SQLite file in workdir (two processes may share it).
     database_url: str | None = None
+    metrics_port: int = 0  # 0: any free port (then only the process knows it)
     log_file: str | None = None  # bridge.yaml's logging.file, beside the captured output
     # Unique in the shared homeserver; unlike the in-process harness's "t<n>_".
     prefix: str = field(default_factory=lambda: f"p{next(_prefixes)}{secrets.token_hex(2)}_")
@@ -107,7 +108,7 @@ appservice:
   hs_token: {self.hs_token}
 database:
   url: {json.dumps(self.database_url or "sqlite+aiosqlite:///linli.db")}
-metrics: {{listen_port: 0}}
+metrics: {{listen_port: {self.metrics_port}}}
 rooms_config: rooms_config
 alias_prefix: {self.prefix}
 webhooks:

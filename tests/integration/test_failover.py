@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from bench.common import free_port
 from tests.integration.conftest import SERVER, Session
 from tests.integration.linli_process import LinliProcess
 from tests.integration.lobby import from_bot, verify_in_lobby
@@ -31,6 +32,7 @@ async def pair(
     session: Session, postgres: ThrowawayPostgres, tmp_path: Path
 ) -> AsyncIterator[tuple[LinliProcess, LinliProcess]]:
     url = await postgres.fresh_database()
+    metrics_port = free_port()  # shared, as the appservice port is: only the leader listens
     first = LinliProcess(
         tmp_path / "a",
         session.synapse.base_url,
@@ -39,6 +41,7 @@ async def pair(
         session.hs_token,
         session.port,
         database_url=url,
+        metrics_port=metrics_port,
     )
     second = LinliProcess(
         tmp_path / "b",
@@ -48,6 +51,7 @@ async def pair(
         session.hs_token,
         session.port,
         database_url=url,
+        metrics_port=metrics_port,
         prefix=first.prefix,  # the same deployment: the same rooms
     )
     yield first, second
@@ -77,6 +81,7 @@ async def test_the_standby_takes_over_when_the_leader_is_killed_and_nothing_is_l
     await leader.start()
     await standing_by(standby)
     assert "holding the lease" in leader.log_text()
+    assert (await leader_health(leader))["role"] == "leader"
     # The standby neither applied, nor listens, nor handles anything while it waits.
     assert "started" not in standby.log_text() and "apply" not in standby.log_text()
     resident: ResidentClient = await make_user()
@@ -125,3 +130,13 @@ async def test_the_standby_takes_over_when_the_leader_is_killed_and_nothing_is_l
             break
         await asyncio.sleep(0.1)  # polling the process: nothing else to wait on
     assert not standby.running
+
+
+async def leader_health(process: LinliProcess) -> dict[str, Any]:
+    """/health of the one that leads (its metrics listener, on the port it logged)."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{process.metrics_port}/health") as resp:
+            body: dict[str, Any] = await resp.json()
+            return body

@@ -101,6 +101,7 @@ async def test_health_is_200_with_a_working_database_and_homeserver(
     assert body["status"] == "ok" and body["database"] == "ok" and body["homeserver"] == "ok"
     assert body["inbox_backlog"] == 0
     assert body["homeserver_answered_seconds_ago"] is not None
+    assert body["role"] == "single"  # "leader" when holding the PostgreSQL lease (cli_commands)
     await client.close()
 
 
