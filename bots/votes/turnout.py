@@ -82,6 +82,9 @@ class Turnout(VotesPart):
                 total=area_text(total_area),
                 percent=percent(voted_area, total_area),
             )
+        by_proxy = await self.votes.proxy_households(poll.id) if poll.kind == "formal" else 0
+        if by_proxy:
+            line += text("votes.turnout_proxies", count=by_proxy)
         return line
 
     async def remind_voters(self, job: Job, payload: RemindVoters) -> None:
