@@ -60,11 +60,13 @@ class VoteBot(Bot):
         self.ballots = BallotStore(services.store.db)
         self.electorate = ElectorateStore(services.store.db)
         self.proposals = ProposalDesk(services, ProposalStore(services.store.db))
-        self.turnout = Turnout(services, self.votes, self.ballots, self.electorate)
+        self.proxy_store = ProxyStore(services.store.db)
+        self.turnout = Turnout(
+            services, self.votes, self.ballots, self.electorate, self.proxy_store
+        )
         self.secret = SecretBallots(services, self.votes, self.ballots, self.electorate)
         self.closer = Closer(services, self.votes, self.proposals)
         self.opener = Opener(services, self.votes)
-        self.proxy_store = ProxyStore(services.store.db)
         self.proxies = ProxyDesk(services, self.votes, self.electorate, self.proxy_store)
         self.answers = Answers(self.votes, self.electorate, self.secret, self.proxy_store)
         self.papers = PaperDesk(services, self.votes, self.ballots, self.electorate)
@@ -116,8 +118,12 @@ class VoteBot(Bot):
             closes_at=spec.closes_at,
             remind=spec.remind,
         )
-        await ctx.reply(
-            "votes.opened", number=poll.number, closing=self.opener.closing_text(ctx, poll)
+        closing = self.opener.closing_text(ctx, poll)
+        await self.opener.announce(
+            ctx,
+            poll,
+            "opened",
+            lambda: ctx.reply("votes.opened", number=poll.number, closing=closing),
         )
 
     @commands.command("poll end", aliases=["投票 结束"], args=[NUMBER], roles=POLL_PEOPLE)

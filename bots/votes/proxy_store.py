@@ -250,6 +250,17 @@ class ProxyStore:
             rows = (await session.execute(query.order_by(VoteProxy.number))).scalars()
             return [_record(r) for r in rows]
 
+    async def proxy_households(self, poll_id: int) -> int:
+        """How many households a proxy has answered for in this vote (a household's owner and
+        its proxy never both have an answer: the first one refuses the other)."""
+        async with self.db.sessions() as session:
+            found = await session.execute(
+                select(func.count(func.distinct(PollAnswer.household))).where(
+                    PollAnswer.poll_id == poll_id, PollAnswer.proxy_id.is_not(None)
+                )
+            )
+            return int(found.scalar_one())
+
     async def open_votes_answered_by_proxy(self, proxy: ProxyRecord) -> list[int]:
         """Numbers of open votes in which this proxy has answered for the household."""
         async with self.db.sessions() as session:

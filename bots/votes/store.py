@@ -114,6 +114,14 @@ class VoteStore:
             await add_jobs(session, jobs(record), fresh=True)
             return record
 
+    async def set_start_event(self, poll_id: int, start_event_id: str) -> PollRecord:
+        """The poll's posted event, once it is posted (the row was stored first)."""
+        async with self.db.transaction() as session:
+            row = await session.get_one(Poll, poll_id)
+            row.start_event_id = start_event_id
+            await session.flush()
+            return _record(row)
+
     async def elector_heads(self, poll_id: int) -> dict[str, Fraction]:
         """A formal vote's electorate fixed at its opening, each voter's share of a head."""
         async with self.db.sessions() as session:
@@ -195,17 +203,6 @@ class VoteStore:
                 .limit(1)
             )
             return found.first() is not None
-
-    async def proxy_households(self, poll_id: int) -> int:
-        """How many households a proxy has answered for in this vote (a household's owner and
-        its proxy never both have an answer: the first one refuses the other)."""
-        async with self.db.sessions() as session:
-            found = await session.execute(
-                select(func.count(func.distinct(PollAnswer.household))).where(
-                    PollAnswer.poll_id == poll_id, PollAnswer.proxy_id.is_not(None)
-                )
-            )
-            return int(found.scalar_one())
 
     async def answers(self, poll_id: int) -> list[Answer]:
         async with self.db.sessions() as session:

@@ -170,7 +170,7 @@ async def test_the_owners_answer_first_refuses_the_proxys(bridge: Bridge) -> Non
     record = await votes.get("heping", 1)
     assert record is not None
     assert [a.voter for a in await votes.answers(record.id)] == [ALICE]
-    assert await votes.proxy_households(record.id) == 0
+    assert await bridge.bot(VoteBot).proxy_store.proxy_households(record.id) == 0
 
 
 async def test_a_proxy_is_revoked_before_voting_and_then_cannot_vote(bridge: Bridge) -> None:
