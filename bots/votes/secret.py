@@ -7,6 +7,7 @@ import base64
 import hmac
 import logging
 from collections.abc import Awaitable
+from datetime import timedelta
 from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # Ballot papers handed out per scheduled job (as notices' reminders, REMIND_BATCH).
 PAPER_BATCH = 100
+# How often an open secret vote looks for voters who became eligible without a membership event.
+SWEEP_EVERY = timedelta(minutes=10)
 
 
 class SecretBallots(VotesPart):
@@ -51,6 +54,7 @@ class SecretBallots(VotesPart):
             if compound is None
             else (await self.services.roles.table(compound)).observers
         )
+        given = await self.ballots.paper_holders(poll.id)
         waiting = sorted(
             voter.user_id
             for voter in await self.electorate.voters(poll.compound)
@@ -58,6 +62,7 @@ class SecretBallots(VotesPart):
                 poll.eligibility == "owners" and not (voter.is_owner and voter.household in areas)
             )
             and voter.user_id not in observers  # observers read, never vote
+            and voter.user_id not in given
             and (payload.after is None or voter.user_id > payload.after)
         )
         # A batch per job (each paper may be a new direct room): the compound's lane is free
@@ -73,6 +78,19 @@ class SecretBallots(VotesPart):
                 DISTRIBUTE,
                 self.services.clock.now(),
                 following,
+            )
+            return
+        # Whoever becomes eligible with no event Linli sees (made an owner, a roster change,
+        # re-verified while in the hall) gets a paper at the next look, until the close (which
+        # cancels it). The key follows from this job's, so a job run again schedules the same;
+        # the time from now, so a clock far ahead (a restart after days) runs one look, not many.
+        due = self.services.clock.now() + SWEEP_EVERY
+        if poll.closes_at is None or due < poll.closes_at:
+            await self.services.scheduler.schedule_kind(
+                poll_key(poll.id, "papers", "sweep", job.id),
+                DISTRIBUTE,
+                due,
+                HandOut(poll=poll.id),
             )
 
     async def hand_out_to_newcomer(self, compound: str, user_id: str, cause: str) -> None:
