@@ -27,6 +27,7 @@ from bots.votes.electorate import ElectorateStore
 from bots.votes.formal_terms import CHOICE_WORDS
 from bots.votes.jobs import CLOSE, DISTRIBUTE, REMIND, ClosePoll, HandOut, RemindVoters
 from bots.votes.opening import Opener, compound_of, open_poll
+from bots.votes.paper import parse_household
 from bots.votes.paper_desk import PAPER_STAFF, PaperDesk
 from bots.votes.parsing import PollTextError, parse_closing, parse_poll
 from bots.votes.proposal_store import ProposalStore
@@ -182,7 +183,10 @@ class VoteBot(Bot):
         picked = CHOICE_WORDS.get(choice.casefold())
         if picked is None:
             raise CommandError("votes.bad_choice")
-        outcome = await self.answers.take(ctx, poll, (picked,), household)
+        named = parse_household(household) if household is not None else None
+        if household is not None and named is None:
+            raise CommandError("votes.bad_household", text=household)
+        outcome = await self.answers.take(ctx, poll, (picked,), named)
         if outcome in ("votes.replaced_household", "votes.ballot_taken_proxy"):
             await ctx.reply(outcome, number=number)
             return

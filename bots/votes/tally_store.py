@@ -10,7 +10,8 @@ Which ballot counts (the same rule the docs and the audit file state):
 - a household's paper ballot once a second committee member confirmed it (a household's first
   ballot counts: one on paper refuses a later online answer, and the other way round); paper
   ballots of households outside the electorate are left out; an answer of someone who left a
-  household that changed hands since does not count for it;
+  household that changed hands since does not count for it (a proxy's: of the owner who gave
+  it); an answer given by a proxy counts as the household's, naming the proxy;
 - secret ballots are counted from their running totals (`votes_secret_totals`), after checking
   that their voters are in the electorate and that the totals' area is the voters' area.
 Runs on SQLite (3.25 or later, for window functions) and PostgreSQL.
