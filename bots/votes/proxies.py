@@ -53,7 +53,7 @@ class ProxyDesk:
         compound = compound_of(ctx)
         number, target = self._parse_request(ctx, text)
         owner = ctx.event.sender
-        resident = await self._owner(ctx, compound.key, owner)
+        resident = await self._owner(compound.key, owner)
         if target == owner:
             raise CommandError("votes.proxy_self")
         roles = (await self.services.roles.table(compound)).roles_of(target)
@@ -117,7 +117,7 @@ class ProxyDesk:
             return number, next(iter(mentioned))
         raise CommandError("votes.proxy_usage")
 
-    async def _owner(self, ctx: EventContext, compound: str, user_id: str) -> str:
+    async def _owner(self, compound: str, user_id: str) -> str:
         """The household of which this person is an owner (roster and residents' table)."""
         voter = await self.electorate.voter(compound, user_id)
         if voter is None or not voter.is_owner:
