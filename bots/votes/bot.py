@@ -151,7 +151,8 @@ class VoteBot(Bot):
         compound_of(ctx)
         if ctx.room_key != "hall":
             raise CommandError("votes.hall_only")
-        await self.opener.open_formal(ctx, ctx.event.room_id, text)
+        poll = await self.opener.open_formal(ctx, ctx.event.room_id, text)
+        await self.proxies.tell_of_vote(ctx, poll)
 
     @commands.command(
         "vote cast",
@@ -351,6 +352,7 @@ class VoteBot(Bot):
             raise CommandError("votes.no_room")
         terms = terms.strip().lstrip("|｜").strip()
         poll = await self.opener.open_formal(ctx, hall.room_id, f"{proposal.text} | {terms}")
+        await self.proxies.tell_of_vote(ctx, poll)
         await self.proposals.voting(ctx, proposal, poll)
 
     @commands.command("conventions", aliases=["公约"])

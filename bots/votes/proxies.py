@@ -204,6 +204,20 @@ class ProxyDesk:
         else:
             await ctx.reply("votes.proxy_revoked", number=number)
 
+    async def tell_of_vote(self, ctx: EventContext, poll: PollRecord) -> None:
+        """A vote a standing proxy may vote in has opened: each such proxy hears by direct
+        message (an alert; one who lives elsewhere is not in the hall to see it), once."""
+        if not takes_proxies(poll):
+            return
+        for proxy in await self.store.standing(poll.compound):
+            body = ctx.text(
+                "votes.proxy_vote_opened",
+                number=poll.number,
+                question=poll.question,
+                household=proxy.household,
+            )
+            await self._tell(ctx, proxy, proxy.proxy, f"vote-{poll.id}", body, alert=True)
+
     # ------------------------------------------------------------ lists
 
     async def list(self, ctx: EventContext) -> None:

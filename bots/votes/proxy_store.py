@@ -229,6 +229,22 @@ class ProxyStore:
             ).scalars()
             return [_record(r) for r in rows]
 
+    async def standing(self, compound: str) -> list[ProxyRecord]:
+        """The compound's proxies in force for every vote until revoked."""
+        async with self.db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(VoteProxy)
+                    .where(
+                        VoteProxy.compound == compound,
+                        VoteProxy.status == "confirmed",
+                        VoteProxy.poll_id.is_(None),
+                    )
+                    .order_by(VoteProxy.number)
+                )
+            ).scalars()
+            return [_record(r) for r in rows]
+
     async def compounds_of_proxy(self, user_id: str) -> list[str]:
         """The compounds in which this person holds a proxy in force."""
         async with self.db.sessions() as session:

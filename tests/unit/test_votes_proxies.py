@@ -286,3 +286,21 @@ def test_a_format_2_file_still_verifies() -> None:
     assert data["format"] == "linli-vote-audit/2"
     jsonschema.validate(data, SCHEMA)
     assert audit.verify(data) == (True, [])
+
+
+async def test_a_standing_proxy_hears_when_a_vote_opens_and_votes_from_the_direct_room(
+    bridge: Bridge,
+) -> None:
+    steps = Steps(bridge)
+    await steps.say(ALICE, f"!委托 {DAVE}")
+    await steps.say(YEWEI, "!委托 确认 1", key="committee")
+    await owners_vote(steps)
+    await steps.say(YEWEI, "!表决 换物业 | 简单多数 | 业主 | 不记名")  # no proxies: no word
+    told = [s for s in recording(bridge).sent if s.body.startswith("表决 #1 已发起：修路\n您是")]
+    assert len(told) == 1
+    assert told[0].content["m.mentions"] == {"user_ids": [DAVE]}
+    assert not [s for s in recording(bridge).sent if s.body.startswith("表决 #2 已发起")]
+    await bridge.router.handle(
+        message("$d1", DAVE, "!表决 投 1 弃权", told[0].room_id), NOW, fresh=True
+    )
+    assert bodies(bridge)[-1].startswith("已记下您作为代理人")
