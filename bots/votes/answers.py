@@ -66,6 +66,8 @@ class Answers:
         if not poll.is_open:
             return "votes.closed_answer"
         voter = await self.electorate.voter(poll.compound, ctx.event.sender)
+        if voter is not None and for_household == voter.household:
+            for_household = None  # their own household, named: their own ballot
         if takes_proxies(poll) and (
             for_household is not None or not await self._may_vote(poll, voter)
         ):

@@ -269,10 +269,16 @@ async def test_a_holder_of_several_proxies_names_the_household(bridge: Bridge) -
     assert bodies(bridge)[-1].startswith("您代理了好几户")
     await bridge.router.handle(message("$d2", DAVE, "!表决 投 1 同意 3-1-102", dm), NOW, fresh=True)
     assert bodies(bridge)[-1].startswith("已记下您作为代理人")
+    # An owner who names their own household votes for it as themselves.
+    await steps.say(ALICE, "!表决 投 1 反对 3-1-101")
+    assert bodies(bridge)[-1].startswith("已记下您家对表决 #1 的投票")
     votes = bridge.bot(VoteBot).votes
     record = await votes.get("heping", 1)
     assert record is not None and poll
-    assert [(a.voter, a.household) for a in await votes.answers(record.id)] == [(DAVE, "3-1-102")]
+    assert [(a.voter, a.household) for a in await votes.answers(record.id)] == [
+        (DAVE, "3-1-102"),
+        (ALICE, "3-1-101"),
+    ]
     await steps.say(YEWEI, "!委托 列表", key="committee")
     listing = bodies(bridge)[-1].split("\n")
     assert listing[0] == "委托："
