@@ -26,7 +26,7 @@ from sqlalchemy import insert, text
 
 from bots.votes import audit, results
 from bots.votes.audit_store import audit_material
-from bots.votes.models import PaperBallot, Poll, PollAnswer
+from bots.votes.models import PaperBallot, Poll, PollAnswer, VoteProxy
 from bots.votes.store import VoteStore
 from bots.votes.tally_store import add_electors
 from bridge.store import Store
@@ -42,8 +42,9 @@ def household(i: int) -> tuple[str, str, str]:
 
 
 async def fill(store: Store, households: int) -> int:
-    """Roster and one owner per household; 60% answer online (a tenth of them twice), 20% on
-    paper (a quarter of those also online). Returns the poll's id."""
+    """Roster and one owner per household; 60% answer online (a tenth of them twice; one in
+    twenty of them by a confirmed proxy), 20% on paper (a quarter of those also online).
+    Returns the poll's id."""
     db = store.db
     async with db.transaction() as session:
         conn = await session.connection()
@@ -106,18 +107,41 @@ async def fill(store: Store, households: int) -> int:
                 },
             )
         ).scalar_one()
+        by_proxy = [i for i in range(int(households * 0.6)) if i % 20 == 7]
+        await conn.execute(
+            insert(table_of(VoteProxy)),
+            [
+                {
+                    "id": i + 1,
+                    "compound": "big",
+                    "number": i + 1,
+                    "household": "-".join(household(i)),
+                    "owner": f"@owner{i}:x",
+                    "proxy": f"@proxy{i}:x",
+                    "poll_id": None,
+                    "status": "confirmed",
+                    "requested_at": NOW,
+                    "confirmed_by": "@committee:x",
+                    "confirmed_at": NOW,
+                    "cause": f"$proxy{i}",
+                }
+                for i in by_proxy
+            ],
+        )
         answers: list[dict[str, Any]] = []
         for i in range(int(households * 0.6)):
+            proxy = i % 20 == 7
             for again in range(2 if i % 10 == 0 else 1):
                 answers.append(
                     {
                         "poll_id": poll_id,
                         "event_id": f"$a{i}:{again}",
-                        "voter": f"@owner{i}:x",
+                        "voter": f"@proxy{i}:x" if proxy else f"@owner{i}:x",
                         "household": "-".join(household(i)),
                         "choices": [CHOICES[(i + again) % 3]],
                         "ts": 1_000 + again,
                         "received_at": NOW,
+                        "proxy_id": i + 1 if proxy else None,
                     }
                 )
         await conn.execute(insert(table_of(PollAnswer)), answers)
@@ -231,11 +255,13 @@ async def run(households: int) -> None:
         finally:
             await store.close()
     outcome = result["outcome"]
+    by_proxy = sum("proxy" in b for b in json.loads(audit_bytes)["ballots"])
     print(f"owners' vote tally: {households:,} households, SQLite (filled in {filled:.1f} s)")
     counted = result["counted"]
     print(
         f"  ballots counted: {result['parts']['voted']:,} households "
-        f"({counted['online']:,} online, {counted['paper']:,} paper), "
+        f"({counted['online']:,} online, {by_proxy:,} of them by proxy, "
+        f"{counted['paper']:,} paper), "
         f"{float(Fraction(str(outcome['voted_heads']))):,.1f} of "
         f"{float(Fraction(str(outcome['electorate_heads']))):,.1f} owners (heads by owner), "
         f"passed: {result['passed']}"

@@ -241,6 +241,13 @@ class MatrixClient:
         built = Api.room_get_state_event(_NIO_TOKEN, room_id, event_type, state_key)
         return await self._nio(built, as_user=as_user)
 
+    async def get_event(
+        self, room_id: str, event_id: str, *, as_user: str | None = None
+    ) -> dict[str, Any]:
+        """One event of a room, as the homeserver has it (sender, type, content)."""
+        built = Api.room_get_event(_NIO_TOKEN, room_id, event_id)
+        return await self._nio(built, as_user=as_user)
+
     async def send(
         self,
         room_id: str,

@@ -4,10 +4,12 @@ secret ballots."""
 
 from __future__ import annotations
 
-from bots.votes.electorate import ElectorateStore
+from bots.votes.electorate import ElectorateStore, Voter
 from bots.votes.parsing import poll_response
+from bots.votes.proxies import takes_proxies
+from bots.votes.proxy_store import ProxyRecord, ProxyStore
 from bots.votes.secret import SecretBallots
-from bots.votes.store import PaperFirst, PollRecord, VoteStore
+from bots.votes.store import HouseholdFirst, PaperFirst, PollRecord, ProxyFirst, VoteStore
 from bridge import messages
 from bridge.bot import EventContext
 from bridge.events import OtherEvent
@@ -16,11 +18,16 @@ from bridge.roles import Role
 
 class Answers:
     def __init__(
-        self, votes: VoteStore, electorate: ElectorateStore, secret: SecretBallots
+        self,
+        votes: VoteStore,
+        electorate: ElectorateStore,
+        secret: SecretBallots,
+        proxies: ProxyStore,
     ) -> None:
         self.votes = votes
         self.electorate = electorate
         self.secret = secret
+        self.proxies = proxies
 
     async def on_event(self, ctx: EventContext, event: OtherEvent) -> None:
         if event.type == "m.room.encrypted":
@@ -44,14 +51,37 @@ class Answers:
             await self.refuse(ctx, refusal, poll)
 
     async def take(
-        self, ctx: EventContext, poll: PollRecord, choices: tuple[str, ...]
+        self,
+        ctx: EventContext,
+        poll: PollRecord,
+        choices: tuple[str, ...],
+        for_household: str | None = None,
     ) -> str | None:
-        """Keep an answer if the sender may give it; the key of the refusal otherwise."""
+        """Keep an answer if the sender may give it; the key of the refusal otherwise (or of
+        what to say: "votes.replaced_household", "votes.ballot_taken_proxy"). Someone who may
+        not vote in their own right but holds a confirmed proxy votes for that household (a
+        holder of several, or who names `for_household`, for the household named)."""
         if Role.OBSERVER in ctx.roles:
             return "votes.observer"
         if not poll.is_open:
             return "votes.closed_answer"
         voter = await self.electorate.voter(poll.compound, ctx.event.sender)
+        if voter is not None and for_household == voter.household:
+            for_household = None  # their own household, named: their own ballot
+        if takes_proxies(poll) and (
+            for_household is not None or not await self._may_vote(poll, voter)
+        ):
+            held = await self.proxies.in_force_for(poll.compound, ctx.event.sender, poll.id)
+            if for_household is not None:
+                held = [p for p in held if p.household == for_household]
+            if len(held) == 1:
+                return await self._take_as_proxy(ctx, poll, choices, held[0])
+            if len(held) > 1:
+                return "votes.proxy_which"
+            if for_household is not None:
+                return "votes.proxy_none"
+        elif for_household is not None:
+            return "votes.proxy_secret" if poll.secret else "votes.proxy_not_household_vote"
         elector: tuple[str, str] | None = None
         if poll.eligibility != "anyone":
             if voter is None:
@@ -81,10 +111,50 @@ class Answers:
             )
         except PaperFirst:
             return "votes.paper_first"
+        except ProxyFirst:
+            return "votes.proxy_voted_first"
         if not kept:
             return "votes.closed_answer"
         # One household, two members: the later answer replaces the earlier; say so.
         return "votes.replaced_household" if replaces else None
+
+    async def _may_vote(self, poll: PollRecord, voter: Voter | None) -> bool:
+        """Whether the sender may vote in this household vote in their own right."""
+        if voter is None:
+            return False
+        if poll.eligibility != "owners":
+            return True
+        return (
+            voter.is_owner
+            and await self.electorate.area_of(poll.compound, voter.household) is not None
+        )
+
+    async def _take_as_proxy(
+        self, ctx: EventContext, poll: PollRecord, choices: tuple[str, ...], proxy: ProxyRecord
+    ) -> str | None:
+        weight = "1"
+        if poll.eligibility == "owners":
+            area = await self.electorate.area_of(poll.compound, proxy.household)
+            if area is None:
+                return "votes.owners_only"
+            weight = str(area)
+        try:
+            kept = await self.votes.record_answer(
+                poll.id,
+                event_id=ctx.event.event_id,
+                voter=ctx.event.sender,
+                household=proxy.household,
+                choices=choices,
+                ts=ctx.event.origin_server_ts,
+                received_at=ctx.received_at,
+                elector=(proxy.household, weight),
+                proxy_id=proxy.id,
+            )
+        except PaperFirst:
+            return "votes.paper_first"
+        except HouseholdFirst:
+            return "votes.household_voted_first"
+        return "votes.ballot_taken_proxy" if kept else "votes.closed_answer"
 
     async def refuse(self, ctx: EventContext, key: str, poll: PollRecord) -> None:
         """A refusal, as a reply to the response, to the one who sent it."""

@@ -1,4 +1,4 @@
-"""A closed formal vote's audit file (format `linli-vote-audit/2`, docs/audit-format.md): the
+"""A closed formal vote's audit file (format `linli-vote-audit/2.1`, docs/audit-format.md): the
 rule in full, the electorate (households or people, their weights and head shares, no names),
 every counted ballot (open ballots by voter with their event; secret ones by receipt code, with
 their totals; paper ballots with who entered and who confirmed them), and the result. It is
@@ -81,8 +81,9 @@ def rule_json(rule: dict[str, Any], eligibility: str) -> dict[str, Any]:
         "heads": HEADS[eligibility],
         "latest": "an online ballot is its voter's (or household's) latest answer, by "
         "origin_server_ts, then arrival",
-        "first_ballot": "a household's first ballot counts (online or paper) and a later one is "
-        "refused; a paper ballot counts once a second committee member confirmed it",
+        "first_ballot": "a household's first ballot counts (online or paper, by the household or "
+        "by its proxy) and a later one is refused; a paper ballot counts once a second "
+        "committee member confirmed it; a proxy votes once a committee member confirmed it",
     }
 
 

@@ -37,7 +37,17 @@ async def audit_material(db: Database, poll_id: int, secret: bool) -> AuditMater
         ]
         weights = {e["voter"]: (exact(e["weight"]), Fraction(e["head"])) for e in electorate}
         ballots: list[dict[str, Any]] = []
-        for voter, choice, source, entered_by, confirmed_by, event_id, ts in await conn.execute(
+        for (
+            voter,
+            choice,
+            source,
+            entered_by,
+            confirmed_by,
+            event_id,
+            ts,
+            proxy,
+            proxy_confirmed_by,
+        ) in await conn.execute(
             select(
                 CountedBallot.voter,
                 CountedBallot.choice,
@@ -46,6 +56,8 @@ async def audit_material(db: Database, poll_id: int, secret: bool) -> AuditMater
                 CountedBallot.confirmed_by,
                 CountedBallot.event_id,
                 CountedBallot.ts,
+                CountedBallot.proxy,
+                CountedBallot.proxy_confirmed_by,
             )
             .where(CountedBallot.poll_id == poll_id)
             .order_by(CountedBallot.voter)
@@ -53,6 +65,8 @@ async def audit_material(db: Database, poll_id: int, secret: bool) -> AuditMater
             ballot: dict[str, Any] = {"voter": voter, "choice": choice, "source": source}
             if source == "online":
                 ballot["event_id"], ballot["origin_server_ts"] = event_id, ts
+                if proxy is not None:  # given by a proxy for the household (format 2.1)
+                    ballot["proxy"], ballot["proxy_confirmed_by"] = proxy, proxy_confirmed_by
             else:
                 ballot["entered_by"], ballot["confirmed_by"] = entered_by, confirmed_by
             ballots.append(ballot)

@@ -1,5 +1,6 @@
-"""An independent check of a vote's audit file (format `linli-vote-audit/2`, docs/audit-format.md):
-the result recomputed from the file alone, by the rule the file states.
+"""An independent check of a vote's audit file (format `linli-vote-audit/2.1`, and 2, which it
+extends; docs/audit-format.md): the result recomputed from the file alone, by the rule the file
+states.
 
 Self-contained on purpose: it imports nothing of Linli (not the rules, not the tally), only
 Python's standard library, so it can be copied out and run by anyone, and it is a second
@@ -18,7 +19,9 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-FORMAT = "linli-vote-audit/2"
+FORMAT = "linli-vote-audit/2.1"
+# Files of an earlier minor version read the same (2.1 only added optional fields).
+READS = ("linli-vote-audit/2", FORMAT)
 CHOICES = ("yes", "no", "abstain")
 
 
@@ -70,10 +73,24 @@ def _totals(
     return heads, area
 
 
+def _check_proxy(ballot: dict[str, Any]) -> None:
+    """A ballot given by a proxy (2.1): online, with who the proxy is and which committee
+    member confirmed the proxy, someone other than the proxy."""
+    if "proxy" not in ballot and "proxy_confirmed_by" not in ballot:
+        return
+    proxy, confirmed_by = ballot.get("proxy"), ballot.get("proxy_confirmed_by")
+    if not isinstance(proxy, str) or not isinstance(confirmed_by, str):
+        raise Invalid(f"the proxy ballot of {ballot['voter']} lacks its proxy or confirmation")
+    if ballot.get("source") != "online":
+        raise Invalid(f"the proxy ballot of {ballot['voter']} is not an online ballot")
+    if confirmed_by == proxy:
+        raise Invalid(f"the proxy of {ballot['voter']} confirmed their own proxy")
+
+
 def recount(data: dict[str, Any]) -> dict[str, Any]:
     """The outcome the file's ballots give under the file's rule (Invalid when they do not fit
     together: a ballot outside the electorate, a voter counted twice, totals that do not add up)."""
-    if data.get("format") != FORMAT:
+    if data.get("format") not in READS:
         raise Invalid(f"not a {FORMAT} file")
     electorate: dict[str, tuple[Fraction, Fraction]] = {}
     for elector in data["electorate"]:
@@ -95,6 +112,7 @@ def recount(data: dict[str, Any]) -> dict[str, Any]:
         take(ballot["voter"])
         if ballot["choice"] not in CHOICES:
             raise Invalid(f"unknown choice {ballot['choice']!r}")
+        _check_proxy(ballot)
         weight, head = electorate[ballot["voter"]]
         heads[ballot["choice"]] += head
         area[ballot["choice"]] += weight

@@ -71,6 +71,14 @@ class BallotStore:
                 )
             ).scalar_one_or_none()
 
+    async def paper_holders(self, poll_id: int) -> set[str]:
+        """Everyone who was given a ballot paper for this vote."""
+        async with self.db.sessions() as session:
+            rows = await session.execute(
+                select(BallotPaper.user_id).where(BallotPaper.poll_id == poll_id).distinct()
+            )
+            return {user for (user,) in rows}
+
     async def ballot_paper(self, start_event_id: str) -> tuple[int, str] | None:
         """(poll id, voter) of a ballot paper's poll event."""
         async with self.db.sessions() as session:

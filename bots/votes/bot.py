@@ -5,12 +5,14 @@ words. Counting and thresholds are in `rules.py` (pure), what people type and cl
 `parsing.py`, `formal_terms.py` and `paper.py`, opening a poll in `opening.py`, answers in
 `answers.py`, paper ballots in `paper_desk.py`, closing in `closing.py` (results in
 `results.py`, the chart in `result_chart.py`, the audit file in `audit.py`), secret ballots in
-`secret.py`, turnout and reminders in `turnout.py`, proposals in `proposals.py`, the tables in
+`secret.py`, turnout and reminders in `turnout.py`, proxies (委托) in `proxies.py`, proposals in
+`proposals.py`, the tables in
 `models.py` and the `*_store.py` files, the scheduled jobs in `jobs.py`, the words in `texts/`.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,12 +26,15 @@ from bots.votes.electorate import ElectorateStore
 from bots.votes.formal_terms import CHOICE_WORDS
 from bots.votes.jobs import CLOSE, DISTRIBUTE, REMIND, ClosePoll, HandOut, RemindVoters
 from bots.votes.opening import Opener, compound_of, open_poll
+from bots.votes.paper import parse_household
 from bots.votes.paper_desk import PAPER_STAFF, PaperDesk
 from bots.votes.parsing import PollTextError, parse_closing, parse_poll
 from bots.votes.proposal_store import ProposalStore
 from bots.votes.proposals import ProposalDesk
+from bots.votes.proxies import ProxyDesk
+from bots.votes.proxy_store import ProxyStore
 from bots.votes.secret import SecretBallots
-from bots.votes.store import VoteStore
+from bots.votes.store import PollRecord, VoteStore
 from bots.votes.turnout import Turnout
 from bridge import messages
 from bridge.bot import Bot, EventContext, Services
@@ -54,11 +59,15 @@ class VoteBot(Bot):
         self.ballots = BallotStore(services.store.db)
         self.electorate = ElectorateStore(services.store.db)
         self.proposals = ProposalDesk(services, ProposalStore(services.store.db))
-        self.turnout = Turnout(services, self.votes, self.ballots, self.electorate)
+        self.proxy_store = ProxyStore(services.store.db)
+        self.turnout = Turnout(
+            services, self.votes, self.ballots, self.electorate, self.proxy_store
+        )
         self.secret = SecretBallots(services, self.votes, self.ballots, self.electorate)
         self.closer = Closer(services, self.votes, self.proposals)
         self.opener = Opener(services, self.votes)
-        self.answers = Answers(self.votes, self.electorate, self.secret)
+        self.proxies = ProxyDesk(services, self.votes, self.electorate, self.proxy_store)
+        self.answers = Answers(self.votes, self.electorate, self.secret, self.proxy_store)
         self.papers = PaperDesk(services, self.votes, self.ballots, self.electorate)
         # Each in its compound's lane (bridge/scheduler.py): one compound's hand-out of ballot
         # papers or reminders never delays another compound's jobs.
@@ -108,8 +117,12 @@ class VoteBot(Bot):
             closes_at=spec.closes_at,
             remind=spec.remind,
         )
-        await ctx.reply(
-            "votes.opened", number=poll.number, closing=self.opener.closing_text(ctx, poll)
+        closing = self.opener.closing_text(ctx, poll)
+        await self.opener.announce(
+            ctx,
+            poll,
+            "opened",
+            lambda: ctx.reply("votes.opened", number=poll.number, closing=closing),
         )
 
     @commands.command("poll end", aliases=["投票 结束"], args=[NUMBER], roles=POLL_PEOPLE)
@@ -136,16 +149,22 @@ class VoteBot(Bot):
         compound_of(ctx)
         if ctx.room_key != "hall":
             raise CommandError("votes.hall_only")
-        await self.opener.open_formal(ctx, ctx.event.room_id, text)
+        poll = await self.opener.open_formal(ctx, ctx.event.room_id, text)
+        await self.proxies.tell_of_vote(ctx, poll)
 
     @commands.command(
         "vote cast",
         aliases=["表决 投", "表决 投票"],
-        args=[NUMBER, Arg("choice")],
-        roles=RESIDENT_ROLES,
+        args=[NUMBER, Arg("choice"), Arg("household", optional=True)],
+        roles=None,  # a proxy need not live in the compound; who may vote is checked in `take`
     )
-    async def cast_by_command(self, ctx: EventContext, number: int, choice: str) -> None:
-        poll = await open_poll(self.votes, ctx, number)
+    async def cast_by_command(
+        self, ctx: EventContext, number: int, choice: str, household: str | None
+    ) -> None:
+        """`!表决 投 N 同意`, or a proxy's `!表决 投 N 同意 3-2-1101` for the household (a
+        proxy who does not live in the compound is not in the hall: they vote from their
+        direct room with the bot, where the compound is the one of their proxy)."""
+        poll = await self._vote_for_cast(ctx, number)
         if poll.kind != "formal":
             raise CommandError("votes.not_formal", number=number)
         if poll.secret:
@@ -153,18 +172,40 @@ class VoteBot(Bot):
             await self.services.client.redact(
                 ctx.event.room_id, ctx.event.event_id, ctx.text("votes.redacted"), ctx.txn("redact")
             )
-            raise CommandError("votes.secret_elsewhere", number=number)
+            held = await self.proxy_store.in_force_for(poll.compound, ctx.event.sender, poll.id)
+            key = "votes.proxy_secret" if household or held else "votes.secret_elsewhere"
+            raise CommandError(key, number=number)
+        if not ctx.roles & RESIDENT_ROLES:
+            held = await self.proxy_store.in_force_for(poll.compound, ctx.event.sender, poll.id)
+            if not held:  # as before proxies: only residents may vote by command
+                raise CommandError("error.not_allowed", roles=ctx.role_names(RESIDENT_ROLES))
         picked = CHOICE_WORDS.get(choice.casefold())
         if picked is None:
             raise CommandError("votes.bad_choice")
-        outcome = await self.answers.take(ctx, poll, (picked,))
-        if outcome == "votes.replaced_household":
+        named = parse_household(household) if household is not None else None
+        if household is not None and named is None:
+            raise CommandError("votes.bad_household", text=household)
+        outcome = await self.answers.take(ctx, poll, (picked,), named)
+        if outcome in ("votes.replaced_household", "votes.ballot_taken_proxy"):
             await ctx.reply(outcome, number=number)
             return
         if outcome is not None:
             raise CommandError(outcome, number=number)
         key = "votes.ballot_taken_household" if poll.per_household else "votes.ballot_taken"
         await ctx.reply(key, number=number)
+
+    async def _vote_for_cast(self, ctx: EventContext, number: int) -> PollRecord:
+        if ctx.compound is not None:
+            return await open_poll(self.votes, ctx, number)
+        compounds = await self.proxy_store.compounds_of_proxy(ctx.event.sender)
+        if len(compounds) != 1:
+            raise CommandError("error.not_in_compound")
+        poll = await self.votes.get(compounds[0], number)
+        if poll is None:
+            raise CommandError("votes.not_found", number=number)
+        if not poll.is_open:
+            raise CommandError("votes.already_closed", number=number)
+        return poll
 
     # ------------------------------------------------------------ answers from clients
 
@@ -232,6 +273,37 @@ class VoteBot(Bot):
         """Paper ballots pasted as CSV lines (`3-2-1101,同意`) after the command."""
         await self.papers.import_csv(ctx, await self.papers.paper_vote(ctx, number), csv)
 
+    # ------------------------------------------------------------ proxies (委托)
+
+    @commands.command(
+        "proxy", aliases=["委托"], args=[Arg("text", ArgKind.REST)], roles=RESIDENT_ROLES
+    )
+    async def request_proxy(self, ctx: EventContext, text: str) -> None:
+        """`!委托 [投票编号] @user`: an owner asks that someone vote for the household."""
+        await self.proxies.request(ctx, text)
+
+    @commands.command("proxy confirm", aliases=["委托 确认"], args=[NUMBER], roles=COMMITTEE_ROLES)
+    async def confirm_proxy(self, ctx: EventContext, number: int) -> None:
+        await self.proxies.confirm(ctx, number)
+
+    @commands.command(
+        "proxy refuse",
+        aliases=["委托 拒绝"],
+        args=[NUMBER, Arg("reason", ArgKind.REST)],
+        roles=COMMITTEE_ROLES,
+    )
+    async def refuse_proxy(self, ctx: EventContext, number: int, reason: str) -> None:
+        await self.proxies.refuse(ctx, number, reason)
+
+    @commands.command("proxy revoke", aliases=["委托 撤销"], args=[NUMBER], roles=None)
+    async def revoke_proxy(self, ctx: EventContext, number: int) -> None:
+        """By the owner who gave it or the proxy who holds it (checked by their IDs)."""
+        await self.proxies.revoke(ctx, number)
+
+    @commands.command("proxy list", aliases=["委托 列表"], roles=None)
+    async def list_proxies(self, ctx: EventContext) -> None:
+        await self.proxies.list(ctx)
+
     # ------------------------------------------------------------ proposals and conventions
 
     @commands.command(
@@ -278,6 +350,7 @@ class VoteBot(Bot):
             raise CommandError("votes.no_room")
         terms = terms.strip().lstrip("|｜").strip()
         poll = await self.opener.open_formal(ctx, hall.room_id, f"{proposal.text} | {terms}")
+        await self.proxies.tell_of_vote(ctx, poll)
         await self.proposals.voting(ctx, proposal, poll)
 
     @commands.command("conventions", aliases=["公约"])
@@ -290,8 +363,15 @@ class VoteBot(Bot):
         await demo.seed(self, passwords)
 
     async def export_personal(self, user_id: str) -> dict[str, Any]:
-        return {"poll_answers": await self.votes.answers_of(user_id)}
+        return {
+            "poll_answers": await self.votes.answers_of(user_id),
+            "vote_proxies": await self.proxy_store.of_person(user_id),
+        }
 
     async def erase_personal(self, user_id: str, compound: str | None) -> None:
+        # Moving out, removal or erasure revokes the proxies the person gave or holds there.
+        await self.proxy_store.revoke_all_of(user_id, compound, self.services.clock.now())
+        if compound is None:
+            await self.proxy_store.rename(user_id, f"erased:{secrets.token_hex(6)}")
         # Counts stay (a closed vote's frozen result and audit file are not rewritten).
         await self.votes.forget_voter(user_id, compound)

@@ -1,6 +1,6 @@
 """The votes bot's tables. Their schema comes from the alembic history in
 `bridge/store/migrations/` (revisions 0007_votes, 0008_votes_tally,
-0009_votes_integrity); these classes map them."""
+0009_votes_integrity, 0010_votes_proxies); these classes map them."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -69,6 +70,8 @@ class PollAnswer(Base):
     choices: Mapped[list[str]] = mapped_column(JSON)
     ts: Mapped[int] = mapped_column(BigInteger)  # origin_server_ts (ms)
     received_at: Mapped[datetime]
+    # Given by a proxy for the household (votes_proxies.id); None: by the voter themselves.
+    proxy_id: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class BallotPaper(Base):
@@ -164,6 +167,9 @@ class CountedBallot(Base):
     event_id: Mapped[str | None] = mapped_column(String(255), default=None)  # online ballots
     ts: Mapped[int | None] = mapped_column(BigInteger, default=None)  # origin_server_ts
     confirmed_by: Mapped[str | None] = mapped_column(String(255), default=None)  # paper: 监票人
+    # An online ballot given by a proxy: the proxy, and the committee member who confirmed it.
+    proxy: Mapped[str | None] = mapped_column(String(255), default=None)
+    proxy_confirmed_by: Mapped[str | None] = mapped_column(String(255), default=None)
 
 
 class PollLog(Base):
@@ -180,6 +186,59 @@ class PollLog(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
 
     __table_args__ = (UniqueConstraint("poll_id", "action", "cause", name="uq_votes_log_cause"),)
+
+
+class VoteProxy(Base):
+    """A proxy (委托): an owner authorises another person to vote for the household, in one
+    vote or (poll_id None) in every open vote until revoked. requested → confirmed by a
+    committee member, or refused; a request or a proxy in force can be revoked."""
+
+    __tablename__ = "votes_proxies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    compound: Mapped[str] = mapped_column(String(64))
+    number: Mapped[int] = mapped_column(Integer)  # per compound: "委托 #2"
+    household: Mapped[str] = mapped_column(String(64))
+    owner: Mapped[str] = mapped_column(String(255))
+    proxy: Mapped[str] = mapped_column(String(255))
+    poll_id: Mapped[int | None] = mapped_column(ForeignKey("votes_polls.id"), default=None)
+    status: Mapped[str] = mapped_column(String(16))  # requested, confirmed, refused, revoked
+    requested_at: Mapped[datetime]
+    confirmed_by: Mapped[str | None] = mapped_column(String(255), default=None)
+    confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)  # why it was refused
+    # The owner's command: a request handled twice is made once.
+    cause: Mapped[str] = mapped_column(String(255), unique=True)
+
+    __table_args__ = (
+        UniqueConstraint("compound", "number", name="uq_votes_proxies_number"),
+        Index(
+            "uq_votes_proxies_active",
+            "compound",
+            "household",
+            unique=True,
+            sqlite_where=text("status IN ('requested', 'confirmed')"),
+            postgresql_where=text("status IN ('requested', 'confirmed')"),
+        ),
+    )
+
+
+class ProxyLog(Base):
+    """What happened to a proxy, once per cause (bridge/store/changes.py), and each message
+    a change posted (with its event), so a handler run again posts nothing new."""
+
+    __tablename__ = "votes_proxy_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    proxy_id: Mapped[int] = mapped_column(ForeignKey("votes_proxies.id"))
+    at: Mapped[datetime]
+    actor: Mapped[str | None] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(32))
+    cause: Mapped[str] = mapped_column(String(255))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    __table_args__ = (
+        UniqueConstraint("proxy_id", "action", "cause", name="uq_votes_proxy_log_cause"),
+    )
 
 
 class Proposal(Base):

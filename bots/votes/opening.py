@@ -4,6 +4,7 @@ command names."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +21,13 @@ from bridge.commands import CommandError
 from bridge.rooms_config import Compound
 from bridge.store.jobs import JobSpec
 from bridge.store.numbering import numbered
+
+# A poll's start event before it is posted (its row is stored first; see Opener.post_poll).
+PENDING = "pending:"
+
+
+def is_pending(poll: PollRecord) -> bool:
+    return poll.start_event_id.startswith(PENDING)
 
 
 def compound_of(ctx: EventContext) -> Compound:
@@ -86,7 +94,9 @@ class Opener:
             eligibility=ctx.text(f"votes.eligibility_{terms.eligibility}"),
             closing=self.closing_text(ctx, poll),
         )
-        await ctx.send_notice(room_id, opened, purpose="opened")
+        await self.announce(
+            ctx, poll, "opened", lambda: ctx.send_notice(room_id, opened, purpose="opened")
+        )
         if room_id != ctx.event.room_id:
             await ctx.reply("votes.opened_elsewhere", number=poll.number)
         return poll
@@ -108,21 +118,22 @@ class Opener:
         remind: bool = False,
         room_id: str | None = None,
     ) -> PollRecord:
-        """Post the native poll (its transaction ID derived from the command), then store it
-        with its closing job: a replay posts nothing new and finds the poll stored."""
+        """Store the poll with its closing job, then post the native poll (its transaction ID
+        derived from the command) and log the post in the poll's change log before recording
+        its event: a replay finds the poll stored and, once posted, the post logged, so it
+        posts nothing new even after the homeserver forgot the transaction ID (~30 minutes)."""
         done = await self.votes.by_source(ctx.event.event_id)
-        if done is not None:
+        if done is not None and not is_pending(done):
             return done
         compound = compound_of(ctx)
         room_id = room_id or ctx.event.room_id
         kind_of_event = "m.room.message" if secret else messages.POLL_START
-        start = await ctx.send(room_id, content, "poll", event_type=kind_of_event)
         new = NewPoll(
             compound=compound.key,
             kind=kind,
             room_id=room_id,
             source_event_id=ctx.event.event_id,
-            start_event_id=start,
+            start_event_id=PENDING + ctx.event.event_id,  # until posted (unique, as the cause)
             creator=ctx.event.sender,
             question=question,
             options=[{"id": i, "text": t} for i, t in options],
@@ -154,9 +165,24 @@ class Opener:
             return await self.votes.create(new, await self.votes.next_number(compound.key), jobs)
 
         # Two rooms of a compound may take the same number at once: the loser takes the next.
-        poll = await numbered(attempt, "a poll")
+        stored = done if done is not None else await numbered(attempt, "a poll")
+        start = await self.votes.post_once(
+            stored.id,
+            ctx.event.event_id,
+            "poll",
+            ctx.received_at,
+            lambda: ctx.send(room_id, content, "poll", event_type=kind_of_event),
+        )
+        posted = await self.votes.set_start_event(stored.id, start)
         self.services.scheduler.wake.set()
-        return poll
+        return posted
+
+    async def announce(
+        self, ctx: EventContext, poll: PollRecord, purpose: str, send: Callable[[], Awaitable[str]]
+    ) -> None:
+        """A message opening the poll causes (the notice in the hall, the answer to the
+        command), posted once per command however late a replay comes."""
+        await self.votes.post_once(poll.id, ctx.event.event_id, purpose, ctx.received_at, send)
 
     def closing_text(self, ctx: EventContext, poll: PollRecord) -> str:
         if poll.closes_at is None:

@@ -90,6 +90,14 @@ class PaperFirst(Exception):
     """The household's paper ballot came first: an online answer does not replace it."""
 
 
+class ProxyFirst(Exception):
+    """The household's proxy answered first: a member's answer does not replace it."""
+
+
+class HouseholdFirst(Exception):
+    """The household answered itself first: its proxy's answer does not replace it."""
+
+
 class AlreadyClosed(Exception):
     def __init__(self, poll: PollRecord) -> None:
         super().__init__(poll.number)

@@ -7,6 +7,7 @@ import base64
 import hmac
 import logging
 from collections.abc import Awaitable
+from datetime import timedelta
 from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ from bots.votes.store import PollRecord, poll_key
 from bridge import messages
 from bridge.bot import EventContext
 from bridge.matrix import derived_txn_id
+from bridge.matrix_errors import NotFound
 from bridge.roles import Role
 from bridge.rooms_config import Compound
 from bridge.secret_files import ensure_secret_key
@@ -27,6 +29,10 @@ log = logging.getLogger(__name__)
 
 # Ballot papers handed out per scheduled job (as notices' reminders, REMIND_BATCH).
 PAPER_BATCH = 100
+# In a ballot paper's content: which vote and whose paper.
+PAPER_KEY = "cn.linli.ballot_paper"
+# How often an open secret vote looks for voters who became eligible without a membership event.
+SWEEP_EVERY = timedelta(minutes=10)
 
 
 class SecretBallots(VotesPart):
@@ -51,6 +57,7 @@ class SecretBallots(VotesPart):
             if compound is None
             else (await self.services.roles.table(compound)).observers
         )
+        given = await self.ballots.paper_holders(poll.id)
         waiting = sorted(
             voter.user_id
             for voter in await self.electorate.voters(poll.compound)
@@ -58,6 +65,7 @@ class SecretBallots(VotesPart):
                 poll.eligibility == "owners" and not (voter.is_owner and voter.household in areas)
             )
             and voter.user_id not in observers  # observers read, never vote
+            and voter.user_id not in given
             and (payload.after is None or voter.user_id > payload.after)
         )
         # A batch per job (each paper may be a new direct room): the compound's lane is free
@@ -73,6 +81,19 @@ class SecretBallots(VotesPart):
                 DISTRIBUTE,
                 self.services.clock.now(),
                 following,
+            )
+            return
+        # Whoever becomes eligible with no event Linli sees (made an owner, a roster change,
+        # re-verified while in the hall) gets a paper at the next look, until the close (which
+        # cancels it). The key follows from this job's, so a job run again schedules the same;
+        # the time from now, so a clock far ahead (a restart after days) runs one look, not many.
+        due = self.services.clock.now() + SWEEP_EVERY
+        if poll.closes_at is None or due < poll.closes_at:
+            await self.services.scheduler.schedule_kind(
+                poll_key(poll.id, "papers", "sweep", job.id),
+                DISTRIBUTE,
+                due,
+                HandOut(poll=poll.id),
             )
 
     async def hand_out_to_newcomer(self, compound: str, user_id: str, cause: str) -> None:
@@ -107,11 +128,15 @@ class SecretBallots(VotesPart):
             messages.alert(ring, to=[user_id]),
             derived_txn_id(cause, f"paper-alert:{poll.id}:{user_id}"),
         )
+        content = messages.poll_start(
+            f"{text}{poll.question}", options, max_selections=1, disclosed=False
+        )
+        # Whose paper for which vote, so an answer that comes before the paper is recorded
+        # (the voter is quick, the bot slow) is still known as Linli's (see `_cast`).
+        content[PAPER_KEY] = {"poll": poll.id, "voter": user_id}
         start = await self.services.client.send(
             room,
-            messages.poll_start(
-                f"{text}{poll.question}", options, max_selections=1, disclosed=False
-            ),
+            content,
             derived_txn_id(cause, f"paper:{poll.id}:{user_id}"),
             event_type=messages.POLL_START,
         )
@@ -141,6 +166,8 @@ class SecretBallots(VotesPart):
 
     async def _cast(self, ctx: EventContext, start_event_id: str, answers: tuple[str, ...]) -> None:
         paper = await self.ballots.ballot_paper(start_event_id)
+        if paper is None and ctx.compound is None:
+            paper = await self._unrecorded_paper(ctx, start_event_id)
         if paper is None:
             # Not one of Linli's papers: in a room that holds one for an open secret vote, an
             # older paper Linli lost track of (posted, then a crash before it was stored):
@@ -195,6 +222,29 @@ class SecretBallots(VotesPart):
             await say("votes.receipt", receipt=receipt)
         else:
             await say(f"votes.secret_{outcome}")
+
+    async def _unrecorded_paper(self, ctx: EventContext, start: str) -> tuple[int, str] | None:
+        """A ballot paper answered before the bot recorded it (posted, not yet stored): the
+        homeserver says the bot posted it, for this voter, in an open secret vote; it is
+        recorded now and the ballot taken."""
+        try:
+            event = await self.services.client.get_event(ctx.event.room_id, start)
+        except NotFound:
+            return None
+        marker = event.get("content", {}).get(PAPER_KEY)
+        if (
+            event.get("sender") != self.services.config.bot_user_id
+            or event.get("type") != messages.POLL_START
+            or not isinstance(marker, dict)
+            or marker.get("voter") != ctx.event.sender
+            or not isinstance(marker.get("poll"), int)
+        ):
+            return None
+        poll = await self.votes.by_id(marker["poll"])
+        if poll is None or not poll.secret or not poll.is_open:
+            return None
+        await self.ballots.add_ballot_paper(poll.id, ctx.event.sender, ctx.event.room_id, start)
+        return poll.id, ctx.event.sender
 
     async def _roles(self, compound: Compound, user_id: str) -> frozenset[Role]:
         return (await self.services.roles.table(compound)).roles_of(user_id)

@@ -28,10 +28,12 @@ from bots.votes.models import (
 from bots.votes.records import (
     AlreadyClosed,
     Closing,
+    HouseholdFirst,
     Material,
     NewPoll,
     PaperFirst,
     PollRecord,
+    ProxyFirst,
     _record,
 )
 from bots.votes.rules import Answer
@@ -40,7 +42,16 @@ from bridge.store.changes import ChangeLog
 from bridge.store.database import Database, insert_ignoring_duplicates, table_of
 from bridge.store.jobs import JobSpec, add_jobs
 
-__all__ = ["AlreadyClosed", "Closing", "Material", "NewPoll", "PaperFirst", "PollRecord"]
+__all__ = [
+    "AlreadyClosed",
+    "Closing",
+    "HouseholdFirst",
+    "Material",
+    "NewPoll",
+    "PaperFirst",
+    "PollRecord",
+    "ProxyFirst",
+]
 
 
 class VoteStore:
@@ -103,6 +114,14 @@ class VoteStore:
             await add_jobs(session, jobs(record), fresh=True)
             return record
 
+    async def set_start_event(self, poll_id: int, start_event_id: str) -> PollRecord:
+        """The poll's posted event, once it is posted (the row was stored first)."""
+        async with self.db.transaction() as session:
+            row = await session.get_one(Poll, poll_id)
+            row.start_event_id = start_event_id
+            await session.flush()
+            return _record(row)
+
     async def elector_heads(self, poll_id: int) -> dict[str, Fraction]:
         """A formal vote's electorate fixed at its opening, each voter's share of a head."""
         async with self.db.sessions() as session:
@@ -119,10 +138,13 @@ class VoteStore:
         ts: int,
         received_at: datetime,
         elector: tuple[str, str] | None = None,
+        proxy_id: int | None = None,
     ) -> bool:
         """Keep a response while the poll is open; False when it is closed. The same event
         twice is kept once. `elector` (voter, weight): who the answer counts for, added to a
-        formal vote's electorate if they became eligible after it opened."""
+        formal vote's electorate if they became eligible after it opened. `proxy_id`: given by
+        a proxy for the household (the household's first ballot counts: a proxy's answer
+        refuses its members' later ones, and the other way round: ProxyFirst, HouseholdFirst)."""
         async with self.db.transaction() as session:
             status = await lock_poll(session, poll_id)
             if status != "open":
@@ -140,6 +162,18 @@ class VoteStore:
                 )
                 if paper.first() is not None:
                     raise PaperFirst(household)
+                others = select(PollAnswer.id).where(
+                    PollAnswer.poll_id == poll_id,
+                    PollAnswer.household == household,
+                    PollAnswer.event_id != event_id,
+                    PollAnswer.proxy_id.is_(None)
+                    if proxy_id is not None
+                    else PollAnswer.proxy_id.is_not(None),
+                )
+                if (await session.execute(others.limit(1))).first() is not None:
+                    raise (
+                        HouseholdFirst(household) if proxy_id is not None else ProxyFirst(household)
+                    )
             await session.execute(
                 insert_ignoring_duplicates(session, table_of(PollAnswer)).values(
                     poll_id=poll_id,
@@ -149,6 +183,7 @@ class VoteStore:
                     choices=list(choices),
                     ts=ts,
                     received_at=received_at,
+                    proxy_id=proxy_id,
                 )
             )
             if elector is not None:

@@ -10,7 +10,8 @@ Which ballot counts (the same rule the docs and the audit file state):
 - a household's paper ballot once a second committee member confirmed it (a household's first
   ballot counts: one on paper refuses a later online answer, and the other way round); paper
   ballots of households outside the electorate are left out; an answer of someone who left a
-  household that changed hands since does not count for it;
+  household that changed hands since does not count for it (a proxy's: of the owner who gave
+  it); an answer given by a proxy counts as the household's, naming the proxy;
 - secret ballots are counted from their running totals (`votes_secret_totals`), after checking
   that their voters are in the electorate and that the totals' area is the voters' area.
 Runs on SQLite (3.25 or later, for window functions) and PostgreSQL.
@@ -48,6 +49,7 @@ from bots.votes.models import (
     SecretBallot,
     SecretTotal,
     SecretVoter,
+    VoteProxy,
 )
 from bots.votes.rules import FORMAL_CHOICES, Totals, Weight
 from bridge.store.database import insert_ignoring_duplicates, table_of
@@ -93,6 +95,8 @@ async def count_formal(
                 "event_id",
                 "ts",
                 "confirmed_by",
+                "proxy",
+                "proxy_confirmed_by",
             ],
             _counted(poll, poll_id, compound, eligibility, per_household, changed_hands),
         )
@@ -250,11 +254,13 @@ def _counted(
     )
     kept = PollAnswer.poll_id == poll_id
     if per_household and changed_hands:
+        # A proxy's answer is the owner's who gave the proxy: it stops counting when they left.
+        giver = select(VoteProxy.owner).where(VoteProxy.id == PollAnswer.proxy_id).scalar_subquery()
         still_there = (
             select(Resident.id)
             .where(
                 Resident.compound == compound,
-                Resident.user_id == PollAnswer.voter,
+                Resident.user_id == func.coalesce(giver, PollAnswer.voter),
                 household_of(Resident) == PollAnswer.household,
             )
             .exists()
@@ -273,6 +279,7 @@ def _counted(
             PollAnswer.choices[0].as_string().label("choice"),
             PollAnswer.event_id.label("event_id"),
             PollAnswer.ts.label("ts"),
+            PollAnswer.proxy_id.label("proxy_id"),
             func.row_number()
             .over(partition_by=key, order_by=(PollAnswer.ts.desc(), PollAnswer.id.desc()))
             .label("rank"),
@@ -298,9 +305,12 @@ def _counted(
             ranked.c.event_id,
             ranked.c.ts,
             cast(null(), String),
+            VoteProxy.proxy,
+            VoteProxy.confirmed_by,
         )
         .select_from(ranked)
         .join(Elector, elector)
+        .outerjoin(VoteProxy, VoteProxy.id == ranked.c.proxy_id)
         .where(ranked.c.rank == 1, ~on_paper)
     )
     paper = (
@@ -315,6 +325,8 @@ def _counted(
             cast(null(), String),
             cast(null(), BigInteger),
             PaperBallot.confirmed_by,
+            cast(null(), String),
+            cast(null(), String),
         )
         .join(Elector, (Elector.poll_id == poll_id) & (Elector.voter == PaperBallot.household))
         .where(PaperBallot.poll_id == poll_id, PaperBallot.confirmed_by.is_not(None))

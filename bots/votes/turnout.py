@@ -4,6 +4,7 @@ sent to those who have not answered."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 from bots.votes.electorate import electorate_of
 from bots.votes.jobs import RemindVoters
 from bots.votes.part import VotesPart
+from bots.votes.proxy_store import ProxyStore
 from bots.votes.results import heads_text
 from bots.votes.rules import (
     area_text,
@@ -24,8 +26,11 @@ from bridge.matrix import derived_txn_id
 from bridge.store.jobs import Job
 
 
+@dataclass
 class Turnout(VotesPart):
     """Turnout and reminders of one compound's polls."""
+
+    proxies: ProxyStore
 
     @property
     def tz(self) -> ZoneInfo:
@@ -82,6 +87,9 @@ class Turnout(VotesPart):
                 total=area_text(total_area),
                 percent=percent(voted_area, total_area),
             )
+        by_proxy = await self.proxies.proxy_households(poll.id) if poll.kind == "formal" else 0
+        if by_proxy:
+            line += text("votes.turnout_proxies", count=by_proxy)
         return line
 
     async def remind_voters(self, job: Job, payload: RemindVoters) -> None:

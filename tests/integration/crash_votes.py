@@ -1,11 +1,13 @@
 """The votes part of the crash scenario (crash_scenario.py): a household vote is open in the hall
 while Linli is killed; residents answer it from their clients with native poll responses (and
 change their minds), staff enter paper ballots by command for the one household that does not
-vote online (and correct them before their confirmation). After the kills a committee member
-confirms the last batch and closes the vote. Counted: every response event stored once, none
-lost; every paper command answered once and its last choice stored; one end event and one
-result; the result's counts and the database's counted ballots equal what the residents and
-staff last sent."""
+vote online (and correct them before their confirmation). A secret vote by household is open
+too: each resident answers the ballot paper in their direct room with the bot once, through the
+kills (crash_secret.py). After the kills a committee member confirms the last batch and closes
+both votes. Counted: every response event stored once, none lost; every paper command answered
+once and its last choice stored; one end event and one result; the result's counts and the
+database's counted ballots equal what the residents and staff last sent; every secret ballot
+acknowledged with one receipt, counted once under it, and the secret result its tally."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from tests.integration.crash_secret import SecretBallots
 from tests.integration.matrix_client import ResidentClient
 from tests.integration.room_watch import Event, RoomWatch, history
 
@@ -37,8 +40,13 @@ class VoteReport:
     papers: int = 0
     problems: list[str] = field(default_factory=list)
 
+    secret: int = 0
+
     def line(self) -> str:
-        return f"  ballots: {self.responses} poll responses, {self.papers} paper entries"
+        return (
+            f"  ballots: {self.responses} poll responses, {self.papers} paper entries, "
+            f"{self.secret} secret ballots"
+        )
 
 
 class VoteDriver:
@@ -68,12 +76,17 @@ class VoteDriver:
         assert start is not None, "the vote did not open"
         self.start = start["event_id"]
         self.number = 1
+        self.secret = SecretBallots(self.linli, self.committee, self.hall, self.watch, self.rng)
+        await self.secret.setup(residents, households)
 
     async def close(self) -> None:
         await self.watch.close()
 
     async def answer(self, resident: ResidentClient) -> None:
-        """A native poll response, as Element sends it; it gets no answer (none is due)."""
+        """A native poll response, as Element sends it; it gets no answer (none is due). The
+        resident's first turn casts their secret ballot instead."""
+        if await self.secret.cast(resident):
+            return
         if self.households[resident.user_id] == self.paper_household:
             return  # this household votes on paper
         choice = self.rng.choice(list(CHOICES))
@@ -115,12 +128,13 @@ class VoteDriver:
         await self.watch.wait_for(
             self.hall, lambda e: self._bot(e) and _body(e).startswith("表决 #1 结果"), timeout
         )
+        await self.secret.close_vote(timeout)
 
     def _bot(self, event: Event) -> bool:
         return event.get("sender") == self.linli.bot_user_id
 
     async def check(self) -> VoteReport:
-        r = VoteReport(len(self.responses), len(self.papers))
+        r = VoteReport(len(self.responses), len(self.papers), secret=len(self.secret.cast_ballots))
         stored = Counter(
             event_id for (event_id,) in self.linli.query("SELECT event_id FROM votes_answers")
         )
@@ -146,7 +160,13 @@ class VoteDriver:
         counted = dict(self.linli.query("SELECT voter, choice FROM votes_counted WHERE poll_id=1"))
         if counted != expected:
             r.problems.append(f"counted {counted}, expected {expected}")
-        ends = [e for e in hall if e.get("type") == END and self._bot(e)]
+        ends = [  # the open vote's (the secret vote's close posts its own)
+            e
+            for e in hall
+            if e.get("type") == END
+            and self._bot(e)
+            and e.get("content", {}).get("m.relates_to", {}).get("event_id") == self.start
+        ]
         results = [
             e
             for e in hall
@@ -161,6 +181,7 @@ class VoteDriver:
         shown = COUNTS.search(_body(results[0])) if results else None
         if shown is None or tuple(int(n) for n in shown.groups()) != want:
             r.problems.append(f"result {_body(results[0]) if results else None!r}, want {want}")
+        r.problems += await self.secret.check(hall)
         return r
 
 

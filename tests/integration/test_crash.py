@@ -10,7 +10,8 @@ verification; one reminder and two escalation notices for each ticket left to it
 due job left behind; each work order delivered to the grid, none twice; no failed inbox event,
 no stray answer. And a household vote answered and given paper ballots through the kills
 (crash_votes.py): every poll response stored once, every paper ballot answered once, one result
-whose counts are each household's last answer, paper over online.
+whose counts are each household's last answer, paper over online; beside it a secret vote
+(crash_secret.py) whose every acknowledged ballot is counted once under its one receipt.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ async def test_sigkill_at_random_moments_loses_nothing_and_repeats_nothing(
     assert report.mentions >= 10 and report.commands["done"] >= 5
     assert report.commands["approve"] >= 3 and report.work_orders >= 3
     assert report.ballots and not report.ballots.startswith("  ballots: 0 ")
+    assert not report.ballots.endswith(" 0 secret ballots")  # the secret vote open through it
     assert not report.problems, "\n".join(report.lines())
 
 

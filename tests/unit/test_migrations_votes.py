@@ -1,12 +1,16 @@
-"""Revision 0009_votes_integrity on a populated database, SQLite and PostgreSQL: secret voters
-and ballots keep their rows in tables with no serial id or rowid, a vote closed before keeps
-its cause as the first line of its change log, and an open vote still closes afterwards."""
+"""Revisions 0009_votes_integrity and 0010_votes_proxies on a populated database, SQLite and
+PostgreSQL: secret voters and ballots keep their rows in tables with no serial id or rowid, a
+vote closed before keeps its cause as the first line of its change log, and an open vote still
+closes afterwards; answers and counted ballots keep their rows with no proxy, and a household
+has one proxy asked for or in force at a time."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from bots.votes import results
 from bots.votes.store import VoteStore
@@ -76,3 +80,41 @@ async def test_0009_keeps_secret_ballots_and_logs_earlier_closes(empty_database_
     )
     assert closing.poll.result is not None and closing.poll.result["counted"]["secret"] == 1
     await store.close()
+
+
+async def test_0010_keeps_answers_and_counted_ballots_and_allows_one_active_proxy(
+    empty_database_url: str,
+) -> None:
+    url = empty_database_url
+    sqlite = url.startswith("sqlite")
+    at = "2026-11-23 02:00:00" if sqlite else "2026-11-23 02:00:00+00"
+    true = "1" if sqlite else "true"
+    db = Database(url)
+    await db.migrate("0009_votes_integrity")
+    async with db.engine.begin() as raw:
+        for statement in (
+            POLL.format(id=1, t=true, at=at, status="open", closed_at="NULL", cause="NULL"),
+            "INSERT INTO votes_answers (poll_id, event_id, voter, household, choices, ts, "
+            f"received_at) VALUES (1, '$a', '@a:x', '1-1-101', '[\"yes\"]', 1, '{at}')",
+            "INSERT INTO votes_counted (poll_id, voter, choice, source, weight) VALUES "
+            "(1, '1-1-102', 'yes', 'paper', '1')",
+        ):
+            await raw.execute(text(statement))
+    await db.migrate("0010_votes_proxies")
+    async with db.engine.begin() as conn:
+        answers = (await conn.execute(text("SELECT event_id, proxy_id FROM votes_answers"))).all()
+        assert [tuple(r) for r in answers] == [("$a", None)]
+        counted = (await conn.execute(text("SELECT proxy FROM votes_counted"))).all()
+        assert [tuple(r) for r in counted] == [(None,)]
+        proxy = (
+            "INSERT INTO votes_proxies (compound, number, household, owner, proxy, status, "
+            "requested_at, cause) VALUES ('c', {n}, '1-1-101', '@a:x', '@son:x', '{status}', "
+            f"'{at}', '$p{{n}}')"
+        )
+        await conn.execute(text(proxy.format(n=1, status="revoked")))
+        await conn.execute(text(proxy.format(n=2, status="confirmed")))
+    # A second proxy asked for while one is in force: the partial unique index refuses it.
+    with pytest.raises(IntegrityError):
+        async with db.engine.begin() as conn:
+            await conn.execute(text(proxy.format(n=3, status="requested")))
+    await db.close()

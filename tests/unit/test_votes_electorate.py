@@ -178,6 +178,7 @@ async def test_owners_turnout_counts_heads_as_the_close_does(store: Store) -> No
     from sqlalchemy import update
 
     from bots.votes.electorate import ElectorateStore
+    from bots.votes.proxy_store import ProxyStore
     from bots.votes.turnout import Turnout
     from bridge.store.models import RosterHousehold
 
@@ -198,7 +199,13 @@ async def test_owners_turnout_counts_heads_as_the_close_does(store: Store) -> No
         ts=1000,
         received_at=NOW,
     )
-    turnout = Turnout(None, votes, BallotStore(store.db), ElectorateStore(store.db))  # type: ignore[arg-type]
+    turnout = Turnout(
+        None,  # type: ignore[arg-type]
+        votes,
+        BallotStore(store.db),
+        ElectorateStore(store.db),
+        ProxyStore(store.db),
+    )
 
     def text(key: str, **args: object) -> str:
         return f"{key}:" + ",".join(f"{k}={v}" for k, v in sorted(args.items()))

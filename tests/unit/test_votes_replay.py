@@ -449,3 +449,35 @@ async def test_ballot_papers_go_out_in_batches_each_voter_once(
     job = Job(0, f"vote:{poll.id}:papers", "votes.hand_out", NOW, {"poll": poll.id}, 0)
     await bridge.bot(VoteBot).secret.hand_out_ballot_papers(job, HandOut(poll=poll.id))
     assert len(papers()) - hall_polls == 3
+
+
+async def test_a_poll_posted_then_crashed_before_its_event_was_recorded_is_not_posted_again(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The poll's row is stored before it is posted, and the post logged once made: a replay
+    after the homeserver forgot the transaction ID (about 30 minutes) finds it, and posts
+    neither the poll nor its announcement again."""
+    hall = await room(bridge, "hall")
+    votes = bridge.bot(VoteBot).votes
+    real = votes.set_start_event
+
+    async def crash(poll_id: int, start_event_id: str) -> Any:
+        raise RuntimeError("killed after posting the poll")
+
+    monkeypatch.setattr(votes, "set_start_event", crash)
+    command = message("$v", "@yewei_zhao:linli.localhost", "!表决 修路 | 简单多数 | 每户一票", hall)
+    with pytest.raises(RuntimeError):
+        await bridge.router.handle(command, NOW, fresh=True)
+    monkeypatch.setattr(votes, "set_start_event", real)
+    recording(bridge)._by_txn.clear()  # past the homeserver's transaction cache
+    await bridge.router.handle(command, NOW, fresh=False)
+    recording(bridge)._by_txn.clear()
+    await bridge.router.handle(command, NOW, fresh=False)
+    starts = [s for s in recording(bridge).sent if s.event_type.endswith("poll.start")]
+    assert len(starts) == 1
+    poll = await votes.get("heping", 1)
+    assert poll is not None and poll.start_event_id == starts[0].event_id
+    assert len([b for b in recording(bridge).bodies(hall) if b.startswith("表决 #1 已发起")]) == 1
+    # An answer to the poll is taken (the poll is found by its posted event).
+    await bridge.router.handle(response("$a", CAROL, starts[0].event_id, ["yes"], hall), NOW)
+    assert len(await votes.answers(poll.id)) == 1

@@ -20,7 +20,8 @@ from bots.votes.audit_store import audit_material
 from bots.votes.ballot_store import BallotStore, Batch
 from bots.votes.count import CountError
 from bots.votes.models import SecretTotal
-from bots.votes.store import NewPoll, PollRecord, VoteStore
+from bots.votes.proxy_store import NewProxy, ProxyStore
+from bots.votes.store import NewPoll, PollRecord, ProxyFirst, VoteStore
 from bridge.store import Store
 from bridge.store.database import table_of
 from bridge.store.models import Resident, RosterHousehold
@@ -266,3 +267,58 @@ async def test_an_erased_voter_leaves_a_closed_count_that_still_recounts(store: 
     data = json.loads(audit.audit_file(closing.poll, "C", material))
     assert audit.verify(data) == (True, [])
     jsonschema.validate(data, SCHEMA)
+
+
+async def test_a_proxys_answer_counts_for_the_household_and_names_the_proxy(
+    store: Store,
+) -> None:
+    """On both engines: an answer given under a confirmed proxy counts as the household's, the
+    counted ballot and the audit file name the proxy and who confirmed it, and the household's
+    own later answer is refused (its first ballot counts)."""
+    votes, proxies = VoteStore(store.db), ProxyStore(store.db)
+    poll = await formal(votes)
+    proxy, made = await proxies.request(
+        NewProxy("c", "1-1-102", "@b:x", "@son:x", poll.id, "$ask", NOW)
+    )
+    assert made
+    await proxies.confirm(proxy.id, by="@committee:x", cause="$ok", at=NOW)
+    assert await votes.record_answer(
+        poll.id,
+        event_id="$by-proxy",
+        voter="@son:x",
+        household="1-1-102",
+        choices=["no"],
+        ts=5,
+        received_at=NOW,
+        elector=("1-1-102", "80.50"),
+        proxy_id=proxy.id,
+    )
+    with pytest.raises(ProxyFirst):
+        await votes.record_answer(
+            poll.id,
+            event_id="$own",
+            voter="@b:x",
+            household="1-1-102",
+            choices=["yes"],
+            ts=6,
+            received_at=NOW,
+            elector=("1-1-102", "80.50"),
+        )
+    await answer(votes, poll, 1, "@a:x", "yes", ts=7)
+    closing = await votes.close(poll.id, cause="job", at=NOW, by=None, result=results.freeze)
+    material = await audit_material(store.db, poll.id, secret=False)
+    data = json.loads(audit.audit_file(closing.poll, "C", material))
+    jsonschema.validate(data, SCHEMA)
+    assert audit.verify(data) == (True, [])
+    by_voter = {b["voter"]: b for b in data["ballots"]}
+    assert by_voter["1-1-102"] == {
+        "voter": "1-1-102",
+        "choice": "no",
+        "source": "online",
+        "event_id": "$by-proxy",
+        "origin_server_ts": 5,
+        "proxy": "@son:x",
+        "proxy_confirmed_by": "@committee:x",
+    }
+    assert "proxy" not in by_voter["1-1-101"]
+    assert await proxies.proxy_households(poll.id) == 1
