@@ -367,3 +367,15 @@ class TicketStore:
                 )
             ).scalars()
             return [(r.action, r.actor, dict(r.detail)) for r in rows]
+
+    async def history(
+        self, ticket_id: int
+    ) -> list[tuple[datetime, str, str | None, dict[str, Any]]]:
+        """A ticket's event log, oldest first: when, what, by whom, its detail."""
+        async with self.db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(TicketLog).where(TicketLog.ticket_id == ticket_id).order_by(TicketLog.id)
+                )
+            ).scalars()
+            return [(_utc(r.at), r.action, r.actor, dict(r.detail)) for r in rows]

@@ -1,0 +1,156 @@
+"""The back office's views (bridge/dashboard serves the page and signs people in).
+
+Property staff (and the committees, who may run the same `!工单` commands) see the open
+tickets of the compounds where they hold those roles, a ticket's history, and act on it: each
+button runs the `!工单 …` command it stands for, through the tickets bot's own handler
+(bridge/dashboard/actions.py), so the rules, the change once per cause and the words residents
+read in the thread are the command's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from aiohttp import web
+from aiohttp.web import AbstractRouteDef
+
+from bots.backoffice.queue import queue_order, row, thread_link
+from bots.tickets.bot import TICKET_STAFF, TicketBot
+from bots.tickets.store import OPEN_STATES, TicketRecord
+from bridge.bot import Bot
+from bridge.commands import USER_ID_TOKEN
+from bridge.dashboard.actions import cause_of, context_for, run_command
+from bridge.dashboard.server import ApiError, Dashboard, DashboardViews, json_body
+from bridge.dashboard.sessions import Session
+from bridge.rooms_config import Compound
+
+# Button → the command it stands for, and the body keys it takes (with their limits).
+ACTIONS: dict[str, tuple[str, dict[str, int]]] = {
+    "ack": ("ticket ack", {}),
+    "claim": ("ticket claim", {}),
+    "done": ("ticket done", {"text": 2000}),
+    "assign": ("ticket assign", {"user": 255}),
+    "pause": ("ticket wait", {"reason": 500}),
+    "resume": ("ticket resume", {}),
+}
+REQUIRED = {"assign": "user", "pause": "reason"}
+LISTED = 500  # open tickets per compound on the page
+
+
+class BackofficeBot(Bot, DashboardViews):
+    texts: ClassVar[Path | None] = None
+
+    def dashboard_routes(self, dashboard: Dashboard) -> Sequence[AbstractRouteDef]:
+        self.dashboard = dashboard
+        return (
+            web.get("/api/tickets", self.ticket_queue),
+            web.get("/api/tickets/{compound}/{number:[0-9]{1,9}}", self.ticket),
+            web.post("/api/tickets/{compound}/{number:[0-9]{1,9}}/{action}", self.ticket_action),
+        )
+
+    @property
+    def _tickets(self) -> TicketBot:
+        return next(b for b in self.services.bots if isinstance(b, TicketBot))
+
+    # ------------------------------------------------------------ property staff
+
+    async def ticket_queue(self, request: web.Request) -> web.Response:
+        session = await self.dashboard.session_of(request)
+        now = self.services.clock.now()
+        rows: list[dict[str, Any]] = []
+        for key in session.compounds_with(TICKET_STAFF):
+            compound = self._compound(key)
+            tickets = await self._tickets.tickets.listing(
+                key, statuses=(*OPEN_STATES, "done"), limit=LISTED
+            )
+            tickets.sort(key=lambda t: queue_order(t, now))
+            for t in tickets:
+                rows.append(await self._row(compound, t))
+        rows.sort(key=lambda r: (not r["overdue"], not r["urgent"]))  # across compounds too
+        return web.json_response({"now": now.isoformat(), "tickets": rows})
+
+    async def ticket(self, request: web.Request) -> web.Response:
+        session = await self.dashboard.session_of(request)
+        compound, t = await self._find(session, request)
+        history = []
+        for at, action, actor, detail in await self._tickets.tickets.history(t.id):
+            history.append(
+                {"at": at.isoformat(), "action": action, "actor": actor, "detail": _shown(detail)}
+            )
+        now = self.services.clock.now()
+        return web.json_response(
+            {"now": now.isoformat(), "ticket": await self._row(compound, t), "history": history}
+        )
+
+    async def ticket_action(self, request: web.Request) -> web.Response:
+        session = await self.dashboard.session_of(request)
+        compound, t = await self._find(session, request)
+        action = request.match_info["action"]
+        if action not in ACTIONS:
+            raise ApiError(404, "LINLI_UNKNOWN_ACTION", "dashboard.error.unknown_action")
+        command, takes = ACTIONS[action]
+        body = await json_body(request)
+        request_id = body.get("request_id")
+        if not isinstance(request_id, str):
+            raise ApiError(400, "LINLI_BAD_REQUEST", "dashboard.error.bad_request")
+        args: dict[str, Any] = {"number": t.number}
+        for name, limit in takes.items():
+            value = body.get(name)
+            if value is not None and (not isinstance(value, str) or len(value) > limit):
+                raise ApiError(400, "LINLI_BAD_REQUEST", "dashboard.error.bad_request")
+            args[name] = value.strip() or None if isinstance(value, str) else None
+        required = REQUIRED.get(action)
+        if required is not None and not args.get(required):
+            raise ApiError(400, "LINLI_BAD_REQUEST", "dashboard.error.bad_request")
+        if action == "assign" and not USER_ID_TOKEN.match(args["user"]):
+            raise ApiError(400, "LINLI_BAD_REQUEST", "dashboard.error.bad_request")
+        ctx = await context_for(
+            self.services, session.user_id, compound, cause_of(session.user_id, request_id)
+        )
+        answers = await run_command(ctx, command, **args)
+        after = await self._tickets.tickets.by_id(t.id)
+        assert after is not None
+        return web.json_response({"ticket": await self._row(compound, after), "said": answers})
+
+    # ------------------------------------------------------------ finding what is asked
+
+    def _compound(self, key: str) -> Compound:
+        compound = self.services.rooms.compounds.get(key)
+        if compound is None:
+            raise ApiError(404, "LINLI_NOT_FOUND", "dashboard.error.not_found")
+        return compound
+
+    async def _find(self, session: Session, request: web.Request) -> tuple[Compound, TicketRecord]:
+        key = request.match_info["compound"]
+        if not session.roles_in(key) & TICKET_STAFF:
+            # Staff of another compound (or an observer): that compound's tickets are not theirs.
+            raise ApiError(403, "LINLI_NOT_YOURS", "dashboard.error.not_yours")
+        compound = self._compound(key)
+        t = await self._tickets.tickets.get(key, int(request.match_info["number"]))
+        if t is None:
+            raise ApiError(404, "LINLI_NOT_FOUND", "dashboard.error.not_found")
+        return compound, t
+
+    async def _row(self, compound: Compound, t: TicketRecord) -> dict[str, Any]:
+        services = self.services
+        reason = await self._tickets.tickets.waiting_reason(t.id) if t.status == "waiting" else None
+        return row(
+            t,
+            services.clock.now(),
+            compound_name=compound.config.name,
+            labels={
+                "status": services.text(compound, f"tickets.status_{t.status}"),
+                "category": services.text(compound, f"categories.{t.category}"),
+            },
+            link=thread_link(
+                t, services.config.join.client_url, services.config.homeserver.server_name
+            ),
+            waiting_reason=reason,
+        )
+
+
+def _shown(detail: dict[str, Any]) -> dict[str, Any]:
+    """What of a log line's detail the page shows (texts, reasons, ratings; never more)."""
+    return {k: v for k, v in detail.items() if k in ("text", "reason", "to", "rating", "from")}

@@ -1,0 +1,93 @@
+"""A click in the back office runs the bot command it stands for, through the command's own
+handler: the same role check (the declared `roles=`), the same change once per cause, the same
+words in the room. Only the cause differs: a back-office request instead of a room event.
+
+The request's cause ID is derived from the person and the page's request ID (one per click,
+sent again when the page retries), so a click repeated after a lost answer changes nothing
+twice and posts nothing twice (the room messages' transaction IDs are derived from it as from
+an event ID). What a command would answer in the room it was typed in ("answered in the
+thread") is kept for the page instead: a click has no room of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge import metrics
+from bridge.bot import Bot, EventContext, Services
+from bridge.commands import CommandError, CommandSpec, allowed
+from bridge.dashboard.server import ApiError
+from bridge.events import Message
+from bridge.rooms_config import Compound
+
+# The page's request ID: a UUID or similar, never anything personal.
+REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+# A click has no room; the synthetic event's room is none of Linli's (never sent to).
+NO_ROOM = "!linli-dashboard"
+
+
+@dataclass
+class DashboardContext(EventContext):
+    """The context of a back-office request, as a bot handler sees an event's."""
+
+    answers: list[str] = field(default_factory=list)
+
+    async def reply_text(self, body: str, *, purpose: str, thread_root: str | None = None) -> str:
+        self.answers.append(body)
+        return ""
+
+
+def cause_of(user_id: str, request_id: str) -> str:
+    if not REQUEST_ID.fullmatch(request_id):
+        raise ApiError(400, "LINLI_BAD_REQUEST", "dashboard.error.bad_request")
+    digest = hashlib.sha256(f"{user_id}\0{request_id}".encode()).hexdigest()[:32]
+    return f"dashboard:{digest}"
+
+
+async def context_for(
+    services: Services, user_id: str, compound: Compound, cause: str
+) -> DashboardContext:
+    table = await services.roles.table(compound)
+    now = services.clock.now()
+    event = Message(
+        event_id=cause,
+        room_id=NO_ROOM,
+        sender=user_id,
+        type="m.room.message",
+        origin_server_ts=int(now.timestamp() * 1000),
+        msgtype="m.text",
+        body="",
+    )
+    return DashboardContext(
+        services, event, compound, None, table.roles_of(user_id), table, now, fresh=False
+    )
+
+
+def _spec(services: Services, name: str) -> tuple[CommandSpec, Bot]:
+    for bot in services.bots:
+        for spec in type(bot).commands.specs:
+            if spec.name == name:
+                return spec, bot
+    raise LookupError(f"no command {name!r}")
+
+
+async def run_command(ctx: DashboardContext, name: str, **args: Any) -> list[str]:
+    """Run the command `name` (its English name, e.g. "ticket claim") as the person of `ctx`;
+    what it would have answered in the room, or ApiError with the command's own words."""
+    spec, bot = _spec(ctx.services, name)
+    if not allowed(spec, ctx.roles):
+        assert spec.roles is not None
+        metrics.observe_command(spec.name, "denied")
+        raise ApiError(
+            403, "LINLI_NOT_ALLOWED", "error.not_allowed", roles=ctx.role_names(spec.roles)
+        )
+    try:
+        await spec.handler(bot, ctx, **args)
+    except CommandError as e:
+        metrics.observe_command(spec.name, "refused")
+        raise ApiError(409, "LINLI_REFUSED", e.key, **e.args_) from None
+    metrics.observe_command(spec.name, "ok")
+    return ctx.answers
