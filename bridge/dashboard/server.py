@@ -113,9 +113,11 @@ class Dashboard:
         return response
 
     def locale(self, request: web.Request) -> str:
-        wanted = request.headers.get("Accept-Language", "")
-        if wanted.startswith("en"):
-            return "en"
+        """The page's language: the compound's, which the page names once signed in (not the
+        browser's: a compound's staff read its language), else Linli's."""
+        wanted = request.query.get("lang") or request.headers.get("X-Linli-Locale", "")
+        if wanted in self.services.catalogue.messages:
+            return wanted
         return self.services.config.locale
 
     def text(self, request: web.Request, key: str, **args: Any) -> str:

@@ -12,6 +12,7 @@
   let texts = {};
   let homeserver = "";
   let session = null;
+  let locale = ""; // the compound's language once signed in; Linli's until then
   let serverOffset = 0; // server clock minus ours: countdowns follow Linli's clock
 
   const t = (key) => texts[key] || key;
@@ -26,6 +27,7 @@
   async function api(method, path, body) {
     const headers = { "Content-Type": "application/json" };
     if (session) headers.Authorization = "Bearer " + session.token;
+    if (locale) headers["X-Linli-Locale"] = locale;
     const resp = await fetch("api/" + path, {
       method, headers, body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "omit", cache: "no-store",
@@ -41,7 +43,8 @@
   }
 
   async function loadTexts(lang) {
-    const cfg = await fetch("api/config", { headers: lang ? { "Accept-Language": lang } : {} }).then((r) => r.json());
+    if (lang) locale = lang;
+    const cfg = await fetch("api/config" + (lang ? "?lang=" + encodeURIComponent(lang) : "")).then((r) => r.json());
     texts = cfg.texts; homeserver = cfg.homeserver;
     document.title = t("title");
     $("title").textContent = t("title");
@@ -60,6 +63,9 @@
       access_token: openid.access_token, matrix_server_name: openid.matrix_server_name,
     });
     session = answer;
+    const me = await api("GET", "me");
+    const first = Object.values(me.compounds)[0];
+    if (first && first.locale !== locale && !params.get("lang")) await loadTexts(first.locale);
     $("who").textContent = answer.user_id;
     $("login").hidden = true;
     $("refresh").hidden = false; $("sign-out").hidden = false;
@@ -73,10 +79,12 @@
   function widgetMode() {
     const widgetId = params.get("widgetId") || params.get("widget");
     if (window.parent === window || !widgetId || !window.mxwidgets) return false;
+    // The library's minified bundle defines a function that returns the module.
+    const mx = typeof window.mxwidgets === "function" ? window.mxwidgets() : window.mxwidgets;
     if (!widgetApi) {
       let parentOrigin = "*";
       try { if (params.get("parentUrl")) parentOrigin = new URL(params.get("parentUrl")).origin; } catch (e) { /* keep * */ }
-      widgetApi = new window.mxwidgets.WidgetApi(widgetId, parentOrigin);
+      widgetApi = new mx.WidgetApi(widgetId, parentOrigin);
       widgetReady = new Promise((resolve) => widgetApi.once("ready", resolve));
       widgetApi.start(); // the host asks for capabilities once this page has loaded
     }
@@ -288,5 +296,8 @@
   });
   setInterval(() => { if (session && !$("queue").hidden && !document.querySelector("form.inline")) showQueue().catch(() => {}); }, 30000);
 
+  // The widget API listens at once: Element asks for capabilities as soon as the frame has
+  // loaded, before the texts below arrive.
+  widgetMode();
   loadTexts(params.get("lang")).then(signIn).catch((e) => status(String(e), true));
 })();
