@@ -10,6 +10,7 @@ read in the thread are the command's.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +22,7 @@ from bots.tickets.bot import TICKET_STAFF, TicketBot
 from bots.tickets.store import OPEN_STATES, TicketRecord
 from bridge.bot import Bot
 from bridge.commands import USER_ID_TOKEN
-from bridge.dashboard.actions import cause_of, context_for, run_command
+from bridge.dashboard.actions import cause_of, command_roles, context_for, run_command
 from bridge.dashboard.server import ApiError, Dashboard, DashboardViews, json_body
 from bridge.dashboard.sessions import Session
 from bridge.rooms_config import Compound
@@ -48,6 +49,11 @@ class BackofficeBot(Bot, DashboardViews):
             web.get("/api/tickets", self.ticket_queue),
             web.get("/api/tickets/{compound}/{number:[0-9]{1,9}}", self.ticket),
             web.post("/api/tickets/{compound}/{number:[0-9]{1,9}}/{action}", self.ticket_action),
+            web.get("/api/verifications", self.verification_queue),
+            web.post(
+                "/api/verifications/{compound}/{number:[0-9]{1,9}}/{action:approve|refuse}",
+                self.decide_verification,
+            ),
         )
 
     @property
@@ -106,13 +112,62 @@ class BackofficeBot(Bot, DashboardViews):
             raise ApiError(400, "LINLI_BAD_REQUEST", "dashboard.error.bad_request")
         if action == "assign" and not USER_ID_TOKEN.match(args["user"]):
             raise ApiError(400, "LINLI_BAD_REQUEST", "dashboard.error.bad_request")
-        ctx = await context_for(
-            self.services, session.user_id, compound, cause_of(session.user_id, request_id)
-        )
+        cause = cause_of(session.user_id, request_id)
+        ctx = await context_for(self.services, session.user_id, compound, cause, "five_in_one")
         answers = await run_command(ctx, command, **args)
         after = await self._tickets.tickets.by_id(t.id)
         assert after is not None
         return web.json_response({"ticket": await self._row(compound, after), "said": answers})
+
+    # ------------------------------------------------------------ residents' committee
+
+    async def verification_queue(self, request: web.Request) -> web.Response:
+        """Newcomers waiting to be verified, in the compounds where the person is on the
+        residents' committee (the household they named, and the name they gave: what the
+        committee's room shows them too)."""
+        session = await self.dashboard.session_of(request)
+        rows = []
+        for key in session.compounds_with(command_roles(self.services, "verify approve")):
+            compound = self._compound(key)
+            for record, requested_at in await self.services.store.roster.pending(key):
+                rows.append(
+                    {
+                        "compound": key,
+                        "compound_name": compound.config.name,
+                        "number": record.id,
+                        "household": f"{record.building}-{record.unit}-{record.room}",
+                        "name": record.name,
+                        "requested_at": _aware(requested_at).isoformat(),
+                    }
+                )
+        now = self.services.clock.now()
+        return web.json_response({"now": now.isoformat(), "verifications": rows})
+
+    async def decide_verification(self, request: web.Request) -> web.Response:
+        """Approve or refuse: `!认证 同意 N` / `!认证 拒绝 N 理由`, run as the person."""
+        session = await self.dashboard.session_of(request)
+        key = request.match_info["compound"]
+        if not session.roles_in(key) & command_roles(self.services, "verify approve"):
+            raise ApiError(403, "LINLI_NOT_YOURS", "dashboard.error.not_yours")
+        compound = self._compound(key)
+        body = await json_body(request)
+        request_id, reason = body.get("request_id"), body.get("reason")
+        if not isinstance(request_id, str) or (
+            reason is not None and (not isinstance(reason, str) or len(reason) > 500)
+        ):
+            raise ApiError(400, "LINLI_BAD_REQUEST", "dashboard.error.bad_request")
+        number = int(request.match_info["number"])
+        cause = cause_of(session.user_id, request_id)
+        ctx = await context_for(self.services, session.user_id, compound, cause, "committee")
+        if request.match_info["action"] == "approve":
+            said = await run_command(ctx, "verify approve", number=number)
+        else:
+            if not isinstance(reason, str) or not reason.strip():
+                raise ApiError(400, "LINLI_BAD_REQUEST", "dashboard.error.bad_request")
+            said = await run_command(ctx, "verify reject", number=number, reason=reason.strip())
+        record = await self.services.store.roster.verification(key, number)
+        assert record is not None
+        return web.json_response({"status": record.status, "said": said})
 
     # ------------------------------------------------------------ finding what is asked
 
@@ -149,6 +204,10 @@ class BackofficeBot(Bot, DashboardViews):
             ),
             waiting_reason=reason,
         )
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _shown(detail: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,9 @@ The request's cause ID is derived from the person and the page's request ID (one
 sent again when the page retries), so a click repeated after a lost answer changes nothing
 twice and posts nothing twice (the room messages' transaction IDs are derived from it as from
 an event ID). What a command would answer in the room it was typed in ("answered in the
-thread") is kept for the page instead: a click has no room of its own.
+thread") is kept for the page instead. The request stands in the staff room the view names
+(the committee's room for a verification): what a command sends there later (a confirmation
+once the invitations are out) lands where staff read it.
 """
 
 from __future__ import annotations
@@ -21,12 +23,11 @@ from bridge.bot import Bot, EventContext, Services
 from bridge.commands import CommandError, CommandSpec, allowed
 from bridge.dashboard.server import ApiError
 from bridge.events import Message
+from bridge.roles import Role
 from bridge.rooms_config import Compound
 
 # The page's request ID: a UUID or similar, never anything personal.
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-# A click has no room; the synthetic event's room is none of Linli's (never sent to).
-NO_ROOM = "!linli-dashboard"
 
 
 @dataclass
@@ -48,13 +49,18 @@ def cause_of(user_id: str, request_id: str) -> str:
 
 
 async def context_for(
-    services: Services, user_id: str, compound: Compound, cause: str
+    services: Services, user_id: str, compound: Compound, cause: str, room_key: str
 ) -> DashboardContext:
+    """The context of a request by `user_id`, standing in the compound's staff room
+    `room_key` ("five_in_one", "committee")."""
     table = await services.roles.table(compound)
+    room = await services.store.rooms.by_key(f"{compound.key}:{room_key}")
+    if room is None:
+        raise ApiError(503, "LINLI_UNAVAILABLE", "dashboard.error.unavailable")
     now = services.clock.now()
     event = Message(
         event_id=cause,
-        room_id=NO_ROOM,
+        room_id=room.room_id,
         sender=user_id,
         type="m.room.message",
         origin_server_ts=int(now.timestamp() * 1000),
@@ -62,7 +68,7 @@ async def context_for(
         body="",
     )
     return DashboardContext(
-        services, event, compound, None, table.roles_of(user_id), table, now, fresh=False
+        services, event, compound, room_key, table.roles_of(user_id), table, now, fresh=False
     )
 
 
@@ -72,6 +78,12 @@ def _spec(services: Services, name: str) -> tuple[CommandSpec, Bot]:
             if spec.name == name:
                 return spec, bot
     raise LookupError(f"no command {name!r}")
+
+
+def command_roles(services: Services, name: str) -> frozenset[Role]:
+    """Who may run a command, as it declares: a view shows its buttons to them only."""
+    spec, _ = _spec(services, name)
+    return spec.roles or frozenset()
 
 
 async def run_command(ctx: DashboardContext, name: str, **args: Any) -> list[str]:

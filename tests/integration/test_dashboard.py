@@ -233,3 +233,66 @@ async def test_the_widget_is_in_the_staff_rooms_and_apply_puts_it_back(o: Office
     await o.bridge.provisioner.apply(live=True)
     again = await o.staff.get_state(five, "im.vector.modular.widgets", "linli_backoffice")
     assert again["url"] == widget["url"]
+
+
+async def test_the_committee_approves_and_refuses_requests_as_its_commands_do(
+    o: Office, make_user, staff_client
+) -> None:
+    committee = await staff_client("juwei_chen")
+    work_room = await committee.join(o.harness.alias("heping-committee"))
+    newcomers = [await make_user(), await make_user()]
+    lobby = await newcomers[0].join(o.harness.alias("heping-lobby"))
+    await newcomers[1].join(lobby)
+    for newcomer, address in zip(newcomers, ("1-1-101", "2-1-202"), strict=True):
+        await newcomer.send_text(lobby, f"!认证 {address} 张三")
+        await newcomer.wait_for_event(
+            lobby, lambda e: e["sender"] == BOT and "已收到认证申请" in e["content"].get("body", "")
+        )
+    page = o.dashboard()
+    assert (await page.sign_in(committee)).status == 200
+    listed = (await page.call("GET", "api/verifications")).body["verifications"]
+    assert [(v["household"], v["name"]) for v in listed] == [
+        ("1-1-101", "张三"),
+        ("2-1-202", "张三"),
+    ]
+    first, second = (v["number"] for v in listed)
+    # Property staff are not the residents' committee: no list, no decision.
+    staff = o.dashboard()
+    assert (await staff.sign_in(o.staff)).status == 200
+    assert (await staff.call("GET", "api/verifications")).body["verifications"] == []
+    denied = await staff.call(
+        "POST", f"api/verifications/heping/{first}/approve", {"request_id": "approve-01"}
+    )
+    assert denied.status == 403
+    # Approve: the newcomer is welcomed in the lobby, as after `!认证 同意`.
+    approved = await page.call(
+        "POST", f"api/verifications/heping/{first}/approve", {"request_id": "approve-01"}
+    )
+    assert approved.status == 200 and approved.body["status"] == "approved", approved.body
+    await newcomers[0].wait_for_event(
+        lobby, lambda e: e["sender"] == BOT and "认证通过" in e["content"].get("body", "")
+    )
+    await committee.wait_for_event(
+        work_room,
+        lambda e: (
+            e["sender"] == BOT and f"认证申请 #{first} 已同意" in e["content"].get("body", "")
+        ),
+    )
+    # Refuse needs a reason; with one, the applicant hears it in private.
+    bare = await page.call(
+        "POST", f"api/verifications/heping/{second}/refuse", {"request_id": "refuse-01"}
+    )
+    assert bare.status == 400
+    refused = await page.call(
+        "POST",
+        f"api/verifications/heping/{second}/refuse",
+        {"request_id": "refuse-02", "reason": "房号不对"},
+    )
+    assert refused.status == 200 and refused.body["status"] == "rejected"
+    assert refused.body["said"] == [f"认证申请 #{second} 已拒绝。"]
+    # Deciding again is the command's own refusal.
+    again = await page.call(
+        "POST", f"api/verifications/heping/{second}/approve", {"request_id": "approve-02"}
+    )
+    assert again.status == 409 and again.body["errcode"] == "LINLI_REFUSED"
+    assert (await page.call("GET", "api/verifications")).body["verifications"] == []
