@@ -18,6 +18,7 @@ from aiohttp import web
 from aiohttp.web import AbstractRouteDef
 
 from bots.backoffice.queue import queue_order, row, thread_link
+from bots.backoffice.street_view import StreetOffice
 from bots.tickets.bot import TICKET_STAFF, TicketBot
 from bots.tickets.store import OPEN_STATES, TicketRecord
 from bridge.bot import Bot
@@ -41,11 +42,14 @@ LISTED = 500  # open tickets per compound on the page
 
 
 class BackofficeBot(Bot, DashboardViews):
-    texts: ClassVar[Path | None] = None
+    texts: ClassVar[Path | None] = Path(__file__).parent / "texts"
 
     def dashboard_routes(self, dashboard: Dashboard) -> Sequence[AbstractRouteDef]:
         self.dashboard = dashboard
+        street = StreetOffice(self.services, dashboard)
         return (
+            web.get("/api/street", street.overview),
+            web.get("/api/street/export.{kind:csv|xlsx}", street.export),
             web.get("/api/tickets", self.ticket_queue),
             web.get("/api/tickets/{compound}/{number:[0-9]{1,9}}", self.ticket),
             web.post("/api/tickets/{compound}/{number:[0-9]{1,9}}/{action}", self.ticket_action),

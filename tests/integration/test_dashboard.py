@@ -4,6 +4,7 @@ ticket's thread. The clock is a FakeClock: sessions expire when the test moves i
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -296,3 +297,55 @@ async def test_the_committee_approves_and_refuses_requests_as_its_commands_do(
     )
     assert again.status == 409 and again.body["errcode"] == "LINLI_REFUSED"
     assert (await page.call("GET", "api/verifications")).body["verifications"] == []
+
+
+async def test_the_street_office_sees_every_compound_side_by_side_and_exports_them(
+    o: Office, staff_client
+) -> None:
+    _, number = await o.open_ticket("@物业 3号楼电梯坏了")
+    assert (await o.page.sign_in(o.staff)).status == 200
+    claim = {"request_id": "claim-street"}
+    assert (await o.page.call("POST", f"api/tickets/heping/{number}/claim", claim)).status == 200
+    # Property staff are no observers: no street figures for them.
+    assert (await o.page.call("GET", "api/street")).body["headers"]
+    assert (await o.page.call("GET", "api/street")).body["rows"] == []
+    o.clock.advance(timedelta(minutes=5))  # the figures are of tickets opened before now
+    street = o.dashboard()
+    assert (await street.sign_in(await staff_client("jiedao_zhou"))).status == 200
+    overview = await street.call("GET", "api/street?days=30")
+    assert overview.status == 200, overview.body
+    headers, rows = overview.body["headers"], overview.body["rows"]
+    assert headers[:5] == ["小区", "工单数", "响应率(%)", "解决率(%)", "满意率(%)"]
+    by_name = {row[0]: row for row in rows}
+    assert set(by_name) == {"和平里小区", "幸福家园"}
+    assert by_name["和平里小区"][1:5] == [1, 100.0, 0.0, None]
+    assert "维修 1" in by_name["和平里小区"][8]
+    assert by_name["幸福家园"][1:5] == [0, None, None, None]
+    assert overview.body["chart"].startswith("data:image/svg+xml;base64,")
+    assert (await street.call("GET", "api/street?days=3")).status == 400
+    # The exports: CSV (UTF-8 with a BOM, for spreadsheet programs) and XLSX.
+    async with street.http.get(
+        street.base + "api/street/export.csv?days=30",
+        headers={"Authorization": f"Bearer {street.token}"},
+    ) as resp:
+        assert resp.status == 200
+        assert "attachment" in resp.headers["Content-Disposition"]
+        text = (await resp.read()).decode("utf-8")
+    assert text.startswith("\ufeff小区,工单数,响应率(%)")
+    assert "和平里小区,1,100.0,0.0,," in text
+    async with street.http.get(
+        street.base + "api/street/export.xlsx?days=30",
+        headers={"Authorization": f"Bearer {street.token}"},
+    ) as resp:
+        assert resp.status == 200
+        data = await resp.read()
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(data)).active
+    assert sheet is not None
+    values = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert values[0][:3] == ["小区", "工单数", "响应率(%)"]
+    assert values[1][:5] == ["和平里小区", 1, 100, 0, None]
+    # No session, no export.
+    async with street.http.get(street.base + "api/street/export.csv") as resp:
+        assert resp.status == 401
