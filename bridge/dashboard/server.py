@@ -38,6 +38,8 @@ STATIC = Path(__file__).parent / "static"
 # The files the page is made of (nothing else under static/ is served).
 FILES = {
     "app.js": "text/javascript",
+    "queue.js": "text/javascript",
+    "office.js": "text/javascript",
     "app.css": "text/css",
     "matrix-widget-api.min.js": "text/javascript",
 }

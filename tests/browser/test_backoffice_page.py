@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,55 @@ async def test_on_a_phone_the_page_logs_in_with_the_homeserver_and_shows_the_que
             and f"工单 #{number} 由" in e["content"].get("body", "")
         ),
     )
+
+
+async def sign_in_by_password(browser: WebDriver, page: str, localpart: str) -> None:
+    await in_browser(lambda: browser.get(page))
+    form = await in_browser(lambda: wait_for(browser, "form#login:not([hidden])"))
+    await in_browser(lambda: form.find_element(By.NAME, "user").send_keys(localpart))
+    await in_browser(lambda: form.find_element(By.NAME, "password").send_keys(PASSWORD))
+    await in_browser(lambda: form.find_element(By.CSS_SELECTOR, "button[type=submit]").click())
+
+
+async def test_the_committee_approves_a_newcomer_from_the_page(
+    harness: Harness, make_user, staff_client, browser: WebDriver, artefacts: Path
+) -> None:
+    harness.only("heping")
+    bridge = await harness.start_bridge()
+    newcomer: ResidentClient = await make_user()
+    lobby = await newcomer.join(harness.alias("heping-lobby"))
+    await newcomer.send_text(lobby, "!认证 2-1-202 王芳")
+    await newcomer.wait_for_event(
+        lobby, lambda e: e["sender"] == BOT and "已收到认证申请" in e["content"].get("body", "")
+    )
+    await sign_in_by_password(browser, bridge.config.dashboard_url, "juwei_chen")
+    item = await in_browser(lambda: wait_for(browser, "li.request"))
+    text = await in_browser(lambda: item.text)
+    assert "2-1-202" in text and "王芳" in text
+    await in_browser(lambda: browser.save_screenshot(str(artefacts / "committee-requests.png")))
+    await in_browser(lambda: item.find_element(By.CSS_SELECTOR, "button.act-approve").click())
+    await newcomer.wait_for_event(
+        lobby, lambda e: e["sender"] == BOT and "认证通过" in e["content"].get("body", "")
+    )
+    await in_browser(lambda: wait_for(browser, "#no-requests:not([hidden])"))
+
+
+async def test_the_street_office_compares_its_compounds_on_a_chart(
+    harness: Harness, make_user, staff_client, browser: WebDriver, artefacts: Path
+) -> None:
+    bridge, *_ = await opened_ticket(harness, make_user, staff_client)
+    bridge.clock.advance(timedelta(minutes=5))  # type: ignore[attr-defined]
+    await sign_in_by_password(browser, bridge.config.dashboard_url, "jiedao_zhou")
+    table = await in_browser(lambda: wait_for(browser, "#street-table tr:nth-child(2)"))
+    assert "和平里小区" in await in_browser(lambda: table.text)
+    headers = await in_browser(lambda: browser.find_element(By.CSS_SELECTOR, "#street-table").text)
+    assert "响应率" in headers and "满意率" in headers
+    drawn = await in_browser(
+        lambda: WebDriverWait(browser, 20).until(
+            lambda d: d.execute_script(
+                "const i = document.getElementById('chart'); return i.complete && i.naturalWidth"
+            )
+        )
+    )
+    assert drawn > 300
+    await in_browser(lambda: browser.save_screenshot(str(artefacts / "street-overview.png")))

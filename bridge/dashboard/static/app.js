@@ -16,6 +16,9 @@
   let serverOffset = 0; // server clock minus ours: countdowns follow Linli's clock
 
   const t = (key) => texts[key] || key;
+  // The views (queue.js, office.js) register here: {key: {label, roles, show(), refresh}}.
+  const views = [];
+  let current = null;
 
   function status(text, isError) {
     const el = $("status");
@@ -50,8 +53,7 @@
     $("title").textContent = t("title");
     $("refresh").textContent = t("refresh");
     $("sign-out").textContent = t("sign_out");
-    $("h-tickets").textContent = t("tickets");
-    $("empty").textContent = t("empty");
+    for (const node of document.querySelectorAll("[data-text]")) node.textContent = t(node.dataset.text);
     $("login-hint").textContent = t("login_hint");
     $("l-user").textContent = t("user");
     $("l-password").textContent = t("password");
@@ -69,7 +71,27 @@
     $("who").textContent = answer.user_id;
     $("login").hidden = true;
     $("refresh").hidden = false; $("sign-out").hidden = false;
-    await showQueue();
+    const roles = new Set(Object.values(me.compounds).flatMap((c) => c.roles));
+    const mine = views.filter((v) => v.roles.some((r) => roles.has(r)));
+    const nav = $("views");
+    nav.textContent = "";
+    for (const view of mine) {
+      const b = el("button", { type: "button", class: "secondary view-" + view.key, text: t(view.label) });
+      b.addEventListener("click", () => show(view));
+      nav.appendChild(b);
+    }
+    nav.hidden = mine.length < 2;
+    // First the view made for them: the one whose main role (its first) they hold.
+    const main = mine.find((v) => roles.has(v.roles[0])) || mine[0];
+    if (main) await show(main);
+  }
+
+  async function show(view) {
+    for (const v of views) $(v.section).hidden = true;
+    for (const b of $("views").children) b.classList.toggle("current", b.classList.contains("view-" + view.key));
+    current = view;
+    await view.show();
+    $(view.section).hidden = false;
   }
 
   // ------------------------------------------------------------ in a widget
@@ -154,24 +176,6 @@
     }
   }
 
-  // ------------------------------------------------------------ the queue
-
-  function duration(ms) {
-    const minutes = Math.round(Math.abs(ms) / 60000);
-    if (minutes < 120) return minutes + " " + t("minutes");
-    const hours = Math.round(minutes / 60);
-    if (hours < 48) return hours + " " + t("hours");
-    return Math.round(hours / 24) + " " + t("days");
-  }
-
-  function clockText(ticket) {
-    if (ticket.status === "waiting") return [t("paused") + (ticket.waiting_reason ? "：" + ticket.waiting_reason : ""), false];
-    if (!ticket.due) return [ticket.status_label, false];
-    const left = new Date(ticket.due).getTime() - (Date.now() + serverOffset);
-    const which = ticket.clock === "first" ? t("first_due") : t("resolution_due");
-    return left >= 0 ? [which + " " + t("left") + " " + duration(left), false] : [which + " " + t("late") + " " + duration(left), true];
-  }
-
   function el(tag, attrs, children) {
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
@@ -185,22 +189,18 @@
     return (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(36).slice(2);
   }
 
-  async function act(ticket, action, extra, item) {
-    const body = Object.assign({ request_id: requestId() }, extra || {});
-    const path = "tickets/" + encodeURIComponent(ticket.compound) + "/" + ticket.number + "/" + action;
-    try {
-      let answer;
-      try { answer = await api("POST", path, body); } catch (e) {
-        if (e.status) throw e;
-        answer = await api("POST", path, body); // the network failed: the same request again
-      }
-      await showQueue(answer.said.join(" "));
-    } catch (e) {
-      item.querySelector(".said").textContent = e.message;
-      item.querySelector(".said").className = "said error";
+  // A click's request: sent again with the same ID when the network failed (Linli then does
+  // it once), never when Linli answered.
+  async function act(path, body) {
+    const once = Object.assign({ request_id: requestId() }, body || {});
+    try { return await api("POST", path, once); } catch (e) {
+      if (e.status) throw e;
+      return api("POST", path, once);
     }
   }
 
+  // An inline question under an item (a reason, a note): no prompt(), which a widget's
+  // sandbox may refuse.
   function askThen(item, label, name, optional, onOk) {
     const old = item.querySelector("form.inline");
     if (old) old.remove();
@@ -220,84 +220,30 @@
     input.focus();
   }
 
-  async function toggleHistory(ticket, item) {
-    const box = item.querySelector(".history");
-    if (box.childElementCount) { box.textContent = ""; return; }
-    const data = await api("GET", "tickets/" + encodeURIComponent(ticket.compound) + "/" + ticket.number);
-    for (const line of data.history) {
-      const when = new Date(line.at).toLocaleString();
-      const what = Object.values(line.detail).join(" ");
-      box.appendChild(el("li", { text: when + " · " + line.action + (line.actor ? " · " + line.actor : "") + (what ? " · " + what : "") }));
-    }
-  }
+  window.Linli = {
+    api, act, askThen, el, t, status, $,
+    token: () => (session ? session.token : ""),
+    serverNow: () => Date.now() + serverOffset,
+    setServerNow: (iso) => { serverOffset = new Date(iso).getTime() - Date.now(); },
+    register: (view) => views.push(view),
+  };
 
-  function ticketItem(ticket) {
-    const [clock, late] = clockText(ticket);
-    const classes = ["ticket"];
-    if (ticket.urgent) classes.push("urgent");
-    if (ticket.overdue) classes.push("overdue");
-    const button = (action, label, secondary) => {
-      const b = el("button", { type: "button", class: "act-" + action + (secondary ? " secondary" : ""), text: label });
-      return b;
-    };
-    const buttons = [];
-    if (ticket.status === "open" && !ticket.assignee) buttons.push(button("claim", t("claim")));
-    if (ticket.status === "open" || ticket.status === "waiting") buttons.push(button("done", t("done")));
-    if (ticket.status === "open" || ticket.status === "waiting") buttons.push(button("assign", t("assign"), true));
-    if (ticket.status === "open") buttons.push(button("pause", t("pause"), true));
-    if (ticket.status === "waiting") buttons.push(button("resume", t("resume"), true));
-    buttons.push(button("history", t("history"), true));
-    const link = el("a", { href: ticket.link, target: "_blank", rel: "noopener noreferrer", class: "thread", text: t("open_thread") });
-    const item = el("li", { class: classes.join(" "), "data-compound": ticket.compound, "data-number": String(ticket.number), "data-status": ticket.status }, [
-      el("div", {}, [
-        el("span", { class: "number", text: "#" + ticket.number }),
-        ticket.urgent ? el("span", { class: "badge urgent", text: t("urgent") }) : null,
-        ticket.overdue ? el("span", { class: "badge overdue", text: t("overdue") }) : null,
-        el("span", { text: ticket.compound_name + " · " + ticket.category_label + (ticket.building ? " · " + ticket.building + t("building") : "") + " · " + ticket.status_label }),
-      ]),
-      el("p", { class: "text", text: ticket.text }),
-      el("p", { class: "clock" + (late ? " late" : ""), text: clock }),
-      el("p", { class: "assignee", text: t("assignee") + "：" + (ticket.assignee || t("nobody")) }),
-      el("div", { class: "actions" }, [...buttons, link]),
-      el("p", { class: "said" }),
-      el("ul", { class: "history" }),
-    ]);
-    item.addEventListener("click", (ev) => {
-      const b = ev.target.closest("button");
-      if (!b || !b.className.startsWith("act-")) return;
-      const action = b.className.split(" ")[0].slice(4);
-      if (action === "claim") act(ticket, "claim", {}, item);
-      else if (action === "done") askThen(item, t("done_note"), "text", true, (v) => act(ticket, "done", v ? { text: v } : {}, item));
-      else if (action === "pause") askThen(item, t("reason"), "reason", false, (v) => act(ticket, "pause", { reason: v }, item));
-      else if (action === "assign") askThen(item, t("assign_to"), "user", false, (v) => act(ticket, "assign", { user: v }, item));
-      else if (action === "resume") act(ticket, "resume", {}, item);
-      else if (action === "history") toggleHistory(ticket, item);
-    });
-    return item;
-  }
-
-  async function showQueue(said) {
-    const data = await api("GET", "tickets");
-    serverOffset = new Date(data.now).getTime() - Date.now();
-    const list = $("tickets");
-    list.textContent = "";
-    for (const ticket of data.tickets) list.appendChild(ticketItem(ticket));
-    $("empty").hidden = data.tickets.length > 0;
-    $("queue").hidden = false;
-    status(said || "");
-  }
-
-  $("refresh").addEventListener("click", () => showQueue().catch((e) => status(e.message, true)));
+  $("refresh").addEventListener("click", () => current && show(current).catch((e) => status(e.message, true)));
   $("sign-out").addEventListener("click", async () => {
     await api("DELETE", "session").catch(() => {});
     session = null;
-    $("queue").hidden = true; $("refresh").hidden = true; $("sign-out").hidden = true; $("who").textContent = "";
+    for (const v of views) $(v.section).hidden = true;
+    $("views").hidden = true; $("refresh").hidden = true; $("sign-out").hidden = true; $("who").textContent = "";
     showLogin();
   });
-  setInterval(() => { if (session && !$("queue").hidden && !document.querySelector("form.inline")) showQueue().catch(() => {}); }, 30000);
+  setInterval(() => {
+    if (session && current && current.refresh && !document.querySelector("form.inline")) current.show().catch(() => {});
+  }, 30000);
 
   // The widget API listens at once: Element asks for capabilities as soon as the frame has
-  // loaded, before the texts below arrive.
+  // loaded, before the texts below arrive; the views' scripts have run by the time they do.
   widgetMode();
-  loadTexts(params.get("lang")).then(signIn).catch((e) => status(String(e), true));
+  document.addEventListener("DOMContentLoaded", () => {
+    loadTexts(params.get("lang")).then(signIn).catch((e) => status(String(e), true));
+  });
 })();
