@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
@@ -132,6 +133,23 @@ async def test_on_a_phone_the_page_logs_in_with_the_homeserver_and_shows_the_que
             and f"工单 #{number} 由" in e["content"].get("body", "")
         ),
     )
+    # The ticket's history, from its log, in words.
+    card = f'li.ticket[data-number="{number}"]'
+    await in_browser(
+        lambda: WebDriverWait(
+            browser, 20, ignored_exceptions=[StaleElementReferenceException]
+        ).until(lambda d: "wuye_wang" in d.find_element(By.CSS_SELECTOR, f"{card} .assignee").text)
+    )  # the queue shown again after the claim
+    await in_browser(
+        lambda: browser.find_element(By.CSS_SELECTOR, f"{card} button.act-history").click()
+    )
+    line = await in_browser(lambda: wait_for(browser, f"{card} ul.history li"))
+    assert "报修" in await in_browser(lambda: line.text)
+    entries = await in_browser(
+        lambda: browser.find_element(By.CSS_SELECTOR, f"{card} ul.history").text
+    )
+    assert "指派" in entries and "首次回复" in entries
+    await in_browser(lambda: browser.save_screenshot(str(artefacts / "phone-history.png")))
 
 
 async def sign_in_by_password(browser: WebDriver, page: str, localpart: str) -> None:

@@ -41,7 +41,8 @@
     for (const line of data.history) {
       const when = new Date(line.at).toLocaleString();
       const what = Object.values(line.detail).join(" ");
-      box.appendChild(el("li", { text: when + " · " + line.action + (line.actor ? " · " + line.actor : "") + (what ? " · " + what : "") }));
+      const action = t("history_" + line.action) === "history_" + line.action ? line.action : t("history_" + line.action);
+      box.appendChild(el("li", { text: when + " · " + action + (line.actor ? " · " + line.actor : "") + (what ? " · " + what : "") }));
     }
   }
 
