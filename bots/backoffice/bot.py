@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from aiohttp import web
 from aiohttp.web import AbstractRouteDef
 
+from bots.backoffice.notices_view import NoticeReach
 from bots.backoffice.queue import queue_order, row, thread_link
 from bots.backoffice.street_view import StreetOffice
 from bots.tickets.bot import TICKET_STAFF, TicketBot
@@ -47,7 +48,9 @@ class BackofficeBot(Bot, DashboardViews):
     def dashboard_routes(self, dashboard: Dashboard) -> Sequence[AbstractRouteDef]:
         self.dashboard = dashboard
         street = StreetOffice(self.services, dashboard)
+        reach = NoticeReach(self.services, dashboard)
         return (
+            web.get("/api/notices", reach.overview),
             web.get("/api/street", street.overview),
             web.get("/api/street/export.{kind:csv|xlsx}", street.export),
             web.get("/api/tickets", self.ticket_queue),

@@ -394,6 +394,6 @@ class TicketStore:
         )
         found: dict[str, list[TicketFacts]] = {c: [] for c in compounds}
         async with self.db.sessions() as session:
-            for compound, *values in (await session.execute(query)).tuples():
+            for compound, *values in await session.execute(query):
                 found[compound].append(TicketFacts(*(_utc(v) for v in values)))
         return found

@@ -40,6 +40,7 @@ FILES = {
     "app.js": "text/javascript",
     "queue.js": "text/javascript",
     "office.js": "text/javascript",
+    "reach.js": "text/javascript",
     "app.css": "text/css",
     "matrix-widget-api.min.js": "text/javascript",
 }

@@ -181,6 +181,17 @@ async def test_the_committee_approves_a_newcomer_from_the_page(
         lobby, lambda e: e["sender"] == BOT and "认证通过" in e["content"].get("body", "")
     )
     await in_browser(lambda: wait_for(browser, "#no-requests:not([hidden])"))
+    # A notice to building 2: its reach per building, the new household not reached yet.
+    committee = await staff_client("juwei_chen")
+    work_room = await committee.join(harness.alias("heping-committee"))
+    await committee.send_text(work_room, "!通知 2 明天9点停水")
+    await committee.wait_for_event(
+        work_room, lambda e: e["sender"] == BOT and "通知 #1" in e["content"].get("body", "")
+    )
+    await in_browser(lambda: browser.find_element(By.CSS_SELECTOR, "button.view-notices").click())
+    building = await in_browser(lambda: wait_for(browser, 'li.notice [data-building="2"]'))
+    assert "2-1-202" in await in_browser(lambda: building.text)
+    await in_browser(lambda: browser.save_screenshot(str(artefacts / "committee-notice-reach.png")))
 
 
 async def test_the_street_office_compares_its_compounds_on_a_chart(

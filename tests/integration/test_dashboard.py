@@ -349,3 +349,25 @@ async def test_the_street_office_sees_every_compound_side_by_side_and_exports_th
     # No session, no export.
     async with street.http.get(street.base + "api/street/export.csv") as resp:
         assert resp.status == 401
+
+
+async def test_notices_reach_per_building_with_the_unreached_households(
+    o: Office, staff_client
+) -> None:
+    committee = await staff_client("juwei_chen")
+    work_room = await committee.join(o.harness.alias("heping-committee"))
+    await committee.send_text(work_room, "!通知 3 明天9点停水")
+    await committee.wait_for_event(
+        work_room, lambda e: e["sender"] == BOT and "通知 #1" in e["content"].get("body", "")
+    )
+    page = o.dashboard()
+    assert (await page.sign_in(committee)).status == 200
+    [notice] = (await page.call("GET", "api/notices")).body["notices"]
+    assert notice["number"] == 1 and "停水" in notice["text"]
+    [building] = notice["buildings"]
+    assert building["building"] == "3" and building["reached"] == 0
+    assert any("1101" in household for household in building["unreached"])
+    # Staff of another compound see none of heping's notices.
+    other = o.dashboard()
+    assert (await other.sign_in(await staff_client("wuye_xf_liu"))).status == 200
+    assert (await other.call("GET", "api/notices")).body["notices"] == []

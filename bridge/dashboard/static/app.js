@@ -16,7 +16,8 @@
   let serverOffset = 0; // server clock minus ours: countdowns follow Linli's clock
 
   const t = (key) => texts[key] || key;
-  // The views (queue.js, office.js) register here: {key: {label, roles, show(), refresh}}.
+  // The views (queue.js, office.js, reach.js) register here: {key, label, section, roles (who
+  // sees it), main (whose first view it is), show(), refresh}.
   const views = [];
   let current = null;
 
@@ -81,8 +82,8 @@
       nav.appendChild(b);
     }
     nav.hidden = mine.length < 2;
-    // First the view made for them: the one whose main role (its first) they hold.
-    const main = mine.find((v) => roles.has(v.roles[0])) || mine[0];
+    // First the view made for them: the one whose main role they hold.
+    const main = mine.find((v) => v.main && roles.has(v.main)) || mine[0];
     if (main) await show(main);
   }
 

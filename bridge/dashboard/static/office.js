@@ -48,7 +48,7 @@
 
   L.register({
     key: "verifications", label: "verifications", section: "verifications-view", refresh: true,
-    roles: ["residents_committee"], show: showVerifications,
+    roles: ["residents_committee"], main: "residents_committee", show: showVerifications,
   });
 
   // ------------------------------------------------------------ the street office
@@ -85,5 +85,5 @@
   $("export-csv").addEventListener("click", () => download("csv"));
   $("export-xlsx").addEventListener("click", () => download("xlsx"));
 
-  L.register({ key: "street", label: "street", section: "street-view", refresh: false, roles: ["observer"], show: showStreet });
+  L.register({ key: "street", label: "street", section: "street-view", refresh: false, roles: ["observer"], main: "observer", show: showStreet });
 })();

@@ -103,7 +103,7 @@
 
 
   L.register({
-    key: "tickets", label: "tickets", section: "queue", refresh: true,
+    key: "tickets", label: "tickets", section: "queue", refresh: true, main: "property_staff",
     roles: ["property_staff", "property_manager", "residents_committee", "owners_committee"],
     show: () => showQueue(),
   });
