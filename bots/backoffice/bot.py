@@ -22,9 +22,9 @@ from bots.backoffice.queue import queue_order, row, thread_link
 from bots.backoffice.street_view import StreetOffice
 from bots.tickets.bot import TICKET_STAFF, TicketBot
 from bots.tickets.store import OPEN_STATES, TicketRecord
-from bridge.bot import Bot
+from bridge.bot import Bot, Services
 from bridge.commands import USER_ID_TOKEN
-from bridge.dashboard.actions import cause_of, command_roles, context_for, run_command
+from bridge.dashboard.actions import Click, cause_of, command_roles, perform, register_clicks
 from bridge.dashboard.server import ApiError, Dashboard, DashboardViews, json_body
 from bridge.dashboard.sessions import Session
 from bridge.rooms_config import Compound
@@ -44,6 +44,10 @@ LISTED = 500  # open tickets per compound on the page
 
 class BackofficeBot(Bot, DashboardViews):
     texts: ClassVar[Path | None] = Path(__file__).parent / "texts"
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(services)
+        register_clicks(services)
 
     def dashboard_routes(self, dashboard: Dashboard) -> Sequence[AbstractRouteDef]:
         self.dashboard = dashboard
@@ -119,9 +123,15 @@ class BackofficeBot(Bot, DashboardViews):
             raise ApiError(400, "LINLI_BAD_REQUEST", "dashboard.error.bad_request")
         if action == "assign" and not USER_ID_TOKEN.match(args["user"]):
             raise ApiError(400, "LINLI_BAD_REQUEST", "dashboard.error.bad_request")
-        cause = cause_of(session.user_id, request_id)
-        ctx = await context_for(self.services, session.user_id, compound, cause, "five_in_one")
-        answers = await run_command(ctx, command, **args)
+        click = Click(
+            user_id=session.user_id,
+            compound=compound.key,
+            cause=cause_of(session.user_id, request_id),
+            room_key="five_in_one",
+            command=command,
+            args=args,
+        )
+        answers = await perform(self.services, click)
         after = await self._tickets.tickets.by_id(t.id)
         assert after is not None
         return web.json_response({"ticket": await self._row(compound, after), "said": answers})
@@ -156,7 +166,7 @@ class BackofficeBot(Bot, DashboardViews):
         key = request.match_info["compound"]
         if not session.roles_in(key) & command_roles(self.services, "verify approve"):
             raise ApiError(403, "LINLI_NOT_YOURS", "dashboard.error.not_yours")
-        compound = self._compound(key)
+        self._compound(key)  # 404 for a compound no longer in the config
         body = await json_body(request)
         request_id, reason = body.get("request_id"), body.get("reason")
         if not isinstance(request_id, str) or (
@@ -164,14 +174,22 @@ class BackofficeBot(Bot, DashboardViews):
         ):
             raise ApiError(400, "LINLI_BAD_REQUEST", "dashboard.error.bad_request")
         number = int(request.match_info["number"])
-        cause = cause_of(session.user_id, request_id)
-        ctx = await context_for(self.services, session.user_id, compound, cause, "committee")
+        args: dict[str, int | str | None] = {"number": number}
         if request.match_info["action"] == "approve":
-            said = await run_command(ctx, "verify approve", number=number)
+            command = "verify approve"
         else:
             if not isinstance(reason, str) or not reason.strip():
                 raise ApiError(400, "LINLI_BAD_REQUEST", "dashboard.error.bad_request")
-            said = await run_command(ctx, "verify reject", number=number, reason=reason.strip())
+            command, args["reason"] = "verify reject", reason.strip()
+        click = Click(
+            user_id=session.user_id,
+            compound=key,
+            cause=cause_of(session.user_id, request_id),
+            room_key="committee",
+            command=command,
+            args=args,
+        )
+        said = await perform(self.services, click)
         record = await self.services.store.roster.verification(key, number)
         assert record is not None
         return web.json_response({"status": record.status, "said": said})

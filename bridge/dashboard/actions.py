@@ -9,14 +9,25 @@ an event ID). What a command would answer in the room it was typed in ("answered
 thread") is kept for the page instead. The request stands in the staff room the view names
 (the committee's room for a verification): what a command sends there later (a confirmation
 once the invitations are out) lands where staff read it.
+
+A click is written down before it is done, as an event is stored in the inbox before it is
+handled: a job keyed by its cause, due a little later, cancelled once the command has
+answered. Should Linli stop half-way (after the change, before the resident's message) or the
+homeserver fail meanwhile, the scheduler runs the same command for the same cause when the job
+falls due, and it sends what is missing (the command's own replay rules), whether or not the
+page is still open to retry.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
+
+from pydantic import BaseModel
 
 from bridge import metrics
 from bridge.bot import Bot, EventContext, Services
@@ -25,6 +36,28 @@ from bridge.dashboard.server import ApiError
 from bridge.events import Message
 from bridge.roles import Role
 from bridge.rooms_config import Compound
+from bridge.scheduler import JobKind
+from bridge.store.jobs import Job
+
+log = logging.getLogger(__name__)
+
+# How long a click may take before the scheduler takes it over (a click answered sooner is
+# cancelled; one repeated by the page moves it).
+TAKE_OVER_AFTER = timedelta(minutes=2)
+
+
+class Click(BaseModel):
+    """A back-office request to run a command, written before it runs."""
+
+    user_id: str
+    compound: str
+    cause: str
+    room_key: str
+    command: str
+    args: dict[str, int | str | None]
+
+
+CLICK = JobKind("dashboard.click", Click)
 
 # The page's request ID: a UUID or similar, never anything personal.
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -84,6 +117,45 @@ def command_roles(services: Services, name: str) -> frozenset[Role]:
     """Who may run a command, as it declares: a view shows its buttons to them only."""
     spec, _ = _spec(services, name)
     return spec.roles or frozenset()
+
+
+async def perform(services: Services, click: Click) -> list[str]:
+    """Run a click's command, written down first (see above); what it answered for the page."""
+    compound = services.rooms.compounds.get(click.compound)
+    if compound is None:
+        raise ApiError(404, "LINLI_NOT_FOUND", "dashboard.error.not_found")
+    key = f"dashboard:{click.cause}"
+    await services.scheduler.schedule_kind(
+        key, CLICK, services.clock.now() + TAKE_OVER_AFTER, click
+    )
+    ctx = await context_for(services, click.user_id, compound, click.cause, click.room_key)
+    try:
+        said = await run_command(ctx, click.command, **click.args)
+    except ApiError:
+        await services.scheduler.cancel(key)  # a clear answer: nothing is left to do
+        raise
+    # The homeserver failing (MatrixError, OSError) leaves the job: the scheduler does the rest.
+    await services.scheduler.cancel(key)
+    return said
+
+
+def register_clicks(services: Services) -> None:
+    """The scheduler's part: a click that was not seen through is run again, for its cause."""
+
+    async def take_over(job: Job, click: Click) -> None:
+        compound = services.rooms.compounds.get(click.compound)
+        if compound is None:
+            return  # the compound left the config since
+        ctx = await context_for(services, click.user_id, compound, click.cause, click.room_key)
+        try:
+            await run_command(ctx, click.command, **click.args)
+        except ApiError as e:
+            log.info("dashboard: a click taken over was refused (%s)", e.errcode)
+
+    async def lane(click: Click) -> str:
+        return click.compound
+
+    services.scheduler.register_kind(CLICK, take_over, lane=lane)
 
 
 async def run_command(ctx: DashboardContext, name: str, **args: Any) -> list[str]:

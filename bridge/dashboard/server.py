@@ -27,6 +27,7 @@ from aiohttp import web
 
 from bridge.dashboard.openid import OpenIdRefused, OpenIdUnavailable, OpenIdVerifier
 from bridge.dashboard.sessions import RateLimit, RoleSnapshot, Session, Sessions
+from bridge.matrix_errors import MatrixError
 from bridge.roles import STAFF_ROLES, Role
 
 if TYPE_CHECKING:
@@ -104,6 +105,16 @@ class Dashboard:
             response = web.json_response(
                 {"errcode": e.errcode, "error": self.text(request, e.key, **e.args_)},
                 status=e.status,
+            )
+        except (MatrixError, OSError, TimeoutError) as e:
+            # The homeserver or the network: a click written down is finished by the scheduler.
+            log.warning("dashboard: %s failed (%s)", request.path, type(e).__name__)
+            response = web.json_response(
+                {
+                    "errcode": "LINLI_UNAVAILABLE",
+                    "error": self.text(request, "dashboard.error.unavailable"),
+                },
+                status=503,
             )
         except web.HTTPException as e:
             response = web.json_response(

@@ -58,6 +58,7 @@ async def opened_ticket(harness: Harness, make_user, staff_client) -> tuple[Any,
         neighbours, lambda e: e["sender"] == BOT and in_thread(root)(e)
     )
     number = int(reply["content"]["body"].split("工单 #")[1].split("（")[0])
+    await bridge.worker.drain()  # the ticket is written while its reply goes out
     return bridge, resident, staff, neighbours, root, number
 
 
