@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test docker-test lint bench clean constraints
+.PHONY: demo test docker-test browser-test lint bench clean constraints
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,15 @@ test: lint
 docker-test: $(VENV)/.installed
 	bash docker/test/install.sh
 	$(BIN)/pytest tests/docker -x -s -q
+
+# The back office page in Debian's headless Chromium against a real Synapse (tests/browser;
+# installs chromium, chromium-driver and CJK fonts when missing); screenshots are kept in
+# $(BROWSER_ARTEFACTS).
+BROWSER_ARTEFACTS ?= build/browser-artefacts
+browser-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet --constraint constraints.txt -e '.[browser]'
+	bash tests/browser/install.sh
+	LINLI_ARTEFACTS=$(BROWSER_ARTEFACTS) $(BIN)/pytest tests/browser -q
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench $(ARGS)

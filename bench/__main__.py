@@ -9,7 +9,18 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import dispatch, fanout, jobs, lanes, notices, provision, startup, tickets, votes
+from bench import (
+    backoffice,
+    dispatch,
+    fanout,
+    jobs,
+    lanes,
+    notices,
+    provision,
+    startup,
+    tickets,
+    votes,
+)
 
 
 async def main(quick: bool) -> None:
@@ -30,6 +41,8 @@ async def main(quick: bool) -> None:
     await (fanout.run(1_000) if quick else fanout.run())
     print()
     await votes.run(10_000 if quick else 100_000)
+    print()
+    await (backoffice.run(10, 500) if quick else backoffice.run())
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bots.backoffice.bot import BackofficeBot
 from bots.help import HelpBot
 from bots.notices.bot import NoticeBot
 from bots.onboarding.bot import OnboardingBot
@@ -9,4 +10,4 @@ from bots.tickets.bot import TicketBot
 from bots.votes.bot import VoteBot
 from bridge.bot import Bot
 
-ALL_BOTS: list[type[Bot]] = [HelpBot, OnboardingBot, TicketBot, VoteBot, NoticeBot]
+ALL_BOTS: list[type[Bot]] = [HelpBot, OnboardingBot, TicketBot, VoteBot, NoticeBot, BackofficeBot]

@@ -16,6 +16,7 @@ from bridge.appservice import AppserviceServer
 from bridge.bot import PROVISION, Bot, ProvisionRequest, Roles, Services, text_folders
 from bridge.clock import Clock, SystemClock
 from bridge.config import BridgeConfig, WebhookTarget
+from bridge.dashboard.server import Dashboard
 from bridge.i18n import Catalogue, default_catalogue
 from bridge.inbox_worker import InboxWorker
 from bridge.matrix import MatrixClient
@@ -81,6 +82,7 @@ class Bridge:
         self.server: AppserviceServer
         self.router: Router
         self.ops: OpsServer | None = None
+        self.dashboard: Dashboard | None = None
 
     async def open(self) -> None:
         """Connect to the database (migrating it) and wire the pieces; no network yet."""
@@ -120,6 +122,8 @@ class Bridge:
                 metrics_at.listen_port,
                 self.router.bots,
             )
+        if self.config.dashboard.enabled:
+            self.dashboard = Dashboard(services, self.router.bots)
         self.server = AppserviceServer(
             self.config,
             self.store,
@@ -129,7 +133,8 @@ class Bridge:
             self.webhooks.handle_inbound,
             self.health.handle,
             self._ephemeral_lost,
-            self._gap,
+            on_gap=self._gap,
+            dashboard=self.dashboard.app if self.dashboard is not None else None,
         )
 
     def bot(self, cls: type[B]) -> B:
@@ -284,6 +289,8 @@ class Bridge:
         self._tasks.clear()
         await self.worker.stop()  # its lanes and marks, also when drained without running
         await self.client.close()
+        if self.dashboard is not None:
+            await self.dashboard.close()
         await self.webhooks.close()
         await self.store.close()
 

@@ -75,6 +75,7 @@ class AppserviceServer:
         health_handler: Callable[[web.Request], Awaitable[web.Response]] | None = None,
         on_ephemeral_lost: Callable[[], None] | None = None,
         on_gap: Callable[[], None] | None = None,
+        dashboard: web.Application | None = None,
     ) -> None:
         self.config = config
         self.on_ephemeral_lost = on_ephemeral_lost
@@ -113,11 +114,16 @@ class AppserviceServer:
         if health_handler is not None:
             # Unauthenticated and tells nothing private (bridge/ops.py): for HEALTHCHECK.
             self.app.router.add_get("/health", health_handler)
+        if dashboard is not None:
+            # Staff's browsers, signed in with Matrix (bridge/dashboard), not the homeserver.
+            self.app.add_subapp("/linli/dashboard", dashboard)
         self._runner: web.AppRunner | None = None
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path.startswith("/linli/webhooks/") or request.path == "/health":
+        if request.path.startswith(("/linli/webhooks/", "/linli/dashboard/")) or (
+            request.path == "/health"
+        ):
             webhook: web.StreamResponse = await handler(request)
             return webhook
         if not request.path.startswith("/_matrix/app/"):

@@ -131,6 +131,23 @@ class WebhookTarget(Strict):
     notice_compounds: list[str] = []
 
 
+class DashboardConfig(Strict):
+    """The staff back office (bridge/dashboard): a page and an API on the appservice listener,
+    shown in the staff rooms as a widget and opened by URL on a phone."""
+
+    enabled: bool = True
+    # Where staff's browsers reach Linli (the operator's proxy in front of the appservice
+    # port); None: appservice.url. The widget URL and the page's origin.
+    public_url: str | None = None
+    # Where a phone's browser reaches the homeserver's client API for its login; None:
+    # homeserver.url.
+    homeserver_public_url: str | None = None
+    # A session of Linli's own after the OpenID exchange; the page asks for a new one.
+    session_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Exchanges per client address and minute (a token guesser gets nowhere).
+    exchanges_per_minute: int = Field(default=10, ge=1, le=1000)
+
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
@@ -164,9 +181,16 @@ class BridgeConfig(Strict):
     join: JoinConfig = JoinConfig()
     webhooks: dict[str, WebhookTarget] = {}
     logging: LoggingConfig = LoggingConfig()
+    dashboard: DashboardConfig = DashboardConfig()
     # The key of secret ballots' receipt codes: a file of its own (0600), made by `linli init`,
     # never in the database; relative to bridge.yaml's folder (default: receipt.key there).
     receipt_key_file: Path | None = None
+
+    @property
+    def dashboard_url(self) -> str:
+        """The back office page (the widget's URL without its template variables)."""
+        base = self.dashboard.public_url or self.appservice.url
+        return base.rstrip("/") + "/linli/dashboard/"
 
     @property
     def bot_user_id(self) -> str:

@@ -126,6 +126,8 @@ async def run_demo(data: Path, rooms_config: Path) -> int:
                 if target.inbound_secret
             },
             "server_name": config.homeserver.server_name,
+            # The back office: a widget in the staff rooms, and this page on a phone.
+            "dashboard": config.dashboard_url,
             "community_space": community.room_id if community else None,
             "accounts": [asdict(a) for a in accounts],
         }
@@ -206,6 +208,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     print("\nLinli demo is running. Press Ctrl-C to stop.\n")
     print(f"  Homeserver:  {summary['homeserver']}  (server name {summary['server_name']})")
     print(f"  Community space: {summary['community_space']}")
+    print(f"  Back office: {summary['dashboard']}  (staff: a widget in 五位一体联络群; or open it)")
     print("  Log in with any Matrix client (e.g. app.element.io → Sign in → Edit homeserver →")
     print(f"  {summary['homeserver']}) as one of these:\n")
     for account in summary["accounts"]:

@@ -153,7 +153,8 @@ class LocalSynapse:
                     "tls": False,
                     "x_forwarded": False,
                     # "client" also serves /_synapse/admin, which register_user needs.
-                    "resources": [{"names": ["client"], "compress": False}],
+                    # "openid": the back office checks OpenID tokens here (bridge/dashboard).
+                    "resources": [{"names": ["client", "openid"], "compress": False}],
                 }
             ],
             "database": {"name": "sqlite3", "args": {"database": database}},

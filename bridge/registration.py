@@ -99,6 +99,13 @@ locale: zh
 timezone: Asia/Shanghai
 join:
   client_url: null
+# The back office: a widget in the staff rooms and a page for phones, served on the appservice
+# listener under /linli/dashboard/. Set public_url to the address staff's browsers reach Linli
+# at (your proxy); the widget in the rooms uses it.
+dashboard:
+  enabled: true
+  public_url: null
+  homeserver_public_url: null
 # The default escalation ladder ends with a work order to the grid-management platform:
 # Linli refuses to plan, apply or run until that target exists, or until the compounds'
 # `tickets: escalation:` leaves it out.

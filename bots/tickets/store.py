@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, update
 
 from bots.tickets.models import Ticket, TicketLog
+from bots.tickets.stats import TicketFacts
 from bridge.store.changes import ChangeLog
 from bridge.store.database import Database, table_of
 from bridge.store.jobs import JobSpec, add_jobs
@@ -367,3 +368,32 @@ class TicketStore:
                 )
             ).scalars()
             return [(r.action, r.actor, dict(r.detail)) for r in rows]
+
+    async def history(
+        self, ticket_id: int
+    ) -> list[tuple[datetime, str, str | None, dict[str, Any]]]:
+        """A ticket's event log, oldest first: when, what, by whom, its detail."""
+        async with self.db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(TicketLog).where(TicketLog.ticket_id == ticket_id).order_by(TicketLog.id)
+                )
+            ).scalars()
+            return [(_utc(r.at), r.action, r.actor, dict(r.detail)) for r in rows]
+
+    async def facts_since(
+        self, compounds: Collection[str], since: datetime
+    ) -> dict[str, list[TicketFacts]]:
+        """What statistics need of the tickets opened or closed since a time, per compound:
+        only those columns, read without building records (a street office's year of a
+        district's tickets is a hundred thousand rows)."""
+        names = [f.name for f in fields(TicketFacts)]
+        query = select(Ticket.compound, *(getattr(Ticket, n) for n in names)).where(
+            Ticket.compound.in_(list(compounds)),
+            or_(Ticket.opened_at >= since, Ticket.closed_at >= since),
+        )
+        found: dict[str, list[TicketFacts]] = {c: [] for c in compounds}
+        async with self.db.sessions() as session:
+            for compound, *values in await session.execute(query):
+                found[compound].append(TicketFacts(*(_utc(v) for v in values)))
+        return found

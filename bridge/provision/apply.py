@@ -17,6 +17,7 @@ from bridge.matrix import MatrixClient
 from bridge.matrix_errors import Forbidden, MatrixError, NotFound, RoomInUse
 from bridge.provision.desired import RoomSpec
 from bridge.provision.plan import (
+    OPTIONAL_FACETS,
     STATE_FACETS,
     Action,
     Archive,
@@ -25,6 +26,7 @@ from bridge.provision.plan import (
     Remove,
     SetChild,
     SetFacet,
+    facet_event,
 )
 from bridge.store.rooms import RoomStore
 
@@ -117,7 +119,8 @@ class Applier:
         elif isinstance(action, SetFacet):
             room_id = self._ids[action.key]
             rendered = await self._render(action.facet, action.value)
-            await self.client.put_state(room_id, STATE_FACETS[action.facet], rendered)
+            event_type, state_key = facet_event(action.facet)
+            await self.client.put_state(room_id, event_type, rendered, state_key)
             self._state[action.key][action.facet] = action.value
             await self._save(action.key)
         elif isinstance(action, SetChild):
@@ -216,6 +219,12 @@ class Applier:
                 "content": {"guest_access": "forbidden"},
             },
         ]
+        for facet in OPTIONAL_FACETS:
+            if facet in state:
+                event_type, state_key = facet_event(facet)
+                initial_state.append(
+                    {"type": event_type, "state_key": state_key, "content": state[facet]}
+                )
         if spec.parent is not None:
             initial_state.append(
                 {
@@ -240,9 +249,10 @@ class Applier:
             room_id = await self.client.resolve_alias(f"#{spec.alias}:{self.server_name}")
             log.warning("adopting existing room %s for %s", room_id, spec.key)
             await self.client.join(room_id)
-            for facet, event_type in STATE_FACETS.items():
+            for facet in [*STATE_FACETS, *(f for f in OPTIONAL_FACETS if f in state)]:
                 content = await self._render(facet, state[facet])
-                await self.client.put_state(room_id, event_type, content)
+                event_type, state_key = facet_event(facet)
+                await self.client.put_state(room_id, event_type, content, state_key)
         self._ids[spec.key] = room_id
         self._state[spec.key] = {k: v for k, v in state.items() if k not in ("children", "members")}
         self._compound[spec.key] = spec.compound
@@ -269,6 +279,8 @@ class Applier:
             return content
         if facet in ("name", "topic", "history_visibility"):
             return {facet: value}
+        if facet in OPTIONAL_FACETS:
+            return dict(value)  # no room IDs in it
         raise ValueError(f"unknown facet {facet}")
 
     async def _creator_needs_listing(self) -> bool:

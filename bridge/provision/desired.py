@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.config import BridgeConfig
+from bridge.dashboard.widget import is_staff_room, layout_content, widget_content
 from bridge.roles import STAFF_ROLES, Role
 from bridge.rooms_config import Compound, RoomDef, RoomsConfig
 
@@ -166,6 +167,19 @@ def _compound_rooms(config: BridgeConfig, compound: Compound, table: RoleTable) 
         )
     ]
     for room in compound.rooms:
+        state = {
+            "name": _room_name(compound, room),
+            "topic": _pick(locale, room.topic, room.topic_en),
+            "join_rules": _join_rule(room, space_key),
+            # The lobby holds newcomers' requests: a later newcomer should not read them.
+            "history_visibility": "joined" if room.access == "public" else "shared",
+            "power_levels": room_power_levels(room, table),
+            "members": sorted(_members(room, table)),
+        }
+        if config.dashboard.enabled and is_staff_room(room):
+            # The back office, open at the top of the staff's rooms (bridge/dashboard).
+            state["widget"] = widget_content(config.dashboard_url, config.bot_user_id, locale)
+            state["widget_layout"] = layout_content()
         specs.append(
             RoomSpec(
                 key=room_key(c.key, room.key),
@@ -173,15 +187,7 @@ def _compound_rooms(config: BridgeConfig, compound: Compound, table: RoleTable) 
                 parent=space_key,
                 space=False,
                 alias=f"{prefix}{c.key}-{room.key}",
-                state={
-                    "name": _room_name(compound, room),
-                    "topic": _pick(locale, room.topic, room.topic_en),
-                    "join_rules": _join_rule(room, space_key),
-                    # The lobby holds newcomers' requests: a later newcomer should not read them.
-                    "history_visibility": "joined" if room.access == "public" else "shared",
-                    "power_levels": room_power_levels(room, table),
-                    "members": sorted(_members(room, table)),
-                },
+                state=state,
             )
         )
     return specs

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.dashboard.widget import LAYOUT_TYPE, WIDGET_ID, WIDGET_TYPE
 from bridge.provision.desired import RoomSpec
 from bridge.store.rooms import RoomRecord
 
@@ -22,6 +23,16 @@ STATE_FACETS = {
     "history_visibility": "m.room.history_visibility",
     "power_levels": "m.room.power_levels",
 }
+# Facets only some rooms have (the back office's widget in staff rooms): event type, state key.
+OPTIONAL_FACETS = {
+    "widget": (WIDGET_TYPE, WIDGET_ID),
+    "widget_layout": (LAYOUT_TYPE, ""),
+}
+
+
+def facet_event(facet: str) -> tuple[str, str]:
+    """The state event (type, state key) a facet is sent as."""
+    return OPTIONAL_FACETS.get(facet) or (STATE_FACETS[facet], "")
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,8 @@ class SetFacet:
     def describe(self) -> str:
         if self.facet == "power_levels":
             return f"~ {self.key}: power levels ({_pl_change(self.old, self.value)})"
+        if self.facet in OPTIONAL_FACETS:
+            return f"~ {self.key}: {self.facet} {'set' if self.old is None else 'changed'}"
         return f"~ {self.key}: {self.facet} {self.old!r} → {self.value!r}"
 
 
@@ -102,7 +115,7 @@ def plan(desired: list[RoomSpec], recorded: Mapping[str, RoomRecord]) -> list[Ac
         else:
             after = record.state
             old_children = after.get("children", {})
-            for facet in STATE_FACETS:
+            for facet in [*STATE_FACETS, *(f for f in OPTIONAL_FACETS if f in spec.state)]:
                 if after.get(facet) != spec.state[facet]:
                     actions.append(SetFacet(spec.key, facet, spec.state[facet], after.get(facet)))
             old_members = set(after.get("members", []))

@@ -14,7 +14,13 @@ from bridge.matrix import MatrixClient
 from bridge.matrix_errors import Forbidden, NotFound
 from bridge.provision.apply import Applier, ApplyReport, RegistrationOutdated
 from bridge.provision.desired import RoleTable, RoomSpec, desired_rooms, role_table
-from bridge.provision.plan import STATE_FACETS, Action, CreateRoom, plan
+from bridge.provision.plan import (
+    OPTIONAL_FACETS,
+    Action,
+    CreateRoom,
+    facet_event,
+    plan,
+)
 from bridge.provision.registration_check import outdated_message, unreserved_aliases
 from bridge.rooms_config import RoomsConfig
 from bridge.store import Store
@@ -98,9 +104,9 @@ class Provisioner:
                 return record
             state = dict(record.state)
             async with limit:
-                for facet in LIVE_FACETS:
+                for facet in [*LIVE_FACETS, *(f for f in OPTIONAL_FACETS if f in state)]:
                     try:
-                        content = await self.client.get_state(record.room_id, STATE_FACETS[facet])
+                        content = await self.client.get_state(record.room_id, *facet_event(facet))
                     except NotFound:
                         content = {}  # never set, or unset by hand: a change to make
                     except Forbidden:
@@ -124,6 +130,8 @@ class Provisioner:
                     if isinstance(allowed, dict) and allowed.get("type") == "m.room_membership"
                 ]
             return value
+        if facet in OPTIONAL_FACETS:
+            return content or None  # an empty content is a widget removed by hand
         if facet == "power_levels":
             if not isinstance(recorded, dict):
                 return recorded  # nothing recorded to compare with: apply sends it anyway

@@ -174,6 +174,21 @@ class RosterStore:
                 )
             )
 
+    async def pending(self, compound: str) -> list[tuple[VerificationRecord, datetime]]:
+        """A compound's requests waiting for the committee, oldest first, with when each came."""
+        async with self.db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(VerificationRequest)
+                    .where(
+                        VerificationRequest.compound == compound,
+                        VerificationRequest.status == "pending",
+                    )
+                    .order_by(VerificationRequest.id)
+                )
+            ).scalars()
+            return [(_request(r), r.requested_at) for r in rows]
+
 
 @dataclass(frozen=True)
 class VerificationRecord:

@@ -77,7 +77,7 @@ class Harness:
         database_url = self.database_url or "sqlite+aiosqlite:///linli.db"
         path.write_text(
             f"""homeserver: {{url: "{self.homeserver_url}", server_name: {self.server_name}}}
-appservice: {{as_token: {self.as_token}, hs_token: {self.hs_token}}}
+appservice: {{as_token: {self.as_token}, hs_token: {self.hs_token}, listen_port: {self.port}, url: "http://127.0.0.1:{self.port}"}}
 database: {{url: "{database_url}"}}
 metrics: {{listen_port: 0}}
 rooms_config: rooms_config

@@ -9,8 +9,10 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from bench.common import free_port
+from tests.integration.backoffice import DashboardClient
 from tests.integration.matrix_client import ResidentClient
 
 ROOT = Path(__file__).parents[2]
@@ -95,6 +97,7 @@ async def test_an_erased_resident_stays_erased_when_the_demo_runs_again(tmp_path
             log = log_file.read_text(errors="replace")[-3000:] if log_file.exists() else ""
             raise AssertionError(f"no 已删除 answer:\n{said}\n--- linli.log ---\n{log}") from e
         await client.close()
+        await _staff_open_the_back_office(summary, accounts)
     finally:
         await demo_down(process)
 
@@ -110,3 +113,21 @@ async def test_an_erased_resident_stays_erased_when_the_demo_runs_again(tmp_path
         await client.close()
     finally:
         await demo_down(process)
+
+
+async def _staff_open_the_back_office(summary: dict[str, Any], accounts: dict[str, str]) -> None:
+    """The demo's staff room carries the widget at the printed URL, and signing in there with
+    the demo Synapse's OpenID token works (its listener serves the `openid` resource)."""
+    wang = "@wuye_wang:linli.localhost"
+    staff = await ResidentClient.login(str(summary["homeserver"]), wang, accounts[wang])
+    page = DashboardClient(str(summary["dashboard"]).split("/linli/dashboard/")[0])
+    try:
+        five = await staff.join("#heping-five_in_one:linli.localhost")
+        widget = await staff.get_state(five, "im.vector.modular.widgets", "linli_backoffice")
+        assert widget["url"].startswith(str(summary["dashboard"]))
+        signed = await page.sign_in(staff)
+        assert signed.status == 200, signed.body
+        assert (await page.call("GET", "api/tickets")).status == 200
+    finally:
+        await page.close()
+        await staff.close()
