@@ -7,6 +7,7 @@ add its class here, and, if it has tables, an alembic revision in `bridge/store/
 
 from __future__ import annotations
 
+from bots.community.bot import CommunityBot
 from bots.help import HelpBot
 from bots.notices.bot import NoticeBot
 from bots.onboarding.bot import OnboardingBot
@@ -14,4 +15,11 @@ from bots.tickets.bot import TicketBot
 from bots.votes.bot import VoteBot
 from bridge.bot import Bot
 
-ALL_BOTS: list[type[Bot]] = [HelpBot, OnboardingBot, TicketBot, VoteBot, NoticeBot]
+ALL_BOTS: list[type[Bot]] = [
+    HelpBot,
+    OnboardingBot,
+    TicketBot,
+    VoteBot,
+    NoticeBot,
+    CommunityBot,
+]

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from bridge.store import Store
 from bridge.store.database import Database, DatabaseTooNew
 
-HEAD = "0009_votes_integrity"
+HEAD = "0010_community"
 
 
 async def test_every_revision_upgrades_a_populated_database(empty_database_url: str) -> None:
@@ -43,6 +43,7 @@ async def test_every_revision_upgrades_a_populated_database(empty_database_url: 
         "0007_notices",
         "0007_votes",
         "0008_votes_tally",
+        "0009_votes_integrity",
         HEAD,
     ):
         await db.migrate(revision)

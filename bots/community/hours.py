@@ -1,0 +1,163 @@
+"""Volunteer hours: check-in at an activity credits its volunteers, `!志愿 时长` shows one's
+own, and each month's ranking is posted in the neighbours' room (a scheduled job per compound
+and month). Party members who show their identity have it shown beside their hours
+(在职党员到社区报到)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from bots.community.activities import ActivityDesk
+from bots.community.hours_store import HoursStore
+from bots.community.jobs import RANKING, Ranking
+from bots.community.store import ActivityRecord
+from bridge import messages
+from bridge.bot import EventContext, Services
+from bridge.matrix import derived_txn_id
+from bridge.roles import Role
+from bridge.rooms_config import Compound
+from bridge.store.jobs import Job
+
+RANKING_ROOM = "neighbours"
+RANKING_SIZE = 10
+# The ranking of a month is posted on the 1st of the next, at this local hour.
+RANKING_HOUR = 9
+
+
+def month_start(when: datetime, tz: ZoneInfo) -> datetime:
+    local = when.astimezone(tz)
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def next_month(start: datetime) -> datetime:
+    year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
+    return start.replace(year=year, month=month)
+
+
+class HoursDesk:
+    def __init__(self, services: Services, desk: ActivityDesk) -> None:
+        self.services = services
+        self.desk = desk
+        s = services
+        self.store = HoursStore(s.store.db, s.clock, desk.activities.refresh_delay)
+        services.scheduler.register_kind(RANKING, self._post_ranking, lane=self._lane)
+
+    async def _lane(self, payload: Ranking) -> str:
+        return payload.compound
+
+    def hours_text(self, compound: Compound | None, minutes: int) -> str:
+        if compound is None:
+            return str(minutes)
+        return self.desk.duration(compound, minutes)
+
+    async def check_in(
+        self, ctx: EventContext, activity: ActivityRecord, users: list[str], by_code: bool = False
+    ) -> None:
+        checked, missing = await self.store.check_in(
+            activity, users, cause=ctx.event.event_id, at=ctx.received_at, actor=ctx.event.sender
+        )
+        self.services.scheduler.wake.set()
+        if by_code:
+            key = "community.checked_in_self" if checked else "community.not_on_list"
+            await ctx.reply(key, number=activity.number)
+            return
+        lines = [ctx.text("community.checked_in", number=activity.number, count=len(checked))]
+        if missing:
+            who = await self.services.people(ctx.event.room_id, missing, ctx.compound)
+            lines.append(ctx.text("community.checked_in_missing", who=str(who)))
+        await ctx.reply_text("\n".join(lines), purpose="reply:checked_in")
+
+    async def show_own(self, ctx: EventContext, compound: Compound) -> None:
+        since = month_start(ctx.received_at, self.desk.tz)
+        total, month, count = await self.store.hours_of(
+            compound.key, ctx.event.sender, since.astimezone(UTC)
+        )
+        if not count:
+            await ctx.reply("community.hours_none")
+            return
+        shown = await self.services.store.people.shown(compound.key, Role.PARTY_MEMBER)
+        await ctx.reply(
+            "community.hours",
+            total=self.hours_text(compound, total),
+            month=self.hours_text(compound, month),
+            count=count,
+            party=ctx.text("community.hours_party") if ctx.event.sender in shown else "",
+        )
+
+    async def ranking_text(self, compound: Compound, start: datetime) -> str:
+        end = next_month(start)
+        month = start.strftime("%Y-%m")
+        rows = await self.store.ranking(
+            compound.key, start.astimezone(UTC), end.astimezone(UTC), RANKING_SIZE
+        )
+        if not rows:
+            return self.services.text(compound, "community.ranking_empty", month=month)
+        total = await self.store.total_minutes(
+            compound.key, start.astimezone(UTC), end.astimezone(UTC)
+        )
+        shown = set(await self.services.store.people.shown(compound.key, Role.PARTY_MEMBER))
+        room = await self.services.store.rooms.by_key(f"{compound.key}:{RANKING_ROOM}")
+        people = await self.services.people(
+            room.room_id if room else None, [u for u, _ in rows], compound
+        )
+        names = {p.user_id: p.name for p in people.people}
+        text = self.services.text
+        lines = [
+            text(
+                compound,
+                "community.ranking_head",
+                month=month,
+                total=self.hours_text(compound, total),
+            )
+        ]
+        for n, (user, minutes) in enumerate(rows, 1):
+            lines.append(
+                text(
+                    compound,
+                    "community.ranking_line",
+                    n=n,
+                    name=names.get(user, user),
+                    party=text(compound, "community.ranking_party") if user in shown else "",
+                    hours=self.hours_text(compound, minutes),
+                )
+            )
+        return "\n".join(lines)
+
+    async def show_ranking(self, ctx: EventContext, compound: Compound) -> None:
+        start = month_start(ctx.received_at, self.desk.tz)
+        await ctx.reply_text(await self.ranking_text(compound, start), purpose="ranking")
+
+    # ------------------------------------------------------------ the monthly ranking
+
+    def _ranking_due(self, month: datetime) -> datetime:
+        return next_month(month).replace(hour=RANKING_HOUR)
+
+    async def schedule_rankings(self) -> None:
+        """This month's ranking job for every compound (a job done stays done)."""
+        start = month_start(self.services.clock.now(), self.desk.tz)
+        for key in self.services.rooms.compounds:
+            await self._schedule(key, start)
+
+    async def _schedule(self, compound: str, start: datetime) -> None:
+        month = start.strftime("%Y-%m")
+        await self.services.scheduler.schedule_kind(
+            f"community:ranking:{compound}:{month}",
+            RANKING,
+            self._ranking_due(start),
+            Ranking(compound=compound, month=month),
+        )
+
+    async def _post_ranking(self, job: Job, payload: Ranking) -> None:
+        compound = self.services.rooms.compounds.get(payload.compound)
+        if compound is None:
+            return
+        year, month = (int(p) for p in payload.month.split("-"))
+        start = datetime(year, month, 1, tzinfo=self.desk.tz)
+        room = await self.services.store.rooms.by_key(f"{compound.key}:{RANKING_ROOM}")
+        if room is not None:
+            body = await self.ranking_text(compound, start)
+            await self.services.client.send(
+                room.room_id, messages.notice(body), derived_txn_id(f"job:{job.key}", "ranking")
+            )
+        await self._schedule(compound.key, next_month(start))
