@@ -1,0 +1,230 @@
+"""Community life through the real Synapse: residents tap 🙋 under an activity with their own
+clients, remove it to leave, read the live list the bot edits in place and the direct messages
+it sends; the clock is a FakeClock the test moves (the list's coalesced edit, the reminder)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bots.community.bot import CommunityBot
+from bridge.app import Bridge
+from bridge.clock import FakeClock
+from tests.integration.harness import Harness
+from tests.integration.matrix_client import ResidentClient, q
+from tests.integration.test_votes import invited_direct_room
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
+BOT = "@linli:linli.localhost"
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:  # noqa: ASYNC109
+    """Wait until Linli's store shows what the homeserver pushed (no client can see it)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await condition():
+        if loop.time() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.05)
+
+
+def is_card(e: dict[str, Any]) -> bool:
+    return (
+        e["sender"] == BOT
+        and e["type"] == "m.room.message"
+        and e["content"].get("body", "").startswith("【活动 #1】")
+    )
+
+
+def edit_of(card: str, text: str) -> Callable[[dict[str, Any]], bool]:
+    def match(e: dict[str, Any]) -> bool:
+        content = e.get("content", {})
+        relates = content.get("m.relates_to", {})
+        return (
+            e["sender"] == BOT
+            and relates.get("rel_type") == "m.replace"
+            and relates.get("event_id") == card
+            and text in content.get("m.new_content", {}).get("body", "")
+        )
+
+    return match
+
+
+async def timeline(client: ResidentClient, room: str) -> list[dict[str, Any]]:
+    """The room's events, oldest first (the homeserver's order)."""
+    events: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        params = {"dir": "b", "limit": "100"}
+        if token:
+            params["from"] = token
+        page = await client.call(
+            "GET", f"/_matrix/client/v3/rooms/{q(room)}/messages", params=params
+        )
+        events.extend(page.get("chunk", []))
+        token = page.get("end")
+        if not page.get("chunk") or token is None:
+            return list(reversed(events))
+
+
+def listed(body: str) -> tuple[list[str], list[str]]:
+    """The names on the list and on the waiting list of a card's text."""
+    confirmed: list[str] = []
+    waiting: list[str] = []
+    target = None
+    for line in body.split("\n"):
+        if line.startswith("—— 接龙"):
+            target = confirmed
+        elif line.startswith("—— 候补"):
+            target = waiting
+        elif line.startswith("——"):
+            target = None
+        elif target is not None and ". " in line:
+            target.append(line.split(". ", 1)[1])
+    return confirmed, waiting
+
+
+async def start(harness: Harness, residents: list[ResidentClient]) -> tuple[Bridge, FakeClock]:
+    harness.only("heping")
+    clock = FakeClock(MONDAY_10)
+    bridge = await harness.start_bridge(apply=False, clock=clock)
+    for n, client in enumerate(residents):
+        await bridge.store.people.bind_household(
+            "heping", client.user_id, "3", "1", str(101 + n), clock.now()
+        )
+    await bridge.provisioner.apply()
+    return bridge, clock
+
+
+async def test_a_sign_up_race_of_30_for_20_places_then_one_leaves_and_the_first_waiting_moves_up(
+    harness: Harness, make_user, staff_client
+) -> None:
+    residents = [await make_user() for _ in range(30)]
+    bridge, clock = await start(harness, residents)
+    staff = await staff_client("wuye_wang")
+    neighbours = await staff.join(harness.alias("heping-neighbours"))
+    for client in residents:
+        await client.join(neighbours)
+    await staff.send_text(
+        neighbours, "!活动 包饺子 | 时间 11-28 09:00 | 地点 活动室 | 名额 20 | 截止 11-27 18:00"
+    )
+    card = (await staff.wait_for_event(neighbours, is_card))["event_id"]
+    # The bot offers the tap under its card.
+    await staff.wait_for_event(
+        neighbours,
+        lambda e: (
+            e["type"] == "m.reaction"
+            and e["sender"] == BOT
+            and e["content"]["m.relates_to"]["event_id"] == card
+        ),
+    )
+    await asyncio.gather(*(c.react(neighbours, card, "🙋") for c in residents))
+    signups = bridge.bot(CommunityBot).desk.signups
+    activity = await bridge.bot(CommunityBot).desk.activities.by_number("heping", 1)
+    assert activity is not None
+
+    async def all_in() -> bool:
+        return len(await signups.entries(activity.id)) == 30
+
+    await eventually(all_in)
+    clock.advance(timedelta(seconds=2))  # the coalesced edit is due
+    edit = await staff.wait_for_event(neighbours, edit_of(card, "候补（10 人）"))
+    confirmed, waiting = listed(edit["content"]["m.new_content"]["body"])
+    # First come, first in: the homeserver's order of the taps.
+    taps = [
+        e["sender"]
+        for e in await timeline(staff, neighbours)
+        if e["type"] == "m.reaction" and e["sender"] != BOT
+    ]
+    names = {c.user_id: c.user_id[1:].split(":")[0] for c in residents}
+    assert confirmed == [names[u] for u in taps[:20]]
+    assert waiting == [names[u] for u in taps[20:]]
+    assert len(set(confirmed + waiting)) == 30  # nobody twice
+    assert edit["content"]["m.mentions"] == {}
+    edits = [e for e in await timeline(staff, neighbours) if edit_of(card, "")(e)]
+    assert len(edits) == 1  # 30 taps, one edit
+
+    # The second on the list removes their 🙋: the first waiting moves up and is told.
+    leaver = next(c for c in residents if c.user_id == taps[1])
+    first_waiting = next(c for c in residents if c.user_id == taps[20])
+    [their_tap] = [
+        e["event_id"]
+        for e in await timeline(leaver, neighbours)
+        if e["type"] == "m.reaction" and e["sender"] == leaver.user_id
+    ]
+    await leaver.call(
+        "PUT", f"/_matrix/client/v3/rooms/{q(neighbours)}/redact/{q(their_tap)}/leave1", {}
+    )
+    dm = await invited_direct_room(first_waiting)
+    told = await first_waiting.wait_for_event(
+        dm, lambda e: e["sender"] == BOT and "已从候补转为正式报名" in e["content"].get("body", "")
+    )
+    assert told["content"]["msgtype"] == "m.text"  # it rings
+    assert told["content"]["m.mentions"] == {"user_ids": [first_waiting.user_id]}
+    clock.advance(timedelta(seconds=2))
+    edit = await staff.wait_for_event(neighbours, edit_of(card, "候补（9 人）"))
+    confirmed, waiting = listed(edit["content"]["m.new_content"]["body"])
+    assert names[leaver.user_id] not in confirmed + waiting
+    assert confirmed[-1] == names[first_waiting.user_id] and len(confirmed) == 20
+    assert waiting == [names[u] for u in taps[21:]]
+
+
+async def test_reminder_check_in_and_volunteer_hours(
+    harness: Harness, make_user, staff_client
+) -> None:
+    helper, guest = await make_user(), await make_user()
+    bridge, clock = await start(harness, [helper, guest])
+    staff = await staff_client("wuye_wang")
+    neighbours = await staff.join(harness.alias("heping-neighbours"))
+    for client in (helper, guest):
+        await client.join(neighbours)
+    await staff.send_text(
+        neighbours, "!活动 清扫楼道 | 时间 11-24 09:00 | 地点 3号楼 | 志愿者 2 | 时长 3小时"
+    )
+    card = (await staff.wait_for_event(neighbours, is_card))["event_id"]
+    code_room = await invited_direct_room(staff)
+    await staff.wait_for_event(code_room, lambda e: "签到码是" in e["content"].get("body", ""))
+    await helper.send_text(neighbours, "!报名 1 志愿")
+    await helper.wait_for_event(
+        neighbours, lambda e: "您已报名当活动 #1 的志愿者，是第 1 位。" == e["content"].get("body")
+    )
+    await guest.react(neighbours, card, "🙋")
+    activity = await bridge.bot(CommunityBot).desk.activities.by_number("heping", 1)
+    assert activity is not None
+
+    async def both() -> bool:
+        return len(await bridge.bot(CommunityBot).desk.signups.entries(activity.id)) == 2
+
+    await eventually(both)
+    # Two hours before 09:00 on the 24th, everyone with a place hears of it.
+    clock.set(datetime(2026, 11, 24, 7, 0, tzinfo=SHANGHAI))
+    for client in (helper, guest):
+        dm = await invited_direct_room(client)
+        reminder = await client.wait_for_event(
+            dm, lambda e: e["content"].get("body", "").startswith("提醒：您报名的活动 #1")
+        )
+        assert reminder["content"]["m.mentions"] == {"user_ids": [client.user_id]}
+    # Staff check the volunteer in (a pill, as Element sends it); the hours are credited.
+    await staff.send_text(
+        neighbours,
+        f"!签到 1 {helper.user_id}",
+        mentions=[helper.user_id],
+    )
+    await staff.wait_for_event(
+        neighbours, lambda e: "活动 #1 已签到 1 人。" == e["content"].get("body")
+    )
+    await helper.send_text(neighbours, "!志愿 时长")
+    answer = await helper.wait_for_event(
+        neighbours, lambda e: e["content"].get("body", "").startswith("您的志愿服务")
+    )
+    assert "共 3 小时，1 次活动" in answer["content"]["body"]
+    await guest.send_text(neighbours, "!志愿 时长")
+    await guest.wait_for_event(
+        neighbours, lambda e: e["content"].get("body", "").startswith("您还没有志愿服务时长")
+    )
+    exported = await bridge.bot(CommunityBot).export_personal(helper.user_id)
+    assert exported["volunteer_hours"] == [{"compound": "heping", "activity": 1, "minutes": 180}]
