@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import dispatch, fanout, jobs, lanes, notices, provision, tickets, votes
+from bench import community, dispatch, fanout, jobs, lanes, notices, provision, tickets, votes
 
 
 async def main(quick: bool) -> None:
@@ -28,6 +28,8 @@ async def main(quick: bool) -> None:
     await (fanout.run(1_000) if quick else fanout.run())
     print()
     await votes.run(10_000 if quick else 100_000)
+    print()
+    await (community.run(500, 15.0) if quick else community.run())
 
 
 if __name__ == "__main__":
