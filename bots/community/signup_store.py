@@ -159,12 +159,14 @@ class SignUpStore(StoreBase):
             return Left(True, promoted)
 
     async def by_reaction(self, reaction_event_id: str) -> tuple[int, str, Kind] | None:
-        """The sign-up a reaction stands for: (activity ID, user, kind)."""
+        """The sign-up a reaction stands for: (activity ID, user, kind). Also when it is no
+        longer on the list: the removal is handled again after a crash (the leave is found
+        made, and the one it moved up is told what a crash kept from them)."""
         async with self.db.sessions() as session:
             row = (
                 await session.execute(
                     select(SignUp.activity_id, SignUp.user_id, SignUp.kind).where(
-                        SignUp.reaction_event_id == reaction_event_id, SignUp.active.is_(True)
+                        SignUp.reaction_event_id == reaction_event_id
                     )
                 )
             ).first()

@@ -29,6 +29,19 @@ A, B, C, D = (f"@{n}:linli.localhost" for n in "abcd")
 ACTIVITY = "!活动 义诊 | 时间 11-25 09:00 | 地点 居委会 | 名额 2 | 截止 11-24 18:00 | 志愿者 1"
 
 
+class CrashingClient(RecordingClient):
+    """A recording homeserver that fails once when asked to send a body with `fail_on` (as
+    if Linli died between storing a change and sending its message)."""
+
+    fail_on: str | None = None
+
+    async def request(self, method: str, path: str, body: Any = None, **kw: Any) -> dict[str, Any]:
+        if self.fail_on and isinstance(body, dict) and self.fail_on in str(body.get("body")):
+            self.fail_on = None
+            raise ConnectionResetError("the homeserver went away")
+        return await super().request(method, path, body, **kw)
+
+
 @pytest.fixture
 async def bridge(database_url: str) -> AsyncIterator[Bridge]:
     token = secrets.token_hex(8)
@@ -38,7 +51,7 @@ async def bridge(database_url: str) -> AsyncIterator[Bridge]:
     )
     rooms = load_rooms_config(EXAMPLES, "zh", config_sections(ALL_BOTS))
     running = Bridge(
-        config, rooms, ALL_BOTS, client=RecordingClient(config.bot_user_id), clock=FakeClock(NOW)
+        config, rooms, ALL_BOTS, client=CrashingClient(config.bot_user_id), clock=FakeClock(NOW)
     )
     await running.open()
     people = running.store.people
@@ -185,6 +198,26 @@ async def test_leaving_moves_the_first_waiting_up_and_tells_them_once(bridge: Br
     await handle(bridge, untap("$untap2", D, "$tap0", neighbours))
     await settle(bridge)
     assert "1. a\n2. c" in edits_of(bridge, card)[-1].content["m.new_content"]["body"]
+
+
+async def test_a_crash_before_the_moved_up_message_sends_it_when_the_removal_is_replayed(
+    bridge: Bridge,
+) -> None:
+    card = await post_activity(bridge)
+    neighbours = await room(bridge, "neighbours")
+    for n, user in enumerate((A, B, C)):
+        await handle(bridge, tap(f"$tap{n}", user, card.event_id, neighbours))
+    client = client_of(bridge)
+    assert isinstance(client, CrashingClient)
+    client.fail_on = "已从候补转为正式报名"
+    with pytest.raises(ConnectionResetError):
+        await handle(bridge, untap("$untap", A, "$tap0", neighbours))
+    assert not [s for s in client.sent if "已从候补转为正式报名" in s.body]
+    await handle(bridge, untap("$untap", A, "$tap0", neighbours), fresh=False)
+    told = [s for s in client.sent if "已从候补转为正式报名" in s.body]
+    assert [s.content["m.mentions"]["user_ids"] for s in told] == [[C]]
+    await settle(bridge)
+    assert "1. b\n2. c\n" in edits_of(bridge, card)[-1].content["m.new_content"]["body"]
 
 
 async def test_commands_sign_up_as_volunteer_with_a_note_and_leave(bridge: Bridge) -> None:
