@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bots.community import rules
-from bots.community.jobs import REFRESH, REMIND, ActivityJob, Reminder, activity_key
+from bots.community.jobs import FINISH, REFRESH, REMIND, ActivityJob, Reminder, activity_key
 from bots.community.personal_store import PersonalStore
 from bots.community.rules import PARTICIPANT, VOLUNTEER, Entry, Kind, Places
 from bots.community.settings import CommunitySettings, settings_for
@@ -57,6 +57,7 @@ class ActivityDesk:
         self.personal = PersonalStore(db, clock, refresh_delay)
         services.scheduler.register_kind(REFRESH, self._refresh, lane=self._lane)
         services.scheduler.register_kind(REMIND, self._remind, lane=self._lane)
+        services.scheduler.register_kind(FINISH, self._finish, lane=self._lane)
 
     async def _lane(self, payload: ActivityJob | Reminder) -> str:
         return payload.compound
@@ -152,11 +153,32 @@ class ActivityDesk:
         return activity, names
 
     def _jobs(self, activity: ActivityRecord, settings: CommunitySettings) -> list[JobSpec]:
+        """The card edited when sign-up closes and when it is over; the reminder."""
+        this = ActivityJob(activity=activity.id, compound=activity.compound)
+        ends_at = activity.starts_at + timedelta(minutes=activity.minutes)
+        jobs = [
+            REFRESH.spec(activity_key(activity.id, "deadline"), activity.deadline, this),
+            FINISH.spec(activity_key(activity.id, "finish"), ends_at, this),
+        ]
         remind_at = activity.starts_at - settings.reminder_before
-        if remind_at <= activity.created_at:
-            return []
-        payload = Reminder(activity=activity.id, compound=activity.compound)
-        return [REMIND.spec(activity_key(activity.id, "remind"), remind_at, payload)]
+        if remind_at > activity.created_at:
+            payload = Reminder(activity=activity.id, compound=activity.compound)
+            jobs.append(REMIND.spec(activity_key(activity.id, "remind"), remind_at, payload))
+        return jobs
+
+    async def _finish(self, job: Job, payload: ActivityJob) -> None:
+        """Over: the card says so (check-in stays open to staff and the code)."""
+        activity = await self.activities.by_id(payload.activity)
+        if activity is None or activity.status != "open":
+            return
+        await self.activities.close(
+            activity.id,
+            cause=f"job:{job.key}",
+            at=self.services.clock.now(),
+            actor=None,
+            status="done",
+        )
+        await self._refresh(job, payload)
 
     # ------------------------------------------------------------ the card
 
@@ -248,8 +270,8 @@ class ActivityDesk:
         coalesced into this one); the next is scheduled if sign-ups came meanwhile."""
         activity = await self.activities.by_id(payload.activity)
         compound = self.services.rooms.compounds.get(payload.compound)
-        if activity is None or compound is None:
-            return
+        if activity is None or compound is None or activity.status == "cancelled":
+            return  # a cancelled activity's cards are gone
         content = await self.card(activity, compound)
         for room_id, event_id in await self.activities.posts(activity.id):
             await self.services.client.send(

@@ -236,6 +236,14 @@ class CommunityBot(Bot):
     async def ranking(self, ctx: EventContext) -> None:
         await self.hours.show_ranking(ctx, self._compound(ctx))
 
+    @commands.command(
+        "volunteer totals",
+        aliases=["志愿 统计", "志愿统计"],
+        roles=STAFF_ROLES | {Role.OBSERVER},
+    )
+    async def totals(self, ctx: EventContext) -> None:
+        await self.hours.show_totals(ctx, self._compound(ctx))
+
     # ------------------------------------------------------------ personal data
 
     async def export_personal(self, user_id: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ and month). Party members who show their identity have it shown beside their hou
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bots.community.activities import ActivityDesk
@@ -127,6 +127,32 @@ class HoursDesk:
     async def show_ranking(self, ctx: EventContext, compound: Compound) -> None:
         start = month_start(ctx.received_at, self.desk.tz)
         await ctx.reply_text(await self.ranking_text(compound, start), purpose="ranking")
+
+    async def show_totals(self, ctx: EventContext, compound: Compound) -> None:
+        """For the street office: each compound of the community, this month and last."""
+        start = month_start(ctx.received_at, self.desk.tz)
+        last = month_start(start - timedelta(days=1), self.desk.tz)
+        community = self.services.rooms.communities.get(compound.config.community or "")
+        name = community.name if community is not None else compound.config.name
+        lines = [ctx.text("community.totals_head", community=name)]
+        for other in sorted(self.services.rooms.compounds.values(), key=lambda c: c.key):
+            if other.config.community != compound.config.community:
+                continue
+            month = await self.store.total_minutes(
+                other.key, start.astimezone(UTC), next_month(start).astimezone(UTC)
+            )
+            before = await self.store.total_minutes(
+                other.key, last.astimezone(UTC), start.astimezone(UTC)
+            )
+            lines.append(
+                ctx.text(
+                    "community.totals_line",
+                    compound=other.config.name,
+                    month=self.hours_text(compound, month),
+                    last=self.hours_text(compound, before),
+                )
+            )
+        await ctx.reply_text("\n".join(lines), purpose="totals")
 
     # ------------------------------------------------------------ the monthly ranking
 

@@ -30,6 +30,7 @@ class Ranking(BaseModel):
 
 REFRESH = JobKind("community.refresh_list", ActivityJob)  # edit the live list (coalesced)
 REMIND = JobKind("community.remind", Reminder)  # a direct message before it starts
+FINISH = JobKind("community.finish", ActivityJob)  # it is over: the card says so
 RANKING = JobKind("community.ranking", Ranking)  # the monthly volunteers' ranking
 
 

@@ -259,7 +259,7 @@ class ActivityStore(StoreBase):
     async def close(
         self, activity_id: int, *, cause: str, at: datetime, actor: str | None, status: str
     ) -> tuple[ActivityRecord, bool]:
-        """Cancel (or finish) an activity once: its pending jobs go with it."""
+        """Cancel (or finish) an activity once: a cancelled one's pending jobs go with it."""
         async with self.db.transaction() as session:
             return await self._changes.change(
                 session,
@@ -268,7 +268,7 @@ class ActivityStore(StoreBase):
                 action=status,
                 at=at,
                 actor=actor,
-                cancel=[activity_prefix(activity_id)],
+                cancel=[activity_prefix(activity_id)] if status == "cancelled" else [],
                 changes={"status": status},
             )
 

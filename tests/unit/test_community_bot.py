@@ -367,3 +367,43 @@ async def test_a_persons_sign_ups_and_hours_are_exported_and_erased(bridge: Brid
     assert await bot.hours.store.total_minutes("heping", start, start + timedelta(days=60)) == 120
     await settle(bridge)
     assert "a" not in edits_of(bridge, card)[-1].content["m.new_content"]["body"].split("\n")[-3:]
+
+
+async def test_the_card_says_when_sign_up_closes_and_when_it_is_over(bridge: Bridge) -> None:
+    card = await post_activity(bridge)
+    clock_of(bridge).set(datetime(2026, 11, 24, 10, 0, tzinfo=UTC))  # 18:00 in Shanghai
+    await bridge.scheduler.run_due()
+    assert "报名已截止。" in edits_of(bridge, card)[-1].content["m.new_content"]["body"]
+    clock_of(bridge).set(datetime(2026, 11, 25, 3, 0, tzinfo=UTC))  # 11:00, two hours in
+    await bridge.scheduler.run_due()
+    last = edits_of(bridge, card)[-1].content["m.new_content"]["body"]
+    assert "活动已结束，谢谢大家。" in last and "报名请点" not in last
+    # Check-in after the end still works, and the list shows who came.
+    neighbours = await room(bridge, "neighbours")
+    await handle(bridge, message("$c", STAFF, f"!签到 1 {A}", neighbours))
+    assert client_of(bridge).bodies(neighbours)[-1].startswith("活动 #1 已签到 0 人。")
+
+
+async def test_help_lists_the_community_commands_by_role(bridge: Bridge) -> None:
+    neighbours = await room(bridge, "neighbours")
+    await handle(bridge, message("$h", A, "!帮助", neighbours))
+    text = client_of(bridge).bodies(neighbours)[-1]
+    for usage in ("!报名 编号", "!取消报名 编号", "!志愿 时长", "!活动 名称"):
+        assert usage in text
+
+
+async def test_the_street_office_sees_hours_per_compound_and_residents_may_not(
+    bridge: Bridge,
+) -> None:
+    await post_activity(bridge)
+    neighbours = await room(bridge, "neighbours")
+    await handle(bridge, message("$v", A, "!报名 1 志愿", neighbours))
+    await handle(bridge, message("$c", STAFF, f"!签到 1 {A}", neighbours))
+    await handle(bridge, message("$t", A, "!志愿 统计", neighbours))
+    assert "只有" in client_of(bridge).bodies(neighbours)[-1]  # not a resident's command
+    await handle(bridge, message("$t2", STAFF, "!志愿 统计", neighbours))
+    lines = client_of(bridge).bodies(neighbours)[-1].split("\n")
+    assert lines[1:] == [
+        "和平里小区：本月 2 小时，上月 0 小时",
+        "幸福家园：本月 0 小时，上月 0 小时",
+    ]
