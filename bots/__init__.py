@@ -8,6 +8,7 @@ add its class here, and, if it has tables, an alembic revision in `bridge/store/
 from __future__ import annotations
 
 from bots.community.bot import CommunityBot
+from bots.community.neighbours_bot import NeighboursBot
 from bots.help import HelpBot
 from bots.notices.bot import NoticeBot
 from bots.onboarding.bot import OnboardingBot
@@ -22,4 +23,5 @@ ALL_BOTS: list[type[Bot]] = [
     VoteBot,
     NoticeBot,
     CommunityBot,
+    NeighboursBot,
 ]

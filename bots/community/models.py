@@ -100,20 +100,80 @@ class ActivityLog(Base):
 
 
 class VolunteerHours(Base):
-    """Hours credited to a volunteer for an activity they were checked in at. Erasing the
-    person keeps the row with no one named (anonymous totals per compound)."""
+    """Hours credited to a volunteer for an activity they were checked in at, or for a help
+    request they answered. Erasing the person keeps the row with no one named (anonymous
+    totals per compound)."""
 
     __tablename__ = "community_hours"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     compound: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[str | None] = mapped_column(String(255))
-    activity_id: Mapped[int] = mapped_column(ForeignKey("community_activities.id"))
+    activity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("community_activities.id"), default=None
+    )
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("community_board.id"), default=None)
     minutes: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime]
 
     __table_args__ = (
         UniqueConstraint("activity_id", "user_id", name="uq_community_hours_once"),
+        UniqueConstraint("post_id", "user_id", name="uq_community_hours_help_once"),
         Index("ix_community_hours_compound_at", "compound", "at"),
+    )
+
+
+class BoardPost(Base):
+    """A post of the neighbours' board: a help request or offer (求助, 帮忙), an idle item
+    (闲置), something lost or found (失物, 招领). Numbered per compound across kinds."""
+
+    __tablename__ = "community_board"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    compound: Mapped[str] = mapped_column(String(64))
+    number: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # help | offer | idle | lost | found
+    cause: Mapped[str] = mapped_column(String(255), unique=True)
+    author: Mapped[str | None] = mapped_column(String(255))  # None once erased
+    text: Mapped[str] = mapped_column(Text)
+    room_id: Mapped[str] = mapped_column(String(255))
+    event_id: Mapped[str | None] = mapped_column(String(255), default=None, unique=True)
+    # open → done (已送出, 已找到, thanked) | expired | removed
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    helper: Mapped[str | None] = mapped_column(String(255), default=None)  # who was picked
+    private_room_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    photo_event_id: Mapped[str | None] = mapped_column(String(255), default=None)
+
+    __table_args__ = (
+        UniqueConstraint("compound", "number"),
+        Index("ix_community_board_compound_kind_status", "compound", "kind", "status"),
+    )
+
+
+class BoardAnswer(Base):
+    """Someone who tapped 🤝 under a help post (offering to help, or asking for the help
+    offered)."""
+
+    __tablename__ = "community_board_answers"
+    post_id: Mapped[int] = mapped_column(ForeignKey("community_board.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    at: Mapped[datetime]
+
+
+class BoardLog(Base):
+    """What happened to a board post, once per cause (bridge/store/changes.py)."""
+
+    __tablename__ = "community_board_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("community_board.id"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str | None] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]]
+    cause: Mapped[str] = mapped_column(String(255))
+
+    __table_args__ = (
+        UniqueConstraint("post_id", "action", "cause", name="uq_community_board_log"),
     )
 
 

@@ -7,7 +7,14 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from bots.community.models import Activity, ActivityLog, ShowAs, SignUp, VolunteerHours
+from bots.community.models import (
+    Activity,
+    ActivityLog,
+    BoardPost,
+    ShowAs,
+    SignUp,
+    VolunteerHours,
+)
 from bots.community.store import ActivityRecord, StoreBase, _record
 
 
@@ -58,8 +65,14 @@ class PersonalStore(StoreBase):
                 .order_by(Activity.id)
             )
             hours = await session.execute(
-                select(VolunteerHours.compound, Activity.number, VolunteerHours.minutes)
-                .join(Activity, Activity.id == VolunteerHours.activity_id)
+                select(
+                    VolunteerHours.compound,
+                    Activity.number,
+                    BoardPost.number,
+                    VolunteerHours.minutes,
+                )
+                .outerjoin(Activity, Activity.id == VolunteerHours.activity_id)
+                .outerjoin(BoardPost, BoardPost.id == VolunteerHours.post_id)
                 .where(VolunteerHours.user_id == user_id)
                 .order_by(VolunteerHours.id)
             )
@@ -83,7 +96,10 @@ class PersonalStore(StoreBase):
                     for c, n, t, s in signups
                 ],
                 "volunteer_hours": [
-                    {"compound": c, "activity": n, "minutes": m} for c, n, m in hours
+                    {"compound": c, "activity": n, "minutes": m}
+                    if n is not None
+                    else {"compound": c, "help_request": p, "minutes": m}
+                    for c, n, p, m in hours
                 ],
                 "shown_on_lists_as": {c: s for c, s in shown},
             }

@@ -28,6 +28,19 @@ class CommunitySettings(BaseModel):
     reminder_before: Duration = timedelta(hours=2)
     # A flood guard: activities one person may start in a day.
     activities_per_day: int = Field(default=5, ge=1, le=100)
+    # The neighbours' board: posts one person may make in a day (help, idle, lost, found).
+    posts_per_day: int = Field(default=10, ge=1, le=100)
+    # Idle items and lost-and-found posts expire this long after posting; their authors are
+    # reminded this long before.
+    board_expires: Duration = timedelta(days=30)
+    board_remind_before: Duration = timedelta(days=3)
+    # Open help requests and offers expire sooner; their authors are asked first whether
+    # they still need (or still offer) it.
+    help_expires: Duration = timedelta(days=3)
+    help_ask_before: Duration = timedelta(days=1)
+    # Hours credited to a helper when a request is closed with thanks (unless the author
+    # gives another duration).
+    help_hours: Duration = timedelta(hours=1)
 
 
 def settings_for(compound: Compound | None) -> CommunitySettings:
