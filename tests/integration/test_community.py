@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bots.community.bot import CommunityBot
+from bots.community.neighbours_bot import NeighboursBot
 from bridge.app import Bridge
 from bridge.clock import FakeClock
 from tests.integration.harness import Harness
@@ -228,3 +229,74 @@ async def test_reminder_check_in_and_volunteer_hours(
     )
     exported = await bridge.bot(CommunityBot).export_personal(helper.user_id)
     assert exported["volunteer_hours"] == [{"compound": "heping", "activity": 1, "minutes": 180}]
+
+
+async def test_a_help_request_from_post_to_thanks_and_an_idle_item_to_given_away(
+    harness: Harness, make_user, staff_client
+) -> None:
+    asker, helper = await make_user(), await make_user()
+    bridge, clock = await start(harness, [asker, helper])
+    neighbours = await asker.join(harness.alias("heping-neighbours"))
+    await helper.join(neighbours)
+    await asker.send_text(neighbours, "!求助 明天上午谁能陪我去医院复查")
+    card = await helper.wait_for_event(
+        neighbours,
+        lambda e: e["sender"] == BOT and e["content"].get("body", "").startswith("【求助 #1】"),
+    )
+    await helper.react(neighbours, card["event_id"], "🤝")
+    board = bridge.bot(NeighboursBot).board
+
+    async def tapped() -> bool:
+        return await board.posts.answered(1) == [helper.user_id]
+
+    await eventually(tapped)
+    # The pill, as Element sends it: the bot opens a private room for the two.
+    await asker.send_text(neighbours, f"!求助 选 1 {helper.user_id}", mentions=[helper.user_id])
+    private = await invited_direct_room_named(helper, "邻里互助 #1")
+    intro = await helper.wait_for_event(
+        private, lambda e: "这是求助 #1 的私聊" in e["content"].get("body", "")
+    )
+    assert intro["content"]["m.mentions"]["user_ids"] == sorted([asker.user_id, helper.user_id])
+    await asker.send_text(neighbours, "!求助 完成 1")
+    thanks = await helper.wait_for_event(
+        neighbours, lambda e: e["content"].get("body", "").startswith("求助 #1 已完成。")
+    )
+    assert thanks["content"]["m.mentions"] == {"user_ids": [helper.user_id]}  # it rings
+    await helper.wait_for_event(neighbours, edit_of(card["event_id"], "【求助 #1 已完成"))
+    await helper.send_text(neighbours, "!志愿 时长")
+    await helper.wait_for_event(
+        neighbours, lambda e: e["content"].get("body", "").startswith("您的志愿服务：共 1 小时")
+    )
+
+    # An idle item: posted, given away (struck through), and another one left to expire.
+    await asker.send_text(neighbours, "!闲置 婴儿床一张")
+    idle = await helper.wait_for_event(
+        neighbours,
+        lambda e: e["sender"] == BOT and e["content"].get("body", "").startswith("【闲置 #2】"),
+    )
+    await asker.send_text(neighbours, "!闲置 已送出 2")
+    struck = await helper.wait_for_event(neighbours, edit_of(idle["event_id"], "已送出"))
+    assert "<del>婴儿床一张</del>" in struck["content"]["m.new_content"]["formatted_body"]
+    await asker.send_text(neighbours, "!失物 一串钥匙")
+    lost = await helper.wait_for_event(
+        neighbours,
+        lambda e: e["sender"] == BOT and e["content"].get("body", "").startswith("【失物 #3】"),
+    )
+    clock.advance(timedelta(days=27, minutes=1))
+    dm = await invited_direct_room(asker)
+    await asker.wait_for_event(dm, lambda e: "就过期了" in e["content"].get("body", ""))
+    clock.advance(timedelta(days=3))
+    await helper.wait_for_event(neighbours, edit_of(lost["event_id"], "【失物 #3 已过期】"))
+
+
+async def invited_direct_room_named(client: ResidentClient, name: str) -> str:
+    """The room of this name the client is invited to, joined."""
+    params = {"timeout": "0"}
+    for _ in range(20):
+        page = await client.call("GET", "/_matrix/client/v3/sync", params=params)
+        for room_id, room in page.get("rooms", {}).get("invite", {}).items():
+            events = room.get("invite_state", {}).get("events", [])
+            if any(e.get("content", {}).get("name") == name for e in events):
+                return await client.join(room_id)
+        params = {"since": page["next_batch"], "timeout": "5000"}
+    raise AssertionError(f"no invitation to {name}")
