@@ -10,9 +10,9 @@ import logging
 import secrets
 from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bots.community import rules
+from bots.community.activity_card import ActivityCards
 from bots.community.jobs import FINISH, REFRESH, REMIND, ActivityJob, Reminder, activity_key
 from bots.community.personal_store import PersonalStore
 from bots.community.rules import PARTICIPANT, VOLUNTEER, Entry, Kind, Places
@@ -48,9 +48,9 @@ def activity_rooms(compound: Compound) -> list[RoomDef]:
     ]
 
 
-class ActivityDesk:
+class ActivityDesk(ActivityCards):
     def __init__(self, services: Services, refresh_delay: timedelta) -> None:
-        self.services = services
+        super().__init__(services)
         db, clock = services.store.db, services.clock
         self.activities = ActivityStore(db, clock, refresh_delay)
         self.signups = SignUpStore(db, clock, refresh_delay)
@@ -61,16 +61,6 @@ class ActivityDesk:
 
     async def _lane(self, payload: ActivityJob | Reminder) -> str:
         return payload.compound
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.services.config.timezone)
-
-    def text(self, compound: Compound | None, key: str, **args: Any) -> str:
-        return self.services.text(compound, key, **args)
-
-    def local(self, compound: Compound, when: Any) -> str:
-        return str(when.astimezone(self.tz).strftime(self.text(compound, "community.time_format")))
 
     # ------------------------------------------------------------ posting
 
@@ -210,60 +200,6 @@ class ActivityDesk:
             for r in rows
         ]
         return rules.split_places(entries, activity.capacity, activity.volunteers)
-
-    def duration(self, compound: Compound, minutes: int) -> str:
-        if minutes % 60 == 0:
-            return self.text(compound, "community.duration_hours", hours=minutes // 60)
-        if minutes > 60:
-            hours = f"{minutes / 60:.1f}".rstrip("0").rstrip(".")
-            return self.text(compound, "community.duration_hours", hours=hours)
-        return self.text(compound, "community.duration_minutes", minutes=minutes)
-
-    def card_text(self, activity: ActivityRecord, compound: Compound, places: Places) -> str:
-
-        def t(key: str, **args: Any) -> str:
-            return self.text(compound, f"community.{key}", **args)
-
-        taken = len(places.confirmed)
-        lines = [
-            t("head", number=activity.number, title=activity.title),
-            t(
-                "line_time",
-                time=self.local(compound, activity.starts_at),
-                hours=self.duration(compound, activity.minutes),
-            ),
-        ]
-        if activity.place:
-            lines.append(t("line_place", place=activity.place))
-        if activity.capacity is None:
-            lines.append(t("line_no_limit", taken=taken))
-        else:
-            lines.append(t("line_capacity", capacity=activity.capacity, taken=taken))
-        lines.append(t("line_deadline", deadline=self.local(compound, activity.deadline)))
-        if activity.volunteers:
-            lines.append(t("line_volunteers", volunteers=activity.volunteers))
-        if activity.status == "cancelled":
-            lines.append(t("line_cancelled"))
-        elif activity.status == "done":
-            lines.append(t("line_done"))
-        elif self.services.clock.now() >= activity.deadline:
-            lines.append(t("line_closed"))
-        else:
-            lines.append(t("line_how", number=activity.number))
-            if activity.volunteers:
-                lines.append(t("line_how_volunteer", number=activity.number))
-        words = {
-            key: t(key)
-            for key in (
-                "list_head",
-                "list_empty",
-                "waiting_head",
-                "volunteers_head",
-                "checked_mark",
-            )
-        }
-        lines.extend(rules.list_lines(places, words, volunteers=activity.volunteers))
-        return "\n".join(lines)
 
     async def _refresh(self, job: Job, payload: ActivityJob) -> None:
         """Edit the live list in every room to what the store holds now (the edits of a burst

@@ -5,12 +5,14 @@ and month). Party members who show their identity have it shown beside their hou
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bots.community.activities import ActivityDesk
 from bots.community.hours_store import HoursStore
 from bots.community.jobs import RANKING, Ranking
+from bots.community.ranking_chart import ranking_chart_png
 from bots.community.store import ActivityRecord
 from bridge import messages
 from bridge.bot import EventContext, Services
@@ -86,13 +88,20 @@ class HoursDesk:
         )
 
     async def ranking_text(self, compound: Compound, start: datetime) -> str:
+        text, _ = await self.ranking(compound, start)
+        return text
+
+    async def ranking(
+        self, compound: Compound, start: datetime
+    ) -> tuple[str, list[tuple[str, float]]]:
+        """The month's ranking as text, and (name, hours) for its chart."""
         end = next_month(start)
         month = start.strftime("%Y-%m")
         rows = await self.store.ranking(
             compound.key, start.astimezone(UTC), end.astimezone(UTC), RANKING_SIZE
         )
         if not rows:
-            return self.services.text(compound, "community.ranking_empty", month=month)
+            return self.services.text(compound, "community.ranking_empty", month=month), []
         total = await self.store.total_minutes(
             compound.key, start.astimezone(UTC), end.astimezone(UTC)
         )
@@ -122,7 +131,8 @@ class HoursDesk:
                     hours=self.hours_text(compound, minutes),
                 )
             )
-        return "\n".join(lines)
+        bars = [(names.get(user, user), minutes / 60) for user, minutes in rows]
+        return "\n".join(lines), bars
 
     async def show_ranking(self, ctx: EventContext, compound: Compound) -> None:
         start = month_start(ctx.received_at, self.desk.tz)
@@ -174,6 +184,26 @@ class HoursDesk:
             Ranking(compound=compound, month=month),
         )
 
+    async def _chart(
+        self,
+        room_id: str,
+        compound: Compound,
+        bars: list[tuple[str, float]],
+        month: str,
+        key: str,
+    ) -> None:
+        title = self.services.text(compound, "community.chart_title", month=month)
+        unit = self.services.text(compound, "community.chart_unit")
+        # Drawing takes a while: in a thread, so no room's events wait for it.
+        png = await asyncio.to_thread(ranking_chart_png, bars, title, unit)
+        uri = await self.services.client.upload(png, "image/png", f"volunteers-{month}.png")
+        if uri is None:
+            return  # no media repository on this homeserver: the text stands alone
+        content = messages.file_message(
+            uri, f"{title}.png", "image/png", len(png), msgtype="m.image"
+        )
+        await self.services.client.send(room_id, content, derived_txn_id(f"job:{key}", "chart"))
+
     async def _post_ranking(self, job: Job, payload: Ranking) -> None:
         compound = self.services.rooms.compounds.get(payload.compound)
         if compound is None:
@@ -182,8 +212,11 @@ class HoursDesk:
         start = datetime(year, month, 1, tzinfo=self.desk.tz)
         room = await self.services.store.rooms.by_key(f"{compound.key}:{RANKING_ROOM}")
         if room is not None:
-            body = await self.ranking_text(compound, start)
-            await self.services.client.send(
+            body, bars = await self.ranking(compound, start)
+            client = self.services.client
+            await client.send(
                 room.room_id, messages.notice(body), derived_txn_id(f"job:{job.key}", "ranking")
             )
+            if bars:
+                await self._chart(room.room_id, compound, bars, payload.month, job.key)
         await self._schedule(compound.key, next_month(start))
