@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from bridge import time_bounds
 from bridge.rooms_config import Compound
@@ -41,6 +41,15 @@ class CommunitySettings(BaseModel):
     # Hours credited to a helper when a request is closed with thanks (unless the author
     # gives another duration).
     help_hours: Duration = timedelta(hours=1)
+
+
+    @model_validator(mode="after")
+    def _reminders_before_expiry(self) -> CommunitySettings:
+        if self.board_remind_before >= self.board_expires:
+            raise ValueError("board_remind_before must be shorter than board_expires")
+        if self.help_ask_before >= self.help_expires:
+            raise ValueError("help_ask_before must be shorter than help_expires")
+        return self
 
 
 def settings_for(compound: Compound | None) -> CommunitySettings:

@@ -163,3 +163,41 @@ async def test_a_persons_posts_are_exported_and_erased(bridge: Bridge) -> None:
     assert client_of(bridge).redacted == [card]
     erased = await bot.board.posts.by_number("heping", 1)
     assert erased is not None and erased.text == "" and erased.author is None
+
+
+async def test_a_photo_in_reply_to_ones_own_card_is_noted_on_it(bridge: Bridge) -> None:
+    neighbours = await room(bridge, "neighbours")
+    await handle(bridge, message("$idle", A, "!闲置 婴儿床", neighbours))
+    card = card_of(bridge, "【闲置 #1】")
+
+    def photo(event_id: str, sender: str) -> dict:  # type: ignore[type-arg]
+        return {
+            "event_id": event_id,
+            "room_id": neighbours,
+            "sender": sender,
+            "type": "m.room.message",
+            "origin_server_ts": 5,
+            "content": {
+                "msgtype": "m.image",
+                "body": "cot.jpg",
+                "url": "mxc://linli.localhost/cot",
+                "m.relates_to": {"m.in_reply_to": {"event_id": card}},
+            },
+        }
+
+    await handle(
+        bridge,
+        photo(
+            "$someone",
+            B,
+        ),
+    )
+    assert not [
+        s
+        for s in client_of(bridge).sent
+        if s.content.get("m.relates_to", {}).get("rel_type") == "m.replace"
+    ]
+    await handle(bridge, photo("$photo", A))
+    assert "（有照片，见回复）" in last_edit(bridge, card)["m.new_content"]["body"]
+    post = await bridge.bot(NeighboursBot).board.posts.by_number("heping", 1)
+    assert post is not None and post.photo_event_id == "$photo"

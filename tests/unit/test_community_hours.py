@@ -5,10 +5,19 @@ office's totals."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
+
+from bots import ALL_BOTS
 from bots.community.bot import CommunityBot
+from bots.community.settings import CommunitySettings
 from bridge.app import Bridge
+from bridge.bot import config_sections
+from bridge.config import ConfigError
+from bridge.rooms_config import load_rooms_config
 from tests.unit.test_community_bot import (
     STAFF,
     A,
@@ -26,6 +35,7 @@ from tests.unit.test_community_bot import (
 )
 
 __all__ = ["bridge"]  # the fixture
+EXAMPLES = Path(__file__).parents[2] / "rooms_config"
 
 
 async def test_check_in_credits_volunteers_hours_and_the_ranking(bridge: Bridge) -> None:
@@ -136,3 +146,28 @@ async def test_the_monthly_ranking_is_posted_with_its_chart_once(bridge: Bridge)
     # December's is due next.
     job = await bridge.store.jobs.get("community:ranking:heping:2026-12")
     assert job is not None and job.due_at == datetime(2027, 1, 1, 1, 0, tzinfo=UTC)
+
+
+def test_community_settings_in_a_compounds_yaml_are_checked_with_file_and_line(
+    tmp_path: Path,
+) -> None:
+    rooms_dir = tmp_path / "rooms_config"
+    shutil.copytree(EXAMPLES, rooms_dir)
+    path = rooms_dir / "compounds" / "heping.yaml"
+    text = path.read_text(encoding="utf-8")
+    settings = "  community_life:\n    board_expires: 2d\n    board_remind_before: 3d\n"
+    path.write_text(text.replace("  buildings:", settings + "  buildings:", 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_rooms_config(rooms_dir, "zh", config_sections(ALL_BOTS))
+    [issue] = e.value.issues
+    assert issue.path == path and issue.key.startswith("compound.community_life")
+    assert "board_remind_before must be shorter than board_expires" in issue.message
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert "community_life" in lines[issue.line - 1]
+    # The defaults and a sensible choice load.
+    path.write_text(
+        text.replace("  buildings:", "  community_life:\n    help_expires: 5d\n  buildings:", 1),
+        encoding="utf-8",
+    )
+    compound = load_rooms_config(rooms_dir, "zh", config_sections(ALL_BOTS)).compounds["heping"]
+    assert compound.section("community_life", CommunitySettings).help_expires.days == 5
