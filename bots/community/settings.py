@@ -42,7 +42,6 @@ class CommunitySettings(BaseModel):
     # gives another duration).
     help_hours: Duration = timedelta(hours=1)
 
-
     @model_validator(mode="after")
     def _reminders_before_expiry(self) -> CommunitySettings:
         if self.board_remind_before >= self.board_expires:
