@@ -220,11 +220,13 @@ class BoardStore:
                 changes={"status": "done"},
                 cancel=[board_prefix(post.id)],
             )
-            if made and post.helper is not None and minutes:
+            # A request's helper is the one picked; an offer's is its author.
+            volunteer = post.author if post.kind == "offer" and post.helper else post.helper
+            if made and volunteer is not None and minutes:
                 session.add(
                     VolunteerHours(
                         compound=post.compound,
-                        user_id=post.helper,
+                        user_id=volunteer,
                         post_id=post.id,
                         minutes=minutes,
                         at=at,

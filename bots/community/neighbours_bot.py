@@ -112,7 +112,10 @@ class NeighboursBot(Bot):
         if closed.helper is None:
             await ctx.reply("community.closed_no_helper", number=number)
             return
-        who = await self.services.people(ctx.event.room_id, [closed.helper], ctx.compound)
+        # A request's helper is the one picked; an offer's is its author, who closes it.
+        helper = closed.author if closed.kind == "offer" else closed.helper
+        assert helper is not None
+        who = await self.services.people(ctx.event.room_id, [helper], ctx.compound)
         body, html = self.services.catalogue.rich(
             ctx.locale,
             "community.thanked",
@@ -120,9 +123,12 @@ class NeighboursBot(Bot):
             who=who,
             hours=self._hours(ctx.compound, minutes),
         )
-        # The helper hears the thanks: it rings.
-        await ctx.send_alert(
-            ctx.event.room_id, body, to=[closed.helper], html=html, purpose="reply:thanked"
+        # The helper hears the thanks: it rings (not for one's own offer).
+        to = [helper] if helper != ctx.event.sender else []
+        await ctx.send(
+            ctx.event.room_id,
+            messages.alert(body, to=to, html=html) if to else messages.notice(body, html=html),
+            "reply:thanked",
         )
 
     # ------------------------------------------------------------ idle items, lost and found

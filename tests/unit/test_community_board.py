@@ -201,3 +201,22 @@ async def test_a_photo_in_reply_to_ones_own_card_is_noted_on_it(bridge: Bridge) 
     assert "（有照片，见回复）" in last_edit(bridge, card)["m.new_content"]["body"]
     post = await bridge.bot(NeighboursBot).board.posts.by_number("heping", 1)
     assert post is not None and post.photo_event_id == "$photo"
+
+
+async def test_an_offer_credits_its_author_when_done(bridge: Bridge) -> None:
+    neighbours = await room(bridge, "neighbours")
+    client = client_of(bridge)
+    await handle(
+        bridge, message("$offer", A, "!帮忙 每天8点到15点有空，可以帮忙取快递", neighbours)
+    )
+    card = card_of(bridge, "【帮忙 #1】")
+    await handle(bridge, tap("$tapB", B, card, neighbours, "🤝"))
+    await handle(bridge, message("$pick", A, f"!帮忙 选 1 {B}", neighbours))
+    await handle(bridge, message("$done", A, "!帮忙 完成 1", neighbours))
+    [thanks] = [s for s in client.sent if "记志愿服务" in s.body]
+    assert "记志愿服务 1 小时" in thanks.body
+    assert thanks.content["msgtype"] == "m.notice"  # one's own offer: nothing to ring
+    await handle(bridge, message("$hA", A, "!志愿 时长", neighbours))
+    assert client.bodies(neighbours)[-1].startswith("您的志愿服务：共 1 小时")
+    await handle(bridge, message("$hB", B, "!志愿 时长", neighbours))
+    assert client.bodies(neighbours)[-1].startswith("您还没有志愿服务时长")
