@@ -254,7 +254,7 @@ async def test_a_help_request_from_post_to_thanks_and_an_idle_item_to_given_away
     await asker.send_text(neighbours, f"!求助 选 1 {helper.user_id}", mentions=[helper.user_id])
     private = await invited_direct_room_named(helper, "邻里互助 #1")
     intro = await helper.wait_for_event(
-        private, lambda e: "这是求助 #1 的私聊" in e["content"].get("body", "")
+        private, lambda e: "这是邻里互助 #1 的私聊" in e["content"].get("body", "")
     )
     assert intro["content"]["m.mentions"]["user_ids"] == sorted([asker.user_id, helper.user_id])
     await asker.send_text(neighbours, "!求助 完成 1")

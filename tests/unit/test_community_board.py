@@ -59,7 +59,7 @@ async def test_a_help_request_from_post_to_thanks(bridge: Bridge) -> None:
     assert client.bodies(neighbours)[-1].startswith("只有发布人")
     await handle(bridge, message("$pick", A, f"!求助 选 1 {B}", neighbours))
     assert client.bodies(neighbours)[-1].startswith("已选 ")
-    [intro] = [s for s in client.sent if "这是求助 #1 的私聊" in s.body]
+    [intro] = [s for s in client.sent if "这是邻里互助 #1 的私聊" in s.body]
     assert intro.room_id != neighbours
     assert intro.content["m.mentions"] == {"user_ids": sorted([A, B])}
     assert "已经有人在帮忙了" in last_edit(bridge, card)["m.new_content"]["body"]
