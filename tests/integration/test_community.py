@@ -5,6 +5,7 @@ it sends; the clock is a FakeClock the test moves (the list's coalesced edit, th
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from bridge.app import Bridge
 from bridge.clock import FakeClock
 from tests.integration.harness import Harness
 from tests.integration.matrix_client import ResidentClient, q
-from tests.integration.test_votes import invited_direct_room
+from tests.integration.test_votes import download, invited_direct_room
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
@@ -300,3 +301,64 @@ async def invited_direct_room_named(client: ResidentClient, name: str) -> str:
                 return await client.join(room_id)
         params = {"since": page["next_batch"], "timeout": "5000"}
     raise AssertionError(f"no invitation to {name}")
+
+
+async def test_me_export_has_sign_ups_hours_and_posts_and_me_delete_takes_them_off(
+    harness: Harness, make_user, staff_client
+) -> None:
+    resident, neighbour = await make_user(), await make_user()
+    bridge, clock = await start(harness, [resident, neighbour])
+    staff = await staff_client("wuye_wang")
+    neighbours = await staff.join(harness.alias("heping-neighbours"))
+    for client in (resident, neighbour):
+        await client.join(neighbours)
+    await staff.send_text(neighbours, "!活动 义诊 | 时间 11-28 09:00 | 志愿者 2")
+    card = (await staff.wait_for_event(neighbours, is_card))["event_id"]
+    await resident.send_text(neighbours, "!报名 1 志愿 带血压计")
+    await resident.wait_for_event(
+        neighbours, lambda e: "志愿者，是第 1 位" in e["content"].get("body", "")
+    )
+    await neighbour.react(neighbours, card, "🙋")
+    await staff.send_text(neighbours, f"!签到 1 {resident.user_id}", mentions=[resident.user_id])
+    await staff.wait_for_event(
+        neighbours, lambda e: e["content"].get("body") == "活动 #1 已签到 1 人。"
+    )
+    await resident.send_text(neighbours, "!闲置 旧书一箱")
+    idle = await staff.wait_for_event(
+        neighbours,
+        lambda e: e["sender"] == BOT and e["content"].get("body", "").startswith("【闲置 #1】"),
+    )
+    await resident.send_text(neighbours, "!我 导出")
+    dm = await invited_direct_room(resident)
+    file_event = await resident.wait_for_event(
+        dm, lambda e: e["content"].get("msgtype") == "m.file"
+    )
+    data = json.loads(await download(resident, file_event["content"]["url"]))
+    assert data["sign_ups"][0]["note"] == "带血压计" and data["sign_ups"][0]["as"] == "volunteer"
+    assert data["volunteer_hours"] == [{"compound": "heping", "activity": 1, "minutes": 120}]
+    assert data["board_posts"][0]["text"] == "旧书一箱"
+
+    await resident.send_text(neighbours, "!我 删除 确认")
+    await resident.wait_for_event(
+        neighbours,
+        lambda e: e["sender"] == BOT and e["content"].get("body", "").startswith("已删除"),
+    )
+    clock.advance(timedelta(seconds=2))  # the list's edit
+    name = resident.user_id[1:].split(":")[0]
+    edit = await staff.wait_for_event(neighbours, edit_of(card, "—— 志愿者（0/2）——"))
+    assert name not in edit["content"]["m.new_content"]["body"]
+    assert neighbour.user_id[1:].split(":")[0] in edit["content"]["m.new_content"]["body"]
+
+    async def redacted() -> bool:
+        event = await staff.call(
+            "GET", f"/_matrix/client/v3/rooms/{q(neighbours)}/event/{q(idle['event_id'])}"
+        )
+        return not event.get("content")
+
+    await eventually(redacted)
+    # The hours stay, unnamed, in the compound's total.
+    start_of_month = datetime(2026, 11, 1, tzinfo=SHANGHAI)
+    total = await bridge.bot(CommunityBot).hours.store.total_minutes(
+        "heping", start_of_month, start_of_month + timedelta(days=31)
+    )
+    assert total == 120
