@@ -9,13 +9,14 @@ tables in `models.py` and the `*_store.py` files; jobs in `jobs.py`; the words i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from bots.community import rules
+from bots.community import demo, rules
 from bots.community.activities import ActivityDesk
 from bots.community.hours import HoursDesk
 from bots.community.rules import PARTICIPANT, VOLUNTEER, ActivityInputError, Kind
@@ -45,6 +46,9 @@ class CommunityBot(Bot):
         super().__init__(services)
         self.desk = ActivityDesk(services, LIST_EDIT_DELAY)
         self.hours = HoursDesk(services, self.desk)
+
+    async def seed_demo(self, passwords: Mapping[str, str]) -> None:
+        await demo.seed(self, passwords)
 
     async def on_start(self) -> None:
         await self.desk.catch_up()
