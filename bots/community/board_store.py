@@ -187,14 +187,27 @@ class BoardStore:
         async with self.db.sessions() as session:
             return await self._changes.changed_by(session, post_id, cause, action)
 
-    async def answer(self, post_id: int, user_id: str, at: datetime) -> None:
+    async def answer(self, post_id: int, user_id: str, at: datetime, reaction: str) -> None:
         """Someone tapped 🤝: remembered once."""
         try:
             async with self.db.transaction() as session:
                 if await session.get(BoardAnswer, (post_id, user_id)) is None:
-                    session.add(BoardAnswer(post_id=post_id, user_id=user_id, at=at))
+                    session.add(
+                        BoardAnswer(
+                            post_id=post_id, user_id=user_id, at=at, reaction_event_id=reaction
+                        )
+                    )
         except IntegrityError:
             pass  # the same tap handled in another lane at once
+
+    async def take_back(self, reaction: str, sender: str) -> None:
+        """The 🤝 removed by the one who tapped it: no longer someone the author can pick."""
+        async with self.db.transaction() as session:
+            await session.execute(
+                delete(BoardAnswer).where(
+                    BoardAnswer.reaction_event_id == reaction, BoardAnswer.user_id == sender
+                )
+            )
 
     async def answered(self, post_id: int) -> list[str]:
         async with self.db.sessions() as session:

@@ -158,6 +158,8 @@ class BoardAnswer(Base):
     post_id: Mapped[int] = mapped_column(ForeignKey("community_board.id"), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     at: Mapped[datetime]
+    # The tap: removing it (a redaction) takes the answer back.
+    reaction_event_id: Mapped[str | None] = mapped_column(String(255), default=None, index=True)
 
 
 class BoardLog(Base):

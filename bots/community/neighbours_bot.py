@@ -15,7 +15,7 @@ from bots.community.settings import settings_for
 from bridge import messages, time_bounds
 from bridge.bot import Bot, EventContext, Services
 from bridge.commands import Arg, ArgKind, CommandError, CommandTable, printable
-from bridge.events import Message, Reaction
+from bridge.events import Message, OtherEvent, Reaction
 from bridge.matrix import derived_txn_id
 from bridge.matrix_errors import MatrixError
 from bridge.roles import RESIDENT_ROLES, STAFF_ROLES
@@ -46,7 +46,13 @@ class NeighboursBot(Bot):
         post = await self.board.posts.by_event(reaction.relates_to_event)
         if post is None or post.status != "open" or post.author == reaction.sender:
             return
-        await self.board.posts.answer(post.id, reaction.sender, ctx.received_at)
+        await self.board.posts.answer(post.id, reaction.sender, ctx.received_at, reaction.event_id)
+
+    async def on_event(self, ctx: EventContext, event: OtherEvent) -> None:
+        """A 🤝 removed (a redaction of the reaction): the offer is taken back."""
+        redacts = event.content.get("redacts") if event.type == "m.room.redaction" else None
+        if isinstance(redacts, str):
+            await self.board.posts.take_back(redacts, event.sender)
 
     async def on_message(self, ctx: EventContext, message: Message) -> None:
         """A photo the author sends in reply to (or in the thread of) their own card."""

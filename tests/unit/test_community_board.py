@@ -21,6 +21,7 @@ from tests.unit.test_community_bot import (
     message,
     room,
     tap,
+    untap,
 )
 
 __all__ = ["bridge"]  # the fixture
@@ -220,3 +221,15 @@ async def test_an_offer_credits_its_author_when_done(bridge: Bridge) -> None:
     assert client.bodies(neighbours)[-1].startswith("您的志愿服务：共 1 小时")
     await handle(bridge, message("$hB", B, "!志愿 时长", neighbours))
     assert client.bodies(neighbours)[-1].startswith("您还没有志愿服务时长")
+
+
+async def test_a_tap_taken_back_cannot_be_picked(bridge: Bridge) -> None:
+    neighbours = await room(bridge, "neighbours")
+    await handle(bridge, message("$ask", A, "!求助 帮我修水龙头", neighbours))
+    card = card_of(bridge, "【求助 #1】")
+    await handle(bridge, tap("$tapB", B, card, neighbours, "🤝"))
+    await handle(bridge, untap("$untapC", C, "$tapB", neighbours))  # not theirs: nothing
+    assert await bridge.bot(NeighboursBot).board.posts.answered(1) == [B]
+    await handle(bridge, untap("$untapB", B, "$tapB", neighbours))
+    await handle(bridge, message("$pick", A, f"!求助 选 1 {B}", neighbours))
+    assert "还没有在 #1 下点 🤝" in client_of(bridge).bodies(neighbours)[-1]

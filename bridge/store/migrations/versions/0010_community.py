@@ -117,6 +117,12 @@ def upgrade() -> None:
         sa.Column("post_id", sa.Integer, sa.ForeignKey("community_board.id"), primary_key=True),
         sa.Column("user_id", sa.String(255), primary_key=True),
         sa.Column("at", TS, nullable=False),
+        sa.Column("reaction_event_id", sa.String(255)),
+    )
+    op.create_index(
+        "ix_community_board_answers_reaction_event_id",
+        "community_board_answers",
+        ["reaction_event_id"],
     )
     op.create_table(
         "community_board_log",
