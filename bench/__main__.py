@@ -11,6 +11,7 @@ import sys
 
 from bench import (
     backoffice,
+    community,
     dispatch,
     fanout,
     jobs,
@@ -43,6 +44,7 @@ async def main(quick: bool) -> None:
     await votes.run(10_000 if quick else 100_000)
     print()
     await (backoffice.run(10, 500) if quick else backoffice.run())
+    await (community.run(500, 15.0) if quick else community.run())
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tests.integration.crash_community import CommunityDriver
 from tests.integration.crash_votes import VoteDriver
 from tests.integration.grid_receiver import GridReceiver
 from tests.integration.linli_process import LinliProcess
@@ -104,6 +105,7 @@ class Report:
     quiet_seconds: float = 0.0
     ballots: str = ""
     gaps: int = 0  # transactions refused once because the homeserver skipped one (txn_gaps.py)
+    signups: str = ""
 
     @property
     def problems(self) -> list[str]:
@@ -123,6 +125,7 @@ class Report:
             f" same delivery again {self.redeliveries})",
             self.ballots,
             f"  transactions refused for a gap in the homeserver's numbering {self.gaps}",
+            self.signups,
             f"  duplicates found {len(self.duplicates)}, missing {len(self.missing)},"
             f" other problems {len(self.other)}",
         ]
@@ -212,6 +215,9 @@ class CrashRun:
         self.votes = VoteDriver(self.linli, self.committee, self.staff, self.rng)
         households = [f"3-2-{1101 + i}" for i in range(self.settings.residents)]
         await self.votes.setup(self.residents, households)
+        # An activity's 接龙 in building 3's room through the kills (crash_community.py).
+        self.community = CommunityDriver(self.linli, self.staff, self.rng)
+        await self.community.setup([*self.residents, self.staff])
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -221,6 +227,8 @@ class CrashRun:
             await watch.close()
         if hasattr(self, "votes"):
             await self.votes.close()
+        if hasattr(self, "community"):
+            await self.community.close()
 
     # ------------------------------------------------------------ the run
 
@@ -228,10 +236,17 @@ class CrashRun:
         loop = asyncio.get_running_loop()
         started = loop.time()
         killing = asyncio.create_task(self._kill_loop())
-        drivers = [asyncio.create_task(self._resident(r)) for r in self.residents] + [
-            asyncio.create_task(self._applicants()),
-            asyncio.create_task(self._paper_clerk()),
-        ]
+        drivers = (
+            [asyncio.create_task(self._resident(r)) for r in self.residents]
+            + [
+                asyncio.create_task(self._applicants()),
+                asyncio.create_task(self._paper_clerk()),
+            ]
+            + [
+                asyncio.create_task(self.community.tapper(p, self._stop_mentions))
+                for p in self.community.people
+            ]
+        )
         try:
             await killing
             killed = loop.time()
@@ -405,10 +420,16 @@ class CrashRun:
             await asyncio.sleep(0.5)
 
     def _busy(self) -> list[str]:
-        return [
-            f"inbox event {seq}"
-            for (seq,) in self.linli.query("SELECT seq FROM inbox_events WHERE status='pending'")
-        ] + self._clock_busy()
+        return (
+            [
+                f"inbox event {seq}"
+                for (seq,) in self.linli.query(
+                    "SELECT seq FROM inbox_events WHERE status='pending'"
+                )
+            ]
+            + self._clock_busy()
+            + self.community.busy()
+        )
 
     def _clock_busy(self, *, alone_only: bool = False) -> list[str]:
         """Reminders, escalations and deliveries still to come (they all fall due within two
@@ -470,6 +491,9 @@ class CrashRun:
         votes = await self.votes.check()
         r.ballots = votes.line()
         r.other += votes.problems
+        signups = await self.community.check()
+        r.signups = signups.line()
+        r.other += signups.problems
         return r
 
     def _check_openings(

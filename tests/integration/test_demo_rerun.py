@@ -85,6 +85,19 @@ async def test_an_erased_resident_stays_erased_when_the_demo_runs_again(tmp_path
         for question in ("周末小区大扫除安排在几点？", "使用维修基金更换1号楼电梯"):
             await client.wait_for_event(hall, poll_from_bot(question), timeout=90)
         neighbours = await client.join("#heping-neighbours:linli.localhost")
+        # The community demo: staff post an activity, a resident signs up (the list edited).
+        await client.wait_for_event(
+            neighbours, bot_says(lambda b: b.startswith("【活动 #1】包饺子迎冬至")), timeout=90
+        )
+        await client.wait_for_event(
+            neighbours,
+            lambda e: (
+                e["sender"] == BOT
+                and "1. 张阿姨（带一袋面粉）"
+                in e["content"].get("m.new_content", {}).get("body", "")
+            ),
+            timeout=90,
+        )
         await client.send_text(neighbours, "!我 删除 确认")
         # A demo just started may still be catching up with its Synapse: a generous deadline.
         try:

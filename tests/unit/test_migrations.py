@@ -11,7 +11,7 @@ from sqlalchemy import text
 from bridge.store import Store
 from bridge.store.database import Database, DatabaseTooNew
 
-HEAD = "0010_votes_proxies"
+HEAD = "0011_community"
 
 
 async def test_every_revision_upgrades_a_populated_database(empty_database_url: str) -> None:

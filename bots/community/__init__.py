@@ -1,0 +1,1 @@
+"""Community life: activities with 接龙 sign-ups, waiting lists and volunteer hours."""
