@@ -298,31 +298,9 @@ class ProxyStore:
     ) -> str:
         """Post a message a change of the proxy causes once per (cause, purpose), however long
         after the homeserver forgot the transaction ID (as VoteStore.post_once for polls)."""
-        action = f"post:{purpose}"[:32]
-        async with self.db.sessions() as session:
-            done = (
-                await session.execute(
-                    select(ProxyLog.detail).where(
-                        ProxyLog.proxy_id == proxy_id,
-                        ProxyLog.action == action,
-                        ProxyLog.cause == cause,
-                    )
-                )
-            ).scalar_one_or_none()
-        if done is not None:
-            return str(done.get("event_id", ""))
-        event_id = await post()
-        async with self.db.transaction() as session:
-            await self._changes.change(
-                session,
-                proxy_id,
-                cause=cause,
-                action=action,
-                at=at,
-                actor=None,
-                detail={"event_id": event_id},
-            )
-        return event_id
+        return await self._changes.post_once(
+            self.db, proxy_id, cause=cause, purpose=purpose, at=at, post=post
+        )
 
     async def of_person(self, user_id: str) -> list[dict[str, Any]]:
         """The proxies a person gave or holds, for `!我 导出`."""

@@ -276,31 +276,9 @@ class VoteStore:
         after the homeserver forgot the transaction ID: the event posted is logged, and a
         handler run again gets it back instead of posting again. (A crash between the post and
         its log line is covered by the transaction ID, for the homeserver's ~30 minutes.)"""
-        action = f"post:{purpose}"[:32]
-        async with self.db.sessions() as session:
-            done = (
-                await session.execute(
-                    select(PollLog.detail).where(
-                        PollLog.poll_id == poll_id,
-                        PollLog.action == action,
-                        PollLog.cause == cause,
-                    )
-                )
-            ).scalar_one_or_none()
-        if done is not None:
-            return str(done.get("event_id", ""))
-        event_id = await post()
-        async with self.db.transaction() as session:
-            await self._changes.change(
-                session,
-                poll_id,
-                cause=cause,
-                action=action,
-                at=at,
-                actor=None,
-                detail={"event_id": event_id},
-            )
-        return event_id
+        return await self._changes.post_once(
+            self.db, poll_id, cause=cause, purpose=purpose, at=at, post=post
+        )
 
     async def open_polls(self, compound: str) -> list[PollRecord]:
         async with self.db.sessions() as session:

@@ -9,13 +9,14 @@ sequence they share. Its log table has the columns `<owner>`, `at`, `actor`, `ac
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bridge.store.database import Database
 from bridge.store.jobs import JobSpec, add_jobs, cancel_jobs
 from bridge.store.models import Base
 
@@ -102,3 +103,44 @@ class ChangeLog(Generic[Row, Rec]):
         if action is not None:
             query = query.where(self._log_action == action)
         return (await session.execute(query.limit(1))).first() is not None
+
+    async def post_once(
+        self,
+        db: Database,
+        object_id: int,
+        *,
+        cause: str,
+        purpose: str,
+        at: datetime,
+        post: Callable[[], Awaitable[str]],
+    ) -> str:
+        """Post something a change of the object causes once per (cause, purpose), however
+        long after the homeserver forgot the transaction ID: the event posted is logged, and a
+        handler run again gets it back instead of posting again. (A crash between the post
+        and its log line is covered by the transaction ID, for the homeserver's ~30 minutes.)"""
+        action = f"post:{purpose}"[:32]
+        columns: Any = self.log
+        async with db.sessions() as session:
+            done = (
+                await session.execute(
+                    select(columns.detail).where(
+                        self._owner_column == object_id,
+                        self._log_action == action,
+                        self._log_cause == cause,
+                    )
+                )
+            ).scalar_one_or_none()
+        if done is not None:
+            return str(done.get("event_id", ""))
+        event_id = await post()
+        async with db.transaction() as session:
+            await self.change(
+                session,
+                object_id,
+                cause=cause,
+                action=action,
+                at=at,
+                actor=None,
+                detail={"event_id": event_id},
+            )
+        return event_id
