@@ -20,6 +20,7 @@ from aiohttp.web import AbstractRouteDef
 from bots.backoffice.notices_view import NoticeReach
 from bots.backoffice.queue import queue_order, row, thread_link
 from bots.backoffice.street_view import StreetOffice
+from bots.backoffice.votes_view import Votes
 from bots.tickets.bot import TICKET_STAFF, TicketBot
 from bots.tickets.store import OPEN_STATES, TicketRecord
 from bridge.bot import Bot, Services
@@ -53,7 +54,12 @@ class BackofficeBot(Bot, DashboardViews):
         self.dashboard = dashboard
         street = StreetOffice(self.services, dashboard)
         reach = NoticeReach(self.services, dashboard)
+        votes = Votes(self.services, dashboard)
         return (
+            web.get("/api/votes", votes.overview),
+            web.post(
+                "/api/votes/{compound}/{number:[0-9]{1,9}}/{action:paper|confirm}", votes.paper
+            ),
             web.get("/api/notices", reach.overview),
             web.get("/api/street", street.overview),
             web.get("/api/street/export.{kind:csv|xlsx}", street.export),

@@ -19,7 +19,7 @@ from bridge.bot import EventContext
 from bridge.commands import CommandError
 from bridge.events import Message
 from bridge.matrix_errors import MatrixError, TooLarge
-from bridge.roles import COMMITTEE_ROLES, PROPERTY_ROLES
+from bridge.roles import COMMITTEE_ROLES, PROPERTY_ROLES, Role
 
 PAPER_STAFF = COMMITTEE_ROLES | PROPERTY_ROLES
 MAX_FILE_BYTES = 512 * 1024  # 5,000 short lines, with room to spare
@@ -164,12 +164,9 @@ class PaperDesk(VotesPart):
         """The open formal vote by households or owners that paper ballots can go to. In an
         owners' vote, where the property company has an interest, only committees enter them."""
         poll = await open_poll(self.votes, ctx, number)
-        if poll.kind != "formal":
-            raise CommandError("votes.not_formal", number=number)
-        if poll.eligibility == "residents":
-            raise CommandError("votes.paper_households_only", number=number)
-        if poll.eligibility == "owners" and not ctx.roles & COMMITTEE_ROLES:
-            raise CommandError("votes.paper_committee_only", number=number)
+        refusal = paper_refusal(poll, ctx.roles)
+        if refusal is not None:
+            raise CommandError(refusal, number=number)
         return poll
 
     async def _check(self, poll: PollRecord, rows: list[PaperRow]) -> list[str | None]:
@@ -204,4 +201,17 @@ def _decode(raw: bytes) -> str | None:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
+    return None
+
+
+def paper_refusal(poll: PollRecord, roles: frozenset[Role]) -> str | None:
+    """Why someone with these roles may not enter paper ballots in this vote (a text key), or
+    None: only formal votes by households or owners take them, and in an owners' vote, where
+    the property company has an interest, only committees enter them."""
+    if poll.kind != "formal":
+        return "votes.not_formal"
+    if poll.eligibility == "residents":
+        return "votes.paper_households_only"
+    if poll.eligibility == "owners" and not roles & COMMITTEE_ROLES:
+        return "votes.paper_committee_only"
     return None

@@ -291,6 +291,19 @@ class VoteStore:
             ).scalars()
             return [_record(r) for r in rows]
 
+    async def latest(self, compound: str, limit: int) -> list[PollRecord]:
+        """The compound's polls, newest first: the open ones and the latest closed."""
+        async with self.db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Poll)
+                    .where(Poll.compound == compound, Poll.status.in_(("open", "closed")))
+                    .order_by(Poll.number.desc())
+                    .limit(limit)
+                )
+            ).scalars()
+            return [_record(r) for r in rows]
+
     async def forget_voter(self, user_id: str, compound: str | None) -> None:
         """`!我 删除`: the person's answers and ballots stay counted under a random name of their
         own (one name for all of them, so the latest answer still wins); their ballot papers

@@ -42,6 +42,7 @@ FILES = {
     "queue.js": "text/javascript",
     "office.js": "text/javascript",
     "reach.js": "text/javascript",
+    "votes.js": "text/javascript",
     "app.css": "text/css",
     "matrix-widget-api.min.js": "text/javascript",
 }

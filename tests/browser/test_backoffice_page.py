@@ -214,3 +214,34 @@ async def test_the_street_office_compares_its_compounds_on_a_chart(
     )
     assert drawn > 300
     await in_browser(lambda: browser.save_screenshot(str(artefacts / "street-overview.png")))
+
+
+async def test_the_owners_committee_sees_turnout_and_enters_a_paper_ballot(
+    harness: Harness, make_user, staff_client, browser: WebDriver, artefacts: Path
+) -> None:
+    harness.only("heping")
+    bridge = await harness.start_bridge()
+    resident: ResidentClient = await make_user()  # 1-1-101 votes by household
+    await bridge.store.people.bind_household(
+        "heping", resident.user_id, "1", "1", "101", bridge.clock.now()
+    )
+    committee = await staff_client("yewei_zhao")
+    hall = await committee.join(harness.alias("heping-hall"))
+    await committee.send_text(hall, "!表决 更换小区门禁 | 简单多数 | 每户一票")
+    await committee.wait_for_event(
+        hall, lambda e: e["sender"] == BOT and "表决 #1" in e["content"].get("body", "")
+    )
+    await sign_in_by_password(browser, bridge.config.dashboard_url, "yewei_zhao")
+    item = await in_browser(lambda: wait_for(browser, 'li.poll[data-number="1"]'))
+    assert "更换小区门禁" in await in_browser(lambda: item.text)
+    form = await in_browser(lambda: item.find_element(By.CSS_SELECTOR, "form.paper"))
+    await in_browser(lambda: form.find_element(By.NAME, "household").send_keys("1-1-101"))
+    await in_browser(lambda: form.find_element(By.NAME, "choice").send_keys("同意"))
+    await in_browser(lambda: form.find_element(By.CSS_SELECTOR, "button[type=submit]").click())
+    said = await in_browser(lambda: wait_for(browser, 'li.poll[data-number="1"] p.said'))
+    for _ in range(100):
+        if "已登记 1-1-101" in await in_browser(lambda: said.text):
+            break
+        await asyncio.sleep(0.1)  # the page's answer: nothing else to wait on
+    assert "已登记 1-1-101" in await in_browser(lambda: said.text)
+    await in_browser(lambda: browser.save_screenshot(str(artefacts / "owners-votes.png")))

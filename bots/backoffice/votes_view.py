@@ -1,0 +1,117 @@
+"""Votes in the back office: the compound's open and latest closed polls with their turnout
+(who took part, never what anyone chose: by household, and for an owners' vote by owners'
+heads and floor area, as `!表决 进度` says it), the result once closed, and paper ballots entered
+and confirmed by a second committee member (监票人) — each through the votes bot's own
+`!表决 纸质` / `!表决 确认` handlers, standing in the compound's 五位一体联络群."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from bots.votes.bot import VoteBot
+from bots.votes.paper_desk import paper_refusal
+from bots.votes.records import PollRecord
+from bots.votes.results import result_text
+from bridge.bot import Services
+from bridge.dashboard.actions import Click, cause_of, command_roles, perform
+from bridge.dashboard.server import ApiError, Dashboard, json_body
+
+SHOWN = 10  # polls of each compound on the page
+# Button → the command it stands for and the body keys it takes (with their limits).
+PAPER_ACTIONS: dict[str, tuple[str, dict[str, int]]] = {
+    "paper": ("vote paper", {"household": 32, "choice": 64}),
+    "confirm": ("vote paper confirm", {"batch": 32}),
+}
+
+
+def _iso(when: datetime | None) -> str | None:
+    if when is None:
+        return None
+    return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).isoformat()
+
+
+class Votes:
+    def __init__(self, services: Services, dashboard: Dashboard) -> None:
+        self.services = services
+        self.dashboard = dashboard
+
+    @property
+    def _bot(self) -> VoteBot:
+        return next(b for b in self.services.bots if isinstance(b, VoteBot))
+
+    async def overview(self, request: web.Request) -> web.Response:
+        """Who may ask `!表决 进度` in a compound sees its polls here; who may enter paper
+        ballots there is offered the form."""
+        session = await self.dashboard.session_of(request)
+        paper_roles = command_roles(self.services, "vote paper")
+        rows: list[dict[str, Any]] = []
+        for key in session.compounds_with(command_roles(self.services, "vote turnout")):
+            compound = self.services.rooms.compounds.get(key)
+            if compound is None:
+                continue
+
+            def text(name: str, _compound: Any = compound, **args: Any) -> str:
+                return self.services.text(_compound, name, **args)
+
+            for poll in await self._bot.votes.latest(key, SHOWN):
+                rows.append(
+                    {
+                        "compound": key,
+                        "compound_name": compound.config.name,
+                        **_poll_fields(poll),
+                        "turnout": await self._bot.turnout.turnout_text(poll, text),
+                        "result": result_text(text, poll) if poll.result is not None else None,
+                        "may_enter_paper": poll.is_open
+                        and bool(session.roles_in(key) & paper_roles)
+                        and paper_refusal(poll, session.roles_in(key)) is None,
+                    }
+                )
+        return web.json_response({"polls": rows})
+
+    async def paper(self, request: web.Request) -> web.Response:
+        """A paper ballot entered, or a batch confirmed: the command's own handler and words."""
+        session = await self.dashboard.session_of(request)
+        key = request.match_info["compound"]
+        number = int(request.match_info["number"])
+        action = request.match_info["action"]
+        command, takes = PAPER_ACTIONS[action]
+        if not session.roles_in(key):
+            raise ApiError(403, "LINLI_NOT_ALLOWED_HERE", "dashboard.error.not_yours")
+        # Which roles may: the command's own check (run_command), in the command's words.
+        body = await json_body(request)
+        request_id = body.get("request_id")
+        if not isinstance(request_id, str) or not 8 <= len(request_id) <= 64:
+            raise ApiError(400, "LINLI_BAD_REQUEST", "dashboard.error.bad_request")
+        args: dict[str, Any] = {"number": number}
+        for name, limit in takes.items():
+            value = body.get(name)
+            if not isinstance(value, str) or not value.strip() or len(value) > limit:
+                raise ApiError(400, "LINLI_BAD_REQUEST", "dashboard.error.bad_request")
+            args[name] = value.strip()
+        click = Click(
+            user_id=session.user_id,
+            compound=key,
+            cause=cause_of(session.user_id, request_id),
+            room_key="five_in_one",
+            command=command,
+            args=args,
+        )
+        return web.json_response({"said": await perform(self.services, click)})
+
+
+def _poll_fields(poll: PollRecord) -> dict[str, Any]:
+    return {
+        "number": poll.number,
+        "question": poll.question,
+        "kind": poll.kind,
+        "eligibility": poll.eligibility,
+        "secret": poll.secret,
+        "status": poll.status,
+        "opened_at": _iso(poll.opened_at),
+        "closes_at": _iso(poll.closes_at),
+        "closed_at": _iso(poll.closed_at),
+        "options": [o["text"] for o in poll.options],
+    }
