@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bots.tickets.stats import TicketFacts, hot_issues, summarize
+from bots.tickets.stats import StaffSummary, TicketFacts, hot_issues, summarize
 
 SATISFIED = 4  # a rating of 4 or 5 counts as satisfied
 
@@ -33,6 +33,7 @@ class CompoundFigures:
     median_first_response: timedelta | None
     median_resolution: timedelta | None
     hot_categories: list[tuple[str, int]]
+    staff: dict[str, StaffSummary]  # each staff member's figures (the ranking's)
 
 
 def _pct(part: int, whole: int) -> float | None:
@@ -56,10 +57,11 @@ def figures(
         median_first_response=summary.median_first_response,
         median_resolution=summary.median_resolution,
         hot_categories=hot_issues(tickets, since, until).categories,
+        staff=summary.per_staff,
     )
 
 
-def _minutes(value: timedelta | None) -> int | None:
+def minutes(value: timedelta | None) -> int | None:
     return round(value.total_seconds() / 60) if value is not None else None
 
 
@@ -89,8 +91,8 @@ def table_rows(
             f.resolution_rate,
             f.satisfaction_rate,
             round(f.sla_met_pct, 1) if f.sla_met_pct is not None else None,
-            _minutes(f.median_first_response),
-            _minutes(f.median_resolution),
+            minutes(f.median_first_response),
+            minutes(f.median_resolution),
             "、".join(f"{category_label.get(c, c)} {n}" for c, n in f.hot_categories),
         ]
         for f in rows

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from bots.tickets.business_time import clock_time_between
 
@@ -221,19 +222,27 @@ def summarize(tickets: Sequence[TicketFacts], since: datetime, until: datetime) 
 def ranking(summary: Summary) -> list[tuple[str, StaffSummary]]:
     """Best first: more SLA met, a quicker median first answer, more tickets handled, then the
     user ID so the order is stable. Someone with no figure yet comes after those with one."""
+    return rank_staff(summary.per_staff.items())
 
-    def key(item: tuple[str, StaffSummary]) -> tuple[bool, float, bool, timedelta, int, str]:
-        user, s = item
+
+K = TypeVar("K")
+
+
+def rank_staff(items: Iterable[tuple[K, StaffSummary]]) -> list[tuple[K, StaffSummary]]:
+    """`ranking`'s order for any keys (a user ID, or a street's (compound, user) pairs)."""
+
+    def key(item: tuple[K, StaffSummary]) -> tuple[bool, float, bool, timedelta, int, str]:
+        who, s = item
         return (
             s.sla_met_pct is None,
             -(s.sla_met_pct or 0.0),
             s.median_first_response is None,
             s.median_first_response or timedelta(0),
             -s.handled,
-            user,
+            str(who),
         )
 
-    return sorted(summary.per_staff.items(), key=key)
+    return sorted(items, key=key)
 
 
 def _most_frequent(counts: Counter[str], top: int) -> list[tuple[str, int]]:

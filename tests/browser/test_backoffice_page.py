@@ -205,6 +205,8 @@ async def test_the_street_office_compares_its_compounds_on_a_chart(
     assert "和平里小区" in await in_browser(lambda: table.text)
     headers = await in_browser(lambda: browser.find_element(By.CSS_SELECTOR, "#street-table").text)
     assert "响应率" in headers and "满意率" in headers
+    ranking = await in_browser(lambda: wait_for(browser, "#ranking-table tr"))
+    assert "名次" in await in_browser(lambda: ranking.text)  # the staff ranking drawn too
     drawn = await in_browser(
         lambda: WebDriverWait(browser, 20).until(
             lambda d: d.execute_script(

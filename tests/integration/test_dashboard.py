@@ -325,6 +325,10 @@ async def test_the_street_office_sees_every_compound_side_by_side_and_exports_th
     assert "维修 1" in by_name["和平里小区"][8]
     assert by_name["幸福家园"][1:5] == [0, None, None, None]
     assert overview.body["chart"].startswith("data:image/svg+xml;base64,")
+    # The staff ranking across the compounds observed: the one who claimed the ticket.
+    [first] = overview.body["ranking"]
+    assert first["rank"] == 1 and first["compound"] == "和平里小区" and first["handled"] == 1
+    assert first["name"] == "wuye_wang"  # as the homeserver names them (no display name set)
     assert (await street.call("GET", "api/street?days=3")).status == 400
     # The exports: CSV (UTF-8 with a BOM, for spreadsheet programs) and XLSX.
     async with street.http.get(

@@ -67,6 +67,15 @@
     for (const row of data.rows) {
       table.appendChild(el("tr", {}, row.map((v) => el("td", { text: v === null ? "—" : String(v) }))));
     }
+    // The staff ranking, as the street office posts it each week (best first).
+    const ranking = $("ranking-table");
+    ranking.textContent = "";
+    const cols = ["rank", "name", "compound", "handled", "sla_met", "median_first_minutes", "satisfaction"];
+    ranking.appendChild(el("tr", {}, cols.map((c) => el("th", { text: t("rank_" + c) }))));
+    for (const r of data.ranking) {
+      ranking.appendChild(el("tr", {}, cols.map((c) => el("td", { text: r[c] === null ? "—" : String(r[c]) }))));
+    }
+    $("no-ranking").hidden = data.ranking.length > 0;
   }
 
   async function download(kind) {
