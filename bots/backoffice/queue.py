@@ -33,7 +33,12 @@ def is_overdue(t: TicketRecord, now: datetime) -> bool:
 
 def thread_link(t: TicketRecord, client_url: str | None, server_name: str) -> str:
     """Where the ticket's thread opens in a client: the community's Element, else matrix.to."""
-    room, event = quote(t.room_id, safe=""), quote(t.source_event_id, safe="")
+    return event_link(t.room_id, t.source_event_id, client_url, server_name)
+
+
+def event_link(room_id: str, event_id: str, client_url: str | None, server_name: str) -> str:
+    """Where an event opens in a client: the community's Element, else matrix.to."""
+    room, event = quote(room_id, safe=""), quote(event_id, safe="")
     if client_url:
         return f"{client_url.rstrip('/')}/#/room/{room}/{event}"
     return f"https://matrix.to/#/{room}/{event}?via={quote(server_name, safe='')}"

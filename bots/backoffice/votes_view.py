@@ -11,10 +11,11 @@ from typing import Any
 
 from aiohttp import web
 
+from bots.backoffice.queue import event_link
 from bots.votes.bot import VoteBot
 from bots.votes.paper_desk import paper_refusal
 from bots.votes.records import PollRecord
-from bots.votes.results import result_text
+from bots.votes.results import result_text, rule_text
 from bridge.bot import Services
 from bridge.dashboard.actions import Click, cause_of, command_roles, perform
 from bridge.dashboard.server import ApiError, Dashboard, json_body
@@ -63,13 +64,27 @@ class Votes:
                         "compound_name": compound.config.name,
                         **_poll_fields(poll),
                         "turnout": await self._bot.turnout.turnout_text(poll, text),
+                        "rule": rule_text(text, poll.rule) if poll.rule is not None else None,
                         "result": result_text(text, poll) if poll.result is not None else None,
+                        "audit": await self._audit_link(poll),
                         "may_enter_paper": poll.is_open
                         and bool(session.roles_in(key) & paper_roles)
                         and paper_refusal(poll, session.roles_in(key)) is None,
                     }
                 )
         return web.json_response({"polls": rows})
+
+    async def _audit_link(self, poll: PollRecord) -> str | None:
+        """Where the closed vote's audit file (posted in the hall with its SHA-256) opens."""
+        if poll.is_open:
+            return None
+        event_id = await self._bot.votes.posted(poll.id, "audit")
+        if event_id is None:
+            return None
+        config = self.services.config
+        return event_link(
+            poll.room_id, event_id, config.join.client_url, config.homeserver.server_name
+        )
 
     async def paper(self, request: web.Request) -> web.Response:
         """A paper ballot entered, or a batch confirmed: the command's own handler and words."""

@@ -280,6 +280,10 @@ class VoteStore:
             self.db, poll_id, cause=cause, purpose=purpose, at=at, post=post
         )
 
+    async def posted(self, poll_id: int, purpose: str) -> str | None:
+        """The event the poll's post for `purpose` made (e.g. "audit", the audit file)."""
+        return await self._changes.posted(self.db, poll_id, purpose)
+
     async def open_polls(self, compound: str) -> list[PollRecord]:
         async with self.db.sessions() as session:
             rows = (

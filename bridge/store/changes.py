@@ -144,3 +144,19 @@ class ChangeLog(Generic[Row, Rec]):
                 detail={"event_id": event_id},
             )
         return event_id
+
+    async def posted(self, db: Database, object_id: int, purpose: str) -> str | None:
+        """The event `post_once` posted for this purpose (whatever its cause), or None."""
+        columns: Any = self.log
+        async with db.sessions() as session:
+            detail = (
+                await session.execute(
+                    select(columns.detail)
+                    .where(
+                        self._owner_column == object_id,
+                        self._log_action == f"post:{purpose}"[:32],
+                    )
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+        return None if detail is None else str(detail.get("event_id", "")) or None

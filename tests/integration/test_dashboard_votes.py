@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from urllib.parse import quote
 
 from tests.integration.backoffice import DashboardClient
 from tests.integration.test_votes import (
@@ -87,6 +88,23 @@ async def test_turnout_and_paper_ballots_from_the_back_office(
         assert "2/4" in after["turnout"]  # Alice online, 1-1-202 on paper: counted once
         bad = await page.call("POST", "api/votes/heping/1/paper", {"household": "1-1-202"})
         assert bad.status == 400  # no choice, no request ID: nothing entered
+        assert "一般" in after["rule"] or "2/3" in after["rule"]  # the rule in words
+
+        # Closed: the result in the hall's words, and where the audit file opens.
+        await committee.send_text(w.hall, "!投票 结束 1")
+        audit_file = await w.alice.wait_for_event(
+            w.hall,
+            lambda e: (
+                e["content"].get("body", "").endswith("-audit.json")
+                and e["content"].get("msgtype") == "m.file"
+            ),
+        )
+        await w.alice.wait_for_event(w.hall, notice(lambda b: "SHA-256" in b))
+        [closed] = (await page.call("GET", "api/votes")).body["polls"]
+        assert closed["status"] == "closed" and not closed["may_enter_paper"]
+        assert closed["result"] and "表决 #1" in closed["result"]
+        link = closed["audit"]
+        assert link.endswith(quote(audit_file["event_id"], safe="") + "?via=linli.localhost")
     finally:
         for p in (page, other_page, office_page):
             if p is not None:

@@ -52,8 +52,10 @@
         el("span", { text: p.compound_name + " · " + t(p.status === "open" ? "poll_open" : "poll_closed") + (p.secret ? " · " + t("secret") : "") }),
       ]),
       el("p", { class: "text", text: p.question }),
+      p.rule ? el("p", { class: "rule", text: t("rule") + "：" + p.rule }) : null,
       el("p", { class: "clock turnout", text: p.turnout }),
       p.result ? el("pre", { class: "result", text: p.result }) : null,
+      p.audit ? el("a", { class: "audit", href: p.audit, target: "_blank", rel: "noopener", text: t("audit_file") }) : null,
       el("p", { class: "said" }),
     ]);
     if (p.may_enter_paper) for (const form of paperForms(p, item)) item.appendChild(form);
