@@ -18,6 +18,7 @@ from aiohttp import web
 from aiohttp.web import AbstractRouteDef
 
 from bots.backoffice.notices_view import NoticeReach
+from bots.backoffice.proposals_view import Proposals
 from bots.backoffice.queue import queue_order, row, thread_link
 from bots.backoffice.street_view import StreetOffice
 from bots.backoffice.votes_view import Votes
@@ -55,7 +56,13 @@ class BackofficeBot(Bot, DashboardViews):
         street = StreetOffice(self.services, dashboard)
         reach = NoticeReach(self.services, dashboard)
         votes = Votes(self.services, dashboard)
+        proposals = Proposals(self.services, dashboard)
         return (
+            web.get("/api/proposals", proposals.overview),
+            web.post(
+                "/api/proposals/{compound}/{number:[0-9]{1,9}}/{action:accept|reject}",
+                proposals.decide,
+            ),
             web.get("/api/votes", votes.overview),
             web.post(
                 "/api/votes/{compound}/{number:[0-9]{1,9}}/{action:paper|confirm}", votes.paper

@@ -133,6 +133,19 @@ class ProposalStore:
             await session.flush()
             return _record(row), True
 
+    async def latest(self, compound: str, limit: int) -> list[ProposalRecord]:
+        """The compound's proposals, newest first."""
+        async with self.db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Proposal)
+                    .where(Proposal.compound == compound)
+                    .order_by(Proposal.number.desc())
+                    .limit(limit)
+                )
+            ).scalars()
+            return [_record(r) for r in rows]
+
     async def conventions(self, compound: str) -> list[ProposalRecord]:
         async with self.db.sessions() as session:
             rows = (

@@ -43,6 +43,7 @@ FILES = {
     "office.js": "text/javascript",
     "reach.js": "text/javascript",
     "votes.js": "text/javascript",
+    "proposals.js": "text/javascript",
     "app.css": "text/css",
     "matrix-widget-api.min.js": "text/javascript",
 }

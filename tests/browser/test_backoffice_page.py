@@ -193,6 +193,9 @@ async def test_the_committee_approves_a_newcomer_from_the_page(
     building = await in_browser(lambda: wait_for(browser, 'li.notice [data-building="2"]'))
     assert "2-1-202" in await in_browser(lambda: building.text)
     await in_browser(lambda: browser.save_screenshot(str(artefacts / "committee-notice-reach.png")))
+    # Proposals: none yet, and the view says so.
+    await in_browser(lambda: browser.find_element(By.CSS_SELECTOR, "button.view-proposals").click())
+    await in_browser(lambda: wait_for(browser, "#no-proposals:not([hidden])"))
 
 
 async def test_the_street_office_compares_its_compounds_on_a_chart(

@@ -109,3 +109,58 @@ async def test_turnout_and_paper_ballots_from_the_back_office(
         for p in (page, other_page, office_page):
             if p is not None:
                 await p.close()
+
+
+async def test_proposals_and_their_stage_accepted_and_rejected_from_the_back_office(
+    w: World,  # noqa: F811
+    staff_client,
+) -> None:
+    committee = await staff_client("juwei_chen")  # the residents' committee
+    committee_room = await committee.join(w.harness.alias("heping-committee"))
+    await w.alice.send_text(w.hall, "!提案 在小区东门设置快递柜")
+    await w.carol.send_text(w.hall, "!提案 取消物业费")
+    await committee.wait_for_event(committee_room, notice(lambda b: b.startswith("新提案 #2")))
+
+    base = f"http://127.0.0.1:{w.harness.port}"
+    page, owners_page = DashboardClient(base), DashboardClient(base)
+    try:
+        assert (await page.sign_in(committee)).status == 200
+        listed = (await page.call("GET", "api/proposals")).body["proposals"]
+        assert [(p["number"], p["status"]) for p in listed] == [(2, "pending"), (1, "pending")]
+        rejected = await page.call(
+            "POST",
+            "api/proposals/heping/2/reject",
+            {"reason": "物业费由合同约定，不能表决取消", "request_id": secrets.token_hex(8)},
+        )
+        assert rejected.status == 200, rejected.body
+        accepted = await page.call(
+            "POST",
+            "api/proposals/heping/1/accept",
+            {"period": "3天", "request_id": secrets.token_hex(8)},
+        )
+        assert accepted.status == 200, accepted.body
+        # Residents read it as the commands say it: the discussion opens in the hall.
+        await w.alice.wait_for_event(w.hall, notice(lambda b: b.startswith("提案 #1 开始讨论")))
+        stages = {
+            p["number"]: (p["status"], p["reason"], p["discussion_until"] is not None)
+            for p in (await page.call("GET", "api/proposals")).body["proposals"]
+        }
+        assert stages == {
+            2: ("rejected", "物业费由合同约定，不能表决取消", False),
+            1: ("accepted", None, True),
+        }
+        no_reason = await page.call(
+            "POST", "api/proposals/heping/1/reject", {"request_id": secrets.token_hex(8)}
+        )
+        assert no_reason.status == 400
+        # Only the residents' committee decides proposals: the owners' committee sees none.
+        owners = await staff_client("yewei_zhao")
+        assert (await owners_page.sign_in(owners)).status == 200
+        assert (await owners_page.call("GET", "api/proposals")).body["proposals"] == []
+        refused = await owners_page.call(
+            "POST", "api/proposals/heping/1/accept", {"request_id": secrets.token_hex(8)}
+        )
+        assert refused.status == 403
+    finally:
+        await page.close()
+        await owners_page.close()

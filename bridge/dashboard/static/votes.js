@@ -25,7 +25,7 @@
       }
     }
     const paper = el("form", { class: "inline paper" }, [
-      field("household", t("household")), field("choice", t("choice")),
+      field("household", t("paper_household")), field("choice", t("choice")),
       el("button", { type: "submit", text: t("enter_paper"), class: "ok" }),
     ]);
     paper.addEventListener("submit", (ev) => {
