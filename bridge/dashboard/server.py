@@ -222,7 +222,8 @@ class Dashboard:
                 "locale": compound.locale if compound else self.services.config.locale,
                 "roles": sorted(r.value for r in session.roles_in(key)),
             }
-        return web.json_response({"user_id": session.user_id, "compounds": compounds})
+        name = (await self.services.people(None, [session.user_id])).people[0].name
+        return web.json_response({"user_id": session.user_id, "name": name, "compounds": compounds})
 
     # ------------------------------------------------------------ for the views
 

@@ -104,6 +104,7 @@ async def test_sign_in_with_a_real_openid_token_and_every_refusal(o: Office, sta
     assert signed.body["user_id"] == STAFF and signed.body["expires_in"] == 30 * 60
     assert "default-src 'none'" in signed.headers["Content-Security-Policy"]
     me = await o.page.call("GET", "api/me")
+    assert me.body["name"] == "wuye_wang"  # the homeserver's display name (its default here)
     assert me.body["compounds"] == {
         "heping": {"name": "和平里小区", "locale": "zh", "roles": ["property_staff"]}
     }

@@ -69,7 +69,9 @@
     const me = await api("GET", "me");
     const first = Object.values(me.compounds)[0];
     if (first && first.locale !== locale && !params.get("lang")) await loadTexts(first.locale);
-    $("who").textContent = answer.user_id;
+    // The name the person chose (as the homeserver has it); the ID on hover.
+    $("who").textContent = me.name || answer.user_id;
+    $("who").title = answer.user_id;
     $("login").hidden = true;
     $("refresh").hidden = false; $("sign-out").hidden = false;
     const roles = new Set(Object.values(me.compounds).flatMap((c) => c.roles));
