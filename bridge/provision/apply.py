@@ -7,7 +7,9 @@ A room created just before a crash (alias taken, ID unrecorded) is adopted, not 
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +66,10 @@ class Applier:
         self.removal_reason = removal_reason
         self._legacy_creator: bool | None = None
         self.concurrency = concurrency
+        # One save of a room's record at a time, each of its latest state: two of a space's
+        # children linked side by side must not commit in the other order (then the older
+        # snapshot, without the other child, would win and the next apply link it again).
+        self._saving: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def apply(self, actions: list[Action]) -> ApplyReport:
         report = ApplyReport()
@@ -295,11 +301,12 @@ class Applier:
         return self._legacy_creator
 
     async def _save(self, key: str, archived: bool = False) -> None:
-        await self.rooms.save(
-            key,
-            self._ids[key],
-            self._compound.get(key),
-            self._state[key],
-            self.clock.now(),
-            archived,
-        )
+        async with self._saving[key]:
+            await self.rooms.save(
+                key,
+                self._ids[key],
+                self._compound.get(key),
+                copy.deepcopy(self._state[key]),
+                self.clock.now(),
+                archived,
+            )
