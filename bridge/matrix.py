@@ -24,11 +24,11 @@ from bridge import metrics
 from bridge.matrix_errors import (
     MatrixError,
     NotFound,
-    TooLarge,
     Unavailable,
     UserInUse,
     error_for,
 )
+from bridge.matrix_media import download_media, json_or_empty
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class MatrixClient:
                 await self._sleep(self.backoff_base * 2 ** (attempt - 1))
                 continue
             self._observe(method, started, status)
-            payload = _json_or_empty(text)
+            payload = json_or_empty(text)
             if status < 300:
                 return payload
             errcode = str(payload.get("errcode", "M_UNKNOWN"))
@@ -360,40 +360,8 @@ class MatrixClient:
         return str(result["content_uri"])
 
     async def download(self, mxc: str, max_bytes: int) -> bytes:
-        """The bytes of an mxc:// media item, through the authenticated media API
-        (`/_matrix/client/v1/media/download`, Matrix 1.11; Synapse since 1.111) or, on an
-        older homeserver that does not know it, the legacy `/_matrix/media/v3/download`.
-        TooLarge when it is bigger than `max_bytes`; NotFound when it is not there."""
-        parts = urlsplit(mxc)
-        if parts.scheme != "mxc" or not parts.netloc or not parts.path.strip("/"):
-            raise MatrixError(400, "M_INVALID_PARAM", "not an mxc:// URL", "GET", mxc)
-        server, media = quote(parts.netloc, safe=""), quote(parts.path.strip("/"), safe="")
-        query = urlencode({"user_id": self.default_user})
-        headers = {"Authorization": f"Bearer {self.as_token}"}
-        for prefix in ("/_matrix/client/v1/media/download", "/_matrix/media/v3/download"):
-            path = f"{prefix}/{server}/{media}"
-            try:
-                async with self._http().get(
-                    f"{self.base_url}{path}?{query}", headers=headers
-                ) as resp:
-                    status = resp.status
-                    too_large = status == 200 and (resp.content_length or 0) > max_bytes
-                    data = b"" if too_large else await resp.content.read(max_bytes + 1)
-            except (aiohttp.ClientError, TimeoutError) as e:
-                raise Unavailable(0, "M_UNAVAILABLE", str(e), "GET", path) from e
-            if status == 200:
-                if too_large or len(data) > max_bytes:
-                    raise TooLarge(413, "M_TOO_LARGE", "media too large", "GET", path)
-                return data
-            payload = _json_or_empty(data.decode("utf-8", "replace"))
-            errcode = str(payload.get("errcode", "M_UNKNOWN"))
-            if status in (404, 405) and errcode == "M_UNRECOGNIZED":
-                continue  # the homeserver predates authenticated media
-            error = str(payload.get("error", ""))
-            raise error_for(
-                status, errcode, error, "GET", path, gave_up=status >= 500 or status == 429
-            )
-        raise MatrixError(404, "M_UNRECOGNIZED", "no media download API", "GET", mxc)
+        """The bytes of an mxc:// media item (bridge/matrix_media.py)."""
+        return await download_media(self, mxc, max_bytes)
 
     async def ping(self, appservice_id: str, txn_id: str) -> None:
         """Ask the homeserver to call us back; it also retries a backlog at once."""
@@ -402,15 +370,3 @@ class MatrixClient:
             f"/_matrix/client/v1/appservice/{quote(appservice_id, safe='')}/ping",
             {"transaction_id": txn_id},
         )
-
-
-def _json_or_empty(text: str) -> dict[str, Any]:
-    """The answer's JSON object; an array (`GET /rooms/{id}/state` answers with one) comes as
-    {"chunk": [...]}, the shape of the spec's paginated answers."""
-    try:
-        value = json.loads(text) if text else {}
-    except json.JSONDecodeError:
-        return {}
-    if isinstance(value, list):
-        return {"chunk": value}
-    return value if isinstance(value, dict) else {}

@@ -4,7 +4,6 @@ counts them (the notices bot's `ReachBook`, nothing counted again here)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -13,15 +12,9 @@ from bots.notices.bot import NoticeBot
 from bots.notices.records import TRACKED
 from bridge.bot import Services
 from bridge.dashboard.actions import command_roles
-from bridge.dashboard.server import Dashboard
+from bridge.dashboard.server import Dashboard, iso
 
 SHOWN = 10  # the latest notices of each compound
-
-
-def _iso(when: datetime | None) -> str | None:
-    if when is None:
-        return None
-    return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).isoformat()
 
 
 class NoticeReach:
@@ -48,7 +41,7 @@ class NoticeReach:
                         "compound_name": compound.config.name,
                         "number": notice.number,
                         "text": notice.text[:120],
-                        "posted_at": _iso(notice.posted_at),
+                        "posted_at": iso(notice.posted_at),
                         "households": found.households,
                         "reached": found.reached,
                         "roster": found.roster,

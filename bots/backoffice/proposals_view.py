@@ -5,7 +5,6 @@ accepted with a discussion period or rejected with a reason through the votes bo
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -13,7 +12,7 @@ from aiohttp import web
 from bots.votes.bot import VoteBot
 from bridge.bot import Services
 from bridge.dashboard.actions import Click, cause_of, command_roles, perform
-from bridge.dashboard.server import ApiError, Dashboard, json_body
+from bridge.dashboard.server import ApiError, Dashboard, iso, json_body
 
 SHOWN = 20  # proposals of each compound on the page
 ACTIONS: dict[str, tuple[str, str, int, bool]] = {
@@ -21,12 +20,6 @@ ACTIONS: dict[str, tuple[str, str, int, bool]] = {
     "accept": ("propose accept", "period", 16, False),
     "reject": ("propose reject", "reason", 500, True),
 }
-
-
-def _iso(when: datetime | None) -> str | None:
-    if when is None:
-        return None
-    return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).isoformat()
 
 
 class Proposals:
@@ -59,8 +52,8 @@ class Proposals:
                         "text": p.text,
                         "status": p.status,
                         "proposer": who,
-                        "created_at": _iso(p.created_at),
-                        "discussion_until": _iso(p.discussion_until),
+                        "created_at": iso(p.created_at),
+                        "discussion_until": iso(p.discussion_until),
                         "reason": p.reason,
                     }
                 )
@@ -74,7 +67,7 @@ class Proposals:
         command, name, limit, required = ACTIONS[request.match_info["action"]]
         body = await json_body(request)
         request_id, value = body.get("request_id"), body.get(name)
-        if not isinstance(request_id, str) or not 8 <= len(request_id) <= 64:
+        if not isinstance(request_id, str):  # its form is checked by cause_of
             raise ApiError(400, "LINLI_BAD_REQUEST", "dashboard.error.bad_request")
         if value is not None and (not isinstance(value, str) or len(value) > limit):
             raise ApiError(400, "LINLI_BAD_REQUEST", "dashboard.error.bad_request")

@@ -6,7 +6,6 @@ and confirmed by a second committee member (监票人) — each through the vote
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -18,7 +17,7 @@ from bots.votes.records import PollRecord
 from bots.votes.results import result_text, rule_text
 from bridge.bot import Services
 from bridge.dashboard.actions import Click, cause_of, command_roles, perform
-from bridge.dashboard.server import ApiError, Dashboard, json_body
+from bridge.dashboard.server import ApiError, Dashboard, iso, json_body
 
 SHOWN = 10  # polls of each compound on the page
 # Button → the command it stands for and the body keys it takes (with their limits).
@@ -26,12 +25,6 @@ PAPER_ACTIONS: dict[str, tuple[str, dict[str, int]]] = {
     "paper": ("vote paper", {"household": 32, "choice": 64}),
     "confirm": ("vote paper confirm", {"batch": 32}),
 }
-
-
-def _iso(when: datetime | None) -> str | None:
-    if when is None:
-        return None
-    return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).isoformat()
 
 
 class Votes:
@@ -98,7 +91,7 @@ class Votes:
         # Which roles may: the command's own check (run_command), in the command's words.
         body = await json_body(request)
         request_id = body.get("request_id")
-        if not isinstance(request_id, str) or not 8 <= len(request_id) <= 64:
+        if not isinstance(request_id, str):  # its form is checked by cause_of
             raise ApiError(400, "LINLI_BAD_REQUEST", "dashboard.error.bad_request")
         args: dict[str, Any] = {"number": number}
         for name, limit in takes.items():
@@ -125,8 +118,8 @@ def _poll_fields(poll: PollRecord) -> dict[str, Any]:
         "eligibility": poll.eligibility,
         "secret": poll.secret,
         "status": poll.status,
-        "opened_at": _iso(poll.opened_at),
-        "closes_at": _iso(poll.closes_at),
-        "closed_at": _iso(poll.closed_at),
+        "opened_at": iso(poll.opened_at),
+        "closes_at": iso(poll.closes_at),
+        "closed_at": iso(poll.closed_at),
         "options": [o["text"] for o in poll.options],
     }

@@ -72,6 +72,16 @@ def group_name(compound: Compound, key: str) -> str:
     return (group.name_en if compound.locale == "en" else None) or group.name or key
 
 
+def targets_text(text: Callable[..., str], compound: Compound | None, notice: NoticeRecord) -> str:
+    """Whom a notice is for, in words: the whole compound, an interest group, buildings."""
+    if notice.targets is None:
+        return text("notices.whole_compound")
+    if notice.group is not None:
+        name = group_name(compound, notice.group) if compound else notice.group
+        return text("notices.group", name=name)
+    return text("notices.buildings", buildings="、".join(notice.targets))
+
+
 class NoticeBoard:
     def __init__(self, services: Services, notices: NoticeStore) -> None:
         self.services = services

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from bots.notices import demo, reach_rules, rules
-from bots.notices.board import NoticeBoard, group_name, interest_groups, settings_for
+from bots.notices.board import NoticeBoard, interest_groups, settings_for, targets_text
 from bots.notices.inbound import InboundNotices
 from bots.notices.jobs import notice_prefix
 from bots.notices.notice_clock import NoticeClock
@@ -152,7 +152,7 @@ class NoticeBot(Bot):
             ),
         )
         notice, _ = await self.board.create(new, compound)
-        where = self._targets_text(ctx, notice)
+        where = targets_text(ctx.text, self.services.rooms.compounds.get(notice.compound), notice)
         if notice.status == "scheduled":
             assert notice.post_at is not None
             await ctx.reply(
@@ -198,7 +198,9 @@ class NoticeBot(Bot):
                     number=n.number,
                     status=ctx.text(f"notices.status_{n.status}"),
                     urgent=ctx.text("notices.urgent_mark") if n.urgent else "",
-                    targets=self._targets_text(ctx, n),
+                    targets=targets_text(
+                        ctx.text, self.services.rooms.compounds.get(n.compound), n
+                    ),
                     time=self.board.local(compound, when) if when else (n.cron or ""),
                     text=printable(n.text.splitlines()[0] if n.text else "", 30),
                 )
@@ -390,12 +392,3 @@ class NoticeBot(Bot):
     async def _changed_here(self, ctx: EventContext, notice: NoticeRecord, action: str) -> bool:
         """This very command changed it already (run again after a crash): go on."""
         return await self.notices.changed_by(notice.id, ctx.event.event_id, action)
-
-    def _targets_text(self, ctx: EventContext, notice: NoticeRecord) -> str:
-        if notice.targets is None:
-            return ctx.text("notices.whole_compound")
-        if notice.group is not None:
-            compound = self.services.rooms.compounds.get(notice.compound)
-            name = group_name(compound, notice.group) if compound else notice.group
-            return ctx.text("notices.group", name=name)
-        return ctx.text("notices.buildings", buildings="、".join(notice.targets))

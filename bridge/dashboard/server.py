@@ -19,7 +19,7 @@ import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -266,3 +266,11 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, "LINLI_BAD_REQUEST", "dashboard.error.bad_request")
     return body
+
+
+def iso(when: datetime | None) -> str | None:
+    """A time for the page: ISO 8601 with its offset (a naive one read back from SQLite is
+    UTC)."""
+    if when is None:
+        return None
+    return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).isoformat()
