@@ -40,10 +40,12 @@ class Proposals:
             compound = self.services.rooms.compounds.get(key)
             if compound is None:
                 continue
-            for p in await store.latest(key, SHOWN):
-                who = None
-                if p.proposer is not None:
-                    who = (await self.services.people(None, [p.proposer])).people[0].name
+            proposals = await store.latest(key, SHOWN)
+            proposers = [p.proposer for p in proposals if p.proposer is not None]
+            named = await self.services.people(None, proposers)
+            names = {x.user_id: x.name for x in named.people}
+            for p in proposals:
+                who = names.get(p.proposer) if p.proposer is not None else None
                 rows.append(
                     {
                         "compound": key,

@@ -167,6 +167,11 @@ async def test_a_sign_up_race_of_30_for_20_places_then_one_leaves_and_the_first_
     )
     assert told["content"]["msgtype"] == "m.text"  # it rings
     assert told["content"]["m.mentions"] == {"user_ids": [first_waiting.user_id]}
+    rang = await first_waiting.notifications(dm)
+    # As their phone sees it: the message, or on first contact the direct room's invitation
+    # (sent with it; the homeserver's push rules ring for an invitation, and a message that
+    # arrives while one is only invited counts for nobody), rings with a sound.
+    assert any(ringing(n) for n in rang), rang
     clock.advance(timedelta(seconds=2))
     edit = await staff.wait_for_event(neighbours, edit_of(card, "候补（9 人）"))
     confirmed, waiting = listed(edit["content"]["m.new_content"]["body"])
@@ -362,3 +367,9 @@ async def test_me_export_has_sign_ups_hours_and_posts_and_me_delete_takes_them_o
         "heping", start_of_month, start_of_month + timedelta(days=31)
     )
     assert total == 120
+
+
+def ringing(notification: dict[str, Any]) -> bool:
+    return any(
+        isinstance(a, dict) and a.get("set_tweak") == "sound" for a in notification["actions"]
+    )

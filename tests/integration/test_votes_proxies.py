@@ -6,6 +6,7 @@ proxy. A non-owner's request and one for a secret vote are refused; a revoked pr
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from bots.votes.cli import verify_file
 from tests.integration.test_votes import (
@@ -55,6 +56,11 @@ async def test_a_confirmed_proxy_votes_for_an_owner_and_the_audit_names_the_prox
     )
     assert told["content"]["msgtype"] == "m.text"
     assert told["content"]["m.mentions"] == {"user_ids": [erin.user_id]}
+    rang = await erin.notifications(dm)
+    # As their phone sees it: the message, or on first contact the direct room's invitation
+    # (sent with it; the homeserver's push rules ring for an invitation, and a message that
+    # arrives while one is only invited counts for nobody), rings with a sound.
+    assert any(ringing(n) for n in rang), rang
     await erin.send_text(dm, "!表决 投 1 反对")
     await erin.wait_for_event(dm, notice(lambda b: b.startswith("已记下您作为代理人")))
 
@@ -121,3 +127,9 @@ async def test_a_proxy_is_refused_in_secret_votes_and_cannot_vote_once_revoked(
     await w.bob.send_text(w.hall, "!表决 进度 2")
     turnout = await w.bob.wait_for_event(w.hall, notice(lambda b: b.startswith("#2 目前参与")))
     assert "代理人" not in turnout["content"]["body"]
+
+
+def ringing(notification: dict[str, Any]) -> bool:
+    return any(
+        isinstance(a, dict) and a.get("set_tweak") == "sound" for a in notification["actions"]
+    )
